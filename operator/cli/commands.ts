@@ -1,0 +1,33 @@
+// The table of `callfleet` sub-commands. A sub-command module exports `run(args) => exit code`.
+export interface CommandModule {
+  run(args: string[]): Promise<number>;
+}
+
+export interface Command {
+  summary: string;
+  load(): Promise<CommandModule>;
+}
+
+const notYet = (what: string): (() => Promise<CommandModule>) => {
+  return async () => ({
+    run: async () => {
+      process.stderr.write(`callfleet ${what}: not yet available in this build\n`);
+      return 2;
+    },
+  });
+};
+
+export const commands: Record<string, Command> = {
+  operator: { summary: 'run the controller (watches VoiceAgent and MemoryStore)', load: notYet('operator') },
+  gateway: { summary: 'run a voice-gateway pod (Twilio webhooks + media streams)', load: notYet('gateway') },
+  render: { summary: 'print the objects a VoiceAgent or MemoryStore becomes (-f FILE [-o yaml|json])', load: notYet('render') },
+  crds: { summary: 'write the CustomResourceDefinitions generated from the API schemas', load: notYet('crds') },
+  call: { summary: 'place a simulated Twilio call against a gateway', load: notYet('call') },
+  migrate: { summary: 'apply the caller-memory database migrations', load: notYet('migrate') },
+};
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length));
+  const lines = Object.entries(commands).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`);
+  return `usage: callfleet <command> [options]\n\ncommands:\n${lines.join('\n')}\n`;
+}
