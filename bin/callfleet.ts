@@ -7,7 +7,9 @@ const [name, ...args] = process.argv.slice(2);
 const command = name ? commands[name] : undefined;
 
 if (!command) {
-  process.stderr.write(name && name !== '--help' && name !== '-h' ? `unknown command: ${name}\n\n${usage()}` : usage());
+  process.stderr.write(
+    name && name !== '--help' && name !== '-h' ? `unknown command: ${name}\n\n${usage()}` : usage(),
+  );
   process.exit(name === '--help' || name === '-h' ? 0 : 2);
 }
 

@@ -20,8 +20,14 @@ const notYet = (what: string): (() => Promise<CommandModule>) => {
 export const commands: Record<string, Command> = {
   operator: { summary: 'run the controller (watches VoiceAgent and MemoryStore)', load: notYet('operator') },
   gateway: { summary: 'run a voice-gateway pod (Twilio webhooks + media streams)', load: notYet('gateway') },
-  render: { summary: 'print the objects a VoiceAgent or MemoryStore becomes (-f FILE [-o yaml|json])', load: notYet('render') },
-  crds: { summary: 'write the CustomResourceDefinitions generated from the API schemas', load: notYet('crds') },
+  render: {
+    summary: 'print the objects a VoiceAgent or MemoryStore becomes (-f FILE [-o yaml|json])',
+    load: notYet('render'),
+  },
+  crds: {
+    summary: 'write the CustomResourceDefinitions generated from the API schemas',
+    load: notYet('crds'),
+  },
   call: { summary: 'place a simulated Twilio call against a gateway', load: notYet('call') },
   migrate: { summary: 'apply the caller-memory database migrations', load: notYet('migrate') },
 };

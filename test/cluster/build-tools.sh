@@ -36,7 +36,7 @@ for tool in $want; do
     kubernetes) build kubernetes "$KUBERNETES_VERSION" kubernetes "$kube_ldflags" \
                   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kube-scheduler ;;
     etcd)       build etcd "$ETCD_VERSION" etcd "" go.etcd.io/etcd/server/v3 && \
-                  { [ -e "$cache/etcd-$ETCD_VERSION/bin/etcd" ] || mv "$cache/etcd-$ETCD_VERSION/bin/v3" "$cache/etcd-$ETCD_VERSION/bin/etcd"; } ;;
+                  { [ -e "$cache/etcd-$ETCD_VERSION/bin/etcd" ] || mv "$cache/etcd-$ETCD_VERSION/bin/server" "$cache/etcd-$ETCD_VERSION/bin/etcd"; } ;;
     kwok)       build kwok "$KWOK_VERSION" kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     helm)       build helm "$HELM_VERSION" helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     promtool)   build promtool "$PROMETHEUS_VERSION" promtool "" github.com/prometheus/prometheus/cmd/promtool ;;

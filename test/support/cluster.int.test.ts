@@ -1,0 +1,150 @@
+// The local control plane is real: CRDs, schema validation, server-side apply, controllers, GC.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
+import { type Cluster, startCluster } from './cluster.ts';
+import { waitFor } from './processes.ts';
+
+const widgetCrd = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: 'widgets.test.callfleet.io' },
+  spec: {
+    group: 'test.callfleet.io',
+    scope: 'Namespaced',
+    names: { plural: 'widgets', singular: 'widget', kind: 'Widget' },
+    versions: [
+      {
+        name: 'v1',
+        served: true,
+        storage: true,
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              spec: {
+                type: 'object',
+                required: ['size'],
+                properties: { size: { type: 'integer', minimum: 1, maximum: 10 }, color: { type: 'string' } },
+              },
+            },
+          },
+        },
+      },
+    ],
+  },
+};
+
+describe('control plane: API server with a CRD', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster();
+  });
+  after(() => cluster?.stop());
+
+  test('reports the pinned Kubernetes version', async () => {
+    const result = await cluster.kubectl(['version', '-o', 'json']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(JSON.parse(result.stdout).serverVersion.gitVersion, /^v1\.\d+\.\d+$/);
+  });
+
+  test('installs a CRD; creates, reads, server-side-applies and deletes a custom object; rejects an invalid one', async () => {
+    const applied = await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(widgetCrd) });
+    assert.equal(applied.code, 0, applied.stderr);
+    const established = await cluster.kubectl([
+      'wait',
+      '--for=condition=Established',
+      '--timeout=30s',
+      'crd/widgets.test.callfleet.io',
+    ]);
+    assert.equal(established.code, 0, established.stderr);
+
+    const objects = KubernetesObjectApi.makeApiClient(cluster.kc);
+    const widget = {
+      apiVersion: 'test.callfleet.io/v1',
+      kind: 'Widget',
+      metadata: { name: 'w1', namespace: 'default' },
+    };
+    await objects.create({ ...widget, spec: { size: 3 } });
+    const read = (await objects.read(widget)) as typeof widget & { spec: { size: number; color?: string } };
+    assert.equal(read.spec.size, 3);
+
+    const ssa = (await objects.patch(
+      { ...widget, spec: { size: 4, color: 'blue' } },
+      undefined,
+      undefined,
+      'callfleet-test',
+      true,
+      PatchStrategy.ServerSideApply,
+    )) as typeof read & { metadata: { managedFields?: { manager?: string; operation?: string }[] } };
+    assert.deepEqual(ssa.spec, { size: 4, color: 'blue' });
+    assert.ok(
+      ssa.metadata.managedFields?.some((f) => f.manager === 'callfleet-test' && f.operation === 'Apply'),
+    );
+
+    await assert.rejects(
+      objects.create({ ...widget, metadata: { name: 'w2', namespace: 'default' }, spec: { size: 99 } }),
+      (error: Error) => /spec\.size/.test(String((error as { body?: unknown }).body ?? error.message)),
+    );
+
+    await objects.delete(widget);
+    await assert.rejects(objects.read(widget), (error: { code?: number }) => error.code === 404);
+  });
+});
+
+describe('control plane: controllers, scheduler and kwok nodes', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ controllers: true, nodes: 2 });
+  });
+  after(() => cluster?.stop());
+
+  test("a Deployment's pods become Ready on kwok nodes; its ReplicaSet is garbage-collected with it", async () => {
+    const apps = cluster.kc.makeApiClient(AppsV1Api);
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    const labels = { app: 'hello' };
+    await apps.createNamespacedDeployment({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'hello' },
+        spec: {
+          replicas: 2,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: { containers: [{ name: 'hello', image: 'example.invalid/hello:1' }] },
+          },
+        },
+      },
+    });
+    await waitFor(
+      'two Ready pods on kwok nodes',
+      async () => {
+        const pods = await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=hello' });
+        const ready = pods.items.filter(
+          (pod) =>
+            pod.spec?.nodeName?.startsWith('kwok-node-') &&
+            pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+        );
+        return ready.length === 2;
+      },
+      60_000,
+      250,
+    );
+    const replicaSets = await apps.listNamespacedReplicaSet({
+      namespace: 'default',
+      labelSelector: 'app=hello',
+    });
+    assert.equal(replicaSets.items.length, 1);
+
+    await apps.deleteNamespacedDeployment({ name: 'hello', namespace: 'default' });
+    await waitFor(
+      'the ReplicaSet to be garbage-collected',
+      async () =>
+        (await apps.listNamespacedReplicaSet({ namespace: 'default', labelSelector: 'app=hello' })).items
+          .length === 0,
+      60_000,
+      250,
+    );
+  });
+});

@@ -1,0 +1,327 @@
+// A real Kubernetes control plane on 127.0.0.1 for tests: etcd + kube-apiserver, optionally
+// kube-controller-manager + kube-scheduler + kwok with fake nodes. Each start gets a fresh temp dir,
+// free ports and its own PKI; everything is torn down on stop() and when the test process exits.
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { toolPath } from '../cluster/tools.ts';
+import { createPki, type Pki } from './certs.ts';
+import { freePort } from './ports.ts';
+import { type Managed, startProcess, waitFor } from './processes.ts';
+
+export interface ClusterOptions {
+  /** Also run kube-controller-manager, kube-scheduler and kwok (needed for Deployments, GC, pods). */
+  controllers?: boolean;
+  /** Fake kwok nodes to create (with controllers). Default 2, spread over two zones. */
+  nodes?: number;
+  /** Keep the processes running after this process exits (`make cluster`). */
+  detached?: boolean;
+  /** Parent directory for the cluster's temp dir. */
+  baseDir?: string;
+}
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface Cluster {
+  dir: string;
+  server: string;
+  kubeconfigPath: string;
+  kc: KubeConfig;
+  /** Environment for child processes (KUBECONFIG). */
+  env: Record<string, string>;
+  kubectl(args: string[], options?: { input?: string }): Promise<KubectlResult>;
+  /** Stops and starts kube-apiserver on the same port (watches must recover). */
+  restartApiServer(): Promise<void>;
+  /** The process of each component, by name. */
+  processes: Map<string, Managed>;
+  stop(): Promise<void>;
+}
+
+interface Ports {
+  etcdClient: number;
+  etcdPeer: number;
+  apiserver: number;
+  controllerManager: number;
+  scheduler: number;
+  kwok: number;
+}
+
+export async function startCluster(options: ClusterOptions = {}): Promise<Cluster> {
+  const baseDir = options.baseDir ?? tmpdir();
+  mkdirSync(baseDir, { recursive: true });
+  const dir = mkdtempSync(join(baseDir, 'callfleet-cluster-'));
+  const pki = createPki(dir);
+  const ports: Ports = {
+    etcdClient: await freePort(),
+    etcdPeer: await freePort(),
+    apiserver: await freePort(),
+    controllerManager: await freePort(),
+    scheduler: await freePort(),
+    kwok: await freePort(),
+  };
+  const server = `https://127.0.0.1:${ports.apiserver}`;
+  const kubeconfigPath = join(dir, 'kubeconfig');
+  writeFileSync(kubeconfigPath, kubeconfigYaml(server, pki));
+  const processes = new Map<string, Managed>();
+  const start = (name: string, command: string, args: string[]) => {
+    const managed = startProcess(name, command, args, join(dir, `${name}.log`), {
+      detached: options.detached,
+    });
+    processes.set(name, managed);
+    return managed;
+  };
+
+  const stop = async () => {
+    for (const managed of [...processes.values()].reverse()) await managed.stop('SIGTERM', 5000);
+    if (!options.detached) rmSync(dir, { recursive: true, force: true });
+  };
+
+  try {
+    start('etcd', toolPath('etcd'), etcdArgs(dir, ports));
+    await waitFor('etcd', () => httpOk(`http://127.0.0.1:${ports.etcdClient}/health`), 30_000);
+    const apiserverArgs = kubeApiserverArgs(dir, ports, pki);
+    start('kube-apiserver', toolPath('kubernetes', 'kube-apiserver'), apiserverArgs);
+    await waitForReadyz(server, pki);
+    if (options.controllers) {
+      start(
+        'kube-controller-manager',
+        toolPath('kubernetes', 'kube-controller-manager'),
+        controllerManagerArgs(kubeconfigPath, ports, pki),
+      );
+      start('kube-scheduler', toolPath('kubernetes', 'kube-scheduler'), schedulerArgs(kubeconfigPath, ports));
+      start('kwok', toolPath('kwok'), kwokArgs(kubeconfigPath, ports));
+    }
+  } catch (error) {
+    const logs = [...processes.values()]
+      .map((p) => `--- ${p.name} (tail) ---\n${tail(p.logFile)}`)
+      .join('\n');
+    await stop();
+    throw new Error(`control plane failed to start: ${String(error)}\n${logs}`);
+  }
+
+  const kc = new KubeConfig();
+  kc.loadFromFile(kubeconfigPath);
+  const env = { KUBECONFIG: kubeconfigPath };
+
+  if (options.controllers) {
+    await createFakeNodes(kc, options.nodes ?? 2);
+    await waitFor('the default ServiceAccount', async () => {
+      const sa = await kc
+        .makeApiClient(CoreV1Api)
+        .readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
+      return Boolean(sa.metadata?.name);
+    });
+  }
+
+  return {
+    dir,
+    server,
+    kubeconfigPath,
+    kc,
+    env,
+    processes,
+    stop,
+    kubectl: (args, opts) => kubectl(kubeconfigPath, args, opts?.input),
+    async restartApiServer() {
+      await processes.get('kube-apiserver')?.stop('SIGTERM', 10_000);
+      start('kube-apiserver', toolPath('kubernetes', 'kube-apiserver'), kubeApiserverArgs(dir, ports, pki));
+      await waitForReadyz(server, pki);
+    },
+  };
+}
+
+function etcdArgs(dir: string, ports: Ports): string[] {
+  const client = `http://127.0.0.1:${ports.etcdClient}`;
+  const peer = `http://127.0.0.1:${ports.etcdPeer}`;
+  return [
+    `--data-dir=${join(dir, 'etcd')}`,
+    `--listen-client-urls=${client}`,
+    `--advertise-client-urls=${client}`,
+    `--listen-peer-urls=${peer}`,
+    `--initial-advertise-peer-urls=${peer}`,
+    `--initial-cluster=default=${peer}`,
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ];
+}
+
+function kubeApiserverArgs(dir: string, ports: Ports, pki: Pki): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${ports.apiserver}`,
+    `--cert-dir=${dir}`,
+    `--tls-cert-file=${pki.serverCert}`,
+    `--tls-private-key-file=${pki.serverKey}`,
+    `--client-ca-file=${pki.caCert}`,
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${pki.serviceAccountPub}`,
+    `--service-account-signing-key-file=${pki.serviceAccountKey}`,
+    '--service-cluster-ip-range=10.96.0.0/16',
+    '--authorization-mode=RBAC',
+    '--allow-privileged=true',
+    '--endpoint-reconciler-type=none',
+    '--profiling=false',
+    '--v=1',
+  ];
+}
+
+function controllerManagerArgs(kubeconfigPath: string, ports: Ports, pki: Pki): string[] {
+  return [
+    `--kubeconfig=${kubeconfigPath}`,
+    `--authentication-kubeconfig=${kubeconfigPath}`,
+    `--authorization-kubeconfig=${kubeconfigPath}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${ports.controllerManager}`,
+    '--leader-elect=false',
+    `--service-account-private-key-file=${pki.serviceAccountKey}`,
+    `--root-ca-file=${pki.caCert}`,
+    `--cluster-signing-cert-file=${pki.caCert}`,
+    `--cluster-signing-key-file=${pki.caKey}`,
+    '--use-service-account-credentials=false',
+    '--profiling=false',
+    '--v=1',
+  ];
+}
+
+function schedulerArgs(kubeconfigPath: string, ports: Ports): string[] {
+  return [
+    `--kubeconfig=${kubeconfigPath}`,
+    `--authentication-kubeconfig=${kubeconfigPath}`,
+    `--authorization-kubeconfig=${kubeconfigPath}`,
+    '--bind-address=127.0.0.1',
+    `--secure-port=${ports.scheduler}`,
+    '--leader-elect=false',
+    '--profiling=false',
+    '--v=1',
+  ];
+}
+
+export const kwokNodeAnnotation = 'kwok.x-k8s.io/node';
+
+function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
+  return [
+    `--kubeconfig=${kubeconfigPath}`,
+    '--manage-all-nodes=false',
+    `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
+    '--cidr=10.244.0.1/16',
+    '--node-ip=10.0.0.1',
+    `--server-address=127.0.0.1:${ports.kwok}`,
+  ];
+}
+
+/** Nodes that kwok keeps Ready; zones alternate so topology spread has something to spread over. */
+export async function createFakeNodes(
+  kc: KubeConfig,
+  count: number,
+  prefix = 'kwok-node',
+): Promise<string[]> {
+  const core = kc.makeApiClient(CoreV1Api);
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `${prefix}-${i}`;
+    names.push(name);
+    await core.createNode({
+      body: {
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: {
+          name,
+          annotations: { [kwokNodeAnnotation]: 'fake', 'node.alpha.kubernetes.io/ttl': '0' },
+          labels: {
+            'kubernetes.io/hostname': name,
+            'kubernetes.io/os': 'linux',
+            'kubernetes.io/arch': 'amd64',
+            'topology.kubernetes.io/zone': `zone-${String.fromCharCode(97 + (i % 2))}`,
+            type: 'kwok',
+          },
+        },
+        status: {
+          allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
+          capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+        },
+      },
+    });
+  }
+  return names;
+}
+
+function kubeconfigYaml(server: string, pki: Pki): string {
+  const b64 = (path: string) => readFileSync(path).toString('base64');
+  return `apiVersion: v1
+kind: Config
+clusters:
+- name: callfleet-test
+  cluster:
+    server: ${server}
+    certificate-authority-data: ${b64(pki.caCert)}
+users:
+- name: admin
+  user:
+    client-certificate-data: ${b64(pki.adminCert)}
+    client-key-data: ${b64(pki.adminKey)}
+contexts:
+- name: callfleet-test
+  context: {cluster: callfleet-test, user: admin, namespace: default}
+current-context: callfleet-test
+`;
+}
+
+function waitForReadyz(server: string, pki: Pki): Promise<void> {
+  const tls = {
+    ca: readFileSync(pki.caCert),
+    cert: readFileSync(pki.adminCert),
+    key: readFileSync(pki.adminKey),
+  };
+  return waitFor(
+    'kube-apiserver /readyz',
+    () =>
+      new Promise((resolve, reject) => {
+        const req = request(`${server}/readyz`, { ...tls, timeout: 2000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        });
+        req.on('error', reject);
+        req.on('timeout', () => req.destroy(new Error('timeout')));
+        req.end();
+      }),
+    60_000,
+    200,
+  );
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  return res.ok;
+}
+
+function tail(file: string, lines = 25): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+export function kubectl(kubeconfigPath: string, args: string[], input?: string): Promise<KubectlResult> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      'kubectl',
+      args,
+      { env: { ...process.env, KUBECONFIG: kubeconfigPath }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
