@@ -1,0 +1,494 @@
+// CallerMemory on PostgreSQL. Phone numbers are only ever stored as a keyed hash (lookup) and an
+// AES-256-GCM ciphertext; transcript and memory text is encrypted too unless `encryptText` is off.
+// The call path never waits on the database: lookup() races a time budget, record() only enqueues.
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import {
+  decrypt,
+  encrypt,
+  type Keyring,
+  maskPhone,
+  normalizePhone,
+  phoneHashes,
+  searchTokens,
+  tombstoneHashes,
+} from './crypto.ts';
+import { lookupMisses, lookupSeconds, writesDropped } from './metrics.ts';
+import type { CallerContext, CallerMemory, CallRecord, MemoryItem, MemoryKind } from './types.ts';
+import { PermanentWriteError, WriteQueue, type WriteQueueOptions } from './write-queue.ts';
+
+export interface MemoryLogger {
+  warn(obj: object, msg: string): void;
+}
+
+export interface PostgresMemoryOptions {
+  pool: pg.Pool;
+  keyring: Keyring;
+  /** Encrypt transcript, memory and profile text (phone numbers are always encrypted). Default true. */
+  encryptText?: boolean;
+  /** How many recent memories lookup() returns. Default 10. */
+  recentMemories?: number;
+  queue?: WriteQueueOptions;
+  logger?: MemoryLogger;
+}
+
+export type WriteOutcome = 'written' | 'duplicate' | 'forgotten';
+
+const MEMORY_KINDS: readonly MemoryKind[] = ['fact', 'preference', 'summary'];
+const SUMMARY_CHARS = 400;
+
+/** A profile fact is a memory of kind `fact` shaped `key: value`, e.g. `name: Ada`. */
+const PROFILE_FACT = /^\s*([A-Za-z][\w ]{0,40}?)\s*[:=]\s*(.{1,200})$/s;
+
+interface StoredText {
+  text: string | null;
+  text_enc: Buffer | null;
+  key_id: string | null;
+}
+
+export function lockKeyOf(hash: Buffer): string {
+  return hash.readBigInt64BE(0).toString();
+}
+
+export class PostgresCallerMemory implements CallerMemory {
+  readonly pool: pg.Pool;
+  readonly keyring: Keyring;
+  readonly encryptText: boolean;
+  readonly #recent: number;
+  readonly #queue: WriteQueue<CallRecord>;
+  readonly #log: MemoryLogger;
+
+  constructor(options: PostgresMemoryOptions) {
+    this.pool = options.pool;
+    this.keyring = options.keyring;
+    this.encryptText = options.encryptText ?? true;
+    this.#recent = options.recentMemories ?? 10;
+    this.#log = options.logger ?? { warn: () => {} };
+    this.#queue = new WriteQueue((record) => this.#writeQueued(record), {
+      ...options.queue,
+      onError: (error, attempt) => {
+        this.#log.warn(
+          { err: String((error as Error)?.message ?? error), attempt },
+          'caller-memory write failed',
+        );
+        options.queue?.onError?.(error, attempt);
+      },
+    });
+  }
+
+  get pendingWrites(): number {
+    return this.#queue.pending;
+  }
+
+  // ---- lookup --------------------------------------------------------------------------------------
+
+  lookup(phone: string, budgetMs: number): Promise<CallerContext | null> {
+    const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const query = this.lookupNow(phone).then(
+      (context) => ({ context }),
+      (error: unknown) => ({ error }),
+    );
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), Math.max(0, budgetMs));
+    });
+    return Promise.race([query, timeout]).then((result) => {
+      clearTimeout(timer);
+      lookupSeconds.observe((performance.now() - started) / 1000);
+      if (result === 'timeout') {
+        lookupMisses.inc({ reason: 'timeout' });
+        return null;
+      }
+      if ('error' in result) {
+        lookupMisses.inc({ reason: 'error' });
+        this.#log.warn(
+          { err: String((result.error as Error)?.message ?? result.error), caller: safeMask(phone) },
+          'caller lookup failed',
+        );
+        return null;
+      }
+      return result.context;
+    });
+  }
+
+  /** The lookup itself, without a budget: one round trip. Throws on database errors. */
+  async lookupNow(phone: string): Promise<CallerContext> {
+    const hashes = phoneHashes(this.keyring, phone);
+    const { rows } = await this.pool.query<{
+      id: string;
+      call_count: number;
+      profile: Record<string, string>;
+      profile_enc: Buffer | null;
+      profile_key: string;
+      last_call_at: Date | null;
+      memories: {
+        kind: MemoryKind;
+        text: string | null;
+        text_enc: string | null;
+        key_id: string | null;
+        created_at: string;
+      }[];
+      last_summary: { text: string | null; text_enc: string | null; key_id: string | null } | null;
+    }>(
+      `SELECT c.id, c.call_count, c.profile, c.profile_enc, c.key_id AS profile_key, c.last_call_at,
+         (SELECT coalesce(json_agg(m ORDER BY m.created_at DESC), '[]'::json) FROM (
+            SELECT kind, text, encode(text_enc, 'hex') AS text_enc, key_id, created_at FROM memories
+             WHERE caller_id = c.id ORDER BY created_at DESC LIMIT $2) m) AS memories,
+         (SELECT row_to_json(s) FROM (
+            SELECT text, encode(text_enc, 'hex') AS text_enc, key_id FROM memories
+             WHERE caller_id = c.id AND kind = 'summary' ORDER BY created_at DESC LIMIT 1) s) AS last_summary
+       FROM callers c WHERE c.phone_hash = ANY($1::bytea[]) LIMIT 1`,
+      [hashes, this.#recent],
+    );
+    const row = rows[0];
+    if (!row) return { callerId: '', returning: false, callCount: 0, profile: {}, memories: [] };
+    const aad = `memory:${row.id}`;
+    const memories: MemoryItem[] = row.memories.map((m) => ({
+      kind: m.kind,
+      text: this.#readText(
+        { text: m.text, text_enc: m.text_enc ? Buffer.from(m.text_enc, 'hex') : null, key_id: m.key_id },
+        aad,
+      ),
+      createdAt: new Date(m.created_at).toISOString(),
+    }));
+    const context: CallerContext = {
+      callerId: row.id,
+      returning: row.call_count > 0,
+      callCount: row.call_count,
+      profile: this.#readProfile(row.id, row.profile, row.profile_enc, row.profile_key),
+      memories,
+    };
+    if (row.last_summary) {
+      const s = row.last_summary;
+      context.lastCallSummary = this.#readText(
+        { text: s.text, text_enc: s.text_enc ? Buffer.from(s.text_enc, 'hex') : null, key_id: s.key_id },
+        aad,
+      );
+    }
+    if (row.last_call_at) context.lastCallAt = row.last_call_at.toISOString();
+    return context;
+  }
+
+  // ---- search --------------------------------------------------------------------------------------
+
+  async search(callerId: string, query: string, limit = 5): Promise<MemoryItem[]> {
+    if (!isUuid(callerId) || !query.trim()) return [];
+    const bounded = Math.max(1, Math.min(50, Math.floor(limit)));
+    let tsquery: string;
+    let params: unknown[];
+    if (this.encryptText) {
+      const tokens = new Set(this.keyring.keys.flatMap((k) => searchTokens(k, query)));
+      if (tokens.size === 0) return [];
+      tsquery = `to_tsquery('simple', $2)`;
+      params = [callerId, [...tokens].join(' | '), bounded];
+    } else {
+      tsquery = `websearch_to_tsquery('english', $2)`;
+      params = [callerId, query, bounded];
+    }
+    const { rows } = await this.pool.query<{
+      source: 'memory' | 'turn';
+      kind: string;
+      text: string | null;
+      text_enc: Buffer | null;
+      key_id: string | null;
+      created_at: Date;
+    }>(
+      `WITH q AS (SELECT ${tsquery} AS q)
+       SELECT * FROM (
+         SELECT 'memory' AS source, m.kind, m.text, m.text_enc, m.key_id, m.created_at, ts_rank(m.tsv, q.q) AS rank
+           FROM memories m, q WHERE m.caller_id = $1 AND m.tsv @@ q.q
+         UNION ALL
+         SELECT 'turn', t.role, t.text, t.text_enc, t.key_id, t.created_at, ts_rank(t.tsv, q.q)
+           FROM transcript_turns t, q WHERE t.caller_id = $1 AND t.tsv @@ q.q
+       ) hits ORDER BY rank DESC, created_at DESC LIMIT $3`,
+      params,
+    );
+    return rows.map((r) => {
+      if (r.source === 'memory') {
+        return {
+          kind: r.kind as MemoryKind,
+          text: this.#readText(r, `memory:${callerId}`),
+          createdAt: r.created_at.toISOString(),
+        };
+      }
+      const said = this.#readText(r, `turn:${callerId}`);
+      return {
+        kind: 'fact' as const,
+        text: `${r.kind === 'caller' ? 'Caller' : 'Agent'} said: ${said}`,
+        createdAt: r.created_at.toISOString(),
+      };
+    });
+  }
+
+  // ---- writes --------------------------------------------------------------------------------------
+
+  record(call: CallRecord): void {
+    try {
+      validateRecord(call);
+    } catch (error) {
+      writesDropped.inc({ reason: 'invalid' });
+      this.#log.warn({ err: (error as Error).message, callSid: call?.callSid }, 'call record rejected');
+      return;
+    }
+    this.#queue.push(structuredClone(call));
+  }
+
+  flush(deadlineMs: number): Promise<void> {
+    return this.#queue.flush(deadlineMs);
+  }
+
+  async close(): Promise<void> {
+    this.#queue.close();
+  }
+
+  async #writeQueued(record: CallRecord): Promise<void> {
+    const outcome = await this.writeCall(record);
+    if (outcome === 'forgotten') writesDropped.inc({ reason: 'forgotten' });
+  }
+
+  /**
+   * Writes one call record in one transaction; idempotent per callSid. A record of a call that started
+   * before its caller was forgotten is dropped, so a forget during a live call leaves nothing behind.
+   */
+  async writeCall(record: CallRecord): Promise<WriteOutcome> {
+    let phone: string;
+    try {
+      phone = normalizePhone(record.from);
+    } catch (error) {
+      throw new PermanentWriteError((error as Error).message);
+    }
+    const ring = this.keyring;
+    const key = ring.active;
+    const hashes = phoneHashes(ring, phone);
+    const tombstones = tombstoneHashes(ring, phone);
+    const activeHash = hashes[0] as Buffer;
+    const startedAt = new Date(record.startedAt);
+    const endedAt = new Date(record.endedAt);
+
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1)', [lockKeyOf(activeHash)]);
+      const forgotten = await client.query<{ at: Date | null }>(
+        `SELECT max(at) AS at FROM memory_audit WHERE action = 'forget' AND subject_hash = ANY($1::bytea[])`,
+        [tombstones],
+      );
+      const forgottenAt = forgotten.rows[0]?.at;
+      if (forgottenAt && forgottenAt.getTime() >= startedAt.getTime()) {
+        await client.query('ROLLBACK');
+        return 'forgotten';
+      }
+      const existing = await client.query<{
+        id: string;
+        key_id: string;
+        phone_hash: Buffer;
+        profile: Record<string, string>;
+        profile_enc: Buffer | null;
+      }>(
+        'SELECT id, key_id, phone_hash, profile, profile_enc FROM callers WHERE phone_hash = ANY($1::bytea[]) FOR UPDATE',
+        [hashes],
+      );
+      type CallerRow = (typeof existing.rows)[number];
+      let caller: CallerRow;
+      const found = existing.rows[0];
+      if (!found) {
+        const id = randomUUID();
+        await client.query(
+          `INSERT INTO callers (id, phone_hash, phone_enc, key_id, profile) VALUES ($1, $2, $3, $4, '{}'::jsonb)`,
+          [id, activeHash, encrypt(key, phone, 'phone'), key.id],
+        );
+        caller = { id, key_id: key.id, phone_hash: activeHash, profile: {}, profile_enc: null };
+      } else if (found.key_id !== key.id || !found.phone_hash.equals(activeHash)) {
+        caller = found;
+        // Re-key on write: the caller moves to the active key, so old keys can be retired.
+        const profile = this.#readProfile(caller.id, caller.profile, caller.profile_enc, caller.key_id);
+        const stored = this.#profileColumns(caller.id, profile);
+        await client.query(
+          'UPDATE callers SET phone_hash = $2, phone_enc = $3, key_id = $4, profile = $5, profile_enc = $6 WHERE id = $1',
+          [caller.id, activeHash, encrypt(key, phone, 'phone'), key.id, stored.profile, stored.profile_enc],
+        );
+        caller = { ...caller, key_id: key.id, profile, profile_enc: stored.profile_enc };
+      } else {
+        caller = found;
+      }
+      const callerId = caller.id;
+
+      const inserted = await client.query<{ id: string }>(
+        `INSERT INTO calls (caller_id, call_sid, to_enc, key_id, started_at, ended_at, outcome)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (call_sid) DO NOTHING RETURNING id`,
+        [
+          callerId,
+          record.callSid,
+          record.to ? encrypt(key, record.to, `to:${callerId}`) : null,
+          key.id,
+          startedAt,
+          endedAt,
+          record.outcome,
+        ],
+      );
+      const callId = inserted.rows[0]?.id;
+      if (!callId) {
+        await client.query('ROLLBACK');
+        return 'duplicate';
+      }
+      await client.query(
+        `UPDATE callers SET call_count = call_count + 1,
+           last_call_at = CASE WHEN last_call_at IS NULL OR last_call_at < $2 THEN $2 ELSE last_call_at END
+         WHERE id = $1`,
+        [callerId, endedAt],
+      );
+
+      if (record.transcript.length > 0) {
+        const turns = record.transcript.map((t) => this.#storeText(t.text, `turn:${callerId}`));
+        await client.query(
+          `INSERT INTO transcript_turns (call_id, seq, caller_id, role, at_ms, text, text_enc, key_id, tsv, created_at)
+           SELECT $1, t.seq, $2, t.role, t.at_ms, t.text, t.text_enc, t.key_id,
+                  CASE WHEN $3::boolean THEN t.tok::tsvector ELSE to_tsvector('english', t.text) END,
+                  $4::timestamptz + make_interval(secs => t.at_ms / 1000.0)
+             FROM unnest($5::int[], $6::text[], $7::int[], $8::text[], $9::bytea[], $10::text[], $11::text[])
+               AS t(seq, role, at_ms, text, text_enc, key_id, tok)`,
+          [
+            callId,
+            callerId,
+            this.encryptText,
+            startedAt,
+            record.transcript.map((_, i) => i),
+            record.transcript.map((t) => t.role),
+            record.transcript.map((t) => Math.max(0, Math.round(t.atMs))),
+            turns.map((s) => s.text),
+            turns.map((s) => s.text_enc),
+            turns.map((s) => s.key_id),
+            record.transcript.map((t) => (this.encryptText ? searchTokens(key, t.text).join(' ') : '')),
+          ],
+        );
+      }
+
+      const memories: { kind: MemoryKind; text: string }[] = [...(record.memories ?? [])];
+      const summary = record.summary?.trim() || deriveSummary(record);
+      if (summary) memories.push({ kind: 'summary', text: summary });
+      if (memories.length > 0) {
+        const stored = memories.map((m) => this.#storeText(m.text, `memory:${callerId}`));
+        await client.query(
+          `INSERT INTO memories (caller_id, call_id, kind, text, text_enc, key_id, tsv, created_at)
+           SELECT $1, $2, m.kind, m.text, m.text_enc, m.key_id,
+                  CASE WHEN $3::boolean THEN m.tok::tsvector ELSE to_tsvector('english', m.text) END,
+                  $4::timestamptz + make_interval(secs => m.ord / 1000.0)
+             FROM unnest($5::text[], $6::text[], $7::bytea[], $8::text[], $9::text[], $10::int[])
+               AS m(kind, text, text_enc, key_id, tok, ord)`,
+          [
+            callerId,
+            callId,
+            this.encryptText,
+            endedAt,
+            memories.map((m) => m.kind),
+            stored.map((s) => s.text),
+            stored.map((s) => s.text_enc),
+            stored.map((s) => s.key_id),
+            memories.map((m) => (this.encryptText ? searchTokens(key, m.text).join(' ') : '')),
+            // Summaries sort last (newest), so the last call's summary is the newest memory.
+            memories.map((m, i) => (m.kind === 'summary' ? memories.length : i)),
+          ],
+        );
+      }
+
+      const facts = memories.filter((m) => m.kind === 'fact').map((m) => PROFILE_FACT.exec(m.text));
+      if (facts.some(Boolean)) {
+        const profile = this.#readProfile(callerId, caller.profile, caller.profile_enc, caller.key_id);
+        for (const match of facts) {
+          if (match?.[1] && match[2])
+            profile[match[1].trim().toLowerCase().replace(/\s+/g, '_')] = match[2].trim();
+        }
+        const stored = this.#profileColumns(callerId, profile);
+        await client.query('UPDATE callers SET profile = $2, profile_enc = $3 WHERE id = $1', [
+          callerId,
+          stored.profile,
+          stored.profile_enc,
+        ]);
+      }
+      await client.query('COMMIT');
+      return 'written';
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  // ---- text protection -----------------------------------------------------------------------------
+
+  #storeText(text: string, aad: string): StoredText {
+    if (!this.encryptText) return { text, text_enc: null, key_id: null };
+    const key = this.keyring.active;
+    return { text: null, text_enc: encrypt(key, text, aad), key_id: key.id };
+  }
+
+  #readText(stored: StoredText, aad: string): string {
+    if (stored.text_enc && stored.key_id) return decrypt(this.keyring, stored.key_id, stored.text_enc, aad);
+    return stored.text ?? '';
+  }
+
+  #profileColumns(
+    callerId: string,
+    profile: Record<string, string>,
+  ): { profile: string; profile_enc: Buffer | null } {
+    if (!this.encryptText) return { profile: JSON.stringify(profile), profile_enc: null };
+    return {
+      profile: '{}',
+      profile_enc: encrypt(this.keyring.active, JSON.stringify(profile), `profile:${callerId}`),
+    };
+  }
+
+  #readProfile(
+    callerId: string,
+    plain: Record<string, string>,
+    enc: Buffer | null,
+    keyId: string,
+  ): Record<string, string> {
+    if (enc)
+      return JSON.parse(decrypt(this.keyring, keyId, enc, `profile:${callerId}`)) as Record<string, string>;
+    return { ...plain };
+  }
+}
+
+function isUuid(id: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id);
+}
+
+function safeMask(phone: string): string {
+  try {
+    return maskPhone(phone);
+  } catch {
+    return '+******';
+  }
+}
+
+function validateRecord(call: CallRecord): void {
+  if (!call || typeof call.callSid !== 'string' || call.callSid.length === 0)
+    throw new Error('callSid: required');
+  normalizePhone(call.from);
+  for (const field of ['startedAt', 'endedAt'] as const) {
+    if (Number.isNaN(new Date(call[field]).getTime())) throw new Error(`${field}: not a timestamp`);
+  }
+  if (!Array.isArray(call.transcript)) throw new Error('transcript: must be an array');
+  call.transcript.forEach((t, i) => {
+    if (t.role !== 'caller' && t.role !== 'agent') throw new Error(`transcript.${i}.role: caller or agent`);
+    if (typeof t.text !== 'string') throw new Error(`transcript.${i}.text: must be a string`);
+  });
+  (call.memories ?? []).forEach((m, i) => {
+    if (!MEMORY_KINDS.includes(m.kind))
+      throw new Error(`memories.${i}.kind: one of ${MEMORY_KINDS.join(', ')}`);
+  });
+}
+
+/** When the backend gave no summary: what the caller said, shortened. */
+export function deriveSummary(record: CallRecord): string | undefined {
+  const said = record.transcript
+    .filter((t) => t.role === 'caller')
+    .map((t) => t.text.trim())
+    .filter(Boolean)
+    .join(' ');
+  if (!said) return undefined;
+  const clipped = said.length > SUMMARY_CHARS ? `${said.slice(0, SUMMARY_CHARS - 1)}…` : said;
+  return `Caller said: ${clipped}`;
+}
