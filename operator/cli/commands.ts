@@ -29,7 +29,14 @@ export const commands: Record<string, Command> = {
     load: notYet('crds'),
   },
   call: { summary: 'place a simulated Twilio call against a gateway', load: notYet('call') },
-  migrate: { summary: 'apply the caller-memory database migrations', load: notYet('migrate') },
+  migrate: {
+    summary: 'apply the caller-memory database migrations',
+    load: async () => ({ run: (await import('../../voice-gateway/memory/cli.ts')).runMigrate }),
+  },
+  memory: {
+    summary: 'export, forget or audit what callfleet holds about a caller',
+    load: async () => ({ run: (await import('../../voice-gateway/memory/cli.ts')).runMemory }),
+  },
 };
 
 export function usage(): string {
