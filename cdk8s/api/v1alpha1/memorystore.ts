@@ -1,0 +1,171 @@
+// MemoryStore: where callers are remembered (PostgreSQL run by the operator, or an external database).
+import { z } from 'zod';
+import { celRefine } from '../cel.ts';
+import {
+  API_VERSION,
+  conditionsList,
+  ObjectMetaSchema,
+  objectName,
+  passthrough,
+  QUANTITY,
+  secretRef,
+} from './common.ts';
+
+export const StorageSchema = z
+  .strictObject({
+    size: z
+      .string()
+      .max(64)
+      .regex(QUANTITY)
+      .default('10Gi')
+      .describe('Size of the PersistentVolumeClaim, e.g. 10Gi.'),
+    storageClassName: z
+      .string()
+      .min(1)
+      .max(253)
+      .optional()
+      .describe("StorageClass of the PersistentVolumeClaim; the cluster's default when unset."),
+  })
+  .describe('Persistent volume for the data.');
+
+export const PostgresSchema = z
+  .strictObject({
+    image: z.string().min(1).max(512).default('postgres:17').describe('PostgreSQL container image.'),
+    storage: StorageSchema.prefault({}),
+    resources: passthrough(
+      'Compute resources of the PostgreSQL container (core/v1 ResourceRequirements).',
+    ).optional(),
+  })
+  .describe(
+    'PostgreSQL run by the operator (StatefulSet + PVC); used when engine is postgres, defaults apply when omitted.',
+  );
+
+export const ExternalSchema = z
+  .strictObject({
+    connectionSecretRef: secretRef(
+      'Secret key holding the PostgreSQL connection URL (postgres://user:pass@host:5432/db?sslmode=require).',
+    ),
+  })
+  .describe('An external PostgreSQL (RDS, Cloud SQL, ...); required when engine is external.');
+
+export const RetentionSchema = z
+  .strictObject({
+    transcriptsDays: z.int().min(1).max(3650).default(30).describe('Days call transcripts are kept.'),
+    memoriesDays: z
+      .int()
+      .min(1)
+      .max(3650)
+      .default(365)
+      .describe('Days caller memories are kept after last use.'),
+  })
+  .describe('How long caller data is kept.');
+
+export const EncryptionSchema = z
+  .strictObject({
+    keySecretRef: secretRef(
+      'Secret key holding the 32-byte key (base64) that encrypts phone numbers and transcripts and keys the caller hash.',
+    ),
+  })
+  .describe(
+    'Field-level encryption of caller data; when omitted the operator generates a key in the Secret <name>-encryption (key "key").',
+  );
+
+export const BackupSchema = z
+  .strictObject({
+    schedule: z
+      .string()
+      .min(9)
+      .max(128)
+      .describe('Cron schedule of the backups (CronJob syntax), e.g. "0 3 * * *".'),
+    keep: z.int().min(1).max(365).default(7).describe('Number of backups kept.'),
+    storage: StorageSchema.prefault({}),
+  })
+  .describe('Scheduled pg_dump backups to a PersistentVolumeClaim; only for engine postgres.');
+
+const specBase = z
+  .strictObject({
+    engine: z
+      .enum(['postgres', 'external'])
+      .default('postgres')
+      .describe('postgres: the operator runs PostgreSQL; external: use an existing database.'),
+    postgres: PostgresSchema.optional(),
+    external: ExternalSchema.optional(),
+    retention: RetentionSchema.prefault({}),
+    encryption: EncryptionSchema.optional(),
+    backup: BackupSchema.optional(),
+    deletionPolicy: z
+      .enum(['Retain', 'Delete'])
+      .default('Retain')
+      .describe(
+        'Retain keeps the data (PVC or external tables) when the MemoryStore is deleted; Delete removes it.',
+      ),
+  })
+  .describe('Desired state of the MemoryStore.');
+
+const specExternal = celRefine(
+  specBase,
+  {
+    rule: "self.engine != 'external' || has(self.external)",
+    message: 'external.connectionSecretRef is required when engine is external',
+    fieldPath: '.external',
+  },
+  (s) => s.engine !== 'external' || s.external !== undefined,
+);
+const specNoPostgres = celRefine(
+  specExternal,
+  {
+    rule: "self.engine != 'external' || !has(self.postgres)",
+    message: 'postgres must not be set when engine is external',
+    fieldPath: '.postgres',
+  },
+  (s) => s.engine !== 'external' || s.postgres === undefined,
+);
+const specNoExternal = celRefine(
+  specNoPostgres,
+  {
+    rule: "self.engine != 'postgres' || !has(self.external)",
+    message: 'external must not be set when engine is postgres',
+    fieldPath: '.external',
+  },
+  (s) => s.engine !== 'postgres' || s.external === undefined,
+);
+export const MemoryStoreSpecSchema = celRefine(
+  specNoExternal,
+  {
+    rule: "!has(self.backup) || self.engine == 'postgres'",
+    message:
+      'backup is only supported when engine is postgres (back up external databases with their provider)',
+    fieldPath: '.backup',
+  },
+  (s) => s.backup === undefined || s.engine === 'postgres',
+);
+
+export const MemoryStoreStatusSchema = z
+  .strictObject({
+    observedGeneration: z.int().min(0).optional().describe('The .metadata.generation the status describes.'),
+    conditions: conditionsList('Ready, Progressing and Degraded conditions.').optional(),
+    endpoint: z.string().max(512).optional().describe('host:port the gateways connect to.'),
+    connectionSecret: z
+      .strictObject({
+        name: objectName('Name of the Secret.'),
+        key: z.string().max(253).describe('Key holding the connection URL.'),
+      })
+      .optional()
+      .describe('Secret with the connection URL that gateways mount.'),
+  })
+  .describe('Observed state of the MemoryStore.');
+
+export const MemoryStoreSchema = z
+  .looseObject({
+    apiVersion: z.literal(API_VERSION).describe('callfleet.io/v1alpha1'),
+    kind: z.literal('MemoryStore').describe('MemoryStore'),
+    metadata: ObjectMetaSchema,
+    spec: MemoryStoreSpecSchema.prefault({}),
+    status: MemoryStoreStatusSchema.optional(),
+  })
+  .describe('Storage for caller memory: who called, transcripts, and facts recalled on the next call.');
+
+export type MemoryStore = z.output<typeof MemoryStoreSchema>;
+export type MemoryStoreInput = z.input<typeof MemoryStoreSchema>;
+export type MemoryStoreSpec = z.output<typeof MemoryStoreSpecSchema>;
+export type MemoryStoreStatus = z.output<typeof MemoryStoreStatusSchema>;

@@ -1,0 +1,560 @@
+// VoiceAgent: one fleet of voice-gateway pods answering Twilio calls for one AI agent.
+import { z } from 'zod';
+import { celRefine } from '../cel.ts';
+import {
+  API_VERSION,
+  conditionsList,
+  DNS_LABEL,
+  DNS_SUBDOMAIN,
+  HTTP_URL,
+  ObjectMetaSchema,
+  objectName,
+  passthrough,
+  secretRef,
+  stringMap,
+  WS_URL,
+} from './common.ts';
+
+const httpUrl = (description: string) => z.string().max(2048).regex(HTTP_URL).describe(description);
+
+export const PROVIDERS = ['elevenlabs', 'openai-realtime', 'websocket', 'echo'] as const;
+
+export const ElevenLabsAgentSchema = z
+  .strictObject({
+    agentId: z
+      .string()
+      .min(1)
+      .max(256)
+      .describe('ElevenLabs Agents agent id (from the ElevenLabs dashboard).'),
+    apiKeySecretRef: secretRef(
+      'Secret key holding the ElevenLabs API key (needed for private agents and signed URLs).',
+    ).optional(),
+    webhookSecretRef: secretRef(
+      'Secret key holding the HMAC secret ElevenLabs signs post-call webhooks with (elevenlabs-native mode).',
+    ).optional(),
+    baseUrl: httpUrl('Override of the ElevenLabs API base URL (regional hosts, tests).').optional(),
+  })
+  .describe('ElevenLabs Agents backend; required when provider is elevenlabs.');
+
+export const OpenAIRealtimeAgentSchema = z
+  .strictObject({
+    model: z.string().min(1).max(128).default('gpt-realtime').describe('OpenAI Realtime model name.'),
+    voice: z.string().min(1).max(64).default('alloy').describe('Voice the model speaks with.'),
+    instructions: z
+      .string()
+      .max(32768)
+      .optional()
+      .describe('System instructions for the agent (caller memory is appended at call start).'),
+    apiKeySecretRef: secretRef('Secret key holding the OpenAI API key.'),
+    baseUrl: httpUrl('Override of the OpenAI API base URL (Azure OpenAI, proxies, tests).').optional(),
+  })
+  .describe('OpenAI Realtime backend; required when provider is openai-realtime.');
+
+export const WebsocketAgentSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .max(2048)
+      .regex(WS_URL)
+      .describe('ws:// or wss:// URL of your own pipeline; the gateway relays Twilio media frames to it.'),
+    tokenSecretRef: secretRef(
+      'Secret key holding a bearer token sent in the Authorization header.',
+    ).optional(),
+  })
+  .describe('Bring-your-own pipeline over WebSocket; required when provider is websocket.');
+
+export const EchoAgentSchema = z
+  .strictObject({
+    greeting: z
+      .string()
+      .max(1024)
+      .optional()
+      .describe('Text announced before the caller hears their own audio.'),
+  })
+  .describe('Echo backend for smoke tests: plays the caller back to themselves.');
+
+const agentBase = z
+  .strictObject({
+    provider: z
+      .enum(PROVIDERS)
+      .describe('Which AI agent backend answers calls: elevenlabs, openai-realtime, websocket or echo.'),
+    elevenlabs: ElevenLabsAgentSchema.optional(),
+    openaiRealtime: OpenAIRealtimeAgentSchema.optional(),
+    websocket: WebsocketAgentSchema.optional(),
+    echo: EchoAgentSchema.optional(),
+  })
+  .describe('The AI agent backend the gateways stream call audio to.');
+
+const agentWithElevenLabs = celRefine(
+  agentBase,
+  {
+    rule: "self.provider != 'elevenlabs' || has(self.elevenlabs)",
+    message: 'elevenlabs is required when provider is elevenlabs',
+    fieldPath: '.elevenlabs',
+  },
+  (a) => a.provider !== 'elevenlabs' || a.elevenlabs !== undefined,
+);
+const agentWithOpenAI = celRefine(
+  agentWithElevenLabs,
+  {
+    rule: "self.provider != 'openai-realtime' || has(self.openaiRealtime)",
+    message: 'openaiRealtime is required when provider is openai-realtime',
+    fieldPath: '.openaiRealtime',
+  },
+  (a) => a.provider !== 'openai-realtime' || a.openaiRealtime !== undefined,
+);
+export const AgentSchema = celRefine(
+  agentWithOpenAI,
+  {
+    rule: "self.provider != 'websocket' || has(self.websocket)",
+    message: 'websocket is required when provider is websocket',
+    fieldPath: '.websocket',
+  },
+  (a) => a.provider !== 'websocket' || a.websocket !== undefined,
+);
+
+export const TwilioSchema = z
+  .strictObject({
+    accountSidSecretRef: secretRef('Secret key holding the Twilio Account SID.'),
+    authTokenSecretRef: secretRef('Secret key holding the Twilio auth token (validates X-Twilio-Signature).'),
+  })
+  .describe('Twilio credentials; required in twilio-stream mode.');
+
+export const TelephonySchema = celRefine(
+  z
+    .strictObject({
+      mode: z
+        .enum(['twilio-stream', 'elevenlabs-native'])
+        .default('twilio-stream')
+        .describe(
+          'twilio-stream: Twilio streams call audio to the gateways, which relay it to the agent backend. ' +
+            'elevenlabs-native: ElevenLabs talks to Twilio; the gateways serve its conversation-init, tool and post-call webhooks.',
+        ),
+      twilio: TwilioSchema.optional(),
+      publicBaseUrl: httpUrl(
+        'Public https URL Twilio / ElevenLabs reach the gateways at; defaults to https://<ingress.host>.',
+      ).optional(),
+    })
+    .describe('How calls reach the fleet.'),
+  {
+    rule: "self.mode != 'twilio-stream' || has(self.twilio)",
+    message: 'twilio is required when mode is twilio-stream',
+    fieldPath: '.twilio',
+  },
+  (t) => t.mode !== 'twilio-stream' || t.twilio !== undefined,
+);
+
+export const MemorySchema = z
+  .strictObject({
+    storeRef: z
+      .strictObject({ name: objectName('Name of the MemoryStore in the same namespace.') })
+      .describe('The MemoryStore that remembers callers.'),
+    lookupBudgetMs: z
+      .int()
+      .min(10)
+      .max(5000)
+      .default(150)
+      .describe(
+        'Time budget in milliseconds for the caller lookup at call start; on timeout the call proceeds without memory.',
+      ),
+    recordTranscripts: z.boolean().default(true).describe('Store call transcripts in the MemoryStore.'),
+    extractMemories: z
+      .boolean()
+      .default(true)
+      .describe('Distil facts about the caller from each call and recall them on the next call.'),
+  })
+  .describe('Caller memory: who called before and what they said.');
+
+export const CallsSchema = z
+  .strictObject({
+    maxConcurrentPerPod: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(20)
+      .describe('Calls one gateway pod carries at most; further calls get the fallback.'),
+    maxDurationSeconds: z
+      .int()
+      .min(30)
+      .max(14400)
+      .default(900)
+      .describe('Longest call in seconds; the call is ended after it.'),
+    silenceTimeoutSeconds: z
+      .int()
+      .min(5)
+      .max(3600)
+      .default(30)
+      .describe('Seconds of silence from both sides after which the call is ended.'),
+    fallback: z
+      .strictObject({
+        say: z.string().max(1024).optional().describe('Text read to the caller by Twilio (<Say>).'),
+        dial: z
+          .string()
+          .regex(/^\+[1-9][0-9]{6,14}$/)
+          .optional()
+          .describe('E.164 number the call is forwarded to (<Dial>), after `say` if both are set.'),
+      })
+      .optional()
+      .describe('What a caller gets when the fleet is full, draining, or the backend is down.'),
+  })
+  .describe('Per-call limits.');
+
+export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
+const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
+
+export const ScheduleWindowSchema = z
+  .strictObject({
+    name: z.string().min(1).max(63).regex(DNS_LABEL).describe('Name of the window (unique in the list).'),
+    days: z.array(z.enum(WEEKDAYS)).min(1).max(7).describe('Days the window applies on (Mon..Sun).'),
+    start: z.string().regex(HHMM).describe('Start time, HH:MM (24 h) in timeZone.'),
+    end: z
+      .string()
+      .regex(HHMM)
+      .describe('End time, HH:MM (24 h) in timeZone; before start means the next day.'),
+    timeZone: z.string().min(1).max(64).default('UTC').describe('IANA time zone, e.g. Europe/Berlin.'),
+    minReplicas: z.int().min(1).max(1000).describe('Minimum replicas while the window is active.'),
+  })
+  .describe('A time window with its own minimum (e.g. business hours).');
+
+const autoscalingBase = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(true)
+      .describe('Scale spec.replicas automatically; when false spec.replicas is used as set.'),
+    engine: z
+      .enum(['hpa', 'keda'])
+      .default('hpa')
+      .describe('hpa: a HorizontalPodAutoscaler; keda: a KEDA ScaledObject (needs KEDA installed).'),
+    minReplicas: z.int().min(1).max(1000).default(2).describe('Fewest gateway pods.'),
+    maxReplicas: z.int().min(1).max(1000).default(10).describe('Most gateway pods.'),
+    targetCPUUtilization: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(60)
+      .describe('Average CPU utilisation (percent of requests) to scale on.'),
+    targetActiveCallsPerPod: z
+      .int()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('Average active calls per pod to scale on (callfleet_active_calls).'),
+    schedule: z
+      .array(ScheduleWindowSchema)
+      .max(16)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe('Time windows that raise the minimum, e.g. business hours.'),
+  })
+  .describe(
+    'Horizontal autoscaling of the gateway pods; writes spec.replicas through the scale subresource.',
+  );
+
+const autoscalingMinMax = celRefine(
+  autoscalingBase,
+  {
+    rule: 'self.minReplicas <= self.maxReplicas',
+    message: 'minReplicas must be less than or equal to maxReplicas',
+    fieldPath: '.minReplicas',
+  },
+  (a) => a.minReplicas <= a.maxReplicas,
+);
+const autoscalingWindows = celRefine(
+  autoscalingMinMax,
+  {
+    rule: '!has(self.schedule) || self.schedule.all(w, w.minReplicas <= self.maxReplicas)',
+    message: 'every schedule window minReplicas must be less than or equal to maxReplicas',
+    fieldPath: '.schedule',
+  },
+  (a) => (a.schedule ?? []).every((w) => w.minReplicas <= a.maxReplicas),
+);
+// The API server enforces unique names through the list-map; mirror it for the zod parse.
+export const AutoscalingSchema = autoscalingWindows.superRefine((a, ctx) => {
+  const seen = new Set<string>();
+  (a.schedule ?? []).forEach((w, i) => {
+    if (seen.has(w.name)) {
+      ctx.addIssue({ code: 'custom', message: `Duplicate value: ${w.name}`, path: ['schedule', i] });
+    }
+    seen.add(w.name);
+  });
+});
+
+export const DrainSchema = z
+  .strictObject({
+    gracePeriodSeconds: z
+      .int()
+      .min(1)
+      .max(86400)
+      .optional()
+      .describe(
+        'How long a terminating pod keeps its live calls (terminationGracePeriodSeconds); ' +
+          'default calls.maxDurationSeconds + 60; must be at least calls.maxDurationSeconds.',
+      ),
+    preStopSeconds: z
+      .int()
+      .min(0)
+      .max(300)
+      .default(5)
+      .describe('Seconds the preStop hook waits so load balancers stop sending new calls first.'),
+    handoff: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(false)
+          .describe('Hand live calls over to another pod instead of waiting.'),
+        deadlineSeconds: z
+          .int()
+          .min(1)
+          .max(3600)
+          .default(30)
+          .describe('Seconds after SIGTERM before remaining calls are handed off.'),
+      })
+      .optional()
+      .describe('Live-call handoff during drains.'),
+  })
+  .describe('How pods are drained without cutting live calls.');
+
+export const RolloutSchema = z
+  .strictObject({
+    autoRollback: z
+      .boolean()
+      .default(true)
+      .describe('Roll back to the last good generation when the new pods fail calls.'),
+    maxCallFailureRate: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.05)
+      .describe('Share of failed calls (0..1) on new pods above which a rollout counts as failed.'),
+  })
+  .describe('Rollout safety.');
+
+export const GatewayRefSchema = z
+  .strictObject({
+    name: objectName('Name of the Gateway (gateway.networking.k8s.io).'),
+    namespace: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(DNS_LABEL)
+      .optional()
+      .describe('Namespace of the Gateway; defaults to the VoiceAgent namespace.'),
+    sectionName: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(DNS_SUBDOMAIN)
+      .optional()
+      .describe('Listener of the Gateway to attach to.'),
+  })
+  .describe('Gateway API parent; the operator creates one HTTPRoute attached to it.');
+
+const ingressBase = z
+  .strictObject({
+    host: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/)
+      .describe('Public host name Twilio calls, e.g. calls.example.com.'),
+    className: z
+      .enum(['nginx', 'alb', 'gce'])
+      .optional()
+      .describe('Create an Ingress with this class (nginx, alb or gce); exclusive with gatewayRef.'),
+    gatewayRef: GatewayRefSchema.optional(),
+    tls: z
+      .strictObject({ secretName: objectName('Secret of type kubernetes.io/tls with the certificate.') })
+      .optional()
+      .describe('TLS for the host.'),
+    gatewayPolicy: z
+      .enum(['none', 'gcp', 'envoy'])
+      .optional()
+      .describe(
+        'Extra policy object for long-lived streams on the Gateway implementation (none, gcp, envoy).',
+      ),
+  })
+  .describe('One stable Ingress or HTTPRoute in front of the fleet.');
+
+const ingressExclusive = celRefine(
+  ingressBase,
+  {
+    rule: '!(has(self.className) && has(self.gatewayRef))',
+    message: 'className and gatewayRef are mutually exclusive',
+    fieldPath: '.gatewayRef',
+  },
+  (i) => !(i.className !== undefined && i.gatewayRef !== undefined),
+);
+export const IngressSchema = celRefine(
+  ingressExclusive,
+  {
+    rule: "!has(self.gatewayPolicy) || self.gatewayPolicy == 'none' || has(self.gatewayRef)",
+    message: 'gatewayPolicy requires gatewayRef',
+    fieldPath: '.gatewayPolicy',
+  },
+  (i) => i.gatewayPolicy === undefined || i.gatewayPolicy === 'none' || i.gatewayRef !== undefined,
+);
+
+export const MonitoringSchema = z
+  .strictObject({
+    serviceMonitor: z.boolean().default(false).describe('Create a Prometheus Operator ServiceMonitor.'),
+    prometheusRule: z.boolean().default(false).describe('Create a PrometheusRule with the callfleet alerts.'),
+    prometheusNamespace: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(DNS_LABEL)
+      .optional()
+      .describe('Namespace Prometheus scrapes from; the NetworkPolicy admits it to the metrics port.'),
+  })
+  .describe('Metrics and alerts.');
+
+export const PodTemplateSchema = z
+  .strictObject({
+    labels: stringMap('Extra labels on the gateway pods.').optional(),
+    annotations: stringMap('Extra annotations on the gateway pods.').optional(),
+    nodeSelector: stringMap('Node selector for the gateway pods.').optional(),
+    tolerations: z
+      .array(passthrough('A core/v1 Toleration.'))
+      .max(64)
+      .optional()
+      .describe('Tolerations for the gateway pods (core/v1 Toleration list).'),
+    affinity: passthrough('Affinity for the gateway pods (core/v1 Affinity).').optional(),
+    priorityClassName: z.string().max(253).optional().describe('PriorityClass of the gateway pods.'),
+  })
+  .describe('Passthroughs to the gateway pod template.');
+
+const specBase = z
+  .strictObject({
+    agent: AgentSchema,
+    telephony: TelephonySchema,
+    memory: MemorySchema.optional(),
+    calls: CallsSchema.prefault({}),
+    replicas: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(2)
+      .describe('Desired gateway pods; written by the autoscaler through the scale subresource.'),
+    autoscaling: AutoscalingSchema.prefault({}),
+    drain: DrainSchema.prefault({}),
+    rollout: RolloutSchema.prefault({}),
+    ingress: IngressSchema.optional(),
+    monitoring: MonitoringSchema.prefault({}),
+    image: z
+      .string()
+      .min(1)
+      .max(512)
+      .optional()
+      .describe("Gateway container image; defaults to the operator's own version."),
+    imagePullPolicy: z
+      .enum(['Always', 'IfNotPresent', 'Never'])
+      .optional()
+      .describe('Image pull policy of the gateway container.'),
+    resources: passthrough(
+      'Compute resources of the gateway container (core/v1 ResourceRequirements).',
+    ).optional(),
+    podTemplate: PodTemplateSchema.optional(),
+  })
+  .describe('Desired state of the VoiceAgent.');
+
+const specNative = celRefine(
+  specBase,
+  {
+    rule: "self.telephony.mode != 'elevenlabs-native' || self.agent.provider == 'elevenlabs'",
+    message: 'telephony mode elevenlabs-native requires agent provider elevenlabs',
+    fieldPath: '.telephony.mode',
+  },
+  (s) => s.telephony.mode !== 'elevenlabs-native' || s.agent.provider === 'elevenlabs',
+);
+const specPublicUrl = celRefine(
+  specNative,
+  {
+    rule: 'has(self.telephony.publicBaseUrl) || has(self.ingress)',
+    message: 'telephony.publicBaseUrl or ingress is required so Twilio can reach the gateways',
+    fieldPath: '.telephony.publicBaseUrl',
+  },
+  (s) => s.telephony.publicBaseUrl !== undefined || s.ingress !== undefined,
+);
+const specDrain = celRefine(
+  specPublicUrl,
+  {
+    rule: '!has(self.drain.gracePeriodSeconds) || self.drain.gracePeriodSeconds >= self.calls.maxDurationSeconds',
+    message: 'drain.gracePeriodSeconds must be greater than or equal to calls.maxDurationSeconds',
+    fieldPath: '.drain.gracePeriodSeconds',
+  },
+  (s) => s.drain.gracePeriodSeconds === undefined || s.drain.gracePeriodSeconds >= s.calls.maxDurationSeconds,
+);
+export const VoiceAgentSpecSchema = celRefine(
+  specDrain,
+  {
+    rule: '!has(self.autoscaling.targetActiveCallsPerPod) || self.autoscaling.targetActiveCallsPerPod <= self.calls.maxConcurrentPerPod',
+    message: 'autoscaling.targetActiveCallsPerPod must be less than or equal to calls.maxConcurrentPerPod',
+    fieldPath: '.autoscaling.targetActiveCallsPerPod',
+  },
+  (s) =>
+    s.autoscaling.targetActiveCallsPerPod === undefined ||
+    s.autoscaling.targetActiveCallsPerPod <= s.calls.maxConcurrentPerPod,
+);
+
+const count = (description: string) => z.int().min(0).optional().describe(description);
+
+export const VoiceAgentStatusSchema = z
+  .strictObject({
+    observedGeneration: count('The .metadata.generation the status describes.'),
+    conditions: conditionsList('Ready, Progressing and Degraded conditions.').optional(),
+    replicas: count('Gateway pods that exist (scale subresource status replicas).'),
+    readyReplicas: count('Gateway pods ready to take calls.'),
+    drainingReplicas: count('Gateway pods terminating while they finish live calls.'),
+    activeCalls: count('Live calls across the fleet.'),
+    selector: z
+      .string()
+      .max(4096)
+      .optional()
+      .describe('Label selector of the gateway pods, in string form (scale subresource).'),
+    webhookUrl: z.string().max(2048).optional().describe('URL to configure as the Twilio voice webhook.'),
+    streamUrl: z.string().max(2048).optional().describe('wss URL prefix of the media streams.'),
+    lastGoodGeneration: count('Last generation that rolled out without exceeding the call failure rate.'),
+  })
+  .describe('Observed state of the VoiceAgent.');
+
+/** VoiceAgent names become Service and Deployment name prefixes: a DNS-1035 label with room for suffixes. */
+export const VoiceAgentSchema = celRefine(
+  z
+    .looseObject({
+      apiVersion: z.literal(API_VERSION).describe('callfleet.io/v1alpha1'),
+      kind: z.literal('VoiceAgent').describe('VoiceAgent'),
+      metadata: ObjectMetaSchema,
+      spec: VoiceAgentSpecSchema,
+      status: VoiceAgentStatusSchema.optional(),
+    })
+    .describe(
+      'A fleet of voice-gateway pods answering Twilio calls with an AI agent, without cutting live calls on deploys, scale-down or drains.',
+    ),
+  {
+    rule: "self.metadata.name.size() <= 48 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
+    message:
+      'metadata.name must be a lower-case DNS-1035 label (letters, digits, "-", starting with a letter) of at most 48 characters',
+    fieldPath: '.metadata.name',
+  },
+  (v) => {
+    const name = v.metadata.name;
+    return name === undefined || (name.length <= 48 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(name));
+  },
+);
+
+export type VoiceAgent = z.output<typeof VoiceAgentSchema>;
+export type VoiceAgentInput = z.input<typeof VoiceAgentSchema>;
+export type VoiceAgentSpec = z.output<typeof VoiceAgentSpecSchema>;
+export type VoiceAgentStatus = z.output<typeof VoiceAgentStatusSchema>;
+export type AgentSpec = z.output<typeof AgentSchema>;
+export type TelephonySpec = z.output<typeof TelephonySchema>;
+export type CallsSpec = z.output<typeof CallsSchema>;
+export type AutoscalingSpec = z.output<typeof AutoscalingSchema>;
+export type DrainSpec = z.output<typeof DrainSchema>;
+export type IngressSpec = z.output<typeof IngressSchema>;
+
+/** drain.gracePeriodSeconds, or its computed default calls.maxDurationSeconds + 60. */
+export function drainGracePeriodSeconds(spec: VoiceAgentSpec): number {
+  return spec.drain.gracePeriodSeconds ?? spec.calls.maxDurationSeconds + 60;
+}

@@ -1,0 +1,45 @@
+// `callfleet crds [--out DIR] [--check DIR]`: write the CRDs generated from the zod schemas, or
+// check that DIR is up to date (exit 1 listing the stale files). Without options: YAML to stdout.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { renderCrds } from '../../cdk8s/api/crd.ts';
+
+export async function run(args: string[]): Promise<number> {
+  let values: { out?: string; check?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      args,
+      options: { out: { type: 'string' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    }));
+  } catch (err) {
+    process.stderr.write(`callfleet crds: ${(err as Error).message}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write('usage: callfleet crds [--out DIR] [--check DIR]\n');
+    return 0;
+  }
+  const files = renderCrds();
+  if (values.check) {
+    const stale: string[] = [];
+    for (const [name, text] of files) {
+      const path = join(values.check, name);
+      if (!existsSync(path) || readFileSync(path, 'utf8') !== text) stale.push(path);
+    }
+    if (stale.length) {
+      process.stderr.write(
+        `callfleet crds: out of date with the zod schemas (run \`make manifests\`):\n${stale.map((s) => `  ${s}\n`).join('')}`,
+      );
+      return 1;
+    }
+    return 0;
+  }
+  if (values.out) {
+    mkdirSync(values.out, { recursive: true });
+    for (const [name, text] of files) writeFileSync(join(values.out, name), text);
+    return 0;
+  }
+  process.stdout.write([...files.values()].join('---\n'));
+  return 0;
+}
