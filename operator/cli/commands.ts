@@ -19,7 +19,10 @@ const notYet = (what: string): (() => Promise<CommandModule>) => {
 
 export const commands: Record<string, Command> = {
   operator: { summary: 'run the controller (watches VoiceAgent and MemoryStore)', load: notYet('operator') },
-  gateway: { summary: 'run a voice-gateway pod (Twilio webhooks + media streams)', load: notYet('gateway') },
+  gateway: {
+    summary: 'run a voice-gateway pod (Twilio webhooks + media streams)',
+    load: () => import('../../voice-gateway/cli.ts'),
+  },
   render: {
     summary: 'print the objects a VoiceAgent or MemoryStore becomes (-f FILE [-o yaml|json])',
     load: notYet('render'),
@@ -28,7 +31,10 @@ export const commands: Record<string, Command> = {
     summary: 'write the CustomResourceDefinitions generated from the API schemas',
     load: () => import('./crds.ts'),
   },
-  call: { summary: 'place a simulated Twilio call against a gateway', load: notYet('call') },
+  call: {
+    summary: 'place a simulated Twilio call against a gateway',
+    load: () => import('../../test/simulator/cli.ts'),
+  },
   migrate: {
     summary: 'apply the caller-memory database migrations',
     load: async () => ({ run: (await import('../../voice-gateway/memory/cli.ts')).runMigrate }),

@@ -1,0 +1,51 @@
+// The one small interface every agent backend implements. Audio crossing it is always base64
+// G.711 mu-law at 8 kHz (what Twilio speaks); a backend that needs another format transcodes inside.
+import type { CallerContext } from '../memory/types.ts';
+
+export type Provider = 'echo' | 'elevenlabs' | 'openai-realtime' | 'websocket';
+
+export interface BackendStart {
+  callSid: string;
+  streamSid: string;
+  from: string;
+  to: string;
+  context: CallerContext | null;
+}
+
+/** What a backend reports to the call session. Called synchronously from the backend's socket handlers. */
+export interface BackendSink {
+  /** Agent audio to play, base64 mu-law 8 kHz. `itemId` identifies the agent utterance (for truncation). */
+  audio(payloadB64: string, itemId: string | undefined): void;
+  /** The backend says the caller interrupted: clear what the caller has not heard yet. */
+  interrupted(): void;
+  transcript(role: 'caller' | 'agent', text: string): void;
+  toolCall(name: string, callId: string, params: Record<string, unknown>): void;
+  conversationId(id: string): void;
+  /** The agent wants the call to end (websocket protocol `hangup`). */
+  hangup(): void;
+  /** Counted protocol error that does not end the call. */
+  protocolError(reason: string): void;
+  /** Agent audio the backend dropped itself (e.g. audio of an interrupted response). */
+  audioDropped(): void;
+  /** The backend connection died or failed. Called at most once, never after close(). */
+  failed(err: Error): void;
+}
+
+export interface AgentBackend {
+  readonly provider: Provider;
+  /** Connects and starts the conversation; rejects when the backend cannot be reached. */
+  start(s: BackendStart): Promise<void>;
+  /** Caller audio (base64 mu-law 8 kHz). Returns false when dropped for backpressure. */
+  sendAudio(payloadB64: string): boolean;
+  sendDtmf(digit: string): void;
+  /** After an interruption: the caller heard only `playedMs` of agent item `itemId` (backends that can truncate). */
+  truncate?(itemId: string, playedMs: number): void;
+  toolResult(callId: string, result: string, isError: boolean): void;
+  close(): void;
+}
+
+export interface BackendSecrets {
+  elevenlabsApiKey?: string | undefined;
+  openaiApiKey?: string | undefined;
+  websocketToken?: string | undefined;
+}

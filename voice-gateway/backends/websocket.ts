@@ -1,0 +1,99 @@
+// The `websocket` backend: a small JSON protocol for a team's own pipeline (docs/websocket-backend.md).
+import { isBase64 } from '../twilio/media-protocol.ts';
+import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
+import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';
+import { connectWebSocket } from './ws-connect.ts';
+
+export interface WebSocketBackendOptions extends WsBackendOptions {
+  url: string;
+  token: string | undefined;
+}
+
+export class WebSocketBackend extends WsBackend implements AgentBackend {
+  readonly provider = 'websocket' as const;
+  readonly #o: WebSocketBackendOptions;
+
+  constructor(sink: BackendSink, o: WebSocketBackendOptions) {
+    super(sink, o);
+    this.#o = o;
+  }
+
+  async start(s: BackendStart): Promise<void> {
+    const headers: Record<string, string> = {};
+    if (this.#o.token) headers.authorization = `Bearer ${this.#o.token}`;
+    const ws = await connectWebSocket(this.#o.url, headers, this.#o.connectTimeoutMs, this.#o.maxPayload);
+    this.attach(ws);
+    this.sendJson({
+      type: 'start',
+      callSid: s.callSid,
+      streamSid: s.streamSid,
+      from: s.from,
+      to: s.to,
+      audio: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
+      context: s.context,
+    });
+  }
+
+  protected onMessage(m: Record<string, unknown>): void {
+    switch (m.type) {
+      case 'audio': {
+        const audio = str(m.audio);
+        if (audio === undefined || !isBase64(audio)) {
+          this.sink.protocolError('missing_fields');
+          return;
+        }
+        this.sink.audio(audio, str(m.itemId));
+        return;
+      }
+      case 'clear':
+        this.sink.interrupted();
+        return;
+      case 'transcript': {
+        const text = str(m.text);
+        if (text && (m.role === 'caller' || m.role === 'agent')) this.sink.transcript(m.role, text);
+        return;
+      }
+      case 'tool_call': {
+        const name = str(m.name);
+        const id = str(m.id);
+        if (!name || !id) {
+          this.sink.protocolError('missing_fields');
+          return;
+        }
+        this.sink.toolCall(name, id, obj(m.arguments) ?? {});
+        return;
+      }
+      case 'conversation': {
+        const id = str(m.id);
+        if (id) this.sink.conversationId(id);
+        return;
+      }
+      case 'hangup':
+        this.sink.hangup();
+        return;
+      default:
+        this.sink.protocolError('unknown_event');
+    }
+  }
+
+  sendAudio(payloadB64: string): boolean {
+    return this.sendRaw(`{"type":"audio","audio":"${payloadB64}"}`);
+  }
+
+  truncate(itemId: string, playedMs: number): void {
+    this.sendJson({ type: 'truncate', itemId, playedMs: Math.floor(playedMs) });
+  }
+
+  sendDtmf(digit: string): void {
+    this.sendJson({ type: 'dtmf', digit });
+  }
+
+  toolResult(callId: string, result: string, isError: boolean): void {
+    this.sendJson({ type: 'tool_result', id: callId, result, isError });
+  }
+
+  override close(): void {
+    this.sendJson({ type: 'stop' });
+    super.close();
+  }
+}

@@ -1,0 +1,98 @@
+// Lifecycle shared by the WebSocket backends: one connection, `failed` reported once, backpressure.
+import type WebSocket from 'ws';
+import type { BackendSink } from './types.ts';
+
+export interface WsBackendOptions {
+  connectTimeoutMs: number;
+  maxPayload: number;
+  /** Caller audio is dropped while more than this many bytes wait in the socket. */
+  maxBufferedBytes: number;
+}
+
+export abstract class WsBackend {
+  protected readonly sink: BackendSink;
+  protected readonly opts: WsBackendOptions;
+  protected ws: WebSocket | undefined;
+  #closed = false;
+
+  constructor(sink: BackendSink, opts: WsBackendOptions) {
+    this.sink = sink;
+    this.opts = opts;
+  }
+
+  protected attach(ws: WebSocket): void {
+    this.ws = ws;
+    ws.on('message', (data, isBinary) => {
+      if (this.#closed) return;
+      if (isBinary) {
+        this.sink.protocolError('binary');
+        return;
+      }
+      let msg: unknown;
+      try {
+        msg = JSON.parse(data.toString());
+      } catch {
+        this.sink.protocolError('invalid_json');
+        return;
+      }
+      if (typeof msg !== 'object' || msg === null) {
+        this.sink.protocolError('invalid_json');
+        return;
+      }
+      this.onMessage(msg as Record<string, unknown>);
+    });
+    ws.on('close', (code) => this.fail(new Error(`backend closed the connection (code ${code})`)));
+    ws.on('error', (err) => this.fail(err));
+  }
+
+  protected abstract onMessage(msg: Record<string, unknown>): void;
+
+  protected fail(err: Error): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.ws?.terminate();
+    this.sink.failed(err);
+  }
+
+  protected get open(): boolean {
+    return !this.#closed && this.ws !== undefined && this.ws.readyState === 1;
+  }
+
+  /** Sends a text frame unless the socket is backed up. */
+  protected sendRaw(text: string): boolean {
+    const ws = this.ws;
+    if (this.#closed || !ws || ws.readyState !== 1) return false;
+    if (ws.bufferedAmount > this.opts.maxBufferedBytes) return false;
+    ws.send(text);
+    return true;
+  }
+
+  protected sendJson(msg: unknown): boolean {
+    const ws = this.ws;
+    if (this.#closed || !ws || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify(msg));
+    return true;
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const ws = this.ws;
+    if (!ws) return;
+    ws.removeAllListeners('close');
+    ws.on('error', () => {});
+    if (ws.readyState === 1) ws.close(1000, 'call ended');
+    else ws.terminate();
+    setTimeout(() => ws.terminate(), 2000).unref();
+  }
+}
+
+export function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+export function obj(v: unknown): Record<string, unknown> | undefined {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
+}

@@ -1,0 +1,131 @@
+// The gateway's runtime config: the single definition shared with the operator's renderer (which
+// imports this schema to write the ConfigMap). Plain JSON-able; secrets never live here.
+import { z } from 'zod';
+
+const httpUrl = z.url({ protocol: /^(https?|wss?)$/ });
+
+export const fallbackSchema = z
+  .object({
+    say: z
+      .string()
+      .min(1)
+      .max(4000)
+      .optional()
+      .describe('What the caller hears when no agent can take the call'),
+    dial: z
+      .string()
+      .min(1)
+      .max(64)
+      .optional()
+      .describe('Number (E.164) or SIP URI of humans to transfer the caller to'),
+  })
+  .describe('What a caller gets when the pod is full, draining, or the agent backend is down');
+
+export const gatewayConfigSchema = z
+  .object({
+    publicBaseUrl: z
+      .url({ protocol: /^https?$/ })
+      .describe('Base URL as Twilio sees it (TLS ends at the load balancer), e.g. https://voice.example.com'),
+    telephony: z.enum(['twilio-stream', 'elevenlabs-native']).default('twilio-stream'),
+    agent: z
+      .object({
+        provider: z.enum(['echo', 'elevenlabs', 'openai-realtime', 'websocket']).default('echo'),
+        elevenlabs: z
+          .object({
+            agentId: z.string().min(1),
+            baseUrl: httpUrl
+              .optional()
+              .describe('Override of https://api.elevenlabs.io (regional hosts, tests)'),
+          })
+          .optional(),
+        openaiRealtime: z
+          .object({
+            model: z.string().min(1).default('gpt-realtime'),
+            voice: z.string().min(1).optional(),
+            instructions: z.string().optional(),
+            baseUrl: httpUrl.optional().describe('Override of wss://api.openai.com'),
+          })
+          .optional(),
+        websocket: z.object({ url: z.url({ protocol: /^wss?$/ }) }).optional(),
+        echo: z
+          .object({
+            greeting: z.boolean().default(true),
+            pauseMs: z.number().int().min(100).max(10000).default(600),
+          })
+          .optional(),
+        circuitBreaker: z
+          .object({
+            failureThreshold: z.number().int().min(1).max(1000).default(5),
+            openSeconds: z.number().min(0.1).max(3600).default(60),
+          })
+          .prefault({}),
+        connectTimeoutMs: z.number().int().min(100).max(60000).default(5000),
+      })
+      .prefault({})
+      .superRefine((agent, ctx) => {
+        if (agent.provider === 'elevenlabs' && !agent.elevenlabs) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['elevenlabs'],
+            message: 'required when provider is elevenlabs',
+          });
+        }
+        if (agent.provider === 'websocket' && !agent.websocket) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['websocket'],
+            message: 'required when provider is websocket',
+          });
+        }
+      }),
+    calls: z
+      .object({
+        maxConcurrentPerPod: z.number().int().min(1).max(100000).default(50),
+        maxDurationSeconds: z.number().min(1).max(86400).default(600),
+        silenceTimeoutSeconds: z.number().min(1).max(3600).default(30),
+        fallback: fallbackSchema.prefault({
+          say: 'Sorry, all our agents are busy right now. Please call again later.',
+        }),
+        goodbye: z.string().min(1).max(1000).default('Thank you for calling. Goodbye.'),
+      })
+      .prefault({}),
+    drain: z
+      .object({
+        gracePeriodSeconds: z.number().min(0).max(86400).default(630),
+        goodbyeLeadSeconds: z
+          .number()
+          .min(0)
+          .max(600)
+          .default(3)
+          .describe('How long before the grace deadline calls still up are ended with a goodbye'),
+      })
+      .prefault({}),
+    memory: z
+      .object({
+        enabled: z.boolean().default(false),
+        lookupBudgetMs: z.number().int().min(1).max(10000).default(300),
+      })
+      .optional(),
+    twilio: z.object({ apiBaseUrl: httpUrl.optional() }).optional(),
+    limits: z
+      .object({
+        maxPayloadBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(16 * 1024 * 1024)
+          .default(64 * 1024),
+        queueFrames: z.number().int().min(1).max(100000).default(250),
+        outboundBufferBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024 * 1024)
+          .default(512 * 1024),
+      })
+      .prefault({}),
+  })
+  .strict();
+
+export type GatewayConfig = z.infer<typeof gatewayConfigSchema>;
+export type GatewayConfigInput = z.input<typeof gatewayConfigSchema>;

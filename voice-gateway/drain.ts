@@ -1,0 +1,37 @@
+// Drain: on SIGTERM readiness fails at once, new webhooks get the fallback, live calls continue;
+// resolves when the last call ends or the grace deadline passes. Calls still up shortly before the
+// deadline are ended with a goodbye, so nobody is cut mid-sentence.
+
+export interface Drainable {
+  activeCalls(): number;
+  endAllPolitely(outcome: string): void;
+  onCallEnded(listener: () => void): () => void;
+}
+
+export interface DrainOptions {
+  gracePeriodMs: number;
+  goodbyeLeadMs: number;
+  /** How long calls get to hang up after the goodbye before the deadline. */
+  onGoodbye?: () => void;
+}
+
+export function drainCalls(target: Drainable, o: DrainOptions): Promise<'drained' | 'deadline'> {
+  return new Promise((resolve) => {
+    if (target.activeCalls() === 0) return resolve('drained');
+    const goodbyeAt = Math.max(0, o.gracePeriodMs - o.goodbyeLeadMs);
+    const goodbye = setTimeout(() => {
+      o.onGoodbye?.();
+      target.endAllPolitely('drain_deadline');
+    }, goodbyeAt);
+    const deadline = setTimeout(() => done('deadline'), o.gracePeriodMs);
+    const unsubscribe = target.onCallEnded(() => {
+      if (target.activeCalls() === 0) done('drained');
+    });
+    function done(result: 'drained' | 'deadline') {
+      clearTimeout(goodbye);
+      clearTimeout(deadline);
+      unsubscribe();
+      resolve(result);
+    }
+  });
+}

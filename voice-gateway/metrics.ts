@@ -1,0 +1,166 @@
+// Prometheus metrics. Per-frame counters are plain numbers folded into prom-client at scrape time,
+// so the media path never hashes label sets.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export type FrameDirection = 'in' | 'out' | 'to_backend' | 'from_backend';
+export type DropReason = 'queue_full' | 'twilio_backpressure' | 'backend_backpressure' | 'interrupted';
+export type MalformedReason =
+  | 'binary'
+  | 'invalid_json'
+  | 'unknown_event'
+  | 'missing_fields'
+  | 'wrong_stream_sid'
+  | 'oversize'
+  | 'flood'
+  | 'before_start';
+
+function foldedCounter(
+  registry: Registry,
+  name: string,
+  help: string,
+  label: string,
+  values: Record<string, number>,
+) {
+  const last: Record<string, number> = {};
+  return new Counter({
+    name,
+    help,
+    labelNames: [label],
+    registers: [registry],
+    collect() {
+      for (const [k, v] of Object.entries(values)) {
+        const d = v - (last[k] ?? 0);
+        if (d > 0) this.labels(k).inc(d);
+        last[k] = v;
+      }
+    },
+  });
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly frames: Record<FrameDirection, number> = { in: 0, out: 0, to_backend: 0, from_backend: 0 };
+  readonly dropped: Record<DropReason, number> = {
+    queue_full: 0,
+    twilio_backpressure: 0,
+    backend_backpressure: 0,
+    interrupted: 0,
+  };
+  readonly malformed: Record<MalformedReason, number> = {
+    binary: 0,
+    invalid_json: 0,
+    unknown_event: 0,
+    missing_fields: 0,
+    wrong_stream_sid: 0,
+    oversize: 0,
+    flood: 0,
+    before_start: 0,
+  };
+  readonly activeCalls: Gauge;
+  readonly calls: Counter<'outcome'>;
+  readonly callDuration: Histogram;
+  readonly firstAudio: Histogram;
+  readonly responseLatency: Histogram;
+  readonly backendErrors: Counter<'provider'>;
+  readonly circuitOpen: Gauge<'provider'>;
+  readonly draining: Gauge;
+  readonly websocketDrops: Counter;
+  readonly webhooks: Counter<'result'>;
+  readonly signatureRejected: Counter<'endpoint'>;
+  readonly memoryLookups: Counter<'result'>;
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    const r = this.registry;
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r, prefix: 'callfleet_' });
+    this.activeCalls = new Gauge({
+      name: 'callfleet_active_calls',
+      help: 'Calls with a live media stream on this pod',
+      registers: [r],
+    });
+    this.calls = new Counter({
+      name: 'callfleet_calls_total',
+      help: 'Calls ended, by outcome',
+      labelNames: ['outcome'],
+      registers: [r],
+    });
+    this.callDuration = new Histogram({
+      name: 'callfleet_call_duration_seconds',
+      help: 'Media stream duration',
+      buckets: [5, 15, 30, 60, 120, 300, 600, 1200, 3600],
+      registers: [r],
+    });
+    this.firstAudio = new Histogram({
+      name: 'callfleet_first_audio_seconds',
+      help: 'Time from stream start to the first agent audio sent to the caller',
+      buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      registers: [r],
+    });
+    this.responseLatency = new Histogram({
+      name: 'callfleet_response_latency_seconds',
+      help: 'Time from the caller stopping speaking to the first agent audio',
+      buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      registers: [r],
+    });
+    foldedCounter(
+      r,
+      'callfleet_frames_total',
+      'Media stream and backend messages, by direction',
+      'direction',
+      this.frames,
+    );
+    foldedCounter(
+      r,
+      'callfleet_frames_dropped_total',
+      'Audio frames dropped to bound memory or on barge-in',
+      'reason',
+      this.dropped,
+    );
+    foldedCounter(
+      r,
+      'callfleet_frames_malformed_total',
+      'Inbound frames rejected, by reason',
+      'reason',
+      this.malformed,
+    );
+    this.backendErrors = new Counter({
+      name: 'callfleet_backend_errors_total',
+      help: 'Agent backend failures (connect or mid-call), by provider',
+      labelNames: ['provider'],
+      registers: [r],
+    });
+    this.circuitOpen = new Gauge({
+      name: 'callfleet_circuit_open',
+      help: '1 while the circuit breaker of a backend is open',
+      labelNames: ['provider'],
+      registers: [r],
+    });
+    this.draining = new Gauge({
+      name: 'callfleet_draining',
+      help: '1 once the pod is draining',
+      registers: [r],
+    });
+    this.websocketDrops = new Counter({
+      name: 'callfleet_websocket_drops_total',
+      help: 'Media stream WebSockets that closed without a stop event',
+      registers: [r],
+    });
+    this.webhooks = new Counter({
+      name: 'callfleet_webhooks_total',
+      help: 'Voice webhooks answered, by result',
+      labelNames: ['result'],
+      registers: [r],
+    });
+    this.signatureRejected = new Counter({
+      name: 'callfleet_signature_rejected_total',
+      help: 'Requests refused for a missing or wrong X-Twilio-Signature',
+      labelNames: ['endpoint'],
+      registers: [r],
+    });
+    this.memoryLookups = new Counter({
+      name: 'callfleet_memory_lookups_total',
+      help: 'Caller memory lookups at stream start, by result',
+      labelNames: ['result'],
+      registers: [r],
+    });
+  }
+}

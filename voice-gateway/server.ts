@@ -1,0 +1,368 @@
+// HTTP + WebSocket wiring: Twilio webhooks, the media-stream upgrade, health, status and metrics.
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { BackendRegistry } from './backends/registry.ts';
+import type { BackendSecrets } from './backends/types.ts';
+import { CallSession } from './call/session.ts';
+import type { GatewayConfig } from './config/schema.ts';
+import { drainCalls } from './drain.ts';
+import type { Logger } from './log.ts';
+import { maskPhone } from './log.ts';
+import type { CallerMemory } from './memory/types.ts';
+import { GatewayMetrics } from './metrics.ts';
+import { TwilioRest } from './twilio/rest.ts';
+import { type SignatureParams, validateSignature } from './twilio/signature.ts';
+import { connectStreamTwiml, fallbackTwiml } from './twilio/twiml.ts';
+
+export interface WebhookRequest {
+  headers: IncomingHttpHeaders;
+  url: string;
+  body: Buffer;
+}
+export interface WebhookResponse {
+  status: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+export type WebhookHandler = (req: WebhookRequest) => Promise<WebhookResponse>;
+
+/** elevenlabs-native mode webhooks, supplied by caller memory; each route answers 404 when absent. */
+export interface ElevenLabsWebhookHandlers {
+  conversationInit?: WebhookHandler;
+  searchMemory?: WebhookHandler;
+  postCall?: WebhookHandler;
+}
+
+export interface GatewaySecrets extends BackendSecrets {
+  twilioAuthToken: string;
+  twilioAccountSid?: string | undefined;
+}
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  secrets: GatewaySecrets;
+  log: Logger;
+  metrics?: GatewayMetrics;
+  memory?: CallerMemory | undefined;
+  webhooks?: ElevenLabsWebhookHandlers | undefined;
+  /** Twilio REST base URL (env TWILIO_API_BASE_URL wins over config). */
+  twilioApiBaseUrl?: string | undefined;
+}
+
+const MAX_BODY = 64 * 1024;
+const STREAM_PATH = /^\/twilio\/stream\/([A-Za-z0-9_-]{1,64})$/;
+
+export class Gateway {
+  readonly server: Server;
+  readonly metrics: GatewayMetrics;
+  readonly sessions = new Set<CallSession>();
+  readonly #o: GatewayOptions;
+  readonly #wss: WebSocketServer;
+  readonly #backends: BackendRegistry;
+  readonly #rest: TwilioRest | undefined;
+  readonly #ticker: NodeJS.Timeout;
+  readonly #endListeners = new Set<() => void>();
+  readonly #wssBase: string;
+  readonly #httpBase: string;
+  #draining = false;
+
+  constructor(o: GatewayOptions) {
+    this.#o = o;
+    this.metrics = o.metrics ?? new GatewayMetrics();
+    this.#backends = new BackendRegistry(o.config, o.secrets, this.metrics);
+    this.#httpBase = o.config.publicBaseUrl.replace(/\/+$/, '');
+    this.#wssBase = this.#httpBase.replace(/^http/, 'ws');
+    const restBase = o.twilioApiBaseUrl ?? o.config.twilio?.apiBaseUrl ?? 'https://api.twilio.com';
+    if (o.secrets.twilioAccountSid && o.secrets.twilioAuthToken) {
+      this.#rest = new TwilioRest({
+        accountSid: o.secrets.twilioAccountSid,
+        authToken: o.secrets.twilioAuthToken,
+        baseUrl: restBase,
+      });
+    }
+    this.metrics.draining.set(0);
+    this.metrics.activeCalls.set(0);
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      // Hard guard only: frames above the configured limit (but under this) are counted and skipped.
+      maxPayload: o.config.limits.maxPayloadBytes * 4,
+      perMessageDeflate: false,
+      skipUTF8Validation: true,
+    });
+    this.server = createServer((req, res) => {
+      this.#route(req, res).catch((err) => {
+        o.log.error({ err: (err as Error).message, path: req.url }, 'request failed');
+        if (!res.headersSent) send(res, 500, 'text/plain', 'internal error');
+      });
+    });
+    this.server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
+    this.#ticker = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.sessions) s.tick(now);
+    }, 250);
+    this.#ticker.unref();
+  }
+
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  get capacity(): number {
+    return this.#o.config.calls.maxConcurrentPerPod;
+  }
+
+  listen(port: number, host: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.removeListener('error', reject);
+        const addr = this.server.address();
+        resolve(typeof addr === 'object' && addr ? addr.port : port);
+      });
+    });
+  }
+
+  /** Starts draining; resolves when the last call ended or the grace period is spent. */
+  async drain(): Promise<'drained' | 'deadline'> {
+    this.#draining = true;
+    this.metrics.draining.set(1);
+    this.#o.log.info(
+      { activeCalls: this.sessions.size },
+      'draining: readiness 503, new calls get the fallback',
+    );
+    const d = this.#o.config.drain;
+    return drainCalls(
+      {
+        activeCalls: () => this.sessions.size,
+        endAllPolitely: (outcome) => {
+          for (const s of this.sessions) s.endPolitely(outcome);
+        },
+        onCallEnded: (l) => {
+          this.#endListeners.add(l);
+          return () => this.#endListeners.delete(l);
+        },
+      },
+      { gracePeriodMs: d.gracePeriodSeconds * 1000, goodbyeLeadMs: d.goodbyeLeadSeconds * 1000 },
+    );
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.#ticker);
+    for (const client of this.#wss.clients) client.terminate();
+    this.#wss.close();
+    await new Promise<void>((r) => {
+      this.server.close(() => r());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ---- HTTP --------------------------------------------------------------------------------
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    const method = req.method ?? 'GET';
+    if (method === 'GET') {
+      switch (path) {
+        case '/health':
+          return send(res, 200, 'application/json', '{"status":"ok"}');
+        case '/health/ready':
+          return this.#draining
+            ? send(res, 503, 'application/json', '{"status":"draining"}')
+            : send(res, 200, 'application/json', '{"status":"ready"}');
+        case '/status':
+          return send(
+            res,
+            200,
+            'application/json',
+            JSON.stringify({
+              activeCalls: this.sessions.size,
+              capacity: this.capacity,
+              draining: this.#draining,
+            }),
+          );
+        case '/metrics': {
+          const body = await this.metrics.registry.metrics();
+          return send(res, 200, this.metrics.registry.contentType, body);
+        }
+      }
+      return send(res, 404, 'text/plain', 'not found');
+    }
+    if (method !== 'POST') return send(res, 405, 'text/plain', 'method not allowed');
+    const body = await readBody(req);
+    if (body === null) return send(res, 413, 'text/plain', 'body too large');
+    switch (path) {
+      case '/twilio/voice':
+        return this.#voiceWebhook(req, res, body);
+      case '/twilio/stream-status':
+        return this.#streamStatus(req, res, body);
+      case '/elevenlabs/conversation-init':
+        return this.#delegate(this.#o.webhooks?.conversationInit, req, res, body);
+      case '/elevenlabs/tools/search-memory':
+        return this.#delegate(this.#o.webhooks?.searchMemory, req, res, body);
+      case '/elevenlabs/post-call':
+        return this.#delegate(this.#o.webhooks?.postCall, req, res, body);
+    }
+    return send(res, 404, 'text/plain', 'not found');
+  }
+
+  #checkSignature(
+    req: IncomingMessage,
+    res: ServerResponse,
+    params: SignatureParams,
+    endpoint: string,
+  ): boolean {
+    const sig = header(req.headers['x-twilio-signature']);
+    const url = this.#httpBase + (req.url ?? '/');
+    if (!sig) {
+      this.metrics.signatureRejected.labels(endpoint).inc();
+      send(res, 400, 'text/plain', 'missing X-Twilio-Signature');
+      return false;
+    }
+    if (!validateSignature(this.#o.secrets.twilioAuthToken, sig, url, params)) {
+      this.metrics.signatureRejected.labels(endpoint).inc();
+      this.#o.log.warn({ endpoint }, 'rejected a request with a wrong X-Twilio-Signature');
+      send(res, 403, 'text/plain', 'invalid X-Twilio-Signature');
+      return false;
+    }
+    return true;
+  }
+
+  #voiceWebhook(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    const params = formParams(body);
+    if (!this.#checkSignature(req, res, params, 'voice')) return;
+    const callSid = first(params.CallSid);
+    const from = first(params.From) ?? '';
+    const to = first(params.To) ?? '';
+    let reason: string | undefined;
+    if (this.#draining) reason = 'fallback_draining';
+    else if (this.sessions.size >= this.capacity) reason = 'fallback_capacity';
+    else if (!this.#backends.breaker().allowsCalls) reason = 'fallback_circuit_open';
+    else if (!callSid || !/^[A-Za-z0-9_-]{1,64}$/.test(callSid)) reason = 'fallback_bad_request';
+    this.metrics.webhooks.labels(reason ?? 'stream').inc();
+    this.#o.log.info(
+      { callSid, from: maskPhone(from), to: maskPhone(to), result: reason ?? 'stream' },
+      'voice webhook',
+    );
+    if (reason) {
+      send(res, 200, 'text/xml', fallbackTwiml(this.#o.config.calls.fallback));
+      return;
+    }
+    const twiml = connectStreamTwiml({
+      streamUrl: `${this.#wssBase}/twilio/stream/${callSid}`,
+      statusCallback: `${this.#httpBase}/twilio/stream-status`,
+      parameters: { From: from, To: to, CallSid: callSid as string },
+    });
+    send(res, 200, 'text/xml', twiml);
+  }
+
+  #streamStatus(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    const params = formParams(body);
+    if (!this.#checkSignature(req, res, params, 'stream-status')) return;
+    this.#o.log.info(
+      {
+        callSid: first(params.CallSid),
+        streamSid: first(params.StreamSid),
+        event: first(params.StreamEvent),
+        error: first(params.StreamError),
+      },
+      'stream status',
+    );
+    send(res, 204, 'text/plain', '');
+  }
+
+  async #delegate(h: WebhookHandler | undefined, req: IncomingMessage, res: ServerResponse, body: Buffer) {
+    if (!h) return send(res, 404, 'text/plain', 'not found');
+    const r = await h({ headers: req.headers, url: req.url ?? '/', body });
+    const text = r.body === undefined ? '' : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+    res.end(text);
+  }
+
+  // ---- WebSocket ---------------------------------------------------------------------------
+
+  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const match = STREAM_PATH.exec(path);
+    if (!match) {
+      refuse(socket, 404, 'Not Found');
+      return;
+    }
+    const sig = header(req.headers['x-twilio-signature']);
+    const url = this.#wssBase + (req.url ?? '/');
+    if (!sig || !validateSignature(this.#o.secrets.twilioAuthToken, sig, url, {})) {
+      this.metrics.signatureRejected.labels('stream').inc();
+      this.#o.log.warn(
+        { callSid: match[1], missing: !sig },
+        'refused a media stream without a valid signature',
+      );
+      refuse(socket, sig ? 403 : 400, sig ? 'Forbidden' : 'Bad Request');
+      return;
+    }
+    this.#wss.handleUpgrade(req, socket, head, (ws) => {
+      const session = new CallSession(ws, match[1] as string, {
+        config: this.#o.config,
+        metrics: this.metrics,
+        log: this.#o.log,
+        backends: this.#backends,
+        twilioRest: this.#rest,
+        memory: this.#o.memory,
+        onEnd: (s) => {
+          this.sessions.delete(s);
+          for (const l of this.#endListeners) l();
+        },
+      });
+      this.sessions.add(session);
+    });
+  }
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function refuse(socket: Duplex, status: number, text: string): void {
+  socket.on('error', () => {});
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+function header(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function first(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function formParams(body: Buffer): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of new URLSearchParams(body.toString('utf8'))) {
+    const prev = out[k];
+    if (prev === undefined) out[k] = v;
+    else if (Array.isArray(prev)) prev.push(v);
+    else out[k] = [prev, v];
+  }
+  return out;
+}
+
+function readBody(req: IncomingMessage): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooBig = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_BODY) tooBig = true;
+      else chunks.push(c);
+    });
+    req.on('end', () => resolve(tooBig ? null : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
