@@ -25,6 +25,7 @@ system-deps:
 # Control-plane tools built from the Go module proxy, cached under ~/.cache/callfleet/.
 tools:
 	@bash test/cluster/build-tools.sh >/dev/null
+	@bash test/cluster/third-party-crds.sh >/dev/null
 
 lint: install
 	biome check .
