@@ -1,0 +1,59 @@
+// Fake Twilio REST API: POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json (form-encoded,
+// basic auth). An accepted Twiml update ends the simulated call's stream as Twilio does.
+import { createServer, type Server } from 'node:http';
+import { activeCalls } from '../simulator/call.ts';
+import { listenOn } from './speech.ts';
+
+export interface CallUpdate {
+  accountSid: string;
+  callSid: string;
+  twiml: string;
+}
+
+export class FakeTwilioRest {
+  readonly server: Server;
+  readonly updates: CallUpdate[] = [];
+  rejectedAuth = 0;
+  readonly #accountSid: string;
+  readonly #authToken: string;
+
+  constructor(accountSid: string, authToken: string) {
+    this.#accountSid = accountSid;
+    this.#authToken = authToken;
+    this.server = createServer((req, res) => {
+      const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Calls\/([^/]+)\.json$/.exec(req.url ?? '');
+      if (req.method !== 'POST' || !m) {
+        res.writeHead(404).end();
+        return;
+      }
+      const expected = `Basic ${Buffer.from(`${this.#accountSid}:${this.#authToken}`).toString('base64')}`;
+      if (req.headers.authorization !== expected || m[1] !== this.#accountSid) {
+        this.rejectedAuth++;
+        res
+          .writeHead(401, { 'content-type': 'application/json' })
+          .end('{"code":20003,"message":"Authenticate"}');
+        return;
+      }
+      const chunks: Buffer[] = [];
+      req.on('data', (c) => chunks.push(c));
+      req.on('end', () => {
+        const form = new URLSearchParams(Buffer.concat(chunks).toString());
+        const callSid = decodeURIComponent(m[2] as string);
+        const twiml = form.get('Twiml') ?? '';
+        this.updates.push({ accountSid: m[1] as string, callSid, twiml });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ sid: callSid, status: 'in-progress' }));
+        setTimeout(() => activeCalls.get(callSid)?.redirected(twiml), 20);
+      });
+    });
+  }
+
+  async start(): Promise<string> {
+    return `http://127.0.0.1:${await listenOn(this.server)}`;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((r) => this.server.close(() => r()));
+  }
+}
