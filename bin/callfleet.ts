@@ -14,4 +14,4 @@ if (!command) {
 }
 
 const { run } = await command.load();
-process.exitCode = await run(args);
+process.exit(await run(args));

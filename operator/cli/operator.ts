@@ -1,0 +1,127 @@
+// `callfleet operator`: leader election, the controller, and /healthz, /readyz, /metrics.
+import { createServer } from 'node:http';
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import pino from 'pino';
+import { Controller } from '../controller.ts';
+import { KubeRest } from '../kube/rest.ts';
+import { createOperatorMetrics } from '../metrics.ts';
+import { LeaderElector } from '../runtime/leader-election.ts';
+
+const usage = `usage: callfleet operator [options]
+  --kubeconfig PATH        kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
+  --namespace NS           watch only this namespace (default: all namespaces)
+  --metrics-addr HOST:PORT health and metrics listener (default 0.0.0.0:8081)
+  --leader-elect BOOL      compete for the callfleet-operator Lease (default true)
+  --lease-namespace NS     namespace of the Lease (default $POD_NAMESPACE or default)
+  --concurrency N          reconciles running at once (default 8)
+  --resync SECONDS         full relist period (default 300)
+`;
+
+export async function run(args: string[]): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      args,
+      options: {
+        kubeconfig: { type: 'string' },
+        namespace: { type: 'string' },
+        'metrics-addr': { type: 'string', default: '0.0.0.0:8081' },
+        'leader-elect': { type: 'string', default: 'true' },
+        'lease-namespace': { type: 'string' },
+        concurrency: { type: 'string', default: '8' },
+        resync: { type: 'string', default: '300' },
+        help: { type: 'boolean' },
+      },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+
+  const log = pino({ base: { component: 'operator' } });
+  const kc = new KubeConfig();
+  if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
+  else kc.loadFromDefault();
+
+  const identity = `${hostname()}-${process.pid}`;
+  const metrics = createOperatorMetrics();
+  const controller = new Controller({
+    kc,
+    log,
+    metrics,
+    identity,
+    namespace: values.namespace as string | undefined,
+    concurrency: Number(values.concurrency),
+    resyncMs: Number(values.resync) * 1000,
+  });
+
+  let leading = false;
+  const startLeading = () => {
+    leading = true;
+    metrics.leader.set(1);
+    controller.start().catch((error) => {
+      log.fatal({ err: String(error) }, 'controller failed to start');
+      process.exit(1);
+    });
+  };
+
+  const [host = '0.0.0.0', port = '8081'] = String(values['metrics-addr']).split(/:(?=\d+$)/);
+  const server = createServer(async (req, res) => {
+    if (req.url === '/healthz') return void res.writeHead(200).end('ok');
+    if (req.url === '/readyz') {
+      const ready = !leading || controller.synced;
+      return void res.writeHead(ready ? 200 : 503).end(ready ? 'ok' : 'caches not synced');
+    }
+    if (req.url === '/metrics') {
+      res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+      return void res.end(await metrics.registry.metrics());
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(Number(port), host, resolve));
+  log.info({ identity, metricsAddr: `${host}:${port}` }, 'operator started');
+
+  let elector: LeaderElector | undefined;
+  if (values['leader-elect'] !== 'false') {
+    const leaseRest = new KubeRest(kc, { onWrite: () => metrics.leaseWrites.inc() });
+    elector = new LeaderElector(
+      leaseRest,
+      {
+        namespace: (values['lease-namespace'] as string | undefined) ?? process.env.POD_NAMESPACE ?? 'default',
+        name: 'callfleet-operator',
+        identity,
+        onStartedLeading: startLeading,
+        onStoppedLeading: () => {
+          // Like controller-runtime: a replica that lost the lease exits; a fresh start is the safe state.
+          if (leading) {
+            log.error('lost leadership; exiting');
+            process.exit(1);
+          }
+        },
+      },
+      log,
+    );
+    elector.start();
+  } else {
+    startLeading();
+  }
+
+  return new Promise<number>((resolve) => {
+    const shutdown = async (signal: string) => {
+      log.info({ signal }, 'shutting down');
+      leading = false;
+      await controller.stop();
+      await elector?.stop();
+      server.close();
+      resolve(0);
+    };
+    process.once('SIGTERM', () => void shutdown('SIGTERM'));
+    process.once('SIGINT', () => void shutdown('SIGINT'));
+  });
+}

@@ -1,0 +1,175 @@
+// Wires informers, the work queue and the reconcilers together. Leadership decides whether this
+// replica reconciles: a standby keeps nothing warm and starts its caches when it becomes the leader.
+import { randomBytes } from 'node:crypto';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { EventRecorder } from './events.ts';
+import { KubeRest } from './kube/rest.ts';
+import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
+import type { OperatorMetrics } from './metrics.ts';
+import type { ChildCaches } from './reconcile/children.ts';
+import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
+import { reconcileMemoryStore } from './reconcile/memorystore.ts';
+import type { WithStatus } from './reconcile/status.ts';
+import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
+import { Informer } from './runtime/informer.ts';
+import { WorkQueue } from './runtime/work-queue.ts';
+
+export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=callfleet-operator';
+
+/** Kinds the operator renders as children; informers run for the ones the cluster serves. */
+const CHILD_KINDS: [string, string][] = [
+  ['v1', 'ConfigMap'],
+  ['v1', 'Secret'],
+  ['v1', 'Service'],
+  ['v1', 'ServiceAccount'],
+  ['apps/v1', 'Deployment'],
+  ['apps/v1', 'StatefulSet'],
+  ['batch/v1', 'CronJob'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
+  ['policy/v1', 'PodDisruptionBudget'],
+  ['networking.k8s.io/v1', 'Ingress'],
+  ['networking.k8s.io/v1', 'NetworkPolicy'],
+  ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
+  ['monitoring.coreos.com/v1', 'ServiceMonitor'],
+  ['monitoring.coreos.com/v1', 'PrometheusRule'],
+  ['keda.sh/v1alpha1', 'ScaledObject'],
+  ['cloud.google.com/v1', 'BackendConfig'],
+  ['networking.gke.io/v1', 'GCPBackendPolicy'],
+  ['gateway.envoyproxy.io/v1alpha1', 'BackendTrafficPolicy'],
+  ['v1', 'PersistentVolumeClaim'],
+];
+
+const reconcilers: Record<string, Reconciler> = {
+  VoiceAgent: reconcileVoiceAgent,
+  MemoryStore: reconcileMemoryStore,
+};
+
+export interface ControllerOptions {
+  kc: KubeConfig;
+  log: Logger;
+  metrics: OperatorMetrics;
+  identity: string;
+  /** Watch only this namespace (default: all). */
+  namespace?: string;
+  concurrency?: number;
+  resyncMs?: number;
+  watchdogMs?: number;
+}
+
+export class Controller {
+  readonly #options: ControllerOptions;
+  readonly #rest: KubeRest;
+  readonly #informers: Informer[] = [];
+  #queue: WorkQueue | undefined;
+  #synced = false;
+
+  constructor(options: ControllerOptions) {
+    this.#options = options;
+    this.#rest = new KubeRest(options.kc, { onWrite: (verb) => options.metrics.apiWrites.inc({ verb }) });
+  }
+
+  get synced(): boolean {
+    return this.#synced;
+  }
+
+  async start(): Promise<void> {
+    const { log, metrics } = this.#options;
+    const served = await this.#servedKinds();
+    const informer = <T extends KubernetesObject>(resource: ResourceType, labelSelector?: string) => {
+      const created = new Informer<T>(
+        this.#rest,
+        {
+          resource,
+          namespace: this.#options.namespace,
+          labelSelector,
+          resyncMs: this.#options.resyncMs,
+          watchdogMs: this.#options.watchdogMs,
+          onWatchRestart: (reason) => metrics.watchRestarts.inc({ kind: resource.kind, reason }),
+        },
+        log,
+      );
+      this.#informers.push(created as unknown as Informer);
+      return created;
+    };
+
+    const voiceAgents = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'VoiceAgent'));
+    const memoryStores = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'MemoryStore'));
+    const caches: ChildCaches = new Map();
+    for (const [apiVersion, kind] of CHILD_KINDS) {
+      if (!served.has(apiVersion)) continue;
+      const child = informer(resourceFor(apiVersion, kind), MANAGED_BY_SELECTOR);
+      caches.set(`${apiVersion}/${kind}`, child);
+    }
+
+    const ctx: ReconcileContext = {
+      rest: this.#rest,
+      caches,
+      voiceAgents,
+      memoryStores,
+      events: new EventRecorder(this.#rest, this.#options.identity, log),
+      metrics,
+      log,
+    };
+    const queue = new WorkQueue((key) => this.#reconcile(ctx, key), {
+      concurrency: this.#options.concurrency ?? 8,
+      onDepthChange: (depth) => metrics.queueDepth.set({ kind: 'all' }, depth),
+    });
+    this.#queue = queue;
+
+    voiceAgents.on((_event, object) => queue.add(`VoiceAgent:${objectKey(object)}`));
+    memoryStores.on((_event, object) => {
+      queue.add(`MemoryStore:${objectKey(object)}`);
+      // VoiceAgents wait for their store: wake the ones that reference it.
+      for (const va of voiceAgents.list((v) => v.metadata?.namespace === object.metadata?.namespace)) {
+        const ref = (va as { spec?: { memory?: { storeRef?: { name?: string } } } }).spec?.memory?.storeRef?.name;
+        if (ref === object.metadata?.name) queue.add(`VoiceAgent:${objectKey(va)}`);
+      }
+    });
+    for (const child of caches.values()) {
+      child.on((_event, object) => {
+        const owner = object.metadata?.ownerReferences?.find((r) => r.controller && reconcilers[r.kind]);
+        if (owner) queue.add(`${owner.kind}:${object.metadata?.namespace}/${owner.name}`);
+      });
+    }
+
+    await Promise.all(this.#informers.map((i) => i.start()));
+    this.#synced = true;
+    log.info({ kinds: [...caches.keys()].map((k) => k.split('/').pop()) }, 'caches synced; reconciling');
+  }
+
+  async stop(): Promise<void> {
+    await this.#queue?.stop();
+    await Promise.all(this.#informers.map((i) => i.stop()));
+  }
+
+  async #reconcile(ctx: ReconcileContext, queueKey: string) {
+    const [kind = '', key = ''] = queueKey.split(/:(.*)/s);
+    const reconciler = reconcilers[kind];
+    if (!reconciler) return;
+    const [namespace, name] = key.split('/');
+    const log = this.#options.log.child({ kind, namespace, name, reconcileId: randomBytes(4).toString('hex') });
+    const end = this.#options.metrics.reconcileDuration.startTimer({ kind });
+    try {
+      const outcome = await reconciler(ctx, key, log);
+      this.#options.metrics.reconciles.inc({ kind, result: 'success' });
+      return outcome;
+    } catch (error) {
+      this.#options.metrics.reconciles.inc({ kind, result: 'error' });
+      this.#options.metrics.reconcileErrors.inc({ kind });
+      log.error({ err: String(error) }, 'reconcile failed; will retry');
+      throw error;
+    } finally {
+      end();
+    }
+  }
+
+  /** apiVersions the API server serves (so optional kinds like ServiceMonitor are watched only when installed). */
+  async #servedKinds(): Promise<Set<string>> {
+    const served = new Set<string>(['v1']);
+    const groups = await this.#rest.get<{ groups: { versions: { groupVersion: string }[] }[] }>('/apis');
+    for (const group of groups.groups) for (const version of group.versions) served.add(version.groupVersion);
+    return served;
+  }
+}
+

@@ -1,0 +1,192 @@
+// A thin REST client over the API server: the one place every read, write and watch goes through,
+// so API writes are counted by verb and errors carry the status code and the server's message.
+import { Agent, request } from 'node:https';
+import { createInterface } from 'node:readline';
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { objectPath } from './resources.ts';
+
+export class KubeError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string) {
+    super(message);
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export type WriteVerb = 'apply' | 'patch' | 'create' | 'update' | 'delete';
+
+export interface RestOptions {
+  /** Called for every write the operator makes (for the API-write metric). */
+  onWrite?: (verb: WriteVerb) => void;
+  /** Per-request timeout (watches excepted). */
+  timeoutMs?: number;
+}
+
+interface Call {
+  method: string;
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export class KubeRest {
+  readonly #kc: KubeConfig;
+  readonly #server: string;
+  readonly #agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  readonly #options: RestOptions;
+
+  constructor(kc: KubeConfig, options: RestOptions = {}) {
+    this.#kc = kc;
+    const cluster = kc.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    this.#server = cluster.server.replace(/\/$/, '');
+    this.#options = options;
+  }
+
+  async get<T = KubernetesObject>(path: string, query?: Call['query']): Promise<T> {
+    return (await this.#call({ method: 'GET', path, query })) as T;
+  }
+
+  /** Returns null when the object does not exist. */
+  async getOrNull<T = KubernetesObject>(path: string): Promise<T | null> {
+    try {
+      return await this.get<T>(path);
+    } catch (error) {
+      if (error instanceof KubeError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  /** Server-side apply with a field manager, forcing conflicts (we own what we render). */
+  async apply<T extends KubernetesObject>(object: T, fieldManager: string, subresource = ''): Promise<T> {
+    this.#options.onWrite?.('apply');
+    return (await this.#call({
+      method: 'PATCH',
+      path: objectPath(object) + (subresource ? `/${subresource}` : ''),
+      query: { fieldManager, force: true },
+      body: object,
+      contentType: 'application/apply-patch+yaml',
+    })) as T;
+  }
+
+  async mergePatch<T = KubernetesObject>(path: string, patch: unknown, fieldManager?: string): Promise<T> {
+    this.#options.onWrite?.('patch');
+    return (await this.#call({
+      method: 'PATCH',
+      path,
+      query: { fieldManager },
+      body: patch,
+      contentType: 'application/merge-patch+json',
+    })) as T;
+  }
+
+  async jsonPatch<T = KubernetesObject>(path: string, operations: unknown[], fieldManager?: string): Promise<T> {
+    this.#options.onWrite?.('patch');
+    return (await this.#call({
+      method: 'PATCH',
+      path,
+      query: { fieldManager },
+      body: operations,
+      contentType: 'application/json-patch+json',
+    })) as T;
+  }
+
+  async create<T = KubernetesObject>(collection: string, body: unknown, fieldManager?: string): Promise<T> {
+    this.#options.onWrite?.('create');
+    return (await this.#call({ method: 'POST', path: collection, query: { fieldManager }, body })) as T;
+  }
+
+  async update<T = KubernetesObject>(path: string, body: unknown, fieldManager?: string): Promise<T> {
+    this.#options.onWrite?.('update');
+    return (await this.#call({ method: 'PUT', path, query: { fieldManager }, body })) as T;
+  }
+
+  /** Deletes; a missing object is not an error. */
+  async delete(path: string, propagationPolicy = 'Background'): Promise<void> {
+    this.#options.onWrite?.('delete');
+    try {
+      await this.#call({ method: 'DELETE', path, body: { propagationPolicy } });
+    } catch (error) {
+      if (!(error instanceof KubeError && error.status === 404)) throw error;
+    }
+  }
+
+  /**
+   * Streams a watch: calls onEvent per line until the server closes, the signal aborts, or an error.
+   * Resolves when the stream ends (the caller decides whether to re-watch or relist).
+   */
+  async watch(path: string, query: Call['query'], onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+    const res = await this.#open({ method: 'GET', path, query: { ...query, watch: true }, signal }, false);
+    if ((res.statusCode ?? 500) >= 300) {
+      const text = await readAll(res);
+      throw toKubeError(res.statusCode ?? 500, text);
+    }
+    const lines = createInterface({ input: res, crlfDelay: Number.POSITIVE_INFINITY });
+    try {
+      for await (const line of lines) {
+        if (line) onEvent(JSON.parse(line) as WatchEvent);
+      }
+    } catch (error) {
+      if (!signal.aborted) throw error;
+    }
+  }
+
+  async #call(call: Call): Promise<unknown> {
+    const res = await this.#open(call, true);
+    const text = await readAll(res);
+    const status = res.statusCode ?? 500;
+    if (status >= 300) throw toKubeError(status, text);
+    return text ? JSON.parse(text) : {};
+  }
+
+  async #open(call: Call, withTimeout: boolean): Promise<import('node:http').IncomingMessage> {
+    const url = new URL(this.#server + call.path);
+    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    const options: import('node:https').RequestOptions = {
+      method: call.method,
+      agent: this.#agent,
+      headers: { Accept: 'application/json' },
+      signal: call.signal,
+      timeout: withTimeout ? (this.#options.timeoutMs ?? 30_000) : undefined,
+    };
+    await this.#kc.applyToHTTPSOptions(options);
+    options.agent = this.#agent;
+    const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
+    if (payload !== undefined) {
+      options.headers = { ...options.headers, 'Content-Type': call.contentType ?? 'application/json' };
+    }
+    return new Promise((resolve, reject) => {
+      const req = request(url, options, resolve);
+      req.on('error', reject);
+      req.on('timeout', () => req.destroy(new Error(`${call.method} ${call.path}: timed out`)));
+      req.end(payload);
+    });
+  }
+}
+
+export interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+  object: KubernetesObject & { code?: number; message?: string; reason?: string };
+}
+
+function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    stream.on('error', reject);
+  });
+}
+
+function toKubeError(status: number, text: string): KubeError {
+  try {
+    const body = JSON.parse(text) as { reason?: string; message?: string };
+    return new KubeError(status, body.reason ?? '', body.message ?? text);
+  } catch {
+    return new KubeError(status, '', text.slice(0, 500) || `HTTP ${status}`);
+  }
+}

@@ -1,0 +1,65 @@
+// The operator's Prometheus metrics (prefix callfleet_operator_). Alerts and the dashboard use these names.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+export function createOperatorMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'callfleet_operator_' });
+  return {
+    registry,
+    reconciles: new Counter({
+      name: 'callfleet_operator_reconciles_total',
+      help: 'Reconciles by kind and result (success, error, invalid).',
+      labelNames: ['kind', 'result'],
+      registers: [registry],
+    }),
+    reconcileErrors: new Counter({
+      name: 'callfleet_operator_reconcile_errors_total',
+      help: 'Reconciles that failed and will be retried, by kind.',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    reconcileDuration: new Histogram({
+      name: 'callfleet_operator_reconcile_duration_seconds',
+      help: 'Time spent in one reconcile, by kind.',
+      labelNames: ['kind'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'callfleet_operator_queue_depth',
+      help: 'Keys waiting in the work queue, by kind.',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    apiWrites: new Counter({
+      name: 'callfleet_operator_api_writes_total',
+      help: 'Write calls to the API server made while reconciling, by verb (lease renewals are not counted here).',
+      labelNames: ['verb'],
+      registers: [registry],
+    }),
+    leaseWrites: new Counter({
+      name: 'callfleet_operator_lease_writes_total',
+      help: 'Lease writes made by leader election.',
+      registers: [registry],
+    }),
+    watchRestarts: new Counter({
+      name: 'callfleet_operator_watch_restarts_total',
+      help: 'Watches restarted, by kind and reason (watchdog, gone, error, resync).',
+      labelNames: ['kind', 'reason'],
+      registers: [registry],
+    }),
+    leader: new Gauge({
+      name: 'callfleet_operator_leader',
+      help: '1 while this replica is the leader.',
+      registers: [registry],
+    }),
+    managedResources: new Gauge({
+      name: 'callfleet_operator_managed_resources',
+      help: 'Custom resources seen, by kind and Ready condition.',
+      labelNames: ['kind', 'ready'],
+      registers: [registry],
+    }),
+  };
+}
+
+export type OperatorMetrics = ReturnType<typeof createOperatorMetrics>;

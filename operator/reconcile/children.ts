@@ -1,0 +1,80 @@
+// Apply the rendered children of one custom resource and prune the ones no longer rendered.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { KubeError, type KubeRest } from '../kube/rest.ts';
+import { objectKey, objectPath } from '../kube/resources.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { needsApply, normalizeForApply } from './compare.ts';
+
+export const FIELD_MANAGER = 'callfleet-operator';
+export const CREATE_ONLY_ANNOTATION = 'callfleet.io/create-only';
+
+/** Informer caches of the child kinds, keyed by `apiVersion/kind`. */
+export type ChildCaches = Map<string, Informer>;
+
+export function cacheKey(object: KubernetesObject): string {
+  return `${object.apiVersion}/${object.kind}`;
+}
+
+export function liveChild(caches: ChildCaches, object: KubernetesObject): KubernetesObject | undefined {
+  return caches.get(cacheKey(object))?.get(objectKey(object));
+}
+
+export interface ApplyResult {
+  /** The objects as the API server returned them after apply (or the cached live one when unchanged). */
+  live: Map<string, KubernetesObject>;
+  writes: number;
+  /** Kinds whose CRD is not installed (e.g. ServiceMonitor without the Prometheus Operator). */
+  missingKinds: string[];
+}
+
+export async function applyChildren(rest: KubeRest, caches: ChildCaches, desired: KubernetesObject[]): Promise<ApplyResult> {
+  const result: ApplyResult = { live: new Map(), writes: 0, missingKinds: [] };
+  for (const raw of desired) {
+    const object = normalizeForApply(raw);
+    const live = liveChild(caches, object);
+    const key = `${cacheKey(object)}/${objectKey(object)}`;
+    const createOnly = object.metadata?.annotations?.[CREATE_ONLY_ANNOTATION] === 'true';
+    if (live && (createOnly || !needsApply(object, live))) {
+      result.live.set(key, live);
+      continue;
+    }
+    try {
+      if (createOnly) {
+        // Never overwrite (e.g. a generated password): only create when absent, tolerate a race.
+        const existing = await rest.getOrNull(objectPath(object));
+        result.live.set(key, existing ?? (await rest.apply(object, FIELD_MANAGER)));
+      } else {
+        result.live.set(key, await rest.apply(object, FIELD_MANAGER));
+      }
+      result.writes++;
+    } catch (error) {
+      if (error instanceof KubeError && error.status === 404 && !caches.has(cacheKey(object))) {
+        result.missingKinds.push(`${object.kind} (${object.apiVersion})`);
+        continue;
+      }
+      throw error;
+    }
+  }
+  return result;
+}
+
+/** Deletes children owned by `ownerUid` that are not in `desired`. */
+export async function pruneChildren(
+  rest: KubeRest,
+  caches: ChildCaches,
+  ownerUid: string,
+  desired: KubernetesObject[],
+  keep: (object: KubernetesObject) => boolean = () => false,
+): Promise<number> {
+  const wanted = new Set(desired.map((o) => `${cacheKey(o)}/${objectKey(o)}`));
+  let deleted = 0;
+  for (const informer of caches.values()) {
+    for (const object of informer.list((o) => o.metadata?.ownerReferences?.some((r) => r.uid === ownerUid) ?? false)) {
+      if (wanted.has(`${cacheKey(object)}/${objectKey(object)}`) || keep(object)) continue;
+      if (object.metadata?.deletionTimestamp) continue;
+      await rest.delete(objectPath(object));
+      deleted++;
+    }
+  }
+  return deleted;
+}

@@ -1,0 +1,21 @@
+import type { Logger } from 'pino';
+import type { EventRecorder } from '../events.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import type { OperatorMetrics } from '../metrics.ts';
+import type { Informer } from '../runtime/informer.ts';
+import type { ReconcileOutcome } from '../runtime/work-queue.ts';
+import type { ChildCaches } from './children.ts';
+import type { WithStatus } from './status.ts';
+
+/** What a reconciler can see and use; the queue, retries and leadership live outside it. */
+export interface ReconcileContext {
+  rest: KubeRest;
+  caches: ChildCaches;
+  voiceAgents: Informer<WithStatus>;
+  memoryStores: Informer<WithStatus>;
+  events: EventRecorder;
+  metrics: OperatorMetrics;
+  log: Logger;
+}
+
+export type Reconciler = (ctx: ReconcileContext, key: string, log: Logger) => Promise<ReconcileOutcome>;

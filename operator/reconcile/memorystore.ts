@@ -1,0 +1,150 @@
+// MemoryStore: observe → parse → render → apply → prune → status, plus the deletion policy finalizer.
+import type { KubernetesObject, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { parseMemoryStore } from '../../cdk8s/api/v1alpha1/index.ts';
+import { renderMemoryStore } from '../../cdk8s/charts/index.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import { collectionPath, objectPath, resourceFor } from '../kube/resources.ts';
+import type { ReconcileOutcome } from '../runtime/work-queue.ts';
+import { applyChildren, pruneChildren } from './children.ts';
+import { condition } from './conditions.ts';
+import type { ReconcileContext } from './context.ts';
+import { probeDatabase } from './probe-database.ts';
+import { type WithStatus, writeStatus } from './status.ts';
+
+export const STORE_FINALIZER = 'callfleet.io/deletion-policy';
+
+export async function reconcileMemoryStore(ctx: ReconcileContext, key: string, log: Logger): Promise<ReconcileOutcome> {
+  const store = ctx.memoryStores.get(key);
+  if (!store) return;
+  const generation = store.metadata?.generation;
+  const finalizers = store.metadata?.finalizers ?? [];
+
+  if (store.metadata?.deletionTimestamp) {
+    if (!finalizers.includes(STORE_FINALIZER)) return;
+    const policy = (store as { spec?: { deletionPolicy?: string } }).spec?.deletionPolicy ?? 'Retain';
+    await finalize(ctx, store, policy, log);
+    await ctx.rest.jsonPatch(objectPath(store), [
+      { op: 'test', path: '/metadata/finalizers', value: finalizers },
+      { op: 'replace', path: '/metadata/finalizers', value: finalizers.filter((f) => f !== STORE_FINALIZER) },
+    ]);
+    return;
+  }
+  if (!finalizers.includes(STORE_FINALIZER)) {
+    await ctx.rest.mergePatch(objectPath(store), { metadata: { finalizers: [...finalizers, STORE_FINALIZER] } });
+  }
+
+  const parsed = parseMemoryStore(store);
+  const rendered = parsed.ok ? renderMemoryStore(parsed.value, {}) : undefined;
+  if (!parsed.ok || !rendered?.ok) {
+    const message = !parsed.ok
+      ? parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')
+      : rendered && !rendered.ok
+        ? `${rendered.error.path}: ${rendered.error.message}`
+        : 'render failed';
+    ctx.metrics.reconciles.inc({ kind: 'MemoryStore', result: 'invalid' });
+    await writeStatus(ctx.rest, ctx.events, store, { observedGeneration: generation }, [
+      condition('Ready', false, 'InvalidSpec', message, generation),
+      condition('Progressing', false, 'InvalidSpec', message, generation),
+      condition('Degraded', true, 'InvalidSpec', message, generation),
+    ]);
+    return;
+  }
+
+  const applied = await applyChildren(ctx.rest, ctx.caches, rendered.objects);
+  const pruned = await pruneChildren(ctx.rest, ctx.caches, store.metadata?.uid ?? '', rendered.objects);
+  if (applied.writes || pruned) log.info({ applied: applied.writes, pruned }, 'children updated');
+
+  const spec = parsed.value.spec;
+  const connectionSecret = rendered.objects.find(
+    (o) => o.kind === 'Secret' && o.metadata?.labels?.['app.kubernetes.io/component'] === 'connection',
+  );
+  const connectionSecretName = connectionSecret?.metadata?.name ?? `${store.metadata?.name}-connection`;
+  let ready = false;
+  let message = '';
+  let endpoint: string | undefined;
+  let requeue: ReconcileOutcome = undefined;
+  if (spec.engine === 'postgres') {
+    const statefulSet = [...applied.live.values()].find((o): o is V1StatefulSet => o.kind === 'StatefulSet');
+    const client = rendered.objects.find((o) => o.kind === 'Service' && (o as { spec?: { clusterIP?: string } }).spec?.clusterIP !== 'None');
+    endpoint = client ? `${client.metadata?.name}.${store.metadata?.namespace}.svc:5432` : undefined;
+    const readyReplicas = statefulSet?.status?.readyReplicas ?? 0;
+    ready = readyReplicas >= 1 && (statefulSet?.status?.observedGeneration ?? 0) >= (statefulSet?.metadata?.generation ?? 0);
+    message = ready ? 'PostgreSQL is ready' : `waiting for PostgreSQL (${readyReplicas}/1 ready)`;
+  } else {
+    const ref = spec.external?.connectionSecretRef;
+    const secret = ref
+      ? await ctx.rest.getOrNull<V1Secret>(`${collectionPath(resourceFor('v1', 'Secret'), store.metadata?.namespace)}/${ref.name}`)
+      : null;
+    const encoded = ref ? secret?.data?.[ref.key] : undefined;
+    if (!encoded) {
+      message = `connection Secret ${ref?.name ?? '?'} (key ${ref?.key ?? '?'}) not found`;
+    } else {
+      const url = Buffer.from(encoded, 'base64').toString('utf8');
+      const probe = await probeDatabase(url);
+      ready = probe.ok;
+      endpoint = probe.endpoint;
+      message = probe.ok ? 'external database answers' : `external database does not answer: ${probe.error}`;
+    }
+    // The external database is not watched: look again later.
+    requeue = { requeueAfterMs: ready ? 5 * 60_000 : 15_000 };
+  }
+
+  const reason = ready ? 'Available' : 'Waiting';
+  await writeStatus(
+    ctx.rest,
+    ctx.events,
+    store,
+    { observedGeneration: generation, endpoint, connectionSecret: connectionSecretName },
+    [
+      condition('Ready', ready, reason, message, generation),
+      condition('Progressing', !ready, ready ? 'Available' : 'Waiting', message, generation),
+      condition(
+        'Degraded',
+        applied.missingKinds.length > 0,
+        applied.missingKinds.length ? 'MissingCRD' : 'AsExpected',
+        applied.missingKinds.join(', '),
+        generation,
+      ),
+    ],
+  );
+  return requeue;
+}
+
+/** Retain: keep PVCs and Secrets by dropping their owner references. Delete: remove them. */
+async function finalize(ctx: ReconcileContext, store: WithStatus, policy: string, log: Logger): Promise<void> {
+  const namespace = store.metadata?.namespace;
+  const name = store.metadata?.name ?? '';
+  const uid = store.metadata?.uid;
+  const secrets = await listIn<V1Secret>(ctx.rest, 'Secret', namespace);
+  const owned = secrets.filter((s) => s.metadata?.ownerReferences?.some((r) => r.uid === uid));
+  const claims = (await listIn(ctx.rest, 'PersistentVolumeClaim', namespace)).filter((pvc) =>
+    new RegExp(`-${escapeRegExp(name)}(-postgres)?-\\d+$`).test(pvc.metadata?.name ?? ''),
+  );
+  if (policy === 'Delete') {
+    for (const object of [...owned, ...claims]) await ctx.rest.delete(objectPath(object));
+    log.info({ secrets: owned.length, claims: claims.length }, 'deletionPolicy Delete: removed data');
+    return;
+  }
+  for (const object of [...owned, ...claims]) {
+    const refs = object.metadata?.ownerReferences ?? [];
+    if (!refs.length) continue;
+    await ctx.rest.mergePatch(objectPath(object), {
+      metadata: { ownerReferences: refs.filter((r) => r.uid !== uid).length ? refs.filter((r) => r.uid !== uid) : null },
+    });
+  }
+  log.info({ secrets: owned.length, claims: claims.length }, 'deletionPolicy Retain: kept data');
+}
+
+async function listIn<T extends KubernetesObject = KubernetesObject>(
+  rest: KubeRest,
+  kind: 'Secret' | 'PersistentVolumeClaim',
+  namespace?: string,
+): Promise<T[]> {
+  const list = await rest.get<{ items: T[] }>(collectionPath(resourceFor('v1', kind), namespace));
+  return list.items.map((item) => ({ ...item, apiVersion: 'v1', kind }));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

@@ -1,0 +1,39 @@
+// Writes a custom resource's status only when it changed, and records an Event when Ready flips.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { EventRecorder } from '../events.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import { objectPath } from '../kube/resources.ts';
+import { type Condition, findCondition, setConditions } from './conditions.ts';
+
+export type WithStatus = KubernetesObject & { status?: Record<string, unknown> & { conditions?: Condition[] } };
+
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+}
+
+export async function writeStatus(
+  rest: KubeRest,
+  events: EventRecorder,
+  object: WithStatus,
+  fields: Record<string, unknown>,
+  conditions: Condition[],
+): Promise<boolean> {
+  const previous = object.status ?? {};
+  const nextConditions = setConditions(previous.conditions, conditions);
+  const next: Record<string, unknown> = { ...fields, conditions: nextConditions };
+  const comparable = Object.fromEntries(Object.keys(next).map((k) => [k, previous[k]]));
+  if (canonical(comparable) === canonical(next)) return false;
+  await rest.mergePatch(`${objectPath(object)}/status`, { status: next });
+
+  const before = findCondition(previous.conditions, 'Ready');
+  const after = findCondition(nextConditions, 'Ready');
+  if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
+    const warning = after.status !== 'True';
+    await events.record(object, warning ? 'Warning' : 'Normal', after.reason, after.message);
+  }
+  return true;
+}

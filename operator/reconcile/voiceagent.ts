@@ -1,0 +1,149 @@
+// VoiceAgent: observe → parse → render → apply → prune → scale → status.
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { parseVoiceAgent, type VoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
+import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
+import { objectPath } from '../kube/resources.ts';
+import type { ReconcileOutcome } from '../runtime/work-queue.ts';
+import { applyChildren, pruneChildren } from './children.ts';
+import { type Condition, condition, findCondition } from './conditions.ts';
+import type { ReconcileContext } from './context.ts';
+import { type WithStatus, writeStatus } from './status.ts';
+
+export async function reconcileVoiceAgent(ctx: ReconcileContext, key: string, log: Logger): Promise<ReconcileOutcome> {
+  const va = ctx.voiceAgents.get(key);
+  if (!va || va.metadata?.deletionTimestamp) return;
+  const generation = va.metadata?.generation;
+
+  const parsed = parseVoiceAgent(va);
+  if (!parsed.ok) {
+    const message = parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+    log.warn({ issues: parsed.issues }, 'invalid spec');
+    await invalid(ctx, va, message, generation);
+    return;
+  }
+  const spec = parsed.value.spec;
+
+  let memoryStore: { name: string; connectionSecretName: string; ready: boolean } | undefined;
+  const storeName = spec.memory?.storeRef?.name;
+  if (storeName) {
+    const store = ctx.memoryStores.get(`${va.metadata?.namespace}/${storeName}`);
+    const storeReady = findCondition(store?.status?.conditions, 'Ready')?.status === 'True';
+    const secret = store?.status?.connectionSecret as string | undefined;
+    if (!store || !storeReady || !secret) {
+      const reason = store ? 'MemoryStoreNotReady' : 'MemoryStoreNotFound';
+      const message = store
+        ? `waiting for MemoryStore ${storeName} to become Ready`
+        : `MemoryStore ${storeName} does not exist in namespace ${va.metadata?.namespace}`;
+      await writeStatus(ctx.rest, ctx.events, va, baseStatus(va), [
+        condition('Ready', false, reason, message, generation),
+        condition('Progressing', true, reason, message, generation),
+        condition('Degraded', false, 'AsExpected', '', generation),
+      ]);
+      return;
+    }
+    memoryStore = { name: storeName, connectionSecretName: secret, ready: storeReady };
+  }
+
+  const rendered = renderVoiceAgent(parsed.value as VoiceAgent, { memoryStore });
+  if (!rendered.ok) {
+    await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
+    return;
+  }
+
+  const applied = await applyChildren(ctx.rest, ctx.caches, rendered.objects);
+  const pruned = await pruneChildren(ctx.rest, ctx.caches, va.metadata?.uid ?? '', rendered.objects);
+  if (applied.writes || pruned) log.info({ applied: applied.writes, pruned }, 'children updated');
+
+  const deployment = [...applied.live.values()].find((o): o is V1Deployment => o.kind === 'Deployment');
+  const desiredReplicas = spec.replicas;
+  if (deployment && deployment.spec?.replicas !== desiredReplicas) {
+    await ctx.rest.mergePatch(`${objectPath(deployment as KubernetesObject)}/scale`, {
+      spec: { replicas: desiredReplicas },
+    });
+  }
+
+  const selector = Object.entries(deployment?.spec?.selector?.matchLabels ?? {})
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+  const conditions = rolloutConditions(deployment, desiredReplicas, generation);
+  if (applied.missingKinds.length) {
+    conditions.push(
+      condition(
+        'Degraded',
+        true,
+        'MissingCRD',
+        `not created because their CRDs are not installed: ${applied.missingKinds.join(', ')}`,
+        generation,
+      ),
+    );
+  }
+  const base = publicUrls(spec);
+  await writeStatus(
+    ctx.rest,
+    ctx.events,
+    va,
+    {
+      ...baseStatus(va),
+      replicas: deployment?.status?.replicas ?? 0,
+      readyReplicas: deployment?.status?.readyReplicas ?? 0,
+      selector,
+      ...base,
+    },
+    conditions,
+  );
+}
+
+function baseStatus(va: WithStatus): Record<string, unknown> {
+  return { observedGeneration: va.metadata?.generation };
+}
+
+async function invalid(ctx: ReconcileContext, va: WithStatus, message: string, generation?: number): Promise<void> {
+  ctx.metrics.reconciles.inc({ kind: 'VoiceAgent', result: 'invalid' });
+  await writeStatus(ctx.rest, ctx.events, va, baseStatus(va), [
+    condition('Ready', false, 'InvalidSpec', message, generation),
+    condition('Progressing', false, 'InvalidSpec', message, generation),
+    condition('Degraded', true, 'InvalidSpec', message, generation),
+  ]);
+}
+
+/** Ready when the Deployment has rolled out the current template to every replica and all are available. */
+export function rolloutConditions(deployment: V1Deployment | undefined, desired: number, generation?: number): Condition[] {
+  if (!deployment?.status) {
+    return [
+      condition('Ready', false, 'Creating', 'waiting for the gateway Deployment', generation),
+      condition('Progressing', true, 'Creating', 'gateway Deployment created', generation),
+      condition('Degraded', false, 'AsExpected', '', generation),
+    ];
+  }
+  const s = deployment.status;
+  const observed = (s.observedGeneration ?? 0) >= (deployment.metadata?.generation ?? 0);
+  const updated = s.updatedReplicas ?? 0;
+  const available = s.availableReplicas ?? 0;
+  const total = s.replicas ?? 0;
+  const stalled = s.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
+  const rolledOut = observed && updated >= desired && total === updated && available >= desired;
+  const message = `${available}/${desired} gateway pods available, ${updated} updated`;
+  if (stalled) {
+    return [
+      condition('Ready', false, 'RolloutStalled', stalled.message ?? message, generation),
+      condition('Progressing', false, 'RolloutStalled', stalled.message ?? message, generation),
+      condition('Degraded', true, 'RolloutStalled', stalled.message ?? message, generation),
+    ];
+  }
+  return [
+    condition('Ready', rolledOut, rolledOut ? 'Available' : 'RollingOut', message, generation),
+    condition('Progressing', !rolledOut, rolledOut ? 'RolledOut' : 'RollingOut', message, generation),
+    condition('Degraded', false, 'AsExpected', '', generation),
+  ];
+}
+
+function publicUrls(spec: { telephony: { publicBaseUrl?: string }; ingress?: { host: string } }): Record<string, string> {
+  const base = spec.telephony.publicBaseUrl ?? (spec.ingress ? `https://${spec.ingress.host}` : undefined);
+  if (!base) return {};
+  const trimmed = base.replace(/\/$/, '');
+  return {
+    webhookUrl: `${trimmed}/twilio/voice`,
+    streamUrl: `${trimmed.replace(/^http/, 'ws')}/twilio/stream/`,
+  };
+}

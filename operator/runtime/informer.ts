@@ -1,0 +1,193 @@
+// A list-watch cache for one kind. Watches in @kubernetes/client-node stall silently and stop on
+// errors, so this one is self-healing: bookmarks keep the resourceVersion fresh, a watchdog restarts
+// a silent watch, 410 Gone triggers a relist, other errors back off and retry, and a periodic relist
+// (the resync) catches anything a watch may have missed.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { KubeError, type KubeRest, type WatchEvent } from '../kube/rest.ts';
+import { collectionPath, objectKey, type ResourceType } from '../kube/resources.ts';
+
+export type InformerEvent = 'added' | 'updated' | 'deleted' | 'resync';
+export type InformerHandler<T> = (event: InformerEvent, object: T) => void;
+
+export interface InformerOptions {
+  resource: ResourceType;
+  namespace?: string;
+  labelSelector?: string;
+  /** Full relist period; every object is handed to the handlers again as 'resync'. */
+  resyncMs?: number;
+  /** A watch that delivers nothing (not even a bookmark) for this long is restarted. */
+  watchdogMs?: number;
+  onWatchRestart?: (reason: string) => void;
+}
+
+interface ListResponse<T> {
+  metadata: { resourceVersion?: string };
+  items: T[];
+}
+
+export class Informer<T extends KubernetesObject = KubernetesObject> {
+  readonly cache = new Map<string, T>();
+  readonly #rest: KubeRest;
+  readonly #options: Required<Omit<InformerOptions, 'namespace' | 'labelSelector' | 'onWatchRestart'>> & InformerOptions;
+  readonly #handlers: InformerHandler<T>[] = [];
+  readonly #log: Logger;
+  #resourceVersion: string | undefined;
+  #stopped = false;
+  #watchAbort: AbortController | undefined;
+  #resyncTimer: NodeJS.Timeout | undefined;
+  #loop: Promise<void> | undefined;
+
+  constructor(rest: KubeRest, options: InformerOptions, log: Logger) {
+    this.#rest = rest;
+    this.#options = { resyncMs: 5 * 60_000, watchdogMs: 90_000, ...options };
+    this.#log = log.child({ informer: options.resource.kind });
+  }
+
+  on(handler: InformerHandler<T>): void {
+    this.#handlers.push(handler);
+  }
+
+  get(key: string): T | undefined {
+    return this.cache.get(key);
+  }
+
+  list(filter?: (object: T) => boolean): T[] {
+    const all = [...this.cache.values()];
+    return filter ? all.filter(filter) : all;
+  }
+
+  /** Lists once (the cache is synced when this resolves), then keeps watching in the background. */
+  async start(): Promise<void> {
+    await this.#relist();
+    this.#loop = this.#run();
+    this.#resyncTimer = setInterval(() => this.#forceRelist('resync'), this.#options.resyncMs);
+    this.#resyncTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#resyncTimer);
+    this.#watchAbort?.abort();
+    await this.#loop;
+  }
+
+  #forceRelist(reason: string): void {
+    this.#resourceVersion = undefined;
+    this.#watchAbort?.abort(reason);
+  }
+
+  #path(): string {
+    return collectionPath(this.#options.resource, this.#options.namespace);
+  }
+
+  async #run(): Promise<void> {
+    let backoffMs = 500;
+    while (!this.#stopped) {
+      try {
+        if (!this.#resourceVersion) await this.#relist();
+        await this.#watchOnce();
+        backoffMs = 500;
+      } catch (error) {
+        if (this.#stopped) break;
+        if (error instanceof KubeError && error.status === 410) {
+          this.#resourceVersion = undefined;
+          this.#options.onWatchRestart?.('gone');
+          continue;
+        }
+        this.#options.onWatchRestart?.('error');
+        this.#log.warn({ err: String(error) }, 'watch failed; retrying');
+        await sleep(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 30_000);
+      }
+    }
+  }
+
+  async #relist(): Promise<void> {
+    const list = await this.#rest.get<ListResponse<T>>(this.#path(), { labelSelector: this.#options.labelSelector });
+    const seen = new Set<string>();
+    const isResync = this.cache.size > 0 || this.#resourceVersion === undefined;
+    for (const item of list.items) {
+      item.apiVersion ??= this.#options.resource.apiVersion;
+      item.kind ??= this.#options.resource.kind;
+      const key = objectKey(item);
+      seen.add(key);
+      const old = this.cache.get(key);
+      this.cache.set(key, item);
+      if (!old) this.#emit('added', item);
+      else if (old.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.#emit('updated', item);
+      else if (isResync) this.#emit('resync', item);
+    }
+    for (const [key, old] of this.cache) {
+      if (!seen.has(key)) {
+        this.cache.delete(key);
+        this.#emit('deleted', old);
+      }
+    }
+    this.#resourceVersion = list.metadata.resourceVersion;
+  }
+
+  async #watchOnce(): Promise<void> {
+    const abort = new AbortController();
+    this.#watchAbort = abort;
+    let watchdog: NodeJS.Timeout | undefined;
+    const pet = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        this.#options.onWatchRestart?.('watchdog');
+        this.#log.warn('watch silent too long; restarting');
+        abort.abort('watchdog');
+      }, this.#options.watchdogMs);
+    };
+    pet();
+    try {
+      await this.#rest.watch(
+        this.#path(),
+        {
+          labelSelector: this.#options.labelSelector,
+          resourceVersion: this.#resourceVersion,
+          allowWatchBookmarks: true,
+          timeoutSeconds: 240 + Math.floor(Math.random() * 120),
+        },
+        (event) => {
+          pet();
+          this.#apply(event);
+        },
+        abort.signal,
+      );
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+    } finally {
+      clearTimeout(watchdog);
+    }
+  }
+
+  #apply(event: WatchEvent): void {
+    if (event.type === 'ERROR') {
+      const code = event.object.code ?? 500;
+      throw new KubeError(code, event.object.reason ?? '', event.object.message ?? 'watch error');
+    }
+    const object = event.object as T;
+    if (object.metadata?.resourceVersion) this.#resourceVersion = object.metadata.resourceVersion;
+    if (event.type === 'BOOKMARK') return;
+    object.apiVersion ??= this.#options.resource.apiVersion;
+    object.kind ??= this.#options.resource.kind;
+    const key = objectKey(object);
+    if (event.type === 'DELETED') {
+      this.cache.delete(key);
+      this.#emit('deleted', object);
+      return;
+    }
+    const existed = this.cache.has(key);
+    this.cache.set(key, object);
+    this.#emit(existed ? 'updated' : 'added', object);
+  }
+
+  #emit(event: InformerEvent, object: T): void {
+    for (const handler of this.#handlers) handler(event, object);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
