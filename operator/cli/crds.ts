@@ -1,24 +1,35 @@
 // `callfleet crds [--out DIR] [--check DIR]`: write the CRDs generated from the zod schemas, or
 // check that DIR is up to date (exit 1 listing the stale files). Without options: YAML to stdout.
+// `--docs FILE` rewrites the generated field reference inside FILE (docs/api.md).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { renderCrds } from '../../cdk8s/api/crd.ts';
+import { withReference } from '../../cdk8s/api/docs.ts';
 
 export async function run(args: string[]): Promise<number> {
-  let values: { out?: string; check?: string; help?: boolean };
+  let values: { out?: string; check?: string; docs?: string; help?: boolean };
   try {
     ({ values } = parseArgs({
       args,
-      options: { out: { type: 'string' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        out: { type: 'string' },
+        check: { type: 'string' },
+        docs: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (err) {
     process.stderr.write(`callfleet crds: ${(err as Error).message}\n`);
     return 2;
   }
   if (values.help) {
-    process.stdout.write('usage: callfleet crds [--out DIR] [--check DIR]\n');
+    process.stdout.write('usage: callfleet crds [--out DIR] [--check DIR] [--docs FILE]\n');
     return 0;
+  }
+  if (values.docs) {
+    writeFileSync(values.docs, withReference(readFileSync(values.docs, 'utf8')));
+    if (!values.out && !values.check) return 0;
   }
   const files = renderCrds();
   if (values.check) {
