@@ -49,10 +49,8 @@ export const ConditionSchema = z
       .min(0)
       .optional()
       .describe('The .metadata.generation the condition was set for.'),
-    lastTransitionTime: z
-      .string()
-      .max(64)
-      .meta({ format: 'date-time' })
+    lastTransitionTime: z.iso
+      .datetime({ offset: true })
       .describe('Last time the condition changed status (RFC 3339).'),
     reason: z
       .string()
