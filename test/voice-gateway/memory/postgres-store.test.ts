@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import client from 'prom-client';
-import { phoneHashes } from '../../../voice-gateway/memory/crypto.ts';
-import { callRecord, type Harness, phoneForms, startHarness } from './harness.ts';
+import { parseKeyring, phoneHashes } from '../../../voice-gateway/memory/crypto.ts';
+import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from './harness.ts';
 
 let h: Harness;
 before(async () => {
@@ -154,6 +155,29 @@ describe('PostgresCallerMemory', () => {
       record.callSid,
     ]);
     assert.equal(calls.rows[0].n, 1);
+  });
+
+  test('key rotation: old rows readable and searchable, caller re-keyed on the next call', async () => {
+    const oldStore = h.store();
+    const phone = '+14155550107';
+    oldStore.record(callRecord(phone, { summary: 'Asked about the walrus exhibit' }));
+    await oldStore.flush(5000);
+    const rotated = parseKeyring(`k2:${randomBytes(32).toString('base64')},${KEY_SPEC}`);
+    const store = h.store({ keyring: rotated });
+    const context = await store.lookup(phone, 1000);
+    assert.equal(context?.lastCallSummary, 'Asked about the walrus exhibit');
+    assert.equal(
+      (await store.search(context?.callerId ?? '', 'walrus'))[0]?.text,
+      'Asked about the walrus exhibit',
+    );
+    store.record(callRecord(phone, { summary: 'Booked the walrus exhibit' }));
+    await store.flush(5000);
+    const { rows } = await h.pool.query('SELECT key_id FROM callers WHERE id = $1', [context?.callerId]);
+    assert.equal(rows[0].key_id, 'k2');
+    const after = await store.lookup(phone, 1000);
+    assert.equal(after?.callerId, context?.callerId);
+    assert.equal(after?.callCount, 2);
+    assert.equal((await store.search(after?.callerId ?? '', 'walrus')).length, 2);
   });
 
   test('no clear phone number in any table', async () => {

@@ -1,0 +1,109 @@
+// `callfleet memory export|forget|audit` as processes, and the gateway-side data-rights API.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createDataRightsApi } from '../../../voice-gateway/memory/data-rights-api.ts';
+import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from './harness.ts';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+
+function cli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['bin/callfleet.ts', 'memory', ...args], {
+      cwd: root,
+      env: { ...process.env, CALLFLEET_MEMORY_URL: '', CALLFLEET_ENCRYPTION_KEY: '', ...env },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+let h: Harness;
+before(async () => {
+  h = await startHarness();
+});
+after(async () => {
+  await h?.close();
+});
+
+describe('callfleet memory', () => {
+  test('export, forget and audit from the command line', async () => {
+    const store = h.store();
+    const phone = '+14155550401';
+    store.record(callRecord(phone, { summary: 'Asked for the quokka brochure' }));
+    store.record(callRecord('+14155550402', { summary: 'Someone else entirely' }));
+    await store.flush(5000);
+    const env = { CALLFLEET_MEMORY_URL: h.pg.url, CALLFLEET_ENCRYPTION_KEY: KEY_SPEC };
+
+    const exported = await cli(['export', '--phone', phone, '--store', 'memory'], env);
+    assert.equal(exported.code, 0, exported.stderr);
+    const doc = JSON.parse(exported.stdout);
+    assert.equal(doc.caller.phone, phone);
+    assert.equal(doc.memories[0].text, 'Asked for the quokka brochure');
+    assert.ok(!exported.stdout.includes('Someone else'));
+
+    const forgotten = await cli(['forget', '--phone', phone, '--actor', 'dpo@example.com'], env);
+    assert.equal(forgotten.code, 0, forgotten.stderr);
+    assert.equal(JSON.parse(forgotten.stdout).counts.callers, 1);
+    for (const form of phoneForms(phone)) assert.ok(!forgotten.stdout.includes(form));
+
+    const audit = await cli(['audit', '--action', 'forget', '--database-url', h.pg.url]);
+    assert.equal(audit.code, 0, audit.stderr);
+    const entries = JSON.parse(audit.stdout);
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0].actor, 'dpo@example.com');
+    for (const form of phoneForms(phone)) assert.ok(!audit.stdout.includes(form));
+
+    const gone = await cli(['export', '--phone', phone], env);
+    assert.equal(gone.code, 3);
+    assert.equal(JSON.parse(gone.stdout).found, false);
+  });
+
+  test('clear errors for missing inputs', async () => {
+    const noUrl = await cli(['export', '--phone', '+14155550401', '--store', 'memory']);
+    assert.equal(noUrl.code, 2);
+    assert.match(noUrl.stderr, /--store memory: .*comes with the operator/);
+    const noKey = await cli(['export', '--phone', '+14155550401', '--database-url', h.pg.url]);
+    assert.equal(noKey.code, 2);
+    assert.match(noKey.stderr, /--encryption-key or CALLFLEET_ENCRYPTION_KEY/);
+    const noPhone = await cli(['forget', '--database-url', h.pg.url]);
+    assert.equal(noPhone.code, 2);
+    assert.match(noPhone.stderr, /--phone: required/);
+    const bad = await cli(['frobnicate', '--database-url', h.pg.url]);
+    assert.equal(bad.code, 2);
+  });
+
+  test('gateway data-rights API behind a bearer token', async () => {
+    const api = createDataRightsApi({ pool: h.pool, keyring: h.keyring, token: 's3cret' });
+    const store = h.store();
+    const phone = '+14155550403';
+    store.record(callRecord(phone, { summary: 'API test caller' }));
+    await store.flush(5000);
+    const body = Buffer.from(JSON.stringify({ phone, actor: 'dsr-bot' }));
+    assert.equal(await api('GET', '/health', Buffer.alloc(0), {}), undefined);
+    assert.equal((await api('POST', '/memory/export', body, {}))?.status, 401);
+    assert.equal((await api('POST', '/memory/export', body, { authorization: 'Bearer wrong' }))?.status, 401);
+    const auth = { authorization: 'Bearer s3cret' };
+    const exported = await api('POST', '/memory/export', body, auth);
+    assert.equal(exported?.status, 200);
+    assert.equal((exported?.body as { caller: { phone: string } }).caller.phone, phone);
+    const forgotten = await api('POST', '/memory/forget', body, auth);
+    assert.equal(forgotten?.status, 200);
+    const audit = await api('GET', '/memory/audit?action=forget', Buffer.alloc(0), auth);
+    assert.ok((audit?.body as { actor: string }[]).some((e) => e.actor === 'dsr-bot'));
+    assert.equal((await api('POST', '/memory/export', Buffer.from('{"phone":"nope"}'), auth))?.status, 400);
+    const disabled = createDataRightsApi({ pool: h.pool, keyring: h.keyring });
+    assert.equal((await disabled('POST', '/memory/export', body, auth))?.status, 404);
+  });
+});
