@@ -52,7 +52,9 @@ export function createDataRightsApi(options: DataRightsApiOptions): DataRightsHa
         if (action && action !== 'forget' && action !== 'export') {
           return { status: 400, body: { error: 'action: forget or export' } };
         }
-        return { status: 200, body: await listAudit(options.pool, { limit, ...(action ? { action } : {}) }) };
+        const filter: { limit: number; action?: 'forget' | 'export' } = { limit };
+        if (action === 'forget' || action === 'export') filter.action = action;
+        return { status: 200, body: await listAudit(options.pool, filter) };
       }
       if ((pathname === '/memory/export' || pathname === '/memory/forget') && method === 'POST') {
         let body: { phone?: unknown; actor?: unknown };
