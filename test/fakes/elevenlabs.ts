@@ -4,7 +4,6 @@
 // agent_response / user_transcript, client_tool_call.
 import { createServer, type Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
-import { encodeMulaw } from '../../voice-gateway/audio/mulaw.ts';
 import { pcm16ToBytes } from '../../voice-gateway/audio/resample.ts';
 import { toneMulaw } from '../../voice-gateway/audio/tone.ts';
 import { listenOn, SpeechDetector } from './speech.ts';
