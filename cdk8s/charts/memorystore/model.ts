@@ -1,0 +1,60 @@
+// Everything the MemoryStore children derive from the spec.
+import { randomBytes } from 'node:crypto';
+import { API_VERSION, type MemoryStore, type MemoryStoreSpec } from '../../api/v1alpha1/index.ts';
+import { childLabels, type Labels, memoryStoreNames, type Owner, postgresSelector } from '../labels.ts';
+
+export const POSTGRES_PORT = 5432;
+export const POSTGRES_USER = 'callfleet';
+export const POSTGRES_DB = 'callfleet';
+/** uid/gid of the postgres user in the official image. */
+export const POSTGRES_UID = 999;
+
+/**
+ * How the operator keeps generated secrets stable: Secrets marked `callfleet.io/create-only` are
+ * created once and never overwritten. On later reconciles the operator passes `existingPasswordSecret`
+ * (omit the credentials and connection Secrets: they exist) or, to re-render them identically, the
+ * existing `password`. `randomBytes` is the only source of randomness (tests pass a fixed one).
+ */
+export interface MemoryStoreRenderContext {
+  existingPasswordSecret?: boolean;
+  password?: string;
+  existingEncryptionSecret?: boolean;
+  encryptionKey?: string;
+  randomBytes?: (size: number) => Uint8Array;
+}
+
+export interface MemoryStoreModel {
+  ms: MemoryStore;
+  spec: MemoryStoreSpec;
+  owner: Owner;
+  namespace: string;
+  names: ReturnType<typeof memoryStoreNames>;
+  selector: Labels;
+  ctx: MemoryStoreRenderContext;
+  random(size: number): string;
+  labels(component: string): Labels;
+}
+
+export function memoryStoreModel(ms: MemoryStore, ctx: MemoryStoreRenderContext): MemoryStoreModel {
+  const name = ms.metadata.name ?? '';
+  const namespace = ms.metadata.namespace ?? 'default';
+  const owner: Owner = {
+    apiVersion: API_VERSION,
+    kind: 'MemoryStore',
+    name,
+    namespace,
+    uid: typeof ms.metadata.uid === 'string' ? ms.metadata.uid : undefined,
+  };
+  const source = ctx.randomBytes ?? ((n: number) => randomBytes(n));
+  return {
+    ms,
+    spec: ms.spec,
+    owner,
+    namespace,
+    names: memoryStoreNames(name),
+    selector: postgresSelector(name),
+    ctx,
+    random: (size) => Buffer.from(source(size)).toString('base64'),
+    labels: (component) => childLabels(owner, component),
+  };
+}

@@ -1,0 +1,36 @@
+// postgres: only pods labelled callfleet.io/memorystore=<name> (gateways of VoiceAgents that reference
+// this store, and the backup job) reach PostgreSQL. external: an egress-only policy that lets those
+// pods reach the database port (the host is in the user's Secret, so the destination is any address).
+import { ApiObject, type Chart } from 'cdk8s';
+import { MEMORYSTORE_LABEL } from '../labels.ts';
+import { type MemoryStoreModel, POSTGRES_PORT } from './model.ts';
+
+const clients = (m: MemoryStoreModel) => ({ matchLabels: { [MEMORYSTORE_LABEL]: m.owner.name } });
+
+export function addPostgresNetworkPolicy(chart: Chart, m: MemoryStoreModel): void {
+  new ApiObject(chart, 'networkpolicy', {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: m.names.statefulSet, labels: m.labels('network-policy') },
+    spec: {
+      podSelector: { matchLabels: m.selector },
+      policyTypes: ['Ingress'],
+      ingress: [{ from: [{ podSelector: clients(m) }], ports: [{ protocol: 'TCP', port: POSTGRES_PORT }] }],
+    },
+  });
+}
+
+export function addExternalNetworkPolicy(chart: Chart, m: MemoryStoreModel): void {
+  new ApiObject(chart, 'networkpolicy', {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: { name: `${m.owner.name}-egress`, labels: m.labels('network-policy') },
+    spec: {
+      podSelector: clients(m),
+      policyTypes: ['Egress'],
+      egress: [
+        { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ protocol: 'TCP', port: POSTGRES_PORT }] },
+      ],
+    },
+  });
+}

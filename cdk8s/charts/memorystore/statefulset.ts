@@ -1,0 +1,98 @@
+// PostgreSQL as a one-replica StatefulSet with its data on a PVC from volumeClaimTemplates.
+// ApiObject: cdk8s-plus-28's StatefulSet has no volumeClaimTemplates and no
+// persistentVolumeClaimRetentionPolicy (which deletionPolicy maps to), and the typed KubeStatefulSet
+// wants Quantity objects where the spec holds quantity strings.
+import { ApiObject, type Chart } from 'cdk8s';
+import { type MemoryStoreModel, POSTGRES_DB, POSTGRES_PORT, POSTGRES_UID, POSTGRES_USER } from './model.ts';
+
+export const DEFAULT_POSTGRES_RESOURCES = {
+  requests: { cpu: '250m', memory: '512Mi' },
+  limits: { memory: '1Gi' },
+};
+
+export const restrictedContainer = {
+  runAsNonRoot: true,
+  runAsUser: POSTGRES_UID,
+  runAsGroup: POSTGRES_UID,
+  readOnlyRootFilesystem: true,
+  allowPrivilegeEscalation: false,
+  privileged: false,
+  capabilities: { drop: ['ALL'] },
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+export const podSecurity = {
+  runAsNonRoot: true,
+  runAsUser: POSTGRES_UID,
+  runAsGroup: POSTGRES_UID,
+  fsGroup: POSTGRES_UID,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+
+export function addStatefulSet(chart: Chart, m: MemoryStoreModel): void {
+  const pg = m.spec.postgres ?? { image: 'postgres:17', storage: { size: '10Gi' } };
+  const ready = {
+    exec: { command: ['pg_isready', '-U', POSTGRES_USER, '-d', POSTGRES_DB, '-h', '127.0.0.1'] },
+  };
+  const retain = m.spec.deletionPolicy === 'Retain' ? 'Retain' : 'Delete';
+  new ApiObject(chart, 'statefulset', {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    metadata: { name: m.names.statefulSet, labels: m.labels('database') },
+    spec: {
+      serviceName: m.names.headlessService,
+      replicas: 1,
+      selector: { matchLabels: m.selector },
+      persistentVolumeClaimRetentionPolicy: { whenDeleted: retain, whenScaled: 'Retain' },
+      template: {
+        metadata: { labels: { ...m.labels('database'), ...m.selector } },
+        spec: {
+          automountServiceAccountToken: false,
+          enableServiceLinks: false,
+          securityContext: podSecurity,
+          terminationGracePeriodSeconds: 60,
+          containers: [
+            {
+              name: 'postgres',
+              image: pg.image,
+              ports: [{ name: 'postgres', containerPort: POSTGRES_PORT }],
+              env: [
+                { name: 'POSTGRES_USER', value: POSTGRES_USER },
+                { name: 'POSTGRES_DB', value: POSTGRES_DB },
+                {
+                  name: 'POSTGRES_PASSWORD',
+                  valueFrom: { secretKeyRef: { name: m.names.credentials, key: 'password' } },
+                },
+                { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
+              ],
+              resources: pg.resources ?? DEFAULT_POSTGRES_RESOURCES,
+              startupProbe: { ...ready, periodSeconds: 2, failureThreshold: 60, timeoutSeconds: 2 },
+              livenessProbe: { ...ready, periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 5 },
+              readinessProbe: { ...ready, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 },
+              securityContext: restrictedContainer,
+              volumeMounts: [
+                { name: 'data', mountPath: '/var/lib/postgresql/data' },
+                { name: 'run', mountPath: '/var/run/postgresql' },
+                { name: 'tmp', mountPath: '/tmp' },
+              ],
+            },
+          ],
+          volumes: [
+            { name: 'run', emptyDir: { sizeLimit: '16Mi' } },
+            { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
+          ],
+        },
+      },
+      volumeClaimTemplates: [
+        {
+          metadata: { name: 'data', labels: m.labels('database') },
+          spec: {
+            accessModes: ['ReadWriteOnce'],
+            ...(pg.storage.storageClassName ? { storageClassName: pg.storage.storageClassName } : {}),
+            resources: { requests: { storage: pg.storage.size } },
+          },
+        },
+      ],
+    },
+  });
+}

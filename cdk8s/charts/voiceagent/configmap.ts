@@ -1,0 +1,77 @@
+// The gateway's runtime config, built from the VoiceAgent spec and validated with the gateway's own
+// schema (voice-gateway/config/schema.ts) so the contract between operator and gateway has one definition.
+import { createHash } from 'node:crypto';
+import type { Chart } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import {
+  type GatewayConfig,
+  type GatewayConfigInput,
+  gatewayConfigSchema,
+} from '../../../voice-gateway/config/schema.ts';
+import { formatPath } from '../../api/v1alpha1/index.ts';
+import { RenderError } from '../errors.ts';
+import { CONFIG_FILE, type VoiceAgentModel } from './model.ts';
+
+export function publicBaseUrl(m: VoiceAgentModel): string {
+  return m.spec.telephony.publicBaseUrl ?? `https://${m.spec.ingress?.host ?? ''}`;
+}
+
+export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
+  const { agent, calls, telephony, memory } = m.spec;
+  const cfg: GatewayConfigInput = {
+    publicBaseUrl: publicBaseUrl(m),
+    telephony: telephony.mode,
+    agent: { provider: agent.provider },
+    calls: {
+      maxConcurrentPerPod: calls.maxConcurrentPerPod,
+      maxDurationSeconds: calls.maxDurationSeconds,
+      silenceTimeoutSeconds: calls.silenceTimeoutSeconds,
+    },
+    drain: { gracePeriodSeconds: m.gracePeriodSeconds },
+  };
+  if (calls.fallback && (calls.fallback.say || calls.fallback.dial))
+    cfg.calls = { ...cfg.calls, fallback: calls.fallback };
+  if (agent.elevenlabs)
+    cfg.agent = {
+      ...cfg.agent,
+      elevenlabs: { agentId: agent.elevenlabs.agentId, baseUrl: agent.elevenlabs.baseUrl },
+    };
+  if (agent.openaiRealtime) {
+    const o = agent.openaiRealtime;
+    cfg.agent = {
+      ...cfg.agent,
+      openaiRealtime: { model: o.model, voice: o.voice, instructions: o.instructions, baseUrl: o.baseUrl },
+    };
+  }
+  if (agent.websocket) cfg.agent = { ...cfg.agent, websocket: { url: agent.websocket.url } };
+  // The gateway's echo greeting is a switch (it has no text); a VoiceAgent greeting turns it on.
+  if (agent.echo) cfg.agent = { ...cfg.agent, echo: { greeting: agent.echo.greeting !== '' } };
+  if (memory) cfg.memory = { enabled: true, lookupBudgetMs: memory.lookupBudgetMs };
+  return cfg;
+}
+
+/** The validated config (defaults applied, keys in schema order) or a RenderError naming the field. */
+export function gatewayConfig(m: VoiceAgentModel): GatewayConfig {
+  const result = gatewayConfigSchema.safeParse(gatewayConfigInput(m));
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const path = formatPath(issue?.path ?? []);
+    throw new RenderError(
+      `gatewayConfig${path ? `.${path}` : ''}`,
+      issue?.message ?? 'invalid gateway config',
+    );
+  }
+  return result.data;
+}
+
+export function addConfigMap(
+  chart: Chart,
+  m: VoiceAgentModel,
+): { configMap: kplus.ConfigMap; checksum: string } {
+  const json = `${JSON.stringify(gatewayConfig(m), null, 2)}\n`;
+  const configMap = new kplus.ConfigMap(chart, 'config', {
+    metadata: { name: m.names.configMap, labels: m.labels('config') },
+    data: { [CONFIG_FILE]: json },
+  });
+  return { configMap, checksum: createHash('sha256').update(json).digest('hex') };
+}

@@ -1,0 +1,163 @@
+// The gateway Deployment and its ServiceAccount. cdk8s-plus builds the pod; JsonPatch sets what it
+// cannot express (preStop sleep, exact resources, topology spread, passthroughs) and removes its
+// address label, so the output is exactly what the operator wants to own.
+import { type Chart, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-28';
+import pkg from '../../../package.json' with { type: 'json' };
+import type { SecretKeySelector } from '../../api/v1alpha1/index.ts';
+import { CONFIG_CHECKSUM_ANNOTATION } from '../labels.ts';
+import { patchOutput } from '../synth.ts';
+import { CONFIG_DIR, CONFIG_FILE, GATEWAY_PORT, PORT_NAME, type VoiceAgentModel } from './model.ts';
+
+export const DEFAULT_IMAGE = `ghcr.io/callfleet/callfleet:${pkg.version}`;
+export const DEFAULT_RESOURCES = {
+  requests: { cpu: '250m', memory: '256Mi' },
+  limits: { memory: '512Mi' },
+};
+/** UID/GID of the gateway process (non-root). */
+export const GATEWAY_UID = 10001;
+
+/** Env var → secret ref, exactly the names the gateway reads (no other way secrets reach the pod). */
+export function secretEnv(m: VoiceAgentModel): [string, SecretKeySelector][] {
+  const { agent, telephony } = m.spec;
+  const env: [string, SecretKeySelector | undefined][] = [
+    ['TWILIO_AUTH_TOKEN', telephony.twilio?.authTokenSecretRef],
+    ['TWILIO_ACCOUNT_SID', telephony.twilio?.accountSidSecretRef],
+    ['ELEVENLABS_API_KEY', agent.elevenlabs?.apiKeySecretRef],
+    ['OPENAI_API_KEY', agent.openaiRealtime?.apiKeySecretRef],
+    ['AGENT_WEBSOCKET_TOKEN', agent.websocket?.tokenSecretRef],
+    ['CALLFLEET_MEMORY_URL', m.memory?.connection],
+    ['CALLFLEET_ENCRYPTION_KEY', m.memory?.encryption],
+  ];
+  return env.filter((e): e is [string, SecretKeySelector] => e[1] !== undefined);
+}
+
+export function addDeployment(
+  chart: Chart,
+  m: VoiceAgentModel,
+  configMap: kplus.ConfigMap,
+  checksum: string,
+) {
+  const serviceAccount = new kplus.ServiceAccount(chart, 'serviceaccount', {
+    metadata: { name: m.names.serviceAccount, labels: m.labels('gateway') },
+    automountToken: false,
+  });
+  const deployment = new kplus.Deployment(chart, 'deployment', {
+    metadata: { name: m.names.deployment, labels: m.labels('gateway') },
+    select: false,
+    podMetadata: {
+      labels: m.podLabels,
+      annotations: { ...(m.spec.podTemplate?.annotations ?? {}), [CONFIG_CHECKSUM_ANNOTATION]: checksum },
+    },
+    serviceAccount,
+    automountServiceAccountToken: false,
+    terminationGracePeriod: Duration.seconds(m.gracePeriodSeconds),
+    strategy: kplus.DeploymentStrategy.rollingUpdate({
+      maxSurge: kplus.PercentOrAbsolute.absolute(1),
+      maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+    }),
+    securityContext: {
+      ensureNonRoot: true,
+      user: GATEWAY_UID,
+      group: GATEWAY_UID,
+      fsGroup: GATEWAY_UID,
+    },
+  });
+  deployment.select(kplus.LabelSelector.of({ labels: m.selector }));
+  // The operator owns the replica count (HPA/KEDA write VoiceAgent.spec.replicas): no spec.replicas.
+  deployment.markHasAutoscaler();
+
+  const probe = { port: GATEWAY_PORT, timeoutSeconds: Duration.seconds(2) };
+  const container = deployment.addContainer({
+    name: 'gateway',
+    image: m.spec.image ?? DEFAULT_IMAGE,
+    imagePullPolicy: (m.spec.imagePullPolicy ?? 'IfNotPresent') as kplus.ImagePullPolicy,
+    args: ['gateway'],
+    ports: [{ number: GATEWAY_PORT, name: PORT_NAME }],
+    envVariables: {
+      PORT: kplus.EnvValue.fromValue(String(GATEWAY_PORT)),
+      CALLFLEET_GATEWAY_CONFIG: kplus.EnvValue.fromValue(`${CONFIG_DIR}/${CONFIG_FILE}`),
+    },
+    startup: kplus.Probe.fromHttpGet('/health', {
+      ...probe,
+      periodSeconds: Duration.seconds(2),
+      failureThreshold: 30,
+    }),
+    liveness: kplus.Probe.fromHttpGet('/health', {
+      ...probe,
+      periodSeconds: Duration.seconds(10),
+      failureThreshold: 3,
+    }),
+    readiness: kplus.Probe.fromHttpGet('/health/ready', {
+      ...probe,
+      periodSeconds: Duration.seconds(5),
+      failureThreshold: 2,
+    }),
+    securityContext: {
+      ensureNonRoot: true,
+      user: GATEWAY_UID,
+      group: GATEWAY_UID,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      capabilities: { drop: [kplus.Capability.ALL] },
+      seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
+    },
+  });
+  for (const [name, ref] of secretEnv(m)) {
+    container.env.addVariable(
+      name,
+      kplus.EnvValue.fromSecretValue({
+        secret: kplus.Secret.fromSecretName(chart, `secret-${name}`, ref.name),
+        key: ref.key,
+      }),
+    );
+  }
+  container.mount(
+    CONFIG_DIR,
+    kplus.Volume.fromConfigMap(chart, 'config-volume', configMap, { name: 'config' }),
+    {
+      readOnly: true,
+    },
+  );
+  container.mount(
+    '/tmp',
+    kplus.Volume.fromEmptyDir(chart, 'tmp-volume', 'tmp', { sizeLimit: Size.mebibytes(64) }),
+  );
+
+  const c = '/spec/template/spec/containers/0';
+  const patches = [
+    JsonPatch.remove('/spec/template/metadata/labels/cdk8s.io~1metadata.addr'),
+    JsonPatch.replace(`${c}/resources`, m.spec.resources ?? DEFAULT_RESOURCES),
+    JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
+    JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpread(m)),
+  ];
+  // preStop: a sleep action (no shell in the image) so load balancers deregister the pod before SIGTERM.
+  if (m.preStopSeconds > 0) {
+    patches.push(JsonPatch.add(`${c}/lifecycle`, { preStop: { sleep: { seconds: m.preStopSeconds } } }));
+  } else {
+    patches.push(JsonPatch.remove(`${c}/lifecycle`));
+  }
+  const pt = m.spec.podTemplate;
+  if (pt?.nodeSelector) patches.push(JsonPatch.add('/spec/template/spec/nodeSelector', pt.nodeSelector));
+  if (pt?.tolerations) patches.push(JsonPatch.add('/spec/template/spec/tolerations', pt.tolerations));
+  if (pt?.affinity) patches.push(JsonPatch.add('/spec/template/spec/affinity', pt.affinity));
+  if (pt?.priorityClassName) {
+    patches.push(JsonPatch.add('/spec/template/spec/priorityClassName', pt.priorityClassName));
+  }
+  patchOutput(chart, 'Deployment', m.names.deployment, ...patches);
+  return deployment;
+}
+
+function topologySpread(m: VoiceAgentModel) {
+  const labelSelector = { matchLabels: m.selector };
+  return [
+    {
+      maxSkew: 1,
+      topologyKey: 'topology.kubernetes.io/zone',
+      whenUnsatisfiable: 'ScheduleAnyway',
+      labelSelector,
+    },
+    { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector },
+  ];
+}

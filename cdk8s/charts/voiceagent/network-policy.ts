@@ -1,0 +1,63 @@
+// Ingress only to the gateway port; egress only to DNS, the MemoryStore and HTTPS (Twilio, agent
+// backends), plus the explicit port of a backend URL when it is not 443. /metrics shares port 8080
+// with the webhooks (gateway contract), so a NetworkPolicy cannot keep it from the load balancers;
+// the Ingress/HTTPRoute never routes it, and the monitoring rule states where scrapes come from.
+import { ApiObject, type Chart } from 'cdk8s';
+import { postgresSelector } from '../labels.ts';
+import { GATEWAY_PORT, type VoiceAgentModel } from './model.ts';
+
+export const POSTGRES_PORT = 5432;
+
+/** Ports of non-https backend URLs in the spec (e.g. ws://pipeline:9000). */
+function extraBackendPorts(m: VoiceAgentModel): number[] {
+  const { agent } = m.spec;
+  const urls = [agent.websocket?.url, agent.elevenlabs?.baseUrl, agent.openaiRealtime?.baseUrl].filter(
+    (u): u is string => u !== undefined,
+  );
+  const ports = new Set<number>();
+  for (const raw of urls) {
+    const url = new URL(raw);
+    const port = url.port ? Number(url.port) : url.protocol === 'http:' || url.protocol === 'ws:' ? 80 : 443;
+    if (port !== 443) ports.add(port);
+  }
+  return [...ports].sort((a, b) => a - b);
+}
+
+export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
+  const tcp = (port: number) => ({ protocol: 'TCP', port });
+  const ingress: unknown[] = [{ ports: [tcp(GATEWAY_PORT)] }];
+  const monitoringNs = m.spec.monitoring.prometheusNamespace;
+  if (monitoringNs) {
+    ingress.push({
+      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': monitoringNs } } }],
+      ports: [tcp(GATEWAY_PORT)],
+    });
+  }
+  const egress: unknown[] = [{ ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] }, { ports: [tcp(443)] }];
+  const extra = extraBackendPorts(m);
+  if (extra.length) egress.push({ ports: extra.map(tcp) });
+  if (m.memory) {
+    if (m.memory.engine !== 'external') {
+      egress.push({
+        to: [{ podSelector: { matchLabels: postgresSelector(m.memory.store) } }],
+        ports: [tcp(POSTGRES_PORT)],
+      });
+    }
+    if (m.memory.engine !== 'postgres') {
+      egress.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [tcp(POSTGRES_PORT)] });
+    }
+  }
+  new ApiObject(chart, 'networkpolicy', {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: {
+      name: m.names.networkPolicy,
+      labels: m.labels('network-policy'),
+      annotations: {
+        'callfleet.io/metrics-isolation':
+          'none: /metrics shares port 8080 with the webhooks; it is never routed by the Ingress/HTTPRoute',
+      },
+    },
+    spec: { podSelector: { matchLabels: m.selector }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
+  });
+}

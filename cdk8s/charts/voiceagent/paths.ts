@@ -1,0 +1,17 @@
+// The public paths of the gateway contract and which Service carries them. /health, /status and
+// /metrics are never routed from outside.
+import { GATEWAY_PORT, PORT_NAME } from './model.ts';
+
+export const STREAM_PREFIX = '/twilio/stream/';
+/** Call SIDs: "CA" + 32 hex digits; the regex admits any SID-like token. */
+export const STREAM_REGEX = '/twilio/stream/([A-Za-z0-9]+)';
+export const WEBHOOK_PREFIXES = ['/twilio/voice', '/twilio/stream-status', '/elevenlabs'] as const;
+export const STREAM_TIMEOUT_SECONDS = 3600;
+export const WEBHOOK_TIMEOUT_SECONDS = 30;
+
+export const backend = (service: string) => ({ service: { name: service, port: { name: PORT_NAME } } });
+export { GATEWAY_PORT };
+
+export function tls(host: string, secretName: string | undefined) {
+  return secretName ? [{ hosts: [host], secretName }] : undefined;
+}

@@ -1,0 +1,26 @@
+// Two disjoint PDBs: idle pods may be evicted one at a time; busy pods (label set by the operator)
+// never. Disjoint on purpose: the eviction API refuses pods matched by more than one PDB.
+import { ApiObject, type Chart } from 'cdk8s';
+import { BUSY_LABEL } from '../labels.ts';
+import type { VoiceAgentModel } from './model.ts';
+
+export function addPdbs(chart: Chart, m: VoiceAgentModel): void {
+  new ApiObject(chart, 'pdb', {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: m.names.pdb, labels: m.labels('disruption-budget') },
+    spec: {
+      maxUnavailable: 1,
+      selector: {
+        matchLabels: m.selector,
+        matchExpressions: [{ key: BUSY_LABEL, operator: 'NotIn', values: ['true'] }],
+      },
+    },
+  });
+  new ApiObject(chart, 'pdb-busy', {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: { name: m.names.busyPdb, labels: m.labels('disruption-budget') },
+    spec: { maxUnavailable: 0, selector: { matchLabels: { ...m.selector, [BUSY_LABEL]: 'true' } } },
+  });
+}
