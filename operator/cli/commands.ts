@@ -25,7 +25,7 @@ export const commands: Record<string, Command> = {
   },
   render: {
     summary: 'print the objects a VoiceAgent or MemoryStore becomes (-f FILE [-o yaml|json])',
-    load: notYet('render'),
+    load: () => import('./render.ts'),
   },
   crds: {
     summary: 'write the CustomResourceDefinitions generated from the API schemas',
