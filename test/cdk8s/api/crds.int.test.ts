@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { crdFor, type JsonSchema } from '../../../cdk8s/api/crd.ts';
 import { kinds } from '../../../cdk8s/api/v1alpha1/index.ts';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
-import { examples, invalidExamples, parseExample, repoPath } from './examples.ts';
+import { type Example, examples, invalidExamples, parseExample, repoPath } from './examples.ts';
 
 async function retry<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -30,6 +30,30 @@ function objectNodes(schema: JsonSchema, path: string[] = []): { path: string[];
   return out;
 }
 
+/** Copies of a manifest with one spec field deleted, or one string emptied / number zeroed. */
+function variants(obj: Example['object']): { label: string; object: unknown }[] {
+  const out: { label: string; object: unknown }[] = [];
+  const visit = (node: unknown, path: (string | number)[]) => {
+    if (!node || typeof node !== 'object') return;
+    for (const [k, v] of Object.entries(node)) {
+      const p = [...path, Array.isArray(node) ? Number(k) : k];
+      const edit = (label: string, change: (parent: Record<string, unknown>, key: string) => void) => {
+        const copy = structuredClone(obj) as Record<string, unknown>;
+        let parent: Record<string, unknown> = copy;
+        for (const seg of p.slice(0, -1)) parent = parent[seg as string] as Record<string, unknown>;
+        change(parent, String(p[p.length - 1]));
+        out.push({ label: `${label} ${p.join('.')}`, object: copy });
+      };
+      if (!Array.isArray(node)) edit('without', (parent, key) => delete parent[key]);
+      if (typeof v === 'string') edit('empty', (parent, key) => (parent[key] = ''));
+      if (typeof v === 'number') edit('zero', (parent, key) => (parent[key] = 0));
+      visit(v, p);
+    }
+  };
+  visit((obj as { spec?: unknown }).spec, ['spec']);
+  return out;
+}
+
 describe('CRDs on the API server [integration]', () => {
   let cluster: Cluster;
   const ns = 'crd-test';
@@ -47,8 +71,10 @@ describe('CRDs on the API server [integration]', () => {
       ]);
       assert.equal(wait.code, 0, wait.stderr);
     }
-    const created = await cluster.kubectl(['create', 'namespace', ns]);
-    assert.equal(created.code, 0, created.stderr);
+    for (const name of [ns, `${ns}-variants`]) {
+      const created = await cluster.kubectl(['create', 'namespace', name]);
+      assert.equal(created.code, 0, created.stderr);
+    }
   });
 
   after(async () => {
@@ -108,6 +134,30 @@ describe('CRDs on the API server [integration]', () => {
         assert.ok(issue.message.includes(line), `zod: ${issue.message}`);
     });
   }
+
+  test('zod and the API server agree on every example with one field removed or emptied', async () => {
+    const cases = examples().flatMap((ex) => variants(ex.object).map((v) => ({ file: ex.file, ...v })));
+    assert.ok(cases.length > 100, `only ${cases.length} variants`);
+    const disagreements: string[] = [];
+    for (let i = 0; i < cases.length; i += 8) {
+      await Promise.all(
+        cases.slice(i, i + 8).map(async ({ file, label, object }) => {
+          const res = await cluster.kubectl(
+            ['create', '-n', `${ns}-variants`, '--dry-run=server', '-f', '-'],
+            {
+              input: JSON.stringify(object),
+            },
+          );
+          const zodOk = parseExample(object as { kind?: string }).ok;
+          if ((res.code === 0) !== zodOk) {
+            const server = res.code === 0 ? 'accepts' : res.stderr.trim();
+            disagreements.push(`${file} ${label}: server ${server}; zod ${zodOk ? 'accepts' : 'rejects'}`);
+          }
+        }),
+      );
+    }
+    assert.deepEqual(disagreements, []);
+  });
 
   test('kubectl explain prints a description for every field', async () => {
     for (const def of kinds) {
