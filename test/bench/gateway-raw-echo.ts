@@ -1,0 +1,12 @@
+// The baseline: a raw `ws` server that echoes every message back, nothing else.
+import { WebSocketServer } from 'ws';
+
+const wss = new WebSocketServer({
+  port: Number(process.argv[2]),
+  host: '127.0.0.1',
+  perMessageDeflate: false,
+});
+wss.on('connection', (ws) => {
+  ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+});
+wss.on('listening', () => process.stdout.write('LISTENING\n'));
