@@ -78,7 +78,7 @@ export function renderDocuments(
 }
 
 export function toYaml(objects: KubernetesObject[]): string {
-  return objects.map((o) => stringify(o, { lineWidth: 0 })).join('---\n');
+  return objects.map((o) => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n');
 }
 
 export function toJson(objects: KubernetesObject[]): string {

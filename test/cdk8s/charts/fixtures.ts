@@ -1,0 +1,121 @@
+// The examples/ CRs (and variants that cover every ingress class) as parsed objects, and a
+// deterministic render of them for tests, goldens and dry runs.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { parseAllDocuments } from 'yaml';
+import {
+  type MemoryStore,
+  parseMemoryStore,
+  parseVoiceAgent,
+  type VoiceAgent,
+} from '../../../cdk8s/api/v1alpha1/index.ts';
+import type { MemoryStoreRenderContext } from '../../../cdk8s/charts/index.ts';
+import { renderDocuments } from '../../../operator/cli/render.ts';
+
+export const ROOT = new URL('../../../', import.meta.url).pathname;
+export const EXAMPLES = join(ROOT, 'examples');
+
+/** Fixed randomness: generated passwords and keys are the same on every run. */
+export const fixedRandom = (size: number) => new Uint8Array(size).map((_, i) => (i * 37 + 11) % 256);
+export const fixedCtx: MemoryStoreRenderContext = { randomBytes: fixedRandom };
+
+export interface Example {
+  /** File name without .yaml, or `variant-*` for the generated variants. */
+  name: string;
+  docs: Record<string, unknown>[];
+}
+
+export function readDocs(path: string): Record<string, unknown>[] {
+  return parseAllDocuments(readFileSync(path, 'utf8'))
+    .map((d) => d.toJS() as Record<string, unknown>)
+    .filter((d) => d !== null);
+}
+
+/** A uid like the API server's, stable per name, so ownerReferences render. */
+const uidFor = (name: string) =>
+  `00000000-0000-4000-8000-${Buffer.from(name).toString('hex').padEnd(12, '0').slice(0, 12)}`;
+
+function withUid(doc: Record<string, unknown>): Record<string, unknown> {
+  const metadata = { ...(doc.metadata as Record<string, unknown>) };
+  metadata.uid = uidFor(String(metadata.name));
+  return { ...doc, metadata };
+}
+
+export function examples(): Example[] {
+  return readdirSync(EXAMPLES)
+    .filter((f) => f.endsWith('.yaml'))
+    .sort()
+    .map((f) => ({ name: f.replace(/\.yaml$/, ''), docs: readDocs(join(EXAMPLES, f)).map(withUid) }));
+}
+
+const echo = () => readDocs(join(EXAMPLES, 'voiceagent-echo.yaml'))[0] as { spec: Record<string, unknown> };
+
+/** One VoiceAgent per ingress flavour the examples do not all cover. */
+export function variants(): Example[] {
+  const make = (
+    name: string,
+    ingress: Record<string, unknown>,
+    extra: Record<string, unknown> = {},
+  ): Example => {
+    const base = echo();
+    const doc = {
+      ...base,
+      metadata: { name, namespace: 'voice' },
+      spec: { ...base.spec, ...extra, ingress },
+    };
+    return { name: `variant-${name}`, docs: [withUid(doc)] };
+  };
+  return [
+    make('nginx', { host: 'nginx.example.com', className: 'nginx', tls: { secretName: 'nginx-tls' } }),
+    make(
+      'alb',
+      { host: 'alb.example.com', className: 'alb', tls: { secretName: 'alb-tls' } },
+      { drain: { gracePeriodSeconds: 7200 }, calls: { maxDurationSeconds: 7000 } },
+    ),
+    make('gce', { host: 'gce.example.com', className: 'gce' }),
+    make('gateway-gcp', { host: 'gcp.example.com', gatewayRef: { name: 'external' }, gatewayPolicy: 'gcp' }),
+    make(
+      'gateway-plain',
+      { host: 'gw.example.com', gatewayRef: { name: 'external', sectionName: 'https' } },
+      {
+        autoscaling: { engine: 'keda', targetActiveCallsPerPod: 10 },
+        monitoring: { serviceMonitor: true, prometheusRule: true, prometheusNamespace: 'monitoring' },
+        drain: { preStopSeconds: 0 },
+      },
+    ),
+  ];
+}
+
+export const allExamples = () => [...examples(), ...variants()];
+
+export function render(example: Example): KubernetesObject[] {
+  const result = renderDocuments(example.docs, fixedCtx);
+  if (!result.ok) throw new Error(`${example.name}: ${JSON.stringify(result.failures)}`);
+  return result.objects;
+}
+
+export function parsedVoiceAgents(example: Example): VoiceAgent[] {
+  return example.docs
+    .filter((d) => d.kind === 'VoiceAgent')
+    .map((d) => {
+      const p = parseVoiceAgent(d);
+      if (!p.ok) throw new Error(JSON.stringify(p.issues));
+      return p.value;
+    });
+}
+
+export function parsedMemoryStores(example: Example): MemoryStore[] {
+  return example.docs
+    .filter((d) => d.kind === 'MemoryStore')
+    .map((d) => {
+      const p = parseMemoryStore(d);
+      if (!p.ok) throw new Error(JSON.stringify(p.issues));
+      return p.value;
+    });
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: tests walk the wire format
+export type Obj = KubernetesObject & { spec?: any; data?: any; stringData?: any };
+export const find = (objects: KubernetesObject[], kind: string, name?: string) =>
+  objects.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name)) as Obj[];
