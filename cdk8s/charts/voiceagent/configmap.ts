@@ -13,7 +13,15 @@ import { RenderError } from '../errors.ts';
 import { CONFIG_FILE, type VoiceAgentModel } from './model.ts';
 
 export function publicBaseUrl(m: VoiceAgentModel): string {
-  return m.spec.telephony.publicBaseUrl ?? `https://${m.spec.ingress?.host ?? ''}`;
+  if (m.spec.telephony.publicBaseUrl) return m.spec.telephony.publicBaseUrl;
+  const host = m.spec.ingress?.host ?? '';
+  if (host.startsWith('*.')) {
+    throw new RenderError(
+      'spec.ingress.host',
+      'a wildcard host cannot be the public URL; set spec.telephony.publicBaseUrl',
+    );
+  }
+  return `https://${host}`;
 }
 
 export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
