@@ -38,10 +38,12 @@ typecheck: install
 
 manifests: install
 	node bin/callfleet.ts crds --out crds
+	node charts/generate.ts
 
 # CI fails when crds/ is out of date with the zod schemas.
 check-manifests: install
 	@if [ -f cdk8s/api/crd.ts ]; then node bin/callfleet.ts crds --check crds; fi
+	node charts/generate.ts --check
 
 test-unit: install
 	$(NODE_TEST) $(UNIT_FILES)

@@ -1,0 +1,60 @@
+{{/* Name of the chart, overridable. */}}
+{{- define "callfleet.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name of every object: the release name, or release-chart when they differ. */}}
+{{- define "callfleet.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "callfleet.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "callfleet.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: operator
+{{- end }}
+
+{{- define "callfleet.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "callfleet.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: callfleet
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "callfleet.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "callfleet.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "callfleet.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The namespaces the operator watches: the list in namespaced scope, nothing (= all) in cluster scope. */}}
+{{- define "callfleet.validate" -}}
+{{- if eq .Values.rbac.scope "namespaced" }}
+{{- if ne (len .Values.rbac.watchNamespaces) 1 }}
+{{- fail "rbac.scope=namespaced needs exactly one entry in rbac.watchNamespaces (the operator watches one namespace per release; install one release per namespace)" }}
+{{- end }}
+{{- end }}
+{{- if and (gt (int .Values.operator.replicas) 1) (not .Values.operator.leaderElection) }}
+{{- fail "operator.replicas > 1 needs operator.leaderElection=true (two leaders would fight over every object)" }}
+{{- end }}
+{{- end }}
