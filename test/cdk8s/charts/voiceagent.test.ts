@@ -149,7 +149,8 @@ for (const { example, va, objects } of cases) {
         r,
         spec.resources ?? { requests: { cpu: '250m', memory: '256Mi' }, limits: { memory: '512Mi' } },
       );
-      assert.ok(r.requests.cpu && r.requests.memory);
+      const requests = (r as { requests: { cpu?: string; memory?: string } }).requests;
+      assert.ok(requests.cpu && requests.memory);
     });
 
     it('Deployment: topology spread across zones and nodes', () => {
