@@ -107,7 +107,7 @@ for (const { example, ms } of stores) {
       assert.equal(url.protocol, 'postgres:');
       assert.equal(url.host, `${name}-postgres.${ns}.svc:5432`);
       assert.equal(decodeURIComponent(url.password), creds?.stringData.password);
-      assert.ok((creds?.stringData.password as string).length >= 24);
+      assert.ok(String(creds?.stringData.password).length >= 24);
     });
 
     it('postgres: backup CronJob (pg_dump to a PVC, keep N) only when asked', () => {
