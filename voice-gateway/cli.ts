@@ -1,6 +1,8 @@
 // `callfleet gateway`: config from CALLFLEET_GATEWAY_CONFIG, secrets from the environment only.
+import client from 'prom-client';
 import { ConfigError, loadGatewayConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
+import type { MemoryRuntime } from './memory/runtime.ts';
 import type { CallerMemory } from './memory/types.ts';
 import { type ElevenLabsWebhookHandlers, Gateway } from './server.ts';
 
@@ -28,6 +30,46 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
   }
   const log = createLogger();
   if (!env.TWILIO_AUTH_TOKEN) log.warn('TWILIO_AUTH_TOKEN is not set: every Twilio request will be refused');
+  // Caller memory from the environment (the MemoryStore's Secrets), unless the caller injected one.
+  let runtime: MemoryRuntime | undefined;
+  if (!deps.memory && env.CALLFLEET_MEMORY_URL && config.memory?.enabled !== false) {
+    // Loaded only when memory is on, so a gateway without memory never loads pg.
+    const { parseKeyring } = await import('./memory/crypto.ts');
+    const { MemoryRuntime: Runtime } = await import('./memory/runtime.ts');
+    if (!env.CALLFLEET_ENCRYPTION_KEY) {
+      process.stderr.write(
+        'callfleet gateway: CALLFLEET_ENCRYPTION_KEY: required when CALLFLEET_MEMORY_URL is set\n',
+      );
+      return 1;
+    }
+    let keyring: ReturnType<typeof parseKeyring>;
+    try {
+      keyring = parseKeyring(env.CALLFLEET_ENCRYPTION_KEY);
+    } catch (err) {
+      process.stderr.write(`callfleet gateway: CALLFLEET_ENCRYPTION_KEY: ${(err as Error).message}\n`);
+      return 1;
+    }
+    runtime = new Runtime({
+      url: env.CALLFLEET_MEMORY_URL,
+      keyring,
+      config: config.memory,
+      telephony: config.telephony,
+      log,
+      webhookSecret: env.ELEVENLABS_WEBHOOK_SECRET,
+      requestToken: env.ELEVENLABS_REQUEST_TOKEN,
+      dataRightsToken: env.CALLFLEET_DATA_RIGHTS_TOKEN,
+    });
+    runtime.start();
+  } else if (!deps.memory && config.memory?.enabled) {
+    if (config.memory.required) {
+      process.stderr.write(
+        'callfleet gateway: CALLFLEET_MEMORY_URL: required when memory.required is true\n',
+      );
+      return 1;
+    }
+    log.warn('memory.enabled but CALLFLEET_MEMORY_URL is not set: calls run without caller memory');
+  }
+  const memory = deps.memory ?? runtime?.store;
   const gateway = new Gateway({
     config,
     log,
@@ -38,8 +80,11 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
       openaiApiKey: env.OPENAI_API_KEY,
       websocketToken: env.AGENT_WEBSOCKET_TOKEN,
     },
-    memory: deps.memory,
-    webhooks: deps.webhooks,
+    memory,
+    webhooks: deps.webhooks ?? runtime?.webhooks,
+    memoryApi: runtime?.memoryApi,
+    dependenciesReady: runtime ? () => runtime.ready() : undefined,
+    extraRegistries: memory ? [client.register] : undefined,
     twilioApiBaseUrl: env.TWILIO_API_BASE_URL,
   });
   const host = env.HOST ?? '0.0.0.0';
@@ -49,9 +94,11 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     'gateway listening',
   );
 
+  let signalAt = Date.now();
   const result = await new Promise<'drained' | 'deadline'>((resolve) => {
     const onSignal = (signal: string) => {
       if (gateway.draining) return;
+      signalAt = Date.now();
       log.info({ signal }, 'signal received');
       void gateway.drain().then(resolve);
     };
@@ -59,8 +106,14 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     process.on('SIGINT', () => onSignal('SIGINT'));
   });
   log.info({ result, activeCalls: gateway.sessions.size }, 'drain finished, exiting');
-  await deps.memory?.flush(2000);
-  await deps.memory?.close();
+  // Calls that just ended queued their records: write them within what is left of the grace period
+  // (at least a second, so a drain that used the whole period still tries).
+  const flushMs = Math.max(1000, config.drain.gracePeriodSeconds * 1000 - (Date.now() - signalAt));
+  if (runtime) await runtime.shutdown(flushMs);
+  else {
+    await deps.memory?.flush(flushMs);
+    await deps.memory?.close();
+  }
   await gateway.close();
   // Nothing should be left, but never let a stray handle hold the pod past its grace period.
   setTimeout(() => process.exit(0), 500).unref();

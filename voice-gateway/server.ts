@@ -7,6 +7,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { BackendRegistry } from './backends/registry.ts';
 import type { BackendSecrets } from './backends/types.ts';
@@ -32,6 +33,8 @@ export interface WebhookResponse {
   headers?: Record<string, string>;
 }
 export type WebhookHandler = (req: WebhookRequest) => Promise<WebhookResponse>;
+/** A handler that owns a path prefix; answers undefined for paths it does not serve. */
+export type ApiHandler = (req: WebhookRequest & { method: string }) => Promise<WebhookResponse | undefined>;
 
 /** elevenlabs-native mode webhooks, supplied by caller memory; each route answers 404 when absent. */
 export interface ElevenLabsWebhookHandlers {
@@ -52,6 +55,12 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   memory?: CallerMemory | undefined;
   webhooks?: ElevenLabsWebhookHandlers | undefined;
+  /** Served under /memory/ (the data-rights API, behind its own bearer token). */
+  memoryApi?: ApiHandler | undefined;
+  /** Required dependencies (e.g. caller memory configured as required); false = readiness 503. */
+  dependenciesReady?: (() => boolean) | undefined;
+  /** Further registries appended to /metrics (e.g. prom-client's default one, caller-memory metrics). */
+  extraRegistries?: Registry[] | undefined;
   /** Twilio REST base URL (env TWILIO_API_BASE_URL wins over config). */
   twilioApiBaseUrl?: string | undefined;
 }
@@ -166,16 +175,18 @@ export class Gateway {
   // ---- HTTP --------------------------------------------------------------------------------
 
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
     const method = req.method ?? 'GET';
+    if (path.startsWith('/memory/') && this.#o.memoryApi) return this.#memoryApi(this.#o.memoryApi, req, res);
     if (method === 'GET') {
       switch (path) {
         case '/health':
           return send(res, 200, 'application/json', '{"status":"ok"}');
         case '/health/ready':
-          return this.#draining
-            ? send(res, 503, 'application/json', '{"status":"draining"}')
-            : send(res, 200, 'application/json', '{"status":"ready"}');
+          if (this.#draining) return send(res, 503, 'application/json', '{"status":"draining"}');
+          if (this.#o.dependenciesReady && !this.#o.dependenciesReady())
+            return send(res, 503, 'application/json', '{"status":"dependency_down"}');
+          return send(res, 200, 'application/json', '{"status":"ready"}');
         case '/status':
           return send(
             res,
@@ -188,7 +199,8 @@ export class Gateway {
             }),
           );
         case '/metrics': {
-          const body = await this.metrics.registry.metrics();
+          let body = await this.metrics.registry.metrics();
+          for (const r of this.#o.extraRegistries ?? []) body += `\n${await r.metrics()}`;
           return send(res, 200, this.metrics.registry.contentType, body);
         }
       }
@@ -281,6 +293,17 @@ export class Gateway {
     if (!h) return send(res, 404, 'text/plain', 'not found');
     const r = await h({ headers: req.headers, url: req.url ?? '/', body });
     const text = r.body === undefined ? '' : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
+    res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
+    res.end(text);
+  }
+
+  async #memoryApi(h: ApiHandler, req: IncomingMessage, res: ServerResponse) {
+    const method = req.method ?? 'GET';
+    const body = method === 'GET' ? Buffer.alloc(0) : await readBody(req);
+    if (body === null) return send(res, 413, 'text/plain', 'body too large');
+    const r = await h({ method, headers: req.headers, url: req.url ?? '/', body });
+    if (!r) return send(res, 404, 'text/plain', 'not found');
+    const text = r.body === undefined ? '' : JSON.stringify(r.body);
     res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
     res.end(text);
   }

@@ -102,8 +102,52 @@ export const gatewayConfigSchema = z
       .prefault({}),
     memory: z
       .object({
-        enabled: z.boolean().default(false),
-        lookupBudgetMs: z.number().int().min(1).max(10000).default(300),
+        enabled: z
+          .boolean()
+          .optional()
+          .describe(
+            'false turns memory off even when CALLFLEET_MEMORY_URL is set; memory runs when the URL is set',
+          ),
+        lookupBudgetMs: z
+          .number()
+          .int()
+          .min(1)
+          .max(10000)
+          .default(300)
+          .describe(
+            'Time budget of the caller lookup at call start; past it the call proceeds without memory',
+          ),
+        // The fields below have no zod default, so a rendered ConfigMap only carries what was set;
+        // the defaults live in memoryDefaults (voice-gateway/memory/runtime.ts).
+        required: z
+          .boolean()
+          .optional()
+          .describe(
+            'Readiness answers 503 while the memory database is unreachable (default false: calls go on without memory)',
+          ),
+        recordTranscripts: z
+          .boolean()
+          .optional()
+          .describe('Store transcript turns and the summary derived from them (default true)'),
+        healthCheckSeconds: z
+          .number()
+          .min(0.1)
+          .max(3600)
+          .optional()
+          .describe('How often the database is probed for callfleet_memory_up (default 5)'),
+        retention: z
+          .object({
+            transcriptDays: z.number().int().min(0).max(36500).optional().describe('0/unset: kept forever'),
+            memoryDays: z.number().int().min(0).max(36500).optional().describe('0/unset: kept forever'),
+            sweepIntervalSeconds: z
+              .number()
+              .min(1)
+              .max(604800)
+              .optional()
+              .describe('How often a pod tries to sweep, one pod at a time (default 3600)'),
+          })
+          .strict()
+          .optional(),
       })
       .optional(),
     twilio: z.object({ apiBaseUrl: httpUrl.optional() }).optional(),

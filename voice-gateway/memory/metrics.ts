@@ -62,3 +62,12 @@ export const retentionDeleted = once(
       labelNames: ['table'],
     }),
 );
+
+export const memoryUp = once(
+  'callfleet_memory_up',
+  () =>
+    new client.Gauge({
+      name: 'callfleet_memory_up',
+      help: '1 while the caller-memory database answers and its schema is migrated, else 0',
+    }),
+);

@@ -28,6 +28,11 @@ export interface PostgresMemoryOptions {
   encryptText?: boolean;
   /** How many recent memories lookup() returns. Default 10. */
   recentMemories?: number;
+  /**
+   * Store transcript turns (and the summary derived from them). Default true; when false only a summary
+   * the backend gave and explicit memories are kept.
+   */
+  recordTranscripts?: boolean;
   queue?: WriteQueueOptions;
   logger?: MemoryLogger;
 }
@@ -54,6 +59,7 @@ export class PostgresCallerMemory implements CallerMemory {
   readonly pool: pg.Pool;
   readonly keyring: Keyring;
   readonly encryptText: boolean;
+  readonly recordTranscripts: boolean;
   readonly #recent: number;
   readonly #queue: WriteQueue<CallRecord>;
   readonly #log: MemoryLogger;
@@ -62,6 +68,7 @@ export class PostgresCallerMemory implements CallerMemory {
     this.pool = options.pool;
     this.keyring = options.keyring;
     this.encryptText = options.encryptText ?? true;
+    this.recordTranscripts = options.recordTranscripts ?? true;
     this.#recent = options.recentMemories ?? 10;
     this.#log = options.logger ?? { warn: () => {} };
     this.#queue = new WriteQueue((record) => this.#writeQueued(record), {
@@ -230,7 +237,9 @@ export class PostgresCallerMemory implements CallerMemory {
       this.#log.warn({ err: (error as Error).message, callSid: call?.callSid }, 'call record rejected');
       return;
     }
-    this.#queue.push(structuredClone(call));
+    const copy = structuredClone(call);
+    if (!this.recordTranscripts) copy.transcript = [];
+    this.#queue.push(copy);
   }
 
   flush(deadlineMs: number): Promise<void> {

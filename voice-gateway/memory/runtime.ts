@@ -1,0 +1,194 @@
+// Caller memory inside a running gateway: opens the pool, migrates (in the background, under the
+// advisory lock, retried until the database answers), probes the database for callfleet_memory_up,
+// runs the retention sweeper and exposes the store, the elevenlabs-native webhooks and the
+// data-rights API in the shapes the HTTP server takes. A database that is down never stops the
+// gateway: lookups miss (counted), writes wait in the retry queue, readiness stays up unless memory
+// is configured as required.
+import type pg from 'pg';
+import type { GatewayConfig } from '../config/schema.ts';
+import type { Logger } from '../log.ts';
+import type { ApiHandler, ElevenLabsWebhookHandlers } from '../server.ts';
+import type { Keyring } from './crypto.ts';
+import { createDataRightsApi } from './data-rights-api.ts';
+import { createElevenLabsWebhooks, type WebhookHandler } from './elevenlabs-webhooks.ts';
+import { memoryUp } from './metrics.ts';
+import { migrate } from './migrate.ts';
+import { createPool } from './pool.ts';
+import { PostgresCallerMemory } from './postgres-store.ts';
+import { startRetentionSweeper } from './retention.ts';
+
+type MemoryConfig = NonNullable<GatewayConfig['memory']>;
+
+/** The memory block with every default applied (the schema leaves them out of rendered ConfigMaps). */
+export function memoryDefaults(c: GatewayConfig['memory']) {
+  return {
+    lookupBudgetMs: c?.lookupBudgetMs ?? 300,
+    required: c?.required ?? false,
+    recordTranscripts: c?.recordTranscripts ?? true,
+    healthCheckMs: (c?.healthCheckSeconds ?? 5) * 1000,
+    transcriptDays: c?.retention?.transcriptDays ?? 0,
+    memoryDays: c?.retention?.memoryDays ?? 0,
+    sweepEveryMs: (c?.retention?.sweepIntervalSeconds ?? 3600) * 1000,
+  };
+}
+
+export interface MemoryRuntimeOptions {
+  url: string;
+  keyring: Keyring;
+  config: MemoryConfig | undefined;
+  telephony: GatewayConfig['telephony'];
+  log: Logger;
+  /** HMAC secret of the post-call webhook (ELEVENLABS_WEBHOOK_SECRET); unset: post-call answers 401. */
+  webhookSecret?: string | undefined;
+  /** Bearer token required on conversation-init and the tool webhook (ELEVENLABS_REQUEST_TOKEN). */
+  requestToken?: string | undefined;
+  /** Bearer token of the data-rights API (CALLFLEET_DATA_RIGHTS_TOKEN); unset: /memory/* answers 404. */
+  dataRightsToken?: string | undefined;
+  /** Write-queue retry backoff (ms). */
+  retry?: { baseDelayMs?: number; maxDelayMs?: number };
+}
+
+export class MemoryRuntime {
+  readonly pool: pg.Pool;
+  readonly store: PostgresCallerMemory;
+  /** Only in elevenlabs-native mode: in twilio-stream mode nobody should be able to ask about a number. */
+  readonly webhooks: ElevenLabsWebhookHandlers | undefined;
+  readonly memoryApi: ApiHandler;
+  readonly settings: ReturnType<typeof memoryDefaults>;
+  readonly #log: Logger;
+  #migrated = false;
+  #up = false;
+  #stopped = false;
+  #probeTimer: NodeJS.Timeout | undefined;
+  #migrateTimer: NodeJS.Timeout | undefined;
+  #sweeper: { stop(): void } | undefined;
+
+  constructor(o: MemoryRuntimeOptions) {
+    this.settings = memoryDefaults(o.config);
+    this.#log = o.log.child({ component: 'caller-memory' });
+    this.pool = createPool(o.url, { max: 10, applicationName: 'callfleet-gateway' });
+    this.store = new PostgresCallerMemory({
+      pool: this.pool,
+      keyring: o.keyring,
+      recordTranscripts: this.settings.recordTranscripts,
+      logger: this.#log,
+      queue: { baseDelayMs: o.retry?.baseDelayMs ?? 200, maxDelayMs: o.retry?.maxDelayMs ?? 5_000 },
+    });
+    this.memoryApi = adaptApi(
+      createDataRightsApi({ pool: this.pool, keyring: o.keyring, token: o.dataRightsToken || undefined }),
+    );
+    if (o.telephony === 'elevenlabs-native') {
+      const h = createElevenLabsWebhooks(this.store, o.webhookSecret ?? '', {
+        lookupBudgetMs: this.settings.lookupBudgetMs,
+        ...(o.requestToken ? { requestToken: o.requestToken } : {}),
+      });
+      if (!o.webhookSecret) {
+        this.#log.warn('ELEVENLABS_WEBHOOK_SECRET is not set: every post-call webhook will be refused');
+      }
+      this.webhooks = {
+        conversationInit: adapt(h.conversationInit),
+        searchMemory: adapt(h.searchMemory),
+        postCall: o.webhookSecret
+          ? adapt(h.postCall)
+          : async () => ({ status: 401, body: { error: 'post-call webhook secret not configured' } }),
+      };
+    }
+    memoryUp.set(0);
+  }
+
+  /** True while the database answers and the schema is migrated. */
+  get up(): boolean {
+    return this.#up;
+  }
+
+  /** What readiness needs from memory: always true unless memory is required. */
+  ready(): boolean {
+    return !this.settings.required || this.#up;
+  }
+
+  start(): void {
+    void this.#migrate(0);
+    this.#probeTimer = setInterval(() => void this.#probe(), this.settings.healthCheckMs);
+    this.#probeTimer.unref();
+  }
+
+  async #migrate(attempt: number): Promise<void> {
+    if (this.#stopped) return;
+    try {
+      const result = await migrate(this.pool);
+      this.#migrated = true;
+      this.#setUp(true);
+      this.#log.info({ applied: result.applied, schema: result.current }, 'caller memory ready');
+      this.#startSweeper();
+    } catch (error) {
+      const delay = Math.min(10_000, 500 * 2 ** attempt);
+      if (attempt === 0 || delay === 10_000) {
+        this.#log.warn(
+          { err: (error as Error).message, retryInMs: delay },
+          'caller-memory database not available: calls proceed without memory',
+        );
+      }
+      if (this.#stopped) return;
+      this.#migrateTimer = setTimeout(() => void this.#migrate(attempt + 1), delay);
+      this.#migrateTimer.unref();
+    }
+  }
+
+  async #probe(): Promise<void> {
+    if (!this.#migrated || this.#stopped) return;
+    try {
+      await this.pool.query('SELECT 1');
+      this.#setUp(true);
+    } catch (error) {
+      this.#setUp(false, (error as Error).message);
+    }
+  }
+
+  #setUp(up: boolean, err?: string): void {
+    if (up !== this.#up) {
+      if (up) this.#log.info('caller-memory database reachable');
+      else this.#log.warn({ err }, 'caller-memory database unreachable: lookups miss, writes are queued');
+    }
+    this.#up = up;
+    memoryUp.set(up ? 1 : 0);
+  }
+
+  #startSweeper(): void {
+    const s = this.settings;
+    if (this.#sweeper || (s.transcriptDays <= 0 && s.memoryDays <= 0)) return;
+    this.#sweeper = startRetentionSweeper(
+      this.pool,
+      { transcriptDays: s.transcriptDays, memoryDays: s.memoryDays },
+      s.sweepEveryMs,
+      (error) => this.#log.warn({ err: (error as Error).message }, 'retention sweep failed'),
+    );
+  }
+
+  /** Writes what is queued (until the deadline), then closes the pool. */
+  async shutdown(deadlineMs: number): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#probeTimer);
+    clearTimeout(this.#migrateTimer);
+    this.#sweeper?.stop();
+    const pending = this.store.pendingWrites;
+    await this.store.flush(deadlineMs);
+    if (this.store.pendingWrites > 0) {
+      this.#log.error(
+        { pending: this.store.pendingWrites },
+        'caller-memory writes still pending at the deadline: dropped',
+      );
+    } else if (pending > 0) {
+      this.#log.info({ written: pending }, 'caller-memory writes flushed');
+    }
+    await this.store.close();
+    await Promise.race([this.pool.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+  }
+}
+
+function adapt(h: WebhookHandler): NonNullable<ElevenLabsWebhookHandlers['postCall']> {
+  return async (req) => h(req.body, req.headers);
+}
+
+function adaptApi(h: ReturnType<typeof createDataRightsApi>): ApiHandler {
+  return (req) => h(req.method, req.url, req.body, req.headers);
+}
