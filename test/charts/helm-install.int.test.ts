@@ -53,6 +53,25 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
       );
     });
 
+  /** A kubeconfig that authenticates as a ServiceAccount (bearer token), against the test cluster. */
+  const serviceAccountKubeconfig = async (name: string, namespace: string) => {
+    const token = (
+      await kubectlOk(cluster, ['create', 'token', name, '-n', namespace, '--duration=1h'])
+    ).trim();
+    const admin = parse(readFileSync(cluster.kubeconfigPath, 'utf8'));
+    const path = join(dir, `${namespace}-${name}.kubeconfig`);
+    writeFileSync(
+      path,
+      stringify({
+        ...admin,
+        users: [{ name: 'operator', user: { token } }],
+        contexts: [{ name: 'operator', context: { cluster: admin.clusters[0].name, user: 'operator' } }],
+        'current-context': 'operator',
+      }),
+    );
+    return path;
+  };
+
   before(async () => {
     cluster = await startCluster({ controllers: true, nodes: 2 });
   });
@@ -93,18 +112,7 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
   });
 
   test('the operator, with only the chart ServiceAccount rights, leads and reconciles examples/voiceagent-echo.yaml to Ready', async () => {
-    const token = (await kubectlOk(cluster, ['create', 'token', RELEASE, '-n', NS, '--duration=1h'])).trim();
-    const admin = parse(readFileSync(cluster.kubeconfigPath, 'utf8'));
-    const kubeconfig = join(dir, 'operator-sa.kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      stringify({
-        ...admin,
-        users: [{ name: 'operator', user: { token } }],
-        contexts: [{ name: 'operator', context: { cluster: admin.clusters[0].name, user: 'operator' } }],
-        'current-context': 'operator',
-      }),
-    );
+    const kubeconfig = await serviceAccountKubeconfig(RELEASE, NS);
     // The ServiceAccount can do nothing the chart did not grant (e.g. no Secrets outside its rules' kinds).
     const forbidden = await cluster.kubectl(['--kubeconfig', kubeconfig, 'get', 'clusterroles']);
     assert.notEqual(forbidden.code, 0);
@@ -160,5 +168,54 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
       60_000,
     );
     assert.equal(await getObject(cluster, 'default', `clusterrole/${RELEASE}`), null);
+  });
+
+  test('namespaced mode (CRDs already there): Roles in the watched namespace suffice to reconcile a VoiceAgent', async () => {
+    const ns = 'team-ops';
+    const watched = 'voice-team';
+    await createNamespace(cluster, watched);
+    await helm(
+      'install',
+      'team',
+      join(root, 'charts/callfleet'),
+      '-n',
+      ns,
+      '--create-namespace',
+      '--wait',
+      '--timeout',
+      '180s',
+      '-f',
+      join(root, 'charts/callfleet/ci/namespaced-values.yaml'),
+      '--set',
+      `rbac.watchNamespaces={${watched}}`,
+      '--set',
+      'crds.install=false',
+      '--set',
+      'operator.replicas=1',
+    );
+    assert.ok(await getObject(cluster, watched, 'role/team-callfleet'));
+    const kubeconfig = await serviceAccountKubeconfig('team-callfleet', ns);
+    const elsewhere = await cluster.kubectl([
+      '--kubeconfig',
+      kubeconfig,
+      'get',
+      'voiceagents',
+      '-n',
+      'voice',
+    ]);
+    assert.match(elsewhere.stderr, /forbidden/, 'no rights outside the watched namespace');
+
+    operator = await startOperator(
+      cluster,
+      [`--kubeconfig=${kubeconfig}`, `--lease-namespace=${ns}`, `--namespace=${watched}`],
+      'team-operator',
+    );
+    await applyObjects(cluster, watched, [example('examples/voiceagent-echo.yaml')]);
+    await waitForReady(cluster, watched, 'voiceagent/echo', 120_000);
+    const log = readFileSync(operator.logFile, 'utf8');
+    assert.doesNotMatch(log, /forbidden/i, 'the operator hit a missing permission');
+    await operator.stop();
+    operator = undefined;
+    await helm('uninstall', 'team', '-n', ns, '--wait', '--timeout', '120s');
   });
 });
