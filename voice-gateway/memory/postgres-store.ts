@@ -186,8 +186,9 @@ export class PostgresCallerMemory implements CallerMemory {
     if (this.encryptText) {
       const tokens = new Set(this.keyring.keys.flatMap((k) => searchTokens(k, query)));
       if (tokens.size === 0) return [];
-      tsquery = `to_tsquery('simple', $2)`;
-      params = [callerId, [...tokens].join(' | '), bounded];
+      // Cast, not to_tsquery(): the parser would split a token like `58040e7640c3836b` as a number.
+      tsquery = '$2::tsquery';
+      params = [callerId, [...tokens].map((t) => `'${t}'`).join(' | '), bounded];
     } else {
       tsquery = `websearch_to_tsquery('english', $2)`;
       params = [callerId, query, bounded];

@@ -87,6 +87,26 @@ describe('PostgresCallerMemory', () => {
     assert.ok(!dump.includes('gluten'));
   });
 
+  test('search finds words whose blind token looks like a number to the text-search parser', async () => {
+    // Under KEY_SPEC, "peanuts" hashes to 58040e7640c3836b: to_tsquery() would split it as 58040e7640.
+    const store = h.store();
+    const phone = '+14155550109';
+    store.record(
+      callRecord(phone, {
+        summary: 'Allergic to peanuts',
+        transcript: [{ role: 'caller', text: 'I am allergic to peanuts', atMs: 100 }],
+      }),
+    );
+    await store.flush(5000);
+    const context = await store.lookup(phone, 1000);
+    assert.ok(context?.callerId);
+    const hits = await store.search(context.callerId, 'peanuts');
+    assert.deepEqual(hits.map((x) => x.text).sort(), [
+      'Allergic to peanuts',
+      'Caller said: I am allergic to peanuts',
+    ]);
+  });
+
   test('search works on plain text when text encryption is off', async () => {
     const store = h.store({ encryptText: false });
     const phone = '+14155550104';
