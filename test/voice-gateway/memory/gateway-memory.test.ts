@@ -489,4 +489,31 @@ describe('caller memory in the running gateway (real processes, real PostgreSQL)
       for (const form of phoneForms(phone)) assert.ok(!text.includes(form), `${form} found`);
     }
   });
+  test('drain: a call ending during the drain is written before exit, across a database outage', async () => {
+    const n = rt.sessions.length;
+    const call = await gwRt.call('+14155550166');
+    const session = await nextRealtimeSession(n);
+    session.ws.send(
+      JSON.stringify({
+        type: 'conversation.item.input_audio_transcription.completed',
+        item_id: 'item_in_d',
+        content_index: 0,
+        transcript: 'I would like to cancel my subscription',
+      }),
+    );
+    await sleep(100);
+    await db.stop();
+    gwRt.proc.child.kill('SIGTERM');
+    await waitFor(
+      'readiness 503',
+      async () => (await fetch(`${gwRt.url}/health/ready`)).status === 503,
+      5000,
+    );
+    await hangUp(call);
+    await sleep(1000);
+    assert.equal(gwRt.proc.child.exitCode, null, 'the gateway waits for its pending write');
+    await db.start();
+    assert.equal(await gwRt.proc.exited, 0);
+    assert.equal((await callRow(call.callSid))?.turns, 1);
+  });
 });
