@@ -1,6 +1,7 @@
 // Prometheus metrics. Per-frame counters are plain numbers folded into prom-client at scrape time,
 // so the media path never hashes label sets.
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { RelayLatency } from './relay-latency.ts';
 
 export type FrameDirection = 'in' | 'out' | 'to_backend' | 'from_backend';
 export type DropReason = 'queue_full' | 'twilio_backpressure' | 'backend_backpressure' | 'interrupted';
@@ -68,6 +69,8 @@ export class GatewayMetrics {
   readonly webhooks: Counter<'result'>;
   readonly signatureRejected: Counter<'endpoint'>;
   readonly memoryLookups: Counter<'result'>;
+  /** Time in the gateway per relayed audio message (handler start to send returned). */
+  readonly relayLatency = new RelayLatency();
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
@@ -162,5 +165,10 @@ export class GatewayMetrics {
       labelNames: ['result'],
       registers: [r],
     });
+    this.relayLatency.register(
+      r,
+      'callfleet_relay_latency_seconds',
+      'Time an audio message spends in the gateway, from its message handler starting to the relayed send returning',
+    );
   }
 }

@@ -1,58 +1,99 @@
 // Load generator for bench:gateway (its own process, pinned by the orchestrator). Plays N callers
 // (20 ms mu-law frames, 50/s) and, in gateway mode, the agent backend (200 ms chunks while speaking,
-// half of the time). Every frame carries an id so one-way transit time can be measured here.
-// Protocol with the orchestrator: prints READY when all calls run, MEASURE_END when the measured
-// window ends, then one JSON line with the results.
+// one second out of two). Built to stay far from saturation so its own queueing does not pollute
+// the latency figures:
+// - one shared 1 ms ticker; calls are spread over the 20 ms frame period (phase = index mod 20),
+//   as independent real calls are, instead of all N frames leaving in one burst;
+// - frames are pre-serialised strings; the send time (microseconds, 8 base64 characters) is the
+//   first 6 bytes of the audio payload, so a receiver finds it with one indexOf and decodes it
+//   without JSON.parse, Buffer allocation or a lookup table of ids;
+// - samples go to preallocated typed arrays.
+// It also reports its own CPU use and event-loop delay, so a saturated generator is visible.
+// Protocol with the orchestrator: READY when all calls run and the window starts, MEASURE_END when
+// the measured window ends, then one JSON line with the results.
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocket, WebSocketServer } from 'ws';
 import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
 
 const [mode, target, nArg, secondsArg, backendPortArg] = process.argv.slice(2);
 const N = Number(nArg);
 const SECONDS = Number(secondsArg);
-const PUBLIC = 'https://voice.example.com';
-const RING = 1 << 20;
-const sentAt = new Float64Array(RING);
-const inWindow = new Uint8Array(RING);
-let nextId = 1;
-const transit: number[] = [];
-const downTransit: number[] = [];
-let measuring = false;
-let callerFramesSent = 0;
-let callerFramesArrived = 0;
-let agentChunksSent = 0;
-let agentChunksArrived = 0;
+const FRAME_MS = 20;
+const CHUNK_MS = 200;
 
-function frame(bytes: number): { id: number; b64: string } {
-  const id = nextId++;
-  const b = Buffer.alloc(bytes, 0xff);
-  b.writeUInt32BE(id, 0);
-  sentAt[id & (RING - 1)] = performance.now();
-  inWindow[id & (RING - 1)] = measuring ? 1 : 0;
-  return { id, b64: b.toString('base64') };
+// ---- send-time stamps in the payload ----------------------------------------------------------
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const DECODE = new Int8Array(128).fill(-1);
+for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+const STAMP_CHARS = 8; // 48 bits of microseconds
+
+function stampNow(): string {
+  let v = Math.floor(performance.now() * 1000);
+  let s = '';
+  for (let i = 0; i < STAMP_CHARS; i++) {
+    s = ALPHABET[v % 64] + s;
+    v = Math.floor(v / 64);
+  }
+  return s;
 }
-function idOf(b64: string): number {
-  return Buffer.from(b64.slice(0, 8), 'base64').readUInt32BE(0);
+
+/** Microseconds stamped at `at` in `buf`, or -1 when the bytes are not a stamp. */
+function readStamp(buf: Buffer, at: number): number {
+  let v = 0;
+  for (let i = 0; i < STAMP_CHARS; i++) {
+    const d = DECODE[buf[at + i] as number] ?? -1;
+    if (d < 0) return -1;
+    v = v * 64 + d;
+  }
+  return v;
+}
+
+const PAYLOAD_KEY = Buffer.from('"payload":"');
+const AUDIO_KEY = Buffer.from('"audio":"');
+const MARK_KEY = Buffer.from('"event":"mark"');
+const NAME_KEY = Buffer.from('"name":"');
+const callerRest = Buffer.alloc(160, 0xff).toString('base64').slice(STAMP_CHARS); // 20 ms of silence
+const agentRest = Buffer.alloc(1600, 0x7f).toString('base64').slice(STAMP_CHARS); // 200 ms
+
+// ---- measurement state -------------------------------------------------------------------------
+let windowStartUs = Number.POSITIVE_INFINITY;
+let windowEndUs = Number.POSITIVE_INFINITY;
+const inWindow = (us: number) => us >= windowStartUs && us < windowEndUs;
+const capacity = N * (1000 / FRAME_MS) * (SECONDS + 2) + 1024;
+const up = new Float64Array(capacity);
+let upCount = 0;
+const down = new Float64Array(Math.ceil(capacity / 5));
+let downCount = 0;
+let callerFramesSent = 0;
+let agentChunksSent = 0;
+let mismatched = 0;
+
+function arrived(buf: Buffer, key: Buffer, into: 'up' | 'down'): boolean {
+  const k = buf.indexOf(key);
+  if (k < 0) return false;
+  const sent = readStamp(buf, k + key.length);
+  if (sent < 0) {
+    mismatched++;
+    return true;
+  }
+  if (!inWindow(sent)) return true;
+  const ms = performance.now() - sent / 1000;
+  if (into === 'up') up[upCount++] = ms;
+  else down[downCount++] = ms;
+  return true;
 }
 
 // ---- the fake agent backend (gateway mode) -------------------------------------------------
-const agents = new Set<WebSocket>();
+const agents: WebSocket[] = [];
 if (mode === 'gateway') {
   const server = createServer();
-  const wss = new WebSocketServer({ server, perMessageDeflate: false });
+  const wss = new WebSocketServer({ server, perMessageDeflate: false, skipUTF8Validation: true });
   wss.on('connection', (ws) => {
-    agents.add(ws);
+    agents.push(ws);
     ws.on('message', (data) => {
-      const m = JSON.parse(data.toString()) as { type: string; audio?: string };
-      if (m.type === 'audio' && m.audio) {
-        const slot = idOf(m.audio) & (RING - 1);
-        if (inWindow[slot]) {
-          callerFramesArrived++;
-          transit.push(performance.now() - (sentAt[slot] as number));
-        }
-      }
+      arrived(data as Buffer, AUDIO_KEY, 'up');
     });
-    ws.on('close', () => agents.delete(ws));
   });
   await new Promise<void>((r) => server.listen(Number(backendPortArg), '127.0.0.1', () => r()));
 }
@@ -61,6 +102,7 @@ if (mode === 'gateway') {
 interface Caller {
   ws: WebSocket;
   streamSid: string;
+  seq: number;
 }
 const callers: Caller[] = [];
 const targetUrl = new URL(target as string);
@@ -72,34 +114,24 @@ for (let i = 0; i < N; i++) {
   const ws = new WebSocket(`ws://${targetUrl.host}${mode === 'gateway' ? path : '/'}`, {
     headers,
     perMessageDeflate: false,
+    skipUTF8Validation: true,
   });
   await new Promise<void>((r, j) => {
     ws.once('open', () => r());
     ws.once('error', j);
   });
-  const c: Caller = { ws, streamSid };
+  const markPrefix = `{"event":"mark","sequenceNumber":"0","streamSid":"${streamSid}","mark":{"name":"`;
   ws.on('message', (data) => {
-    const text = data.toString();
+    const buf = data as Buffer;
     if (mode === 'raw') {
-      const m = JSON.parse(text) as { media: { payload: string } };
-      const slot = idOf(m.media.payload) & (RING - 1);
-      if (inWindow[slot]) {
-        callerFramesArrived++;
-        transit.push(performance.now() - (sentAt[slot] as number));
-      }
+      arrived(buf, PAYLOAD_KEY, 'up');
       return;
     }
-    const m = JSON.parse(text) as { event: string; media?: { payload: string }; mark?: { name: string } };
-    if (m.event === 'media' && m.media) {
-      const slot = idOf(m.media.payload) & (RING - 1);
-      if (inWindow[slot]) {
-        agentChunksArrived++;
-        downTransit.push(performance.now() - (sentAt[slot] as number));
-      }
-    } else if (m.event === 'mark') {
-      ws.send(
-        `{"event":"mark","sequenceNumber":"0","streamSid":"${streamSid}","mark":{"name":"${m.mark?.name}"}}`,
-      );
+    if (arrived(buf, PAYLOAD_KEY, 'down')) return;
+    if (buf.indexOf(MARK_KEY) >= 0) {
+      const at = buf.indexOf(NAME_KEY) + NAME_KEY.length;
+      const name = buf.toString('latin1', at, buf.indexOf(34, at));
+      ws.send(`${markPrefix}${name}"}}`);
     }
   });
   if (mode === 'gateway') {
@@ -120,61 +152,86 @@ for (let i = 0; i < N; i++) {
       }),
     );
   }
-  callers.push(c);
+  callers.push({ ws, streamSid, seq: 2 });
 }
 if (mode === 'gateway') {
   const t0 = Date.now();
-  while (agents.size < N && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 20));
+  while (agents.length < N && Date.now() - t0 < 10000) await new Promise((r) => setTimeout(r, 20));
 }
 
-let tick = 0;
-let seq = 2;
+// ---- one shared 1 ms ticker ------------------------------------------------------------------
+// Caller i sends at milliseconds ≡ i (mod 20); agent j, while speaking, at ms ≡ 7j (mod 200).
+const callersBySlot: Caller[][] = Array.from({ length: FRAME_MS }, () => []);
+for (const [i, c] of callers.entries()) callersBySlot[i % FRAME_MS]?.push(c);
+const agentsBySlot: WebSocket[][] = Array.from({ length: CHUNK_MS }, () => []);
+for (const [j, a] of agents.entries()) agentsBySlot[(j * 7) % CHUNK_MS]?.push(a);
+let slot = 0;
 const tStart = performance.now();
-const ticker = setInterval(() => {
-  const due = Math.floor((performance.now() - tStart) / 20);
-  while (tick < due) step();
-}, 5);
-function step() {
-  tick++;
-  for (const c of callers) {
-    const f = frame(160);
+
+function sendSlot(s: number): void {
+  for (const c of callersBySlot[s % FRAME_MS] as Caller[]) {
+    const seq = c.seq++;
     c.ws.send(
-      `{"event":"media","sequenceNumber":"${seq}","media":{"track":"inbound","chunk":"${seq}","timestamp":"${tick * 20}","payload":"${f.b64}"},"streamSid":"${c.streamSid}"}`,
+      `{"event":"media","sequenceNumber":"${seq}","media":{"track":"inbound","chunk":"${seq}","timestamp":"${s}","payload":"${stampNow()}${callerRest}"},"streamSid":"${c.streamSid}"}`,
     );
-    if (measuring) callerFramesSent++;
+    if (windowStartUs !== Number.POSITIVE_INFINITY && windowEndUs === Number.POSITIVE_INFINITY)
+      callerFramesSent++;
   }
-  seq++;
+  if (mode !== 'gateway') return;
   // The agent speaks one second out of two, a 200 ms chunk every 200 ms.
-  if (mode === 'gateway' && tick % 10 === 0 && tick % 100 < 50) {
-    for (const a of agents) {
-      const f = frame(1600);
-      a.send(`{"type":"audio","audio":"${f.b64}","itemId":"i${Math.floor(tick / 100)}"}`);
-      if (measuring) agentChunksSent++;
-    }
+  if (Math.floor(s / 1000) % 2 !== 0) return;
+  for (const a of agentsBySlot[s % CHUNK_MS] as WebSocket[]) {
+    a.send(`{"type":"audio","audio":"${stampNow()}${agentRest}","itemId":"i${Math.floor(s / 2000)}"}`);
+    if (windowStartUs !== Number.POSITIVE_INFINITY && windowEndUs === Number.POSITIVE_INFINITY)
+      agentChunksSent++;
   }
 }
+const ticker = setInterval(() => {
+  const due = Math.floor(performance.now() - tStart);
+  while (slot < due) sendSlot(slot++);
+}, 1);
 
-await new Promise((r) => setTimeout(r, 1000)); // warm-up
-measuring = true;
+await new Promise((r) => setTimeout(r, 2000)); // warm-up (JIT, TCP windows)
+const loop = monitorEventLoopDelay({ resolution: 1 });
+loop.enable();
+const cpu0 = process.cpuUsage();
+const w0 = performance.now();
+windowStartUs = w0 * 1000;
 process.stdout.write('READY\n');
 await new Promise((r) => setTimeout(r, SECONDS * 1000));
-measuring = false;
+windowEndUs = performance.now() * 1000;
+const cpu = process.cpuUsage(cpu0);
+const wall = (windowEndUs / 1000 - w0) / 1000;
+loop.disable();
 process.stdout.write('MEASURE_END\n');
+await new Promise((r) => setTimeout(r, 1000)); // let in-flight frames arrive
 clearInterval(ticker);
-await new Promise((r) => setTimeout(r, 1000));
 
-function pct(a: number[], p: number): number {
-  if (!a.length) return 0;
-  const s = [...a].sort((x, y) => x - y);
-  return Number((s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number).toFixed(3));
+function pct(a: Float64Array, n: number, p: number): number {
+  if (!n) return 0;
+  const s = a.slice(0, n).sort();
+  return Number((s[Math.min(n - 1, Math.floor((p / 100) * n))] as number).toFixed(3));
 }
 const result = {
   callerFramesSent,
-  callerFramesArrived,
+  callerFramesArrived: upCount,
   agentChunksSent,
-  agentChunksArrived,
-  upTransitMs: { p50: pct(transit, 50), p99: pct(transit, 99) },
-  downTransitMs: { p50: pct(downTransit, 50), p99: pct(downTransit, 99) },
+  agentChunksArrived: downCount,
+  unreadableStamps: mismatched,
+  upTransitMs: { p50: pct(up, upCount, 50), p99: pct(up, upCount, 99), max: pct(up, upCount, 100) },
+  downTransitMs: {
+    p50: pct(down, downCount, 50),
+    p99: pct(down, downCount, 99),
+    max: pct(down, downCount, 100),
+  },
+  loadGenerator: {
+    cpuUtilisation: Number(((cpu.user + cpu.system) / 1e6 / wall).toFixed(3)),
+    eventLoopDelayMs: {
+      p50: Number((loop.percentile(50) / 1e6).toFixed(3)),
+      p99: Number((loop.percentile(99) / 1e6).toFixed(3)),
+      max: Number((loop.max / 1e6).toFixed(3)),
+    },
+  },
 };
 process.stdout.write(`${JSON.stringify(result)}\n`);
 for (const c of callers) c.ws.terminate();

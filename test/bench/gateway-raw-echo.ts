@@ -5,6 +5,7 @@ const wss = new WebSocketServer({
   port: Number(process.argv[2]),
   host: '127.0.0.1',
   perMessageDeflate: false,
+  skipUTF8Validation: true, // as the gateway's media-stream server
 });
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));

@@ -1,15 +1,26 @@
 // bench:gateway — N simulated calls through the gateway to a fake backend, beside a raw ws echo
 // server with the same message counts. Server and load generator are pinned to different cores.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+// Added latency is reported two ways: through-gateway transit minus the raw echo's transit at the
+// same load (external), and the gateway's own relay histogram plus its event-loop delay over the
+// window (internal, independent of the load generator). Method and figures: docs/benchmarks.md.
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const root = new URL('../../', import.meta.url).pathname;
 const N = Number(process.env.BENCH_CALLS ?? 200);
+// Scheduling of the server and load generator. The machine may be shared, and with autogroup
+// scheduling `nice` does not reach across sessions, so by default (when permitted) both run
+// SCHED_RR: a ready process then runs at once instead of waiting out other work's time slices,
+// as on the dedicated core the spec assumes. Our processes stay far below a core, and the
+// kernel's RT throttle keeps 5% for everyone else. BENCH_SCHED=nice|none for the alternatives.
+const SCHED = process.env.BENCH_SCHED ?? 'rr';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CLK_TCK = 100;
+const LOOP_SAMPLE_MS = 10;
+const round = (x: number, d = 3) => Number(x.toFixed(d));
 
 function freePort(): Promise<number> {
   return new Promise((r) => {
@@ -21,10 +32,24 @@ function freePort(): Promise<number> {
   });
 }
 
-function pinned(core: number, args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn('taskset', ['-c', String(core), process.execPath, ...args], {
+const schedPrefix = ((): string[] => {
+  const p = SCHED === 'rr' ? ['chrt', '-r', '10'] : SCHED === 'nice' ? ['nice', '-n', '-10'] : [];
+  const [cmd, ...args] = p;
+  if (!cmd) return [];
+  const r = spawnSync(cmd, [...args, 'true']);
+  return r.status === 0 && r.stderr.length === 0 ? p : [];
+})();
+
+function pinned(
+  core: number,
+  args: string[],
+  env: Record<string, string> = {},
+  stdout: 'pipe' | number = 'pipe',
+): ChildProcess {
+  const [cmd, ...prefix] = [...schedPrefix, 'taskset', '-c', String(core), process.execPath];
+  return spawn(cmd as string, [...prefix, ...args], {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
+    stdio: ['ignore', stdout, 'inherit'],
   });
 }
 
@@ -57,13 +82,72 @@ function waitLine(p: ChildProcess, re: RegExp): Promise<string> {
   });
 }
 
+interface Percentiles {
+  p50: number;
+  p99: number;
+  max: number;
+}
 interface LoadResult {
   callerFramesSent: number;
   callerFramesArrived: number;
   agentChunksSent: number;
   agentChunksArrived: number;
-  upTransitMs: { p50: number; p99: number };
-  downTransitMs: { p50: number; p99: number };
+  unreadableStamps: number;
+  upTransitMs: Percentiles;
+  downTransitMs: Percentiles;
+  loadGenerator: { cpuUtilisation: number; eventLoopDelayMs: Percentiles };
+}
+
+/** Busy jiffies per CPU (everything but idle and iowait), from /proc/stat. */
+function busyPerCpu(): number[] {
+  return readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .filter((l) => /^cpu\d+ /.test(l))
+    .map((l) => {
+      const f = l.split(/\s+/).slice(1).map(Number);
+      return f.reduce((a, b) => a + b, 0) - (f[3] ?? 0) - (f[4] ?? 0) - (f[8] ?? 0) - (f[9] ?? 0);
+    });
+}
+
+/** The gateway's relay histogram (cumulative bucket counts by direction) and event-loop delay. */
+async function scrape(port: number) {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const buckets: Record<string, [number, number][]> = { to_backend: [], to_caller: [] };
+  for (const m of text.matchAll(
+    /^callfleet_relay_latency_seconds_bucket\{direction="(\w+)",le="([^"]+)"\} (\S+)$/gm,
+  )) {
+    buckets[m[1] as string]?.push([
+      m[2] === '+Inf' ? Number.POSITIVE_INFINITY : Number(m[2]) * 1000,
+      Number(m[3]),
+    ]);
+  }
+  // prom-client samples the loop every 10 ms (eventLoopMonitoringPrecision) and its figures
+  // include that interval: what is left over is the delay.
+  const lag = (q: string) => {
+    const v = new RegExp(`^callfleet_nodejs_eventloop_lag_${q}_seconds (\\S+)$`, 'm').exec(text)?.[1];
+    return round(Math.max(0, Number(v ?? Number.NaN) * 1000 - LOOP_SAMPLE_MS));
+  };
+  return { buckets, loopDelayMs: { p50: lag('p50'), p99: lag('p99'), max: lag('max') } };
+}
+
+/** Percentile of the window's observations (bucket deltas), linear within the bucket. */
+function histPercentile(before: [number, number][], after: [number, number][], p: number) {
+  const delta = after.map(([le, c], i) => [le, c - (before[i]?.[1] ?? 0)] as [number, number]);
+  const total = delta.at(-1)?.[1] ?? 0;
+  if (!total) return { ms: 0, bucketUpperMs: 0, count: 0 };
+  const rank = (p / 100) * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, c] of delta) {
+    if (c >= rank) {
+      const upper = Number.isFinite(le) ? le : prevLe;
+      const ms = prevLe + ((upper - prevLe) * (rank - prevCount)) / Math.max(1, c - prevCount);
+      return { ms: Number(ms.toFixed(4)), bucketUpperMs: le, count: total };
+    }
+    prevLe = le;
+    prevCount = c;
+  }
+  return { ms: prevLe, bucketUpperMs: prevLe, count: total };
 }
 
 async function measure(server: ChildProcess, mode: 'raw' | 'gateway', target: string, backendPort = 0) {
@@ -78,14 +162,43 @@ async function measure(server: ChildProcess, mode: 'raw' | 'gateway', target: st
     String(backendPort),
   ]);
   await waitLine(load, /^READY$/);
+  const port = Number(new URL(target).port);
+  const scrape0 = mode === 'gateway' ? await scrape(port) : undefined;
   const cpu0 = cpuSeconds(pid);
+  const loadCpu0 = cpuSeconds(load.pid as number);
+  const busy0 = busyPerCpu();
   const t0 = performance.now();
   await waitLine(load, /^MEASURE_END$/);
   const cpu1 = cpuSeconds(pid);
+  const loadCpu1 = cpuSeconds(load.pid as number);
+  const busy1 = busyPerCpu();
   const wall = (performance.now() - t0) / 1000;
+  const scrape1 = mode === 'gateway' ? await scrape(port) : undefined;
   const rss = rssBytes(pid);
   const result = JSON.parse(await waitLine(load, /^\{/)) as LoadResult;
-  return { cpu: cpu1 - cpu0, wall, rssPerCall: (rss - idleRss) / N, result };
+  const cpu = cpu1 - cpu0;
+  const busy = (core: number) => ((busy1[core] ?? 0) - (busy0[core] ?? 0)) / CLK_TCK;
+  // CPU used on the two bench cores by everything else on the machine during the window.
+  const otherBusy = {
+    serverCore: round(Math.max(0, busy(0) - cpu) / wall, 2),
+    loadCore: round(Math.max(0, busy(1) - (loadCpu1 - loadCpu0)) / wall, 2),
+  };
+  let relay: Record<string, unknown> | undefined;
+  if (scrape0 && scrape1) {
+    const dir = (d: string) => {
+      const b0 = scrape0.buckets[d] ?? [];
+      const b1 = scrape1.buckets[d] ?? [];
+      const p50 = histPercentile(b0, b1, 50);
+      const p99 = histPercentile(b0, b1, 99);
+      return { messages: p50.count, p50Ms: p50.ms, p99Ms: p99.ms, p99BucketUpperMs: p99.bucketUpperMs };
+    };
+    relay = {
+      toBackend: dir('to_backend'),
+      toCaller: dir('to_caller'),
+      eventLoopDelayMs: scrape1.loopDelayMs,
+    };
+  }
+  return { cpu, wall, rssPerCall: (rss - idleRss) / N, result, otherBusy, relay };
 }
 
 const rawPort = await freePort();
@@ -105,13 +218,23 @@ writeFileSync(
     calls: { maxConcurrentPerPod: N + 10, maxDurationSeconds: 3600, silenceTimeoutSeconds: 3600 },
   }),
 );
-const gw = pinned(0, [join(root, 'bin/callfleet.ts'), 'gateway'], {
-  CALLFLEET_GATEWAY_CONFIG: cfg,
-  PORT: String(gwPort),
-  HOST: '127.0.0.1',
-  TWILIO_AUTH_TOKEN: '12345',
-  LOG_LEVEL: 'warn',
-});
+// The gateway's logs go to our stderr (a pipe nobody reads would block it once full).
+const gw = pinned(
+  0,
+  [
+    ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    join(root, 'bin/callfleet.ts'),
+    'gateway',
+  ],
+  {
+    CALLFLEET_GATEWAY_CONFIG: cfg,
+    PORT: String(gwPort),
+    HOST: '127.0.0.1',
+    TWILIO_AUTH_TOKEN: '12345',
+    LOG_LEVEL: 'warn',
+  },
+  2,
+);
 for (let i = 0; i < 200; i++) {
   try {
     if ((await fetch(`http://127.0.0.1:${gwPort}/health`)).ok) break;
@@ -121,22 +244,39 @@ for (let i = 0; i < 200; i++) {
 const gwM = await measure(gw, 'gateway', `http://127.0.0.1:${gwPort}`, backendPort);
 gw.kill('SIGKILL');
 
-const rawMessages = rawM.result.callerFramesArrived;
-const gwMessages = gwM.result.callerFramesArrived + gwM.result.agentChunksArrived;
+const r = rawM.result;
+const g = gwM.result;
+const rawMessages = r.callerFramesArrived;
+const gwMessages = g.callerFramesArrived + g.agentChunksArrived;
 const rawPerMsgUs = (rawM.cpu / rawMessages) * 1e6;
 const gwPerMsgUs = (gwM.cpu / gwMessages) * 1e6;
 const cpuPerCallSecond = gwM.cpu / (N * gwM.wall);
-const round = (x: number, d = 3) => Number(x.toFixed(d));
+const framesLost = g.callerFramesSent - g.callerFramesArrived + (g.agentChunksSent - g.agentChunksArrived);
+const external = {
+  p50: round(g.upTransitMs.p50 - r.upTransitMs.p50),
+  p99: round(g.upTransitMs.p99 - r.upTransitMs.p99),
+};
+const relay = gwM.relay as {
+  toBackend: { p99Ms: number };
+  toCaller: { p99Ms: number };
+  eventLoopDelayMs: Percentiles;
+};
+const internalP99 = round(Math.max(relay.toBackend.p99Ms, relay.toCaller.p99Ms) + relay.eventLoopDelayMs.p99);
 const report = {
   calls: N,
   seconds: SECONDS,
-  note: 'CPU from /proc utime+stime at 10 ms resolution; gateway and load generator pinned to cores 0 and 1',
+  note:
+    'CPU from /proc utime+stime (10 ms ticks); server on core 0, load generator (callers + fake backend) on core 1' +
+    (schedPrefix.length ? `, both under \`${schedPrefix.join(' ')}\`` : ', default scheduling'),
   rawEcho: {
     messages: rawMessages,
+    framesLost: r.callerFramesSent - r.callerFramesArrived,
     cpuSeconds: round(rawM.cpu),
     cpuPerMessageUs: round(rawPerMsgUs),
-    roundTripMs: rawM.result.upTransitMs,
+    transitMs: r.upTransitMs,
     rssPerCallKiB: round(rawM.rssPerCall / 1024, 1),
+    loadGenerator: r.loadGenerator,
+    otherCpuOnBenchCores: rawM.otherBusy,
   },
   gateway: {
     relayedMessages: gwMessages,
@@ -144,17 +284,24 @@ const report = {
     cpuPerMessageUs: round(gwPerMsgUs),
     cpuPerCallSecondMs: round(cpuPerCallSecond * 1000),
     callsPerCore: Math.floor(1 / cpuPerCallSecond),
-    callerToBackendMs: gwM.result.upTransitMs,
-    backendToCallerMs: gwM.result.downTransitMs,
+    callerToBackendMs: g.upTransitMs,
+    backendToCallerMs: g.downTransitMs,
     addedLatencyMs: {
-      p50: round(gwM.result.upTransitMs.p50 - rawM.result.upTransitMs.p50),
-      p99: round(gwM.result.upTransitMs.p99 - rawM.result.upTransitMs.p99),
+      external: {
+        ...external,
+        method: 'caller->backend through the gateway minus caller->echo->caller via raw ws echo, same load',
+      },
+      internal: {
+        relay: relay,
+        p99Bound: internalP99,
+        method:
+          'gateway histogram: message handler start -> relayed send returned, per direction; plus the gateway event-loop delay p99 (time a ready message can wait to be handled)',
+      },
     },
-    framesLost:
-      gwM.result.callerFramesSent -
-      gwM.result.callerFramesArrived +
-      (gwM.result.agentChunksSent - gwM.result.agentChunksArrived),
+    framesLost,
     rssPerCallKiB: round(gwM.rssPerCall / 1024, 1),
+    loadGenerator: g.loadGenerator,
+    otherCpuOnBenchCores: gwM.otherBusy,
   },
   cpuPerMessageRatio: round(gwPerMsgUs / rawPerMsgUs),
   targets: {
@@ -163,6 +310,16 @@ const report = {
     addedLatencyP99MaxMs: 5,
     framesLost: 0,
   },
+  met: {
+    cpuPerMessageRatio: gwPerMsgUs / rawPerMsgUs <= 1.2,
+    callsPerCore: 1 / cpuPerCallSecond >= 1000,
+    addedLatencyP99External: external.p99 <= 5,
+    addedLatencyP99Internal: internalP99 <= 5,
+    framesLost: framesLost === 0,
+  },
 };
-process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+const json = `${JSON.stringify(report, null, 2)}\n`;
+mkdirSync(join(root, 'bench-results'), { recursive: true });
+writeFileSync(join(root, 'bench-results/gateway.json'), json);
+process.stdout.write(json);
 process.exit(0);

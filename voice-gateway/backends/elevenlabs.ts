@@ -93,7 +93,7 @@ export class ElevenLabsBackend extends WsBackend implements AgentBackend {
           return;
         }
         const out = this.#outRate === null ? audio : this.#toMulaw(audio, this.#outRate);
-        this.sink.audio(out, Number.isFinite(id) ? `el_${id}` : undefined);
+        this.sink.audio(out, Number.isFinite(id) ? `el_${id}` : undefined, this.receivedAt);
         return;
       }
       case 'ping': {

@@ -68,7 +68,7 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
         if (item)
           this.#itemMs.set(item, (this.#itemMs.get(item) ?? 0) + Math.floor((delta.length * 3) / 4 / 8));
         if (this.#itemMs.size > 64) this.#itemMs.delete(this.#itemMs.keys().next().value as string);
-        this.sink.audio(delta, item);
+        this.sink.audio(delta, item, this.receivedAt);
         return;
       }
       case 'input_audio_buffer.speech_started':

@@ -14,8 +14,11 @@ export interface BackendStart {
 
 /** What a backend reports to the call session. Called synchronously from the backend's socket handlers. */
 export interface BackendSink {
-  /** Agent audio to play, base64 mu-law 8 kHz. `itemId` identifies the agent utterance (for truncation). */
-  audio(payloadB64: string, itemId: string | undefined): void;
+  /**
+   * Agent audio to play, base64 mu-law 8 kHz. `itemId` identifies the agent utterance (for truncation);
+   * `receivedAt` is the `performance.now()` at which the backend message carrying it arrived, if any.
+   */
+  audio(payloadB64: string, itemId: string | undefined, receivedAt?: number): void;
   /** The backend says the caller interrupted: clear what the caller has not heard yet. */
   interrupted(): void;
   transcript(role: 'caller' | 'agent', text: string): void;

@@ -42,7 +42,7 @@ export class WebSocketBackend extends WsBackend implements AgentBackend {
           this.sink.protocolError('missing_fields');
           return;
         }
-        this.sink.audio(audio, str(m.itemId));
+        this.sink.audio(audio, str(m.itemId), this.receivedAt);
         return;
       }
       case 'clear':

@@ -13,6 +13,8 @@ export abstract class WsBackend {
   protected readonly sink: BackendSink;
   protected readonly opts: WsBackendOptions;
   protected ws: WebSocket | undefined;
+  /** `performance.now()` when the message being handled arrived (for the relay latency metric). */
+  protected receivedAt = 0;
   #closed = false;
 
   constructor(sink: BackendSink, opts: WsBackendOptions) {
@@ -23,6 +25,7 @@ export abstract class WsBackend {
   protected attach(ws: WebSocket): void {
     this.ws = ws;
     ws.on('message', (data, isBinary) => {
+      this.receivedAt = performance.now();
       if (this.#closed) return;
       if (isBinary) {
         this.sink.protocolError('binary');

@@ -81,7 +81,7 @@ export class CallSession {
     this.#outboundLimit = deps.config.limits.outboundBufferBytes;
     this.#queueCap = deps.config.limits.queueFrames;
     deps.metrics.activeCalls.inc();
-    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary, performance.now()));
     ws.on('close', (code) => this.#finish(code));
     ws.on('error', () => {});
   }
@@ -96,7 +96,7 @@ export class CallSession {
 
   // ---- Twilio side -------------------------------------------------------------------------
 
-  #onMessage(data: RawData, isBinary: boolean): void {
+  #onMessage(data: RawData, isBinary: boolean, receivedAt: number): void {
     const m = this.#d.metrics;
     m.frames.in++;
     if (this.#finished) return;
@@ -131,7 +131,7 @@ export class CallSession {
           this.#malformed('missing_fields');
           return;
         }
-        this.#callerAudio(msg.payload);
+        this.#callerAudio(msg.payload, receivedAt);
         return;
       case 'mark':
         if (this.#wrongSid(msg.streamSid)) return;
@@ -175,7 +175,7 @@ export class CallSession {
     }
   }
 
-  #callerAudio(payload: string): void {
+  #callerAudio(payload: string, receivedAt: number): void {
     const now = Date.now();
     const n = this.#scratch.write(payload, 'base64');
     if (mulawPeak(this.#scratch, n) >= SPEECH_PEAK) {
@@ -191,8 +191,10 @@ export class CallSession {
     }
     const m = this.#d.metrics;
     if (this.#backendReady) {
-      if (this.#backend?.sendAudio(payload)) m.frames.to_backend++;
-      else m.dropped.backend_backpressure++;
+      if (this.#backend?.sendAudio(payload)) {
+        m.frames.to_backend++;
+        m.relayLatency.observe('to_backend', receivedAt);
+      } else m.dropped.backend_backpressure++;
     } else if (!this.#ending) {
       if (this.#pending.length < this.#queueCap) this.#pending.push(payload);
       else m.dropped.queue_full++;
@@ -275,7 +277,7 @@ export class CallSession {
   // ---- backend side ------------------------------------------------------------------------
 
   readonly #sink: BackendSink = {
-    audio: (payload, itemId) => this.#agentAudio(payload, itemId),
+    audio: (payload, itemId, receivedAt) => this.#agentAudio(payload, itemId, receivedAt ?? 0),
     interrupted: () => this.#interrupted(),
     transcript: (role, text) => {
       if (this.#transcript.length < MAX_TRANSCRIPT_TURNS) {
@@ -316,7 +318,7 @@ export class CallSession {
     },
   };
 
-  #agentAudio(payload: string, itemId: string | undefined): void {
+  #agentAudio(payload: string, itemId: string | undefined, receivedAt: number): void {
     const m = this.#d.metrics;
     m.frames.from_backend++;
     if (this.#ending || this.#finished || !this.#streamSid) return;
@@ -343,6 +345,7 @@ export class CallSession {
     this.#ws.send(mediaMessage(this.#streamSid, payload));
     this.#ws.send(markMessage(this.#streamSid, this.#marks.sent(itemId, ms)));
     m.frames.out += 2;
+    m.relayLatency.observe('to_caller', receivedAt);
   }
 
   #interrupted(): void {
