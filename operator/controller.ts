@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { EventRecorder } from './events.ts';
-import { KubeRest } from './kube/rest.ts';
 import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
+import { KubeRest } from './kube/rest.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import type { ChildCaches } from './reconcile/children.ts';
 import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
@@ -122,7 +122,8 @@ export class Controller {
       queue.add(`MemoryStore:${objectKey(object)}`);
       // VoiceAgents wait for their store: wake the ones that reference it.
       for (const va of voiceAgents.list((v) => v.metadata?.namespace === object.metadata?.namespace)) {
-        const ref = (va as { spec?: { memory?: { storeRef?: { name?: string } } } }).spec?.memory?.storeRef?.name;
+        const ref = (va as { spec?: { memory?: { storeRef?: { name?: string } } } }).spec?.memory?.storeRef
+          ?.name;
         if (ref === object.metadata?.name) queue.add(`VoiceAgent:${objectKey(va)}`);
       }
     });
@@ -148,7 +149,12 @@ export class Controller {
     const reconciler = reconcilers[kind];
     if (!reconciler) return;
     const [namespace, name] = key.split('/');
-    const log = this.#options.log.child({ kind, namespace, name, reconcileId: randomBytes(4).toString('hex') });
+    const log = this.#options.log.child({
+      kind,
+      namespace,
+      name,
+      reconcileId: randomBytes(4).toString('hex'),
+    });
     const end = this.#options.metrics.reconcileDuration.startTimer({ kind });
     try {
       const outcome = await reconciler(ctx, key, log);
@@ -172,4 +178,3 @@ export class Controller {
     return served;
   }
 }
-

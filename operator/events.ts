@@ -2,8 +2,8 @@
 // cannot be written is logged, never a reason to fail a reconcile.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { KubeRest } from './kube/rest.ts';
 import { collectionPath, resourceFor } from './kube/resources.ts';
+import type { KubeRest } from './kube/rest.ts';
 import { microTime } from './runtime/leader-election.ts';
 
 export type EventType = 'Normal' | 'Warning';
@@ -19,13 +19,19 @@ export class EventRecorder {
     this.#log = log;
   }
 
-  async record(regarding: KubernetesObject, type: EventType, reason: string, note: string, action = 'Reconcile'): Promise<void> {
+  async record(
+    regarding: KubernetesObject,
+    type: EventType,
+    reason: string,
+    note: string,
+    action = 'Reconcile',
+  ): Promise<void> {
     const namespace = regarding.metadata?.namespace ?? 'default';
     try {
       await this.#rest.create(collectionPath(resourceFor('events.k8s.io/v1', 'Event'), namespace), {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',
-        metadata: { generateName: `${regarding.metadata?.name}.`, namespace },
+        metadata: { generateName: `${regarding.metadata?.name}-`, namespace },
         eventTime: microTime(new Date()),
         reportingController: 'callfleet.io/operator',
         reportingInstance: this.#instance.slice(0, 128),

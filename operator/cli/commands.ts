@@ -8,17 +8,11 @@ export interface Command {
   load(): Promise<CommandModule>;
 }
 
-const notYet = (what: string): (() => Promise<CommandModule>) => {
-  return async () => ({
-    run: async () => {
-      process.stderr.write(`callfleet ${what}: not yet available in this build\n`);
-      return 2;
-    },
-  });
-};
-
 export const commands: Record<string, Command> = {
-  operator: { summary: 'run the controller (watches VoiceAgent and MemoryStore)', load: notYet('operator') },
+  operator: {
+    summary: 'run the controller (watches VoiceAgent and MemoryStore)',
+    load: () => import('./operator.ts'),
+  },
   gateway: {
     summary: 'run a voice-gateway pod (Twilio webhooks + media streams)',
     load: () => import('../../voice-gateway/cli.ts'),

@@ -51,23 +51,37 @@ export async function run(args: string[]): Promise<number> {
 
   const identity = `${hostname()}-${process.pid}`;
   const metrics = createOperatorMetrics();
-  const controller = new Controller({
-    kc,
-    log,
-    metrics,
-    identity,
-    namespace: values.namespace as string | undefined,
-    concurrency: Number(values.concurrency),
-    resyncMs: Number(values.resync) * 1000,
-  });
+  const newController = () =>
+    new Controller({
+      kc,
+      log,
+      metrics,
+      identity,
+      namespace: values.namespace as string | undefined,
+      concurrency: Number(values.concurrency),
+      resyncMs: Number(values.resync) * 1000,
+    });
 
-  let leading = false;
+  // A replica that loses the lease stops reconciling at once and competes again; a fresh controller
+  // (new caches) starts when it leads again.
+  let controller: Controller | undefined;
+  let transition = Promise.resolve();
   const startLeading = () => {
-    leading = true;
     metrics.leader.set(1);
-    controller.start().catch((error) => {
+    transition = transition.then(async () => {
+      controller = newController();
+      await controller.start();
+    });
+    transition.catch((error) => {
       log.fatal({ err: String(error) }, 'controller failed to start');
       process.exit(1);
+    });
+  };
+  const stopLeading = () => {
+    metrics.leader.set(0);
+    transition = transition.then(async () => {
+      await controller?.stop();
+      controller = undefined;
     });
   };
 
@@ -75,7 +89,7 @@ export async function run(args: string[]): Promise<number> {
   const server = createServer(async (req, res) => {
     if (req.url === '/healthz') return void res.writeHead(200).end('ok');
     if (req.url === '/readyz') {
-      const ready = !leading || controller.synced;
+      const ready = !controller || controller.synced;
       return void res.writeHead(ready ? 200 : 503).end(ready ? 'ok' : 'caches not synced');
     }
     if (req.url === '/metrics') {
@@ -93,17 +107,12 @@ export async function run(args: string[]): Promise<number> {
     elector = new LeaderElector(
       leaseRest,
       {
-        namespace: (values['lease-namespace'] as string | undefined) ?? process.env.POD_NAMESPACE ?? 'default',
+        namespace:
+          (values['lease-namespace'] as string | undefined) ?? process.env.POD_NAMESPACE ?? 'default',
         name: 'callfleet-operator',
         identity,
         onStartedLeading: startLeading,
-        onStoppedLeading: () => {
-          // Like controller-runtime: a replica that lost the lease exits; a fresh start is the safe state.
-          if (leading) {
-            log.error('lost leadership; exiting');
-            process.exit(1);
-          }
-        },
+        onStoppedLeading: stopLeading,
       },
       log,
     );
@@ -115,9 +124,9 @@ export async function run(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');
-      leading = false;
-      await controller.stop();
       await elector?.stop();
+      stopLeading();
+      await transition;
       server.close();
       resolve(0);
     };

@@ -21,18 +21,38 @@ const table: ResourceType[] = [
   { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
   { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
   { apiVersion: 'batch/v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true },
-  { apiVersion: 'autoscaling/v2', kind: 'HorizontalPodAutoscaler', plural: 'horizontalpodautoscalers', namespaced: true },
+  {
+    apiVersion: 'autoscaling/v2',
+    kind: 'HorizontalPodAutoscaler',
+    plural: 'horizontalpodautoscalers',
+    namespaced: true,
+  },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true },
   { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', plural: 'ingresses', namespaced: true },
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true },
   { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true },
   { apiVersion: 'events.k8s.io/v1', kind: 'Event', plural: 'events', namespaced: true },
   { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true },
-  { apiVersion: 'monitoring.coreos.com/v1', kind: 'ServiceMonitor', plural: 'servicemonitors', namespaced: true },
-  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', plural: 'prometheusrules', namespaced: true },
+  {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'ServiceMonitor',
+    plural: 'servicemonitors',
+    namespaced: true,
+  },
+  {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
+    plural: 'prometheusrules',
+    namespaced: true,
+  },
   { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', plural: 'scaledobjects', namespaced: true },
   { apiVersion: 'cloud.google.com/v1', kind: 'BackendConfig', plural: 'backendconfigs', namespaced: true },
-  { apiVersion: 'networking.gke.io/v1', kind: 'GCPBackendPolicy', plural: 'gcpbackendpolicies', namespaced: true },
+  {
+    apiVersion: 'networking.gke.io/v1',
+    kind: 'GCPBackendPolicy',
+    plural: 'gcpbackendpolicies',
+    namespaced: true,
+  },
   {
     apiVersion: 'gateway.envoyproxy.io/v1alpha1',
     kind: 'BackendTrafficPolicy',
@@ -45,13 +65,18 @@ const byKind = new Map(table.map((r) => [`${r.apiVersion}/${r.kind}`, r]));
 
 export function resourceFor(apiVersion: string, kind: string): ResourceType {
   const resource = byKind.get(`${apiVersion}/${kind}`);
-  if (!resource) throw new Error(`unknown kind ${kind} (${apiVersion}): add it to operator/kube/resources.ts`);
+  if (!resource)
+    throw new Error(`unknown kind ${kind} (${apiVersion}): add it to operator/kube/resources.ts`);
   return resource;
 }
 
 export function collectionPath(resource: ResourceType, namespace?: string): string {
-  const base = resource.apiVersion.includes('/') ? `/apis/${resource.apiVersion}` : `/api/${resource.apiVersion}`;
-  return resource.namespaced && namespace ? `${base}/namespaces/${namespace}/${resource.plural}` : `${base}/${resource.plural}`;
+  const base = resource.apiVersion.includes('/')
+    ? `/apis/${resource.apiVersion}`
+    : `/api/${resource.apiVersion}`;
+  return resource.namespaced && namespace
+    ? `${base}/namespaces/${namespace}/${resource.plural}`
+    : `${base}/${resource.plural}`;
 }
 
 export function objectPath(object: KubernetesObject): string {

@@ -84,7 +84,11 @@ export class KubeRest {
     })) as T;
   }
 
-  async jsonPatch<T = KubernetesObject>(path: string, operations: unknown[], fieldManager?: string): Promise<T> {
+  async jsonPatch<T = KubernetesObject>(
+    path: string,
+    operations: unknown[],
+    fieldManager?: string,
+  ): Promise<T> {
     this.#options.onWrite?.('patch');
     return (await this.#call({
       method: 'PATCH',
@@ -119,7 +123,12 @@ export class KubeRest {
    * Streams a watch: calls onEvent per line until the server closes, the signal aborts, or an error.
    * Resolves when the stream ends (the caller decides whether to re-watch or relist).
    */
-  async watch(path: string, query: Call['query'], onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
+  async watch(
+    path: string,
+    query: Call['query'],
+    onEvent: (event: WatchEvent) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
     const res = await this.#open({ method: 'GET', path, query: { ...query, watch: true }, signal }, false);
     if ((res.statusCode ?? 500) >= 300) {
       const text = await readAll(res);
@@ -145,7 +154,8 @@ export class KubeRest {
 
   async #open(call: Call, withTimeout: boolean): Promise<import('node:http').IncomingMessage> {
     const url = new URL(this.#server + call.path);
-    for (const [k, v] of Object.entries(call.query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    for (const [k, v] of Object.entries(call.query ?? {}))
+      if (v !== undefined) url.searchParams.set(k, String(v));
     const options: import('node:https').RequestOptions = {
       method: call.method,
       agent: this.#agent,

@@ -1,7 +1,7 @@
 // Apply the rendered children of one custom resource and prune the ones no longer rendered.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { KubeError, type KubeRest } from '../kube/rest.ts';
 import { objectKey, objectPath } from '../kube/resources.ts';
+import { KubeError, type KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { needsApply, normalizeForApply } from './compare.ts';
 
@@ -23,12 +23,18 @@ export interface ApplyResult {
   /** The objects as the API server returned them after apply (or the cached live one when unchanged). */
   live: Map<string, KubernetesObject>;
   writes: number;
+  /** `Kind/name` of every object written. */
+  written: string[];
   /** Kinds whose CRD is not installed (e.g. ServiceMonitor without the Prometheus Operator). */
   missingKinds: string[];
 }
 
-export async function applyChildren(rest: KubeRest, caches: ChildCaches, desired: KubernetesObject[]): Promise<ApplyResult> {
-  const result: ApplyResult = { live: new Map(), writes: 0, missingKinds: [] };
+export async function applyChildren(
+  rest: KubeRest,
+  caches: ChildCaches,
+  desired: KubernetesObject[],
+): Promise<ApplyResult> {
+  const result: ApplyResult = { live: new Map(), writes: 0, written: [], missingKinds: [] };
   for (const raw of desired) {
     const object = normalizeForApply(raw);
     const live = liveChild(caches, object);
@@ -47,6 +53,7 @@ export async function applyChildren(rest: KubeRest, caches: ChildCaches, desired
         result.live.set(key, await rest.apply(object, FIELD_MANAGER));
       }
       result.writes++;
+      result.written.push(`${object.kind}/${object.metadata?.name}`);
     } catch (error) {
       if (error instanceof KubeError && error.status === 404 && !caches.has(cacheKey(object))) {
         result.missingKinds.push(`${object.kind} (${object.apiVersion})`);
@@ -69,7 +76,9 @@ export async function pruneChildren(
   const wanted = new Set(desired.map((o) => `${cacheKey(o)}/${objectKey(o)}`));
   let deleted = 0;
   for (const informer of caches.values()) {
-    for (const object of informer.list((o) => o.metadata?.ownerReferences?.some((r) => r.uid === ownerUid) ?? false)) {
+    for (const object of informer.list(
+      (o) => o.metadata?.ownerReferences?.some((r) => r.uid === ownerUid) ?? false,
+    )) {
       if (wanted.has(`${cacheKey(object)}/${objectKey(object)}`) || keep(object)) continue;
       if (object.metadata?.deletionTimestamp) continue;
       await rest.delete(objectPath(object));

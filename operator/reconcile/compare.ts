@@ -2,8 +2,9 @@
 // call; comparing the desired object with the cached live one first keeps steady state at zero writes.
 import type { KubernetesObject } from '@kubernetes/client-node';
 
+// The API server omits zero values of optional fields (`hostNetwork: false`, `minReadySeconds: 0`).
 function isEmpty(value: unknown): boolean {
-  if (value === undefined || value === null || value === '') return true;
+  if (value === undefined || value === null || value === '' || value === false || value === 0) return true;
   if (Array.isArray(value)) return value.length === 0;
   if (typeof value === 'object') return Object.keys(value).length === 0;
   return false;
@@ -31,7 +32,8 @@ export function normalizeForApply<T extends KubernetesObject>(object: T): T {
   const secret = object as T & { stringData?: Record<string, string>; data?: Record<string, string> };
   if (object.kind !== 'Secret' || !secret.stringData) return object;
   const data = { ...secret.data };
-  for (const [key, value] of Object.entries(secret.stringData)) data[key] = Buffer.from(value).toString('base64');
+  for (const [key, value] of Object.entries(secret.stringData))
+    data[key] = Buffer.from(value).toString('base64');
   const { stringData: _drop, ...rest } = secret;
   return { ...rest, data } as T;
 }

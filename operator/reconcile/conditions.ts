@@ -8,7 +8,11 @@ export interface Condition {
   lastTransitionTime?: string;
 }
 
-export function setConditions(existing: Condition[] | undefined, next: Condition[], now = new Date()): Condition[] {
+export function setConditions(
+  existing: Condition[] | undefined,
+  next: Condition[],
+  now = new Date(),
+): Condition[] {
   const byType = new Map((existing ?? []).map((c) => [c.type, c]));
   for (const condition of next) {
     const previous = byType.get(condition.type);

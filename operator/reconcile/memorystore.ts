@@ -2,9 +2,10 @@
 import type { KubernetesObject, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseMemoryStore } from '../../cdk8s/api/v1alpha1/index.ts';
-import { renderMemoryStore } from '../../cdk8s/charts/index.ts';
-import type { KubeRest } from '../kube/rest.ts';
+import { memoryStoreConnection, renderMemoryStore } from '../../cdk8s/charts/index.ts';
+import { memoryStoreNames } from '../../cdk8s/charts/labels.ts';
 import { collectionPath, objectPath, resourceFor } from '../kube/resources.ts';
+import type { KubeRest } from '../kube/rest.ts';
 import type { ReconcileOutcome } from '../runtime/work-queue.ts';
 import { applyChildren, pruneChildren } from './children.ts';
 import { condition } from './conditions.ts';
@@ -14,7 +15,11 @@ import { type WithStatus, writeStatus } from './status.ts';
 
 export const STORE_FINALIZER = 'callfleet.io/deletion-policy';
 
-export async function reconcileMemoryStore(ctx: ReconcileContext, key: string, log: Logger): Promise<ReconcileOutcome> {
+export async function reconcileMemoryStore(
+  ctx: ReconcileContext,
+  key: string,
+  log: Logger,
+): Promise<ReconcileOutcome> {
   const store = ctx.memoryStores.get(key);
   if (!store) return;
   const generation = store.metadata?.generation;
@@ -31,11 +36,13 @@ export async function reconcileMemoryStore(ctx: ReconcileContext, key: string, l
     return;
   }
   if (!finalizers.includes(STORE_FINALIZER)) {
-    await ctx.rest.mergePatch(objectPath(store), { metadata: { finalizers: [...finalizers, STORE_FINALIZER] } });
+    await ctx.rest.mergePatch(objectPath(store), {
+      metadata: { finalizers: [...finalizers, STORE_FINALIZER] },
+    });
   }
 
   const parsed = parseMemoryStore(store);
-  const rendered = parsed.ok ? renderMemoryStore(parsed.value, {}) : undefined;
+  const rendered = parsed.ok ? renderMemoryStore(parsed.value, existingSecrets(ctx, store)) : undefined;
   if (!parsed.ok || !rendered?.ok) {
     const message = !parsed.ok
       ? parsed.issues.map((i) => `${i.path}: ${i.message}`).join('; ')
@@ -53,28 +60,31 @@ export async function reconcileMemoryStore(ctx: ReconcileContext, key: string, l
 
   const applied = await applyChildren(ctx.rest, ctx.caches, rendered.objects);
   const pruned = await pruneChildren(ctx.rest, ctx.caches, store.metadata?.uid ?? '', rendered.objects);
-  if (applied.writes || pruned) log.info({ applied: applied.writes, pruned }, 'children updated');
+  if (applied.writes || pruned) log.info({ applied: applied.written, pruned }, 'children updated');
 
   const spec = parsed.value.spec;
-  const connectionSecret = rendered.objects.find(
-    (o) => o.kind === 'Secret' && o.metadata?.labels?.['app.kubernetes.io/component'] === 'connection',
-  );
-  const connectionSecretName = connectionSecret?.metadata?.name ?? `${store.metadata?.name}-connection`;
+  const connection = memoryStoreConnection(parsed.value);
   let ready = false;
   let message = '';
   let endpoint: string | undefined;
-  let requeue: ReconcileOutcome = undefined;
+  let requeue: ReconcileOutcome;
   if (spec.engine === 'postgres') {
     const statefulSet = [...applied.live.values()].find((o): o is V1StatefulSet => o.kind === 'StatefulSet');
-    const client = rendered.objects.find((o) => o.kind === 'Service' && (o as { spec?: { clusterIP?: string } }).spec?.clusterIP !== 'None');
+    const client = rendered.objects.find(
+      (o) => o.kind === 'Service' && (o as { spec?: { clusterIP?: string } }).spec?.clusterIP !== 'None',
+    );
     endpoint = client ? `${client.metadata?.name}.${store.metadata?.namespace}.svc:5432` : undefined;
     const readyReplicas = statefulSet?.status?.readyReplicas ?? 0;
-    ready = readyReplicas >= 1 && (statefulSet?.status?.observedGeneration ?? 0) >= (statefulSet?.metadata?.generation ?? 0);
+    ready =
+      readyReplicas >= 1 &&
+      (statefulSet?.status?.observedGeneration ?? 0) >= (statefulSet?.metadata?.generation ?? 0);
     message = ready ? 'PostgreSQL is ready' : `waiting for PostgreSQL (${readyReplicas}/1 ready)`;
   } else {
     const ref = spec.external?.connectionSecretRef;
     const secret = ref
-      ? await ctx.rest.getOrNull<V1Secret>(`${collectionPath(resourceFor('v1', 'Secret'), store.metadata?.namespace)}/${ref.name}`)
+      ? await ctx.rest.getOrNull<V1Secret>(
+          `${collectionPath(resourceFor('v1', 'Secret'), store.metadata?.namespace)}/${ref.name}`,
+        )
       : null;
     const encoded = ref ? secret?.data?.[ref.key] : undefined;
     if (!encoded) {
@@ -95,7 +105,11 @@ export async function reconcileMemoryStore(ctx: ReconcileContext, key: string, l
     ctx.rest,
     ctx.events,
     store,
-    { observedGeneration: generation, endpoint, connectionSecret: connectionSecretName },
+    {
+      observedGeneration: generation,
+      endpoint,
+      connectionSecret: { name: connection.connectionSecretName, key: connection.connectionSecretKey },
+    },
     [
       condition('Ready', ready, reason, message, generation),
       condition('Progressing', !ready, ready ? 'Available' : 'Waiting', message, generation),
@@ -111,8 +125,29 @@ export async function reconcileMemoryStore(ctx: ReconcileContext, key: string, l
   return requeue;
 }
 
+/** Generated secrets are created once: render them again with the values they already hold. */
+function existingSecrets(
+  ctx: ReconcileContext,
+  store: WithStatus,
+): { password?: string; encryptionKey?: string } {
+  const names = memoryStoreNames(store.metadata?.name ?? '');
+  const read = (name: string, key: string) => {
+    const secret = ctx.caches.get('v1/Secret')?.get(`${store.metadata?.namespace}/${name}`) as
+      | V1Secret
+      | undefined;
+    const value = secret?.data?.[key];
+    return value ? Buffer.from(value, 'base64').toString('utf8') : undefined;
+  };
+  return { password: read(names.credentials, 'password'), encryptionKey: read(names.encryption, 'key') };
+}
+
 /** Retain: keep PVCs and Secrets by dropping their owner references. Delete: remove them. */
-async function finalize(ctx: ReconcileContext, store: WithStatus, policy: string, log: Logger): Promise<void> {
+async function finalize(
+  ctx: ReconcileContext,
+  store: WithStatus,
+  policy: string,
+  log: Logger,
+): Promise<void> {
   const namespace = store.metadata?.namespace;
   const name = store.metadata?.name ?? '';
   const uid = store.metadata?.uid;
@@ -130,7 +165,9 @@ async function finalize(ctx: ReconcileContext, store: WithStatus, policy: string
     const refs = object.metadata?.ownerReferences ?? [];
     if (!refs.length) continue;
     await ctx.rest.mergePatch(objectPath(object), {
-      metadata: { ownerReferences: refs.filter((r) => r.uid !== uid).length ? refs.filter((r) => r.uid !== uid) : null },
+      metadata: {
+        ownerReferences: refs.filter((r) => r.uid !== uid).length ? refs.filter((r) => r.uid !== uid) : null,
+      },
     });
   }
   log.info({ secrets: owned.length, claims: claims.length }, 'deletionPolicy Retain: kept data');

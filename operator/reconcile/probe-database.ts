@@ -1,7 +1,10 @@
 // Does an external PostgreSQL answer? One short-lived connection and `select 1`.
 import pg from 'pg';
 
-export async function probeDatabase(url: string, timeoutMs = 3000): Promise<{ ok: boolean; endpoint?: string; error?: string }> {
+export async function probeDatabase(
+  url: string,
+  timeoutMs = 3000,
+): Promise<{ ok: boolean; endpoint?: string; error?: string }> {
   let endpoint: string | undefined;
   try {
     const parsed = new URL(url);
@@ -9,7 +12,11 @@ export async function probeDatabase(url: string, timeoutMs = 3000): Promise<{ ok
   } catch {
     return { ok: false, error: 'the connection URL does not parse' };
   }
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeoutMs, query_timeout: timeoutMs });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  });
   try {
     await client.connect();
     await client.query('select 1');

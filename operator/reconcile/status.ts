@@ -1,11 +1,13 @@
 // Writes a custom resource's status only when it changed, and records an Event when Ready flips.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EventRecorder } from '../events.ts';
-import type { KubeRest } from '../kube/rest.ts';
 import { objectPath } from '../kube/resources.ts';
+import type { KubeRest } from '../kube/rest.ts';
 import { type Condition, findCondition, setConditions } from './conditions.ts';
 
-export type WithStatus = KubernetesObject & { status?: Record<string, unknown> & { conditions?: Condition[] } };
+export type WithStatus = KubernetesObject & {
+  status?: Record<string, unknown> & { conditions?: Condition[] };
+};
 
 function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v) =>

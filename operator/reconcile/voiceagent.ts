@@ -1,8 +1,12 @@
 // VoiceAgent: observe → parse → render → apply → prune → scale → status.
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { parseVoiceAgent, type VoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
-import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
+import { parseMemoryStore, parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
+import {
+  type MemoryStoreContext,
+  memoryStoreConnection,
+  renderVoiceAgent,
+} from '../../cdk8s/charts/index.ts';
 import { objectPath } from '../kube/resources.ts';
 import type { ReconcileOutcome } from '../runtime/work-queue.ts';
 import { applyChildren, pruneChildren } from './children.ts';
@@ -10,7 +14,11 @@ import { type Condition, condition, findCondition } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
 import { type WithStatus, writeStatus } from './status.ts';
 
-export async function reconcileVoiceAgent(ctx: ReconcileContext, key: string, log: Logger): Promise<ReconcileOutcome> {
+export async function reconcileVoiceAgent(
+  ctx: ReconcileContext,
+  key: string,
+  log: Logger,
+): Promise<ReconcileOutcome> {
   const va = ctx.voiceAgents.get(key);
   if (!va || va.metadata?.deletionTimestamp) return;
   const generation = va.metadata?.generation;
@@ -24,13 +32,13 @@ export async function reconcileVoiceAgent(ctx: ReconcileContext, key: string, lo
   }
   const spec = parsed.value.spec;
 
-  let memoryStore: { name: string; connectionSecretName: string; ready: boolean } | undefined;
+  let memoryStore: MemoryStoreContext | undefined;
   const storeName = spec.memory?.storeRef?.name;
   if (storeName) {
     const store = ctx.memoryStores.get(`${va.metadata?.namespace}/${storeName}`);
     const storeReady = findCondition(store?.status?.conditions, 'Ready')?.status === 'True';
-    const secret = store?.status?.connectionSecret as string | undefined;
-    if (!store || !storeReady || !secret) {
+    const parsedStore = store ? parseMemoryStore(store) : undefined;
+    if (!store || !storeReady || !parsedStore?.ok) {
       const reason = store ? 'MemoryStoreNotReady' : 'MemoryStoreNotFound';
       const message = store
         ? `waiting for MemoryStore ${storeName} to become Ready`
@@ -42,10 +50,10 @@ export async function reconcileVoiceAgent(ctx: ReconcileContext, key: string, lo
       ]);
       return;
     }
-    memoryStore = { name: storeName, connectionSecretName: secret, ready: storeReady };
+    memoryStore = { ...memoryStoreConnection(parsedStore.value), ready: storeReady };
   }
 
-  const rendered = renderVoiceAgent(parsed.value as VoiceAgent, { memoryStore });
+  const rendered = renderVoiceAgent(parsed.value, { memoryStore });
   if (!rendered.ok) {
     await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
     return;
@@ -53,7 +61,7 @@ export async function reconcileVoiceAgent(ctx: ReconcileContext, key: string, lo
 
   const applied = await applyChildren(ctx.rest, ctx.caches, rendered.objects);
   const pruned = await pruneChildren(ctx.rest, ctx.caches, va.metadata?.uid ?? '', rendered.objects);
-  if (applied.writes || pruned) log.info({ applied: applied.writes, pruned }, 'children updated');
+  if (applied.writes || pruned) log.info({ applied: applied.written, pruned }, 'children updated');
 
   const deployment = [...applied.live.values()].find((o): o is V1Deployment => o.kind === 'Deployment');
   const desiredReplicas = spec.replicas;
@@ -98,7 +106,12 @@ function baseStatus(va: WithStatus): Record<string, unknown> {
   return { observedGeneration: va.metadata?.generation };
 }
 
-async function invalid(ctx: ReconcileContext, va: WithStatus, message: string, generation?: number): Promise<void> {
+async function invalid(
+  ctx: ReconcileContext,
+  va: WithStatus,
+  message: string,
+  generation?: number,
+): Promise<void> {
   ctx.metrics.reconciles.inc({ kind: 'VoiceAgent', result: 'invalid' });
   await writeStatus(ctx.rest, ctx.events, va, baseStatus(va), [
     condition('Ready', false, 'InvalidSpec', message, generation),
@@ -108,7 +121,11 @@ async function invalid(ctx: ReconcileContext, va: WithStatus, message: string, g
 }
 
 /** Ready when the Deployment has rolled out the current template to every replica and all are available. */
-export function rolloutConditions(deployment: V1Deployment | undefined, desired: number, generation?: number): Condition[] {
+export function rolloutConditions(
+  deployment: V1Deployment | undefined,
+  desired: number,
+  generation?: number,
+): Condition[] {
   if (!deployment?.status) {
     return [
       condition('Ready', false, 'Creating', 'waiting for the gateway Deployment', generation),
@@ -121,7 +138,9 @@ export function rolloutConditions(deployment: V1Deployment | undefined, desired:
   const updated = s.updatedReplicas ?? 0;
   const available = s.availableReplicas ?? 0;
   const total = s.replicas ?? 0;
-  const stalled = s.conditions?.find((c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded');
+  const stalled = s.conditions?.find(
+    (c) => c.type === 'Progressing' && c.reason === 'ProgressDeadlineExceeded',
+  );
   const rolledOut = observed && updated >= desired && total === updated && available >= desired;
   const message = `${available}/${desired} gateway pods available, ${updated} updated`;
   if (stalled) {
@@ -138,7 +157,10 @@ export function rolloutConditions(deployment: V1Deployment | undefined, desired:
   ];
 }
 
-function publicUrls(spec: { telephony: { publicBaseUrl?: string }; ingress?: { host: string } }): Record<string, string> {
+function publicUrls(spec: {
+  telephony: { publicBaseUrl?: string };
+  ingress?: { host: string };
+}): Record<string, string> {
   const base = spec.telephony.publicBaseUrl ?? (spec.ingress ? `https://${spec.ingress.host}` : undefined);
   if (!base) return {};
   const trimmed = base.replace(/\/$/, '');

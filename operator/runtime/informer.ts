@@ -4,8 +4,8 @@
 // (the resync) catches anything a watch may have missed.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { KubeError, type KubeRest, type WatchEvent } from '../kube/rest.ts';
 import { collectionPath, objectKey, type ResourceType } from '../kube/resources.ts';
+import { KubeError, type KubeRest, type WatchEvent } from '../kube/rest.ts';
 
 export type InformerEvent = 'added' | 'updated' | 'deleted' | 'resync';
 export type InformerHandler<T> = (event: InformerEvent, object: T) => void;
@@ -29,7 +29,8 @@ interface ListResponse<T> {
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly cache = new Map<string, T>();
   readonly #rest: KubeRest;
-  readonly #options: Required<Omit<InformerOptions, 'namespace' | 'labelSelector' | 'onWatchRestart'>> & InformerOptions;
+  readonly #options: Required<Omit<InformerOptions, 'namespace' | 'labelSelector' | 'onWatchRestart'>> &
+    InformerOptions;
   readonly #handlers: InformerHandler<T>[] = [];
   readonly #log: Logger;
   #resourceVersion: string | undefined;
@@ -37,10 +38,15 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   #watchAbort: AbortController | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
   #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
 
   constructor(rest: KubeRest, options: InformerOptions, log: Logger) {
     this.#rest = rest;
-    this.#options = { resyncMs: 5 * 60_000, watchdogMs: 90_000, ...options };
+    this.#options = {
+      ...options,
+      resyncMs: options.resyncMs ?? 5 * 60_000,
+      watchdogMs: options.watchdogMs ?? 90_000,
+    };
     this.#log = log.child({ informer: options.resource.kind });
   }
 
@@ -59,7 +65,18 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
 
   /** Lists once (the cache is synced when this resolves), then keeps watching in the background. */
   async start(): Promise<void> {
-    await this.#relist();
+    // The first list may fail while the API server warms up (e.g. "storage is (re)initializing" for a
+    // fresh CRD): retry rather than give up.
+    for (let backoffMs = 250; ; backoffMs = Math.min(backoffMs * 2, 10_000)) {
+      try {
+        await this.#relist();
+        break;
+      } catch (error) {
+        if (this.#stopped) return;
+        this.#log.warn({ err: String(error) }, 'initial list failed; retrying');
+        await this.#sleep(backoffMs);
+      }
+    }
     this.#loop = this.#run();
     this.#resyncTimer = setInterval(() => this.#forceRelist('resync'), this.#options.resyncMs);
     this.#resyncTimer.unref();
@@ -69,6 +86,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#stopped = true;
     clearInterval(this.#resyncTimer);
     this.#watchAbort?.abort();
+    this.#wake?.();
     await this.#loop;
   }
 
@@ -97,14 +115,16 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         }
         this.#options.onWatchRestart?.('error');
         this.#log.warn({ err: String(error) }, 'watch failed; retrying');
-        await sleep(backoffMs);
+        await this.#sleep(backoffMs);
         backoffMs = Math.min(backoffMs * 2, 30_000);
       }
     }
   }
 
   async #relist(): Promise<void> {
-    const list = await this.#rest.get<ListResponse<T>>(this.#path(), { labelSelector: this.#options.labelSelector });
+    const list = await this.#rest.get<ListResponse<T>>(this.#path(), {
+      labelSelector: this.#options.labelSelector,
+    });
     const seen = new Set<string>();
     const isResync = this.cache.size > 0 || this.#resourceVersion === undefined;
     for (const item of list.items) {
@@ -183,11 +203,18 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#emit(existed ? 'updated' : 'added', object);
   }
 
+  /** A backoff pause that stop() cuts short. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
   #emit(event: InformerEvent, object: T): void {
     for (const handler of this.#handlers) handler(event, object);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

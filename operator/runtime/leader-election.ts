@@ -3,8 +3,8 @@
 // deadline steps down; a graceful stop releases the lease so a standby takes over at once.
 import type { V1Lease } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { KubeError, type KubeRest } from '../kube/rest.ts';
 import { collectionPath, resourceFor } from '../kube/resources.ts';
+import { KubeError, type KubeRest } from '../kube/rest.ts';
 
 export interface LeaderElectionOptions {
   namespace: string;
@@ -79,21 +79,18 @@ export class LeaderElector {
     const { identity, leaseDurationSeconds, namespace, name } = this.#options;
     const lease = await this.#rest.getOrNull<V1Lease>(this.#path);
     if (!lease) {
-      await this.#rest.create(
-        collectionPath(resourceFor('coordination.k8s.io/v1', 'Lease'), namespace),
-        {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name, namespace },
-          spec: {
-            holderIdentity: identity,
-            leaseDurationSeconds,
-            acquireTime: microTime(now),
-            renewTime: microTime(now),
-            leaseTransitions: 0,
-          },
+      await this.#rest.create(collectionPath(resourceFor('coordination.k8s.io/v1', 'Lease'), namespace), {
+        apiVersion: 'coordination.k8s.io/v1',
+        kind: 'Lease',
+        metadata: { name, namespace },
+        spec: {
+          holderIdentity: identity,
+          leaseDurationSeconds,
+          acquireTime: microTime(now),
+          renewTime: microTime(now),
+          leaseTransitions: 0,
         },
-      );
+      });
       this.#renewed();
       return;
     }

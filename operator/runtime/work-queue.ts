@@ -8,7 +8,7 @@ export interface WorkQueueOptions {
   onDepthChange?: (depth: number) => void;
 }
 
-export type ReconcileOutcome = void | { requeueAfterMs?: number };
+export type ReconcileOutcome = undefined | { requeueAfterMs?: number };
 
 export class WorkQueue {
   readonly #handler: (key: string) => Promise<ReconcileOutcome>;

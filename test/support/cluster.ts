@@ -97,6 +97,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       );
       start('kube-scheduler', toolPath('kubernetes', 'kube-scheduler'), schedulerArgs(kubeconfigPath, ports));
       start('kwok', toolPath('kwok'), kwokArgs(kubeconfigPath, ports));
+      start('pv-provisioner', process.execPath, [
+        new URL('./pv-provisioner.ts', import.meta.url).pathname,
+        kubeconfigPath,
+      ]);
     }
   } catch (error) {
     const logs = [...processes.values()]
@@ -187,6 +191,8 @@ function controllerManagerArgs(kubeconfigPath: string, ports: Ports, pki: Pki): 
     `--cluster-signing-cert-file=${pki.caCert}`,
     `--cluster-signing-key-file=${pki.caKey}`,
     '--use-service-account-credentials=false',
+    // A busy 2-core machine can starve heartbeats; fake nodes should not flap to NotReady.
+    '--node-monitor-grace-period=300s',
     '--profiling=false',
     '--v=1',
   ];
@@ -215,6 +221,8 @@ function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
     '--cidr=10.244.0.1/16',
     '--node-ip=10.0.0.1',
     `--server-address=127.0.0.1:${ports.kwok}`,
+    // Heartbeats through node Leases keep the fake nodes Ready (status patches alone arrive too seldom).
+    '--node-lease-duration-seconds=40',
   ];
 }
 
