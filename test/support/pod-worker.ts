@@ -504,11 +504,11 @@ export class PodWorker {
         name: this.pod.metadata?.name ?? '',
         namespace: this.pod.metadata?.namespace ?? '',
         gracePeriodSeconds: 0,
-        body: { preconditions: { uid: this.uid } },
+        body: { gracePeriodSeconds: 0, preconditions: { uid: this.uid } },
       });
     } catch (error) {
       const code = (error as { code?: number }).code;
-      if (code !== 404 && code !== 409) {
+      if (code !== 404) {
         console.error(`[process-kubelet] delete ${this.key}: ${String(error)}`);
       }
     }

@@ -149,6 +149,7 @@ describe('process kubelet + nginx front door [e2e]', { timeout: 300_000 }, () =>
 
   it('deleting a pod mid-call: NotReady at once, out of the endpoints, the call ends normally, exit 0', async () => {
     const before = (await pods()).filter(live);
+    const reloadsBefore = door.reloads();
     const call = await startCall({
       gatewayUrl: door.url,
       publicBaseUrl: deployed.publicBaseUrl,
@@ -206,6 +207,10 @@ describe('process kubelet + nginx front door [e2e]', { timeout: 300_000 }, () =>
 
     const result = await call.done;
     assert.equal(result.endedBy, 'caller', 'the caller hung up: the call was not cut');
+    assert.ok(
+      door.reloads() > reloadsBefore,
+      'nginx reloaded while the call was live (worker_shutdown_timeout kept it)',
+    );
     assert.ok(result.durationMs >= 5500, `call lasted ${result.durationMs} ms`);
     assert.equal(await proc.exited, 0, 'the gateway exits 0 after draining');
     await waitFor(
