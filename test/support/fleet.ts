@@ -3,8 +3,8 @@
 // rendered children and put a real nginx in front of them. For issue 7's scenario tests and the demo.
 import { join } from 'node:path';
 import type { V1Container } from '@kubernetes/client-node';
-import { parseVoiceAgent, type VoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
-import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
+import { parseMemoryStore, parseVoiceAgent, type VoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
+import { renderMemoryStore, renderVoiceAgent } from '../../cdk8s/charts/index.ts';
 import { type Cluster, type ClusterOptions, startCluster } from './cluster.ts';
 import { type KObject, kubectlOk } from './kube-helpers.ts';
 import { type FrontDoor, startNginx } from './nginx.ts';
@@ -21,8 +21,13 @@ export function defaultImageCommands(image: string, _container: V1Container): Im
   if (repo === 'callfleet' || repo.endsWith('/callfleet')) {
     return { command: [process.execPath, join(root, 'bin/callfleet.ts')], args: ['gateway'], cwd: root };
   }
-  // TODO(issue 7): postgres:17 → a real PostgreSQL (test/support/postgres.ts) on the pod IP:5432 with
-  // POSTGRES_USER/POSTGRES_PASSWORD/POSTGRES_DB; until then MemoryStore pods stay ErrImagePull.
+  // postgres:17 → Debian's PostgreSQL (15) behind the official image's entrypoint contract.
+  if (repo === 'postgres' || repo.endsWith('/postgres')) {
+    return {
+      command: [process.execPath, join(root, 'test/support/postgres-container.ts')],
+      args: ['postgres'],
+    };
+  }
   return undefined;
 }
 
@@ -41,6 +46,8 @@ export interface Fleet {
   kubelet: ProcessKubelet;
   /** Installs the CRDs, creates the VoiceAgent and applies its rendered children (no operator). */
   deployVoiceAgent(doc: Record<string, unknown>, options?: DeployOptions): Promise<DeployedVoiceAgent>;
+  /** Creates the MemoryStore and applies its StatefulSet, Services, Secrets (no CronJob, no operator). */
+  deployMemoryStore(doc: Record<string, unknown>, namespace?: string): Promise<KObject[]>;
   /** nginx in front of one VoiceAgent's Ingresses. */
   frontDoor(namespace: string, voiceAgent: string): Promise<FrontDoor>;
   stop(): Promise<void>;
@@ -70,6 +77,8 @@ const APPLIED_KINDS = new Set([
   'Service',
   'Ingress',
   'PodDisruptionBudget',
+  'Secret',
+  'StatefulSet',
 ]);
 
 export async function startFleetEnvironment(options: FleetOptions = {}): Promise<Fleet> {
@@ -94,16 +103,23 @@ export async function startFleetEnvironment(options: FleetOptions = {}): Promise
     throw error;
   }
   let crdsInstalled = false;
+  const installCrds = async () => {
+    if (crdsInstalled) return;
+    await kubectlOk(cluster, ['apply', '--server-side', '-f', join(root, 'crds')]);
+    await kubectlOk(cluster, [
+      'wait',
+      '--for=condition=Established',
+      'crd/voiceagents.callfleet.io',
+      'crd/memorystores.callfleet.io',
+    ]);
+    crdsInstalled = true;
+  };
   return {
     cluster,
     kubelet,
     async deployVoiceAgent(doc, o = {}) {
       const namespace = o.namespace ?? 'default';
-      if (!crdsInstalled) {
-        await kubectlOk(cluster, ['apply', '--server-side', '-f', join(root, 'crds')]);
-        await kubectlOk(cluster, ['wait', '--for=condition=Established', 'crd/voiceagents.callfleet.io']);
-        crdsInstalled = true;
-      }
+      await installCrds();
       const twilio = o.twilio ?? {
         accountSid: 'AC00000000000000000000000000000000',
         authToken: 'e2e-auth-token',
@@ -146,6 +162,23 @@ export async function startFleetEnvironment(options: FleetOptions = {}): Promise
         publicBaseUrl: (JSON.parse(config) as { publicBaseUrl: string }).publicBaseUrl,
         authToken: twilio.authToken,
       };
+    },
+    async deployMemoryStore(doc, namespace = 'default') {
+      await installCrds();
+      const created = JSON.parse(
+        await kubectlOk(cluster, ['apply', '-n', namespace, '-o', 'json', '-f', '-'], JSON.stringify(doc)),
+      ) as KObject;
+      const parsed = parseMemoryStore(created);
+      if (!parsed.ok) throw new Error(`MemoryStore does not parse: ${JSON.stringify(parsed)}`);
+      const rendered = renderMemoryStore(parsed.value);
+      if (!rendered.ok) throw new Error(`render failed at ${rendered.error.path}: ${rendered.error.message}`);
+      const objects = (rendered.objects as unknown as KObject[]).filter((o) => APPLIED_KINDS.has(o.kind));
+      await kubectlOk(
+        cluster,
+        ['apply', '-n', namespace, '--server-side', '--field-manager=callfleet-operator', '-f', '-'],
+        objects.map((x) => JSON.stringify(x)).join('\n'),
+      );
+      return objects;
     },
     async frontDoor(namespace, voiceAgent) {
       const door = await startNginx({

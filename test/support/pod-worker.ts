@@ -82,10 +82,16 @@ const SIGNALS: Record<string, number> = {
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** An exec probe/hook "inside the pod": mount paths are local dirs, and the pod's own loopback is its IP. */
+function execArgv(argv: string[], mounts: [string, string][], podIP: string): string[] {
+  return argv.map((a) => (a === '127.0.0.1' || a === 'localhost' ? podIP : rewritePath(a, mounts)));
+}
+
 class ContainerRun {
   readonly spec: V1Container;
   process: Managed | undefined;
   launch: ContainerLaunch | undefined;
+  mounts: [string, string][] = [];
   state: State = { waiting: { reason: 'ContainerCreating' } };
   lastState: State | undefined;
   restartCount = 0;
@@ -189,8 +195,8 @@ export class PodWorker {
       if (this.#terminating || this.#finished) return;
       try {
         const env = await resolveEnv(this.#o.rest, this.pod, c.spec, { podIP, hostIP: this.#o.hostIP });
-        const mounts = mountMap(c.spec, this.#dir);
-        c.launch = launchFor(this.#o.imageCommands, c.spec, env, mounts);
+        c.mounts = mountMap(c.spec, this.#dir);
+        c.launch = launchFor(this.#o.imageCommands, c.spec, env, c.mounts);
         break;
       } catch (error) {
         c.state = this.#waitingFor(error);
@@ -280,13 +286,10 @@ export class PodWorker {
   async #probeLoops(c: ContainerRun, generation: number): Promise<void> {
     const alive = () => generation === c.generation && !this.#finished;
     const podIP = this.#podIP as string;
-    const rewrite = (argv: string[]) => {
-      const mounts = mountMap(c.spec, this.#dir);
-      return {
-        argv: argv.map((a) => rewritePath(a, mounts)),
-        env: { PATH: process.env.PATH, ...c.launch?.env },
-      };
-    };
+    const rewrite = (argv: string[]) => ({
+      argv: execArgv(argv, c.mounts, podIP),
+      env: { PATH: process.env.PATH, ...c.launch?.env },
+    });
     const attempt = (probe: V1Probe) => runProbe(probe, c.spec, podIP, rewrite);
     // Startup probe: liveness and readiness wait for it; failing it kills the container.
     const startup = c.spec.startupProbe;
@@ -529,7 +532,10 @@ export class PodWorker {
             { ...preStop, timeoutSeconds: Math.ceil(budget / 1000) } as V1Probe,
             c.spec,
             this.#podIP as string,
-            (argv) => ({ argv, env: { PATH: process.env.PATH, ...c.launch?.env } }),
+            (argv) => ({
+              argv: execArgv(argv, c.mounts, this.#podIP as string),
+              env: { PATH: process.env.PATH, ...c.launch?.env },
+            }),
           );
         }
       };

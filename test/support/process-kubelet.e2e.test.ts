@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { V1EndpointSlice, V1Pod } from '@kubernetes/client-node';
+import pg from 'pg';
 import { parse } from 'yaml';
 import { placeCall, speechPattern, startCall } from '../simulator/call.ts';
 import { type DeployedVoiceAgent, type Fleet, startFleetEnvironment } from './fleet.ts';
@@ -249,5 +250,48 @@ describe('process kubelet + nginx front door [e2e]', { timeout: 300_000 }, () =>
     assert.equal(status?.lastState?.terminated?.exitCode, 137);
     assert.equal(status?.lastState?.terminated?.reason, 'Error');
     console.log(`[figures] SIGKILL → restarted and Ready ${Math.round(performance.now() - killedAt)} ms`);
+  });
+
+  it('a postgres:17 MemoryStore pod is a real PostgreSQL on its pod IP, Ready by its exec probe', async () => {
+    const doc = parse(readFileSync(`${root}examples/memorystore-postgres.yaml`, 'utf8'));
+    const objects = await fleet.deployMemoryStore(doc);
+    const secret = objects.find((o) => o.kind === 'Secret' && /credentials/.test(o.metadata.name));
+    const data =
+      secret?.data ?? (secret as unknown as { stringData?: Record<string, string> })?.stringData ?? {};
+    const decode = (v: string | undefined) =>
+      secret?.data ? Buffer.from(v ?? '', 'base64').toString() : (v ?? '');
+    let pod: V1Pod | undefined;
+    const t0 = performance.now();
+    await waitFor(
+      'the postgres pod Ready',
+      async () => {
+        const out = await kubectlOk(fleet.cluster, [
+          'get',
+          'pods',
+          '-n',
+          NS,
+          '-l',
+          'callfleet.io/memorystore=callers',
+          '-o',
+          'json',
+        ]);
+        pod = (JSON.parse(out) as { items: V1Pod[] }).items.find((p) => isReady(p));
+        return pod !== undefined;
+      },
+      90_000,
+      250,
+    );
+    console.log(`[figures] postgres pod created → Ready ${Math.round(performance.now() - t0)} ms`);
+    const client = new pg.Client({
+      host: pod?.status?.podIP,
+      port: 5432,
+      user: decode(data.username),
+      password: decode(data.password),
+      database: 'callfleet',
+    });
+    await client.connect();
+    const r = await client.query('select current_user as u');
+    await client.end();
+    assert.equal(r.rows[0].u, decode(data.username));
   });
 });
