@@ -167,7 +167,21 @@ export class Controller {
       throw error;
     } finally {
       end();
+      this.#countReady(kind, kind === 'VoiceAgent' ? ctx.voiceAgents : ctx.memoryStores);
     }
+  }
+
+  /** callfleet_operator_managed_resources{kind, ready}: what the "not Ready for 10 min" alert watches. */
+  #countReady(kind: string, informer: Informer<WithStatus>): void {
+    let ready = 0;
+    let notReady = 0;
+    for (const object of informer.cache.values()) {
+      const condition = object.status?.conditions?.find((c) => c.type === 'Ready');
+      if (condition?.status === 'True') ready++;
+      else notReady++;
+    }
+    this.#options.metrics.managedResources.set({ kind, ready: 'true' }, ready);
+    this.#options.metrics.managedResources.set({ kind, ready: 'false' }, notReady);
   }
 
   /** apiVersions the API server serves (so optional kinds like ServiceMonitor are watched only when installed). */

@@ -148,7 +148,11 @@ export class KubeRest {
     const res = await this.#open(call, true);
     const text = await readAll(res);
     const status = res.statusCode ?? 500;
-    if (status >= 300) throw toKubeError(status, text);
+    if (status >= 300) {
+      const error = toKubeError(status, text);
+      error.message = `${call.method} ${call.path}: ${error.message}`;
+      throw error;
+    }
     return text ? JSON.parse(text) : {};
   }
 
@@ -167,7 +171,13 @@ export class KubeRest {
     options.agent = this.#agent;
     const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
     if (payload !== undefined) {
-      options.headers = { ...options.headers, 'Content-Type': call.contentType ?? 'application/json' };
+      // Explicit length: without it Node may send a DELETE body unframed, and the API server then reads
+      // those bytes as the start of the next request on the same keep-alive socket (400 Bad Request).
+      options.headers = {
+        ...options.headers,
+        'Content-Type': call.contentType ?? 'application/json',
+        'Content-Length': Buffer.byteLength(payload),
+      };
     }
     return new Promise((resolve, reject) => {
       const req = request(url, options, resolve);

@@ -151,10 +151,13 @@ async function finalize(
   const namespace = store.metadata?.namespace;
   const name = store.metadata?.name ?? '';
   const uid = store.metadata?.uid;
-  const secrets = await listIn<V1Secret>(ctx.rest, 'Secret', namespace);
-  const owned = secrets.filter((s) => s.metadata?.ownerReferences?.some((r) => r.uid === uid));
-  const claims = (await listIn(ctx.rest, 'PersistentVolumeClaim', namespace)).filter((pvc) =>
-    new RegExp(`-${escapeRegExp(name)}(-postgres)?-\\d+$`).test(pvc.metadata?.name ?? ''),
+  const ownedBy = (object: KubernetesObject) =>
+    object.metadata?.ownerReferences?.some((r) => r.uid === uid) ?? false;
+  // PVCs from the StatefulSet's volumeClaimTemplates are named <template>-<statefulset>-<ordinal> and have no owner.
+  const claimName = new RegExp(`^[a-z0-9-]+-${escapeRegExp(memoryStoreNames(name).statefulSet)}-\\d+$`);
+  const owned = (await listIn<V1Secret>(ctx.rest, 'Secret', namespace)).filter(ownedBy);
+  const claims = (await listIn(ctx.rest, 'PersistentVolumeClaim', namespace)).filter(
+    (pvc) => ownedBy(pvc) || claimName.test(pvc.metadata?.name ?? ''),
   );
   if (policy === 'Delete') {
     for (const object of [...owned, ...claims]) await ctx.rest.delete(objectPath(object));
