@@ -1,0 +1,255 @@
+// Benchmark (issue 5): N VoiceAgents created at once → time until all are Ready, API writes and
+// reconciles per VoiceAgent and the operator's peak RSS, beside the API server's raw throughput for the
+// same objects server-side-applied by a plain client (same concurrency) in the same run. Prints JSON and
+// writes bench-results/operator.json.
+//   node test/bench/operator.ts [--count 200] [--concurrency 8] [--timeout 900]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
+import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
+import { KubeRest } from '../../operator/kube/rest.ts';
+import { normalizeForApply } from '../../operator/reconcile/compare.ts';
+import { startCluster } from '../support/cluster.ts';
+import { kubectlOk } from '../support/kube-helpers.ts';
+import { startOperator, sumMetric } from '../support/operator.ts';
+import { waitFor } from '../support/processes.ts';
+
+const { values } = parseArgs({
+  options: {
+    count: { type: 'string', default: '200' },
+    concurrency: { type: 'string', default: '8' },
+    timeout: { type: 'string', default: '900' },
+  },
+});
+const COUNT = Number(values.count);
+const CONCURRENCY = Number(values.concurrency);
+const TIMEOUT_MS = Number(values.timeout) * 1000;
+const root = new URL('../../', import.meta.url).pathname;
+const log = (message: string) => process.stderr.write(`[bench:operator] ${message}\n`);
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+type VA = KubernetesObject & { spec: Record<string, unknown> };
+
+/** The echo example, one replica and an HPA floor of one, so kwok pods do not dominate the figures. */
+function voiceAgent(name: string, namespace: string): VA {
+  const example = parse(readFileSync(`${root}examples/voiceagent-echo.yaml`, 'utf8')) as VA;
+  return {
+    apiVersion: example.apiVersion,
+    kind: example.kind,
+    metadata: { name, namespace },
+    spec: { ...example.spec, replicas: 1, autoscaling: { minReplicas: 1, maxReplicas: 2 } },
+  };
+}
+
+const names = Array.from({ length: COUNT }, (_, i) => `agent-${String(i).padStart(3, '0')}`);
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+interface Listed<T> {
+  items: T[];
+}
+type Deploy = KubernetesObject & {
+  metadata: { generation?: number };
+  status?: { observedGeneration?: number; availableReplicas?: number; updatedReplicas?: number };
+};
+type VAStatus = KubernetesObject & {
+  status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+};
+
+function deploymentAvailable(d: Deploy): boolean {
+  return (
+    (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 1) &&
+    (d.status?.availableReplicas ?? 0) >= 1
+  );
+}
+
+function voiceAgentReady(va: VAStatus): boolean {
+  return (
+    va.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true &&
+    va.status?.observedGeneration === va.metadata?.generation
+  );
+}
+
+/** Polls `count()` every 250 ms until it reaches COUNT; returns ms since `t0` at which it did, and milestones. */
+async function until(
+  what: string,
+  t0: number,
+  count: () => Promise<number>,
+): Promise<{ allMs: number; firstMs: number; halfMs: number }> {
+  let firstMs = -1;
+  let halfMs = -1;
+  let last = 0;
+  const deadline = t0 + TIMEOUT_MS;
+  while (performance.now() < deadline) {
+    last = await count();
+    const now = performance.now() - t0;
+    if (last > 0 && firstMs < 0) firstMs = now;
+    if (last >= COUNT / 2 && halfMs < 0) halfMs = now;
+    if (last >= COUNT) return { allMs: round(now, 0), firstMs: round(firstMs, 0), halfMs: round(halfMs, 0) };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`${what}: only ${last}/${COUNT} after ${TIMEOUT_MS / 1000}s`);
+}
+
+function peakRssMb(pid: number | undefined): { peakRssMb: number; rssMb: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { peakRssMb: round(kb('VmHWM') / 1024, 1), rssMb: round(kb('VmRSS') / 1024, 1) };
+}
+
+const cluster = await startCluster({ controllers: true, nodes: 3 });
+try {
+  await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
+  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+  const rest = new KubeRest(cluster.kc);
+
+  // (a) raw baseline: the CRs, then exactly the children the operator renders, applied by a plain client.
+  const rawNs = 'bench-raw';
+  await kubectlOk(cluster, ['create', 'namespace', rawNs]);
+  let rawWrites = 0;
+  const rawT0 = performance.now();
+  const crs = new Map<string, VA>();
+  await pool(names, CONCURRENCY, async (name) => {
+    crs.set(name, await rest.apply(voiceAgent(name, rawNs), 'callfleet-bench'));
+    rawWrites++;
+  });
+  const children: KubernetesObject[] = [];
+  for (const name of names) {
+    const parsed = parseVoiceAgent(crs.get(name));
+    if (!parsed.ok) throw new Error(`${name}: ${JSON.stringify(parsed.issues)}`);
+    const rendered = renderVoiceAgent(parsed.value, {});
+    if (!rendered.ok) throw new Error(`${name}: ${rendered.error.message}`);
+    children.push(...rendered.objects.map(normalizeForApply));
+  }
+  await pool(children, CONCURRENCY, async (object) => {
+    await rest.apply(object, 'callfleet-bench');
+    rawWrites++;
+  });
+  const rawApplyMs = performance.now() - rawT0;
+  log(`raw: ${rawWrites} objects applied in ${round(rawApplyMs, 0)} ms`);
+  const rawReady = await until('raw Deployments available', rawT0, async () => {
+    const list = await rest.get<Listed<Deploy>>(`/apis/apps/v1/namespaces/${rawNs}/deployments`);
+    return list.items.filter(deploymentAvailable).length;
+  });
+  log(`raw: all Deployments available after ${rawReady.allMs} ms`);
+
+  // Free the kwok nodes' pod capacity (3 × 110) for the operator's pods, then start from a quiet cluster.
+  const deleteT0 = performance.now();
+  await kubectlOk(cluster, ['delete', 'namespace', rawNs, '--wait=true', '--timeout=600s']);
+  log(`raw namespace deleted in ${round(performance.now() - deleteT0, 0)} ms`);
+
+  // (b) the operator: COUNT VoiceAgents created at once in a fresh namespace.
+  const opNs = 'bench-operator';
+  await kubectlOk(cluster, ['create', 'namespace', opNs]);
+  const operator = await startOperator(cluster, [`--namespace=${opNs}`, `--concurrency=${CONCURRENCY}`]);
+  try {
+    await waitFor('operator caches synced', async () => {
+      const res = await fetch(operator.metricsUrl.replace('/metrics', '/readyz'));
+      return res.ok && (await operator.metric('callfleet_operator_leader')) === 1;
+    });
+    await new Promise((r) => setTimeout(r, 2000)); // leader → controller start → informers synced
+    const pid = operator.process.child.pid;
+    const idleRss = peakRssMb(pid);
+    const writesBefore = await operator.metric('callfleet_operator_api_writes_total');
+
+    const opT0 = performance.now();
+    await Promise.all(
+      names.map((name) =>
+        rest.create(`/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`, voiceAgent(name, opNs)),
+      ),
+    );
+    const createdMs = performance.now() - opT0;
+    log(`operator: ${COUNT} VoiceAgents created in ${round(createdMs, 0)} ms`);
+    const opReady = await until('VoiceAgents Ready', opT0, async () => {
+      const list = await rest.get<Listed<VAStatus>>(
+        `/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`,
+      );
+      return list.items.filter(voiceAgentReady).length;
+    });
+    log(`operator: all VoiceAgents Ready after ${opReady.allMs} ms`);
+
+    const text = await (await fetch(operator.metricsUrl)).text();
+    const m = (name: string, labels: Record<string, string> = {}) => sumMetric(text, name, labels);
+    const writesAtReady = m('callfleet_operator_api_writes_total') - writesBefore;
+    const writesByVerb = Object.fromEntries(
+      ['apply', 'patch', 'create', 'update', 'delete'].map((verb) => [
+        verb,
+        m('callfleet_operator_api_writes_total', { verb }),
+      ]),
+    );
+    const reconciles = m('callfleet_operator_reconciles_total', { kind: 'VoiceAgent', result: 'success' });
+    const reconcileErrors = m('callfleet_operator_reconciles_total', { kind: 'VoiceAgent', result: 'error' });
+    const durationSum = m('callfleet_operator_reconcile_duration_seconds_sum', { kind: 'VoiceAgent' });
+    const durationCount = m('callfleet_operator_reconcile_duration_seconds_count', { kind: 'VoiceAgent' });
+    const rssAtReady = peakRssMb(pid);
+
+    // Trailing work after the last Ready (Deployment status settling, events): still writes?
+    await new Promise((r) => setTimeout(r, 10_000));
+    const writesSettled = (await operator.metric('callfleet_operator_api_writes_total')) - writesBefore;
+    const reconcilesSettled = await operator.metric('callfleet_operator_reconciles_total', {
+      kind: 'VoiceAgent',
+      result: 'success',
+    });
+
+    const rawObjects = rawWrites;
+    const result = {
+      benchmark: 'operator',
+      node: process.version,
+      cpus: cpus().length,
+      voiceAgents: COUNT,
+      concurrency: CONCURRENCY,
+      objectsPerVoiceAgent: round(rawObjects / COUNT, 1),
+      spec: { replicas: 1, autoscaling: { minReplicas: 1, maxReplicas: 2 } },
+      raw: {
+        objects: rawObjects,
+        applyMs: round(rawApplyMs, 0),
+        objectsPerSecond: round(rawObjects / (rawApplyMs / 1000), 1),
+        allDeploymentsAvailableMs: rawReady.allMs,
+        firstAvailableMs: rawReady.firstMs,
+        halfAvailableMs: rawReady.halfMs,
+        writesPerVoiceAgent: round(rawObjects / COUNT, 1),
+      },
+      operator: {
+        createMs: round(createdMs, 0),
+        allReadyMs: opReady.allMs,
+        firstReadyMs: opReady.firstMs,
+        halfReadyMs: opReady.halfMs,
+        apiWrites: writesAtReady,
+        apiWritesByVerb: writesByVerb,
+        writesPerVoiceAgent: round(writesAtReady / COUNT, 2),
+        writesPerVoiceAgentAfter10sSettle: round(writesSettled / COUNT, 2),
+        writesPerSecond: round(writesAtReady / (opReady.allMs / 1000), 1),
+        reconciles,
+        reconcileErrors,
+        reconcilesPerVoiceAgent: round(reconciles / COUNT, 2),
+        reconcilesPerVoiceAgentAfter10sSettle: round(reconcilesSettled / COUNT, 2),
+        meanReconcileMs: round((durationSum / Math.max(durationCount, 1)) * 1000, 1),
+        reconcileBusySeconds: round(durationSum, 1),
+        idleRssMb: idleRss.rssMb,
+        peakRssMb: rssAtReady.peakRssMb,
+      },
+      ratio: {
+        readyTimeOperatorOverRaw: round(opReady.allMs / rawReady.allMs, 2),
+        readyTimeOperatorOverRawApplyOnly: round(opReady.allMs / rawApplyMs, 2),
+        writesOperatorOverRaw: round(writesAtReady / rawObjects, 2),
+      },
+    };
+    const json = JSON.stringify(result, null, 2);
+    process.stdout.write(`${json}\n`);
+    mkdirSync(`${root}bench-results`, { recursive: true });
+    writeFileSync(`${root}bench-results/operator.json`, `${json}\n`);
+  } finally {
+    await operator.stop();
+  }
+} finally {
+  await cluster.stop();
+}
