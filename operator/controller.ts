@@ -1,7 +1,7 @@
 // Wires informers, the work queue and the reconcilers together. Leadership decides whether this
 // replica reconciles: a standby keeps nothing warm and starts its caches when it becomes the leader.
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { EventRecorder } from './events.ts';
 import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
@@ -14,6 +14,7 @@ import type { WithStatus } from './reconcile/status.ts';
 import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
 import { Informer } from './runtime/informer.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
+import { CallTracker } from './tracker/call-tracker.ts';
 
 export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=callfleet-operator';
 
@@ -55,6 +56,8 @@ export interface ControllerOptions {
   concurrency?: number;
   resyncMs?: number;
   watchdogMs?: number;
+  /** How often the call tracker polls each gateway pod's /status; 0 turns tracking off. */
+  callPollIntervalMs?: number;
 }
 
 export class Controller {
@@ -62,6 +65,7 @@ export class Controller {
   readonly #rest: KubeRest;
   readonly #informers: Informer[] = [];
   #queue: WorkQueue | undefined;
+  #tracker: CallTracker | undefined;
   #synced = false;
 
   constructor(options: ControllerOptions) {
@@ -102,6 +106,25 @@ export class Controller {
       caches.set(`${apiVersion}/${kind}`, child);
     }
 
+    const pollMs = this.#options.callPollIntervalMs ?? 5000;
+    const pods =
+      pollMs > 0
+        ? informer<V1Pod>(
+            resourceFor('v1', 'Pod'),
+            `${MANAGED_BY_SELECTOR},app.kubernetes.io/component=gateway`,
+          )
+        : undefined;
+    // Nodes are cluster-scoped: cordons are read cluster-wide even when only one namespace is watched.
+    const nodes =
+      pollMs > 0
+        ? new Informer<V1Node>(
+            this.#rest,
+            { resource: resourceFor('v1', 'Node'), resyncMs: this.#options.resyncMs },
+            log,
+          )
+        : undefined;
+    if (nodes) this.#informers.push(nodes as unknown as Informer);
+
     const ctx: ReconcileContext = {
       rest: this.#rest,
       caches,
@@ -116,6 +139,18 @@ export class Controller {
       onDepthChange: (depth) => metrics.queueDepth.set({ kind: 'all' }, depth),
     });
     this.#queue = queue;
+    if (pods) {
+      this.#tracker = new CallTracker({
+        rest: this.#rest,
+        pods,
+        nodes,
+        log,
+        intervalMs: pollMs,
+        onChange: (key) => queue.add(`VoiceAgent:${key}`),
+        onPoll: (result) => metrics.callPolls.inc({ result }),
+      });
+      ctx.tracker = this.#tracker;
+    }
 
     voiceAgents.on((_event, object) => queue.add(`VoiceAgent:${objectKey(object)}`));
     memoryStores.on((_event, object) => {
@@ -135,11 +170,13 @@ export class Controller {
     }
 
     await Promise.all(this.#informers.map((i) => i.start()));
+    this.#tracker?.start();
     this.#synced = true;
     log.info({ kinds: [...caches.keys()].map((k) => k.split('/').pop()) }, 'caches synced; reconciling');
   }
 
   async stop(): Promise<void> {
+    await this.#tracker?.stop();
     await this.#queue?.stop();
     await Promise.all(this.#informers.map((i) => i.stop()));
   }

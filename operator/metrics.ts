@@ -53,6 +53,12 @@ export function createOperatorMetrics() {
       help: '1 while this replica is the leader.',
       registers: [registry],
     }),
+    callPolls: new Counter({
+      name: 'callfleet_operator_call_polls_total',
+      help: 'Polls of gateway pods /status by the call tracker, by result (ok, error).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     managedResources: new Gauge({
       name: 'callfleet_operator_managed_resources',
       help: 'Custom resources seen, by kind and Ready condition.',

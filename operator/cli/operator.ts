@@ -17,6 +17,7 @@ const usage = `usage: callfleet operator [options]
   --lease-namespace NS     namespace of the Lease (default $POD_NAMESPACE or default)
   --concurrency N          reconciles running at once (default 8)
   --resync SECONDS         full relist period (default 300)
+  --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5)
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -32,6 +33,7 @@ export async function run(args: string[]): Promise<number> {
         'lease-namespace': { type: 'string' },
         concurrency: { type: 'string', default: '8' },
         resync: { type: 'string', default: '300' },
+        'call-poll': { type: 'string', default: '5' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -60,6 +62,7 @@ export async function run(args: string[]): Promise<number> {
       namespace: values.namespace as string | undefined,
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
+      callPollIntervalMs: Number(values['call-poll']) * 1000,
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller

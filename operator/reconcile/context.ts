@@ -4,6 +4,7 @@ import type { KubeRest } from '../kube/rest.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { ReconcileOutcome } from '../runtime/work-queue.ts';
+import type { CallTracker } from '../tracker/call-tracker.ts';
 import type { ChildCaches } from './children.ts';
 import type { WithStatus } from './status.ts';
 
@@ -16,6 +17,8 @@ export interface ReconcileContext {
   events: EventRecorder;
   metrics: OperatorMetrics;
   log: Logger;
+  /** Live calls per gateway pod (absent when call tracking is off). */
+  tracker?: CallTracker;
 }
 
 export type Reconciler = (ctx: ReconcileContext, key: string, log: Logger) => Promise<ReconcileOutcome>;

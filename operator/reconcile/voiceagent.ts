@@ -9,6 +9,8 @@ import {
 } from '../../cdk8s/charts/index.ts';
 import { objectPath } from '../kube/resources.ts';
 import type { ReconcileOutcome } from '../runtime/work-queue.ts';
+import { decideReplicas } from '../scaling/busy-aware.ts';
+import { scheduledMinimum } from '../scaling/schedule.ts';
 import { applyChildren, pruneChildren } from './children.ts';
 import { type Condition, condition, findCondition } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
@@ -64,10 +66,21 @@ export async function reconcileVoiceAgent(
   if (applied.writes || pruned) log.info({ applied: applied.written, pruned }, 'children updated');
 
   const deployment = [...applied.live.values()].find((o): o is V1Deployment => o.kind === 'Deployment');
-  const desiredReplicas = spec.replicas;
-  if (deployment && deployment.spec?.replicas !== desiredReplicas) {
+  const namespace = va.metadata?.namespace ?? '';
+  const name = va.metadata?.name ?? '';
+  const calls = ctx.tracker?.summary(namespace, name);
+  // The autoscaler writes spec.replicas; an active schedule window raises the floor.
+  const desiredReplicas = Math.max(spec.replicas, scheduledMinimum(spec.autoscaling.schedule, new Date()));
+  const scale = ctx.tracker
+    ? decideReplicas(desiredReplicas, deployment?.spec?.replicas, calls)
+    : { replicas: desiredReplicas, waiting: false };
+  if (deployment && deployment.spec?.replicas !== scale.replicas) {
+    log.info(
+      { from: deployment.spec?.replicas, to: scale.replicas, target: desiredReplicas },
+      'scaling the gateways',
+    );
     await ctx.rest.mergePatch(`${objectPath(deployment as KubernetesObject)}/scale`, {
-      spec: { replicas: desiredReplicas },
+      spec: { replicas: scale.replicas },
     });
   }
 
@@ -95,11 +108,17 @@ export async function reconcileVoiceAgent(
       ...baseStatus(va),
       replicas: deployment?.status?.replicas ?? 0,
       readyReplicas: deployment?.status?.readyReplicas ?? 0,
+      activeCalls: calls?.activeCalls ?? 0,
+      drainingReplicas: calls?.drainingReplicas ?? 0,
       selector,
       ...base,
     },
     conditions,
   );
+  // Scale-down waits for pods to go idle, and schedule windows open and close: look again.
+  if (scale.waiting) return { requeueAfterMs: ctx.tracker?.intervalMs ?? 5000 };
+  if (spec.autoscaling.schedule?.length) return { requeueAfterMs: 60_000 };
+  return undefined;
 }
 
 function baseStatus(va: WithStatus): Record<string, unknown> {

@@ -129,7 +129,7 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
     assert.equal(va.status?.observedGeneration, va.metadata.generation);
     const lease = await getObject(cluster, NS, 'lease/callfleet-operator');
     assert.ok(
-      (lease?.spec as { holderIdentity?: string }).holderIdentity,
+      (lease?.spec as { holderIdentity?: string } | undefined)?.holderIdentity,
       'the operator holds the Lease in the release namespace',
     );
     const log = readFileSync(operator.logFile, 'utf8');

@@ -218,8 +218,10 @@ function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
     `--kubeconfig=${kubeconfigPath}`,
     '--manage-all-nodes=false',
     `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
-    '--cidr=10.244.0.1/16',
-    '--node-ip=10.0.0.1',
+    // Fake pods and nodes get loopback addresses: anything that dials them (the operator's call tracker
+    // polls every gateway pod) is refused locally instead of sending packets off this machine.
+    '--cidr=127.100.0.1/16',
+    '--node-ip=127.99.0.1',
     `--server-address=127.0.0.1:${ports.kwok}`,
     // Heartbeats through node Leases keep the fake nodes Ready (status patches alone arrive too seldom).
     '--node-lease-duration-seconds=40',

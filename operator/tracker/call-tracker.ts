@@ -1,0 +1,168 @@
+// The call tracker: polls every gateway pod's /status (bounded concurrency), keeps the busy label,
+// pod-deletion-cost and safe-to-evict annotation on each pod, takes pods on cordoned nodes out of the
+// Services, and aggregates live calls per VoiceAgent for status and busy-aware scaling.
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
+import { objectKey, objectPath } from '../kube/resources.ts';
+import type { KubeRest } from '../kube/rest.ts';
+import type { Informer } from '../runtime/informer.ts';
+import { desiredMarks, marksPatch } from './pod-marks.ts';
+
+export interface GatewayStatus {
+  activeCalls: number;
+  capacity: number;
+  draining: boolean;
+}
+
+interface PodState extends GatewayStatus {
+  seenAt: number;
+}
+
+export interface FleetSummary {
+  activeCalls: number;
+  drainingReplicas: number;
+  idlePods: number;
+  /** Every running pod of the fleet was polled within the last two intervals. */
+  fresh: boolean;
+}
+
+export interface CallTrackerOptions {
+  rest: KubeRest;
+  pods: Informer<V1Pod>;
+  nodes?: Informer<V1Node>;
+  log: Logger;
+  intervalMs?: number;
+  concurrency?: number;
+  timeoutMs?: number;
+  /** Called with `namespace/name` of a VoiceAgent whose summary changed. */
+  onChange(voiceAgentKey: string): void;
+  onPoll?(result: 'ok' | 'error'): void;
+}
+
+export class CallTracker {
+  readonly #options: Required<Omit<CallTrackerOptions, 'nodes' | 'onPoll'>> & CallTrackerOptions;
+  readonly #states = new Map<string, PodState>();
+  readonly #summaries = new Map<string, string>();
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #stopped = false;
+
+  constructor(options: CallTrackerOptions) {
+    this.#options = { intervalMs: 5000, concurrency: 16, timeoutMs: 2000, ...options };
+  }
+
+  get intervalMs(): number {
+    return this.#options.intervalMs;
+  }
+
+  start(): void {
+    const loop = async () => {
+      if (this.#stopped) return;
+      this.#running = this.pollOnce().catch((error) =>
+        this.#options.log.warn({ err: String(error) }, 'call poll failed'),
+      );
+      await this.#running;
+      if (!this.#stopped) this.#timer = setTimeout(loop, this.#options.intervalMs);
+    };
+    void loop();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#running;
+  }
+
+  summary(namespace: string, voiceAgent: string, now = Date.now()): FleetSummary {
+    const summary: FleetSummary = { activeCalls: 0, drainingReplicas: 0, idlePods: 0, fresh: true };
+    const maxAge = 2 * this.#options.intervalMs + this.#options.timeoutMs;
+    for (const pod of this.#fleet(namespace, voiceAgent)) {
+      const state = this.#states.get(objectKey(pod));
+      const current = state && now - state.seenAt <= maxAge ? state : undefined;
+      summary.activeCalls += current?.activeCalls ?? 0;
+      if (pod.metadata?.deletionTimestamp || current?.draining) summary.drainingReplicas++;
+      // A pod that is not running yet carries no call: removing it is always safe.
+      else if (!pod.status?.podIP || pod.status.phase !== 'Running') summary.idlePods++;
+      else if (!current) summary.fresh = false;
+      else if (current.activeCalls === 0) summary.idlePods++;
+    }
+    return summary;
+  }
+
+  /** One round: poll every running gateway pod, update its marks, report changed fleets. */
+  async pollOnce(): Promise<void> {
+    const pods = this.#options.pods.list((p) => Boolean(p.status?.podIP) && p.status?.phase === 'Running');
+    const queue = [...pods];
+    const worker = async () => {
+      for (let pod = queue.shift(); pod; pod = queue.shift()) await this.#pollPod(pod);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#options.concurrency, queue.length) }, worker));
+
+    const live = new Set(this.#options.pods.cache.keys());
+    for (const key of this.#states.keys()) if (!live.has(key)) this.#states.delete(key);
+    const fleets = new Set(
+      this.#options.pods
+        .list()
+        .map((p) => `${p.metadata?.namespace}/${p.metadata?.labels?.[VOICEAGENT_LABEL]}`),
+    );
+    for (const key of new Set([...fleets, ...this.#summaries.keys()])) {
+      const [namespace = '', name = ''] = key.split('/');
+      const { fresh: _fresh, ...counts } = this.summary(namespace, name);
+      const fingerprint = JSON.stringify(counts);
+      if (this.#summaries.get(key) !== fingerprint) {
+        this.#summaries.set(key, fingerprint);
+        this.#options.onChange(key);
+      }
+      if (!fleets.has(key)) this.#summaries.delete(key);
+    }
+  }
+
+  #fleet(namespace: string, voiceAgent: string): V1Pod[] {
+    return this.#options.pods.list(
+      (p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[VOICEAGENT_LABEL] === voiceAgent,
+    );
+  }
+
+  async #pollPod(pod: V1Pod): Promise<void> {
+    const status = await this.#fetchStatus(pod);
+    this.#options.onPoll?.(status ? 'ok' : 'error');
+    if (!status) return;
+    this.#states.set(objectKey(pod), { ...status, seenAt: Date.now() });
+    if (pod.metadata?.deletionTimestamp) return;
+    const node = pod.spec?.nodeName ? this.#options.nodes?.get(pod.spec.nodeName) : undefined;
+    const patch = marksPatch(pod, desiredMarks(status.activeCalls, node?.spec?.unschedulable === true));
+    if (!patch) return;
+    try {
+      await this.#options.rest.mergePatch(
+        objectPath({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }),
+        patch,
+      );
+    } catch (error) {
+      this.#options.log.warn({ pod: objectKey(pod), err: String(error) }, 'could not mark pod');
+    }
+  }
+
+  async #fetchStatus(pod: V1Pod): Promise<GatewayStatus | undefined> {
+    const container = pod.spec?.containers?.[0];
+    const port =
+      container?.ports?.find((p) => p.name === 'http')?.containerPort ??
+      container?.ports?.[0]?.containerPort ??
+      8080;
+    try {
+      const res = await fetch(`http://${pod.status?.podIP}:${port}/status`, {
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
+      });
+      if (!res.ok) return undefined;
+      const body = (await res.json()) as Partial<GatewayStatus>;
+      if (typeof body.activeCalls !== 'number') return undefined;
+      return {
+        activeCalls: body.activeCalls,
+        capacity: body.capacity ?? 0,
+        draining: body.draining === true,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { desiredMarks, marksPatch } from '../../../operator/tracker/pod-marks.ts';
+
+test('a busy pod is labelled busy, costs its call count and is not safe to evict', () => {
+  assert.deepEqual(desiredMarks(3, false), {
+    labels: { 'callfleet.io/busy': 'true', 'callfleet.io/serving': 'true' },
+    annotations: {
+      'controller.kubernetes.io/pod-deletion-cost': '3',
+      'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false',
+    },
+  });
+  assert.deepEqual(desiredMarks(0, false).annotations, {
+    'controller.kubernetes.io/pod-deletion-cost': '0',
+    'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
+  });
+});
+
+test('a pod on a cordoned node stops serving new calls', () => {
+  assert.equal(desiredMarks(2, true).labels['callfleet.io/serving'], 'false');
+});
+
+test('only changed marks are patched; unchanged pods are not written', () => {
+  const marks = desiredMarks(1, false);
+  const pod = { metadata: { labels: { ...marks.labels, app: 'x' }, annotations: { ...marks.annotations } } };
+  assert.equal(marksPatch(pod, marks), undefined);
+  assert.deepEqual(marksPatch(pod, desiredMarks(2, false)), {
+    metadata: { labels: {}, annotations: { 'controller.kubernetes.io/pod-deletion-cost': '2' } },
+  });
+});
