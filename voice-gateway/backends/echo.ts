@@ -1,5 +1,7 @@
 // The local backend: no network. Greets with a short tone, then plays the caller's own speech back
-// after a pause. Its own energy detector reports barge-in when the caller talks over it.
+// after a pause. Its own energy detector reports barge-in when the caller talks over it. A caller the
+// memory knows is greeted differently ("welcome back": a rising two-note chime, item `greeting_returning`),
+// so caller memory is audible without an AI backend.
 import { MULAW_DECODE } from '../audio/mulaw.ts';
 import { toneMulaw } from '../audio/tone.ts';
 import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
@@ -12,7 +14,15 @@ export interface EchoOptions {
 }
 
 const CHUNK_BYTES = 1600; // 200 ms
+/** First-time caller: one 600 ms tone. Returning caller: 523 Hz then 784 Hz, 300 ms each. */
+export const GREETING_HZ = 523;
+export const WELCOME_BACK_HZ = 784;
 const MAX_BUFFER_BYTES = 8000 * 15;
+
+const AGENT_LINES: Record<string, string> = {
+  greeting: '(greeting tone)',
+  greeting_returning: '(welcome back chime)',
+};
 
 export class EchoBackend implements AgentBackend {
   readonly provider = 'echo' as const;
@@ -35,9 +45,15 @@ export class EchoBackend implements AgentBackend {
     this.#threshold = o.speechThreshold ?? 1200;
   }
 
-  async start(_s: BackendStart): Promise<void> {
+  async start(s: BackendStart): Promise<void> {
     this.#sink.conversationId(`echo_${Date.now().toString(36)}`);
-    if (this.#o.greeting) queueMicrotask(() => this.#play(toneMulaw(523, 600), 'greeting'));
+    if (!this.#o.greeting) return;
+    if (s.context?.returning) {
+      const chime = Buffer.concat([toneMulaw(GREETING_HZ, 300), toneMulaw(WELCOME_BACK_HZ, 300)]);
+      queueMicrotask(() => this.#play(chime, 'greeting_returning'));
+    } else {
+      queueMicrotask(() => this.#play(toneMulaw(GREETING_HZ, 600), 'greeting'));
+    }
   }
 
   sendAudio(payloadB64: string): boolean {
@@ -86,7 +102,7 @@ export class EchoBackend implements AgentBackend {
     for (let off = 0; off < audio.length; off += CHUNK_BYTES) {
       this.#sink.audio(audio.subarray(off, off + CHUNK_BYTES).toString('base64'), itemId);
     }
-    this.#sink.transcript('agent', itemId === 'greeting' ? '(greeting tone)' : '(echo of the caller)');
+    this.#sink.transcript('agent', AGENT_LINES[itemId] ?? '(echo of the caller)');
   }
 
   sendDtmf(digit: string): void {
