@@ -11,7 +11,7 @@ import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
 import { BackendRegistry } from './backends/registry.ts';
 import type { BackendSecrets } from './backends/types.ts';
-import { CallSession } from './call/session.ts';
+import { CallSession, type HandoffResult } from './call/session.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
 import type { Logger } from './log.ts';
@@ -21,6 +21,9 @@ import { GatewayMetrics } from './metrics.ts';
 import { TwilioRest } from './twilio/rest.ts';
 import { type SignatureParams, validateSignature } from './twilio/signature.ts';
 import { connectStreamTwiml, fallbackTwiml } from './twilio/twiml.ts';
+
+/** Call outcomes that count as a failed call (the caller got the fallback, or the stream broke). */
+const FAILED_OUTCOMES = new Set(['backend_failed', 'dropped', 'error']);
 
 export interface WebhookRequest {
   headers: IncomingHttpHeaders;
@@ -63,6 +66,8 @@ export interface GatewayOptions {
   extraRegistries?: Registry[] | undefined;
   /** Twilio REST base URL (env TWILIO_API_BASE_URL wins over config). */
   twilioApiBaseUrl?: string | undefined;
+  /** Sent as X-Callfleet-Pod on media-stream upgrades (which pod took a call; env HOSTNAME). */
+  podName?: string | undefined;
 }
 
 const MAX_BODY = 64 * 1024;
@@ -105,6 +110,10 @@ export class Gateway {
       perMessageDeflate: false,
       skipUTF8Validation: true,
     });
+    if (o.podName) {
+      const line = `X-Callfleet-Pod: ${o.podName.replace(/[^\w.-]/g, '')}`;
+      this.#wss.on('headers', (headers) => headers.push(line));
+    }
     this.server = createServer((req, res) => {
       this.#route(req, res).catch((err) => {
         o.log.error({ err: (err as Error).message, path: req.url }, 'request failed');
@@ -158,8 +167,38 @@ export class Gateway {
           return () => this.#endListeners.delete(l);
         },
       },
-      { gracePeriodMs: d.gracePeriodSeconds * 1000, goodbyeLeadMs: d.goodbyeLeadSeconds * 1000 },
+      {
+        gracePeriodMs: d.gracePeriodSeconds * 1000,
+        goodbyeLeadMs: d.goodbyeLeadSeconds * 1000,
+        handoff: d.handoff?.enabled
+          ? { atMs: d.handoff.deadlineSeconds * 1000, run: () => void this.handOffAll() }
+          : undefined,
+      },
     );
+  }
+
+  /**
+   * Hands every live call to another pod (drain.handoff); a call whose hand-off fails stays here and
+   * drains as before. Resolves with the count per result.
+   */
+  async handOffAll(): Promise<Partial<Record<HandoffResult, number>>> {
+    const sessions = [...this.sessions];
+    this.#o.log.info({ activeCalls: sessions.length }, 'hand-off deadline: handing live calls to other pods');
+    const results = await Promise.all(
+      sessions.map((s) =>
+        s.handOff({
+          streamUrl: `${this.#wssBase}/twilio/stream/${s.callSid}`,
+          statusCallback: `${this.#httpBase}/twilio/stream-status`,
+        }),
+      ),
+    );
+    const counts: Partial<Record<HandoffResult, number>> = {};
+    for (const r of results) {
+      counts[r] = (counts[r] ?? 0) + 1;
+      if (r !== 'not_live') this.metrics.handoffs.labels(r).inc();
+    }
+    this.#o.log.info({ results: counts }, 'hand-off done');
+    return counts;
   }
 
   async close(): Promise<void> {
@@ -187,7 +226,14 @@ export class Gateway {
           if (this.#o.dependenciesReady && !this.#o.dependenciesReady())
             return send(res, 503, 'application/json', '{"status":"dependency_down"}');
           return send(res, 200, 'application/json', '{"status":"ready"}');
-        case '/status':
+        case '/status': {
+          // callsTotal / callsFailed (since start) let the operator judge a rollout's new pods.
+          const outcomes = (await this.metrics.calls.get()).values;
+          const count = (failed: boolean) =>
+            outcomes
+              .filter((v) => FAILED_OUTCOMES.has(String(v.labels.outcome)) === failed)
+              .reduce((n, v) => n + v.value, 0);
+          const callsFailed = count(true);
           return send(
             res,
             200,
@@ -196,8 +242,11 @@ export class Gateway {
               activeCalls: this.sessions.size,
               capacity: this.capacity,
               draining: this.#draining,
+              callsTotal: callsFailed + count(false),
+              callsFailed,
             }),
           );
+        }
         case '/metrics': {
           let body = await this.metrics.registry.metrics();
           for (const r of this.#o.extraRegistries ?? []) body += `\n${await r.metrics()}`;

@@ -327,6 +327,18 @@ export const RolloutSchema = z
       .max(1)
       .default(0.05)
       .describe('Share of failed calls (0..1) on new pods above which a rollout counts as failed.'),
+    minCalls: z
+      .int()
+      .min(1)
+      .max(100000)
+      .default(10)
+      .describe('Calls the new pods must have handled before their failure rate is judged.'),
+    progressDeadlineSeconds: z
+      .int()
+      .min(10)
+      .max(86400)
+      .default(600)
+      .describe('Seconds a rollout may make no progress (e.g. pods never Ready) before it counts as failed.'),
   })
   .describe('Rollout safety.');
 
@@ -515,6 +527,12 @@ export const VoiceAgentStatusSchema = z
     webhookUrl: z.string().max(2048).optional().describe('URL to configure as the Twilio voice webhook.'),
     streamUrl: z.string().max(2048).optional().describe('wss URL prefix of the media streams.'),
     lastGoodGeneration: count('Last generation that rolled out without exceeding the call failure rate.'),
+    lastGoodRevision: z
+      .string()
+      .max(32)
+      .optional()
+      .describe('Deployment revision (ReplicaSet) of the last good generation; the rollback target.'),
+    failedGeneration: count('Generation that was rolled back; it is not retried until the spec changes.'),
   })
   .describe('Observed state of the VoiceAgent.');
 

@@ -131,6 +131,10 @@ export function addDeployment(
     JsonPatch.replace(`${c}/resources`, m.spec.resources ?? DEFAULT_RESOURCES),
     JsonPatch.add('/spec/template/spec/securityContext/seccompProfile', { type: 'RuntimeDefault' }),
     JsonPatch.add('/spec/template/spec/topologySpreadConstraints', topologySpread(m)),
+    // A stalled rollout (pods never Ready) surfaces as ProgressDeadlineExceeded: the operator rolls back.
+    JsonPatch.add('/spec/progressDeadlineSeconds', m.spec.rollout.progressDeadlineSeconds),
+    // The last good ReplicaSet is the rollback target: keep a few.
+    JsonPatch.add('/spec/revisionHistoryLimit', 5),
   ];
   // preStop: a sleep action (no shell in the image) so load balancers deregister the pod before SIGTERM.
   if (m.preStopSeconds > 0) {
