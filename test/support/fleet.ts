@@ -15,11 +15,24 @@ const root = new URL('../../', import.meta.url).pathname;
 /** The image every VoiceAgent test runs; any `…/callfleet:<tag>` image maps to the local checkout. */
 export const GATEWAY_TEST_IMAGE = 'ghcr.io/callfleet/callfleet:e2e';
 
-/** Images → local commands: ENTRYPOINT/CMD of our Dockerfile, minus tini. */
+/**
+ * Images → local commands: ENTRYPOINT/CMD of our Dockerfile, minus tini. The container's `args` replace
+ * the CMD, so the chart's operator pods (`args: [operator, ...]`) run `callfleet operator`. Node processes
+ * resolve Service names through the kubelet's cluster DNS table (cluster-dns-preload.ts).
+ */
 export function defaultImageCommands(image: string, _container: V1Container): ImageCommand | undefined {
   const repo = image.replace(/[:@].*$/, '');
   if (repo === 'callfleet' || repo.endsWith('/callfleet')) {
-    return { command: [process.execPath, join(root, 'bin/callfleet.ts')], args: ['gateway'], cwd: root };
+    return {
+      command: [
+        process.execPath,
+        '--import',
+        join(root, 'test/support/cluster-dns-preload.ts'),
+        join(root, 'bin/callfleet.ts'),
+      ],
+      args: ['gateway'],
+      cwd: root,
+    };
   }
   // postgres:17 → Debian's PostgreSQL (15) behind the official image's entrypoint contract.
   if (repo === 'postgres' || repo.endsWith('/postgres')) {

@@ -6,6 +6,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type {
   CoreV1Api,
+  KubeConfig,
   V1Container,
   V1ContainerStatus,
   V1Pod,
@@ -13,6 +14,7 @@ import type {
   V1Probe,
 } from '@kubernetes/client-node';
 import { KubeError, type KubeRest } from '../../operator/kube/rest.ts';
+import { CLUSTER_DNS_ENV } from './cluster-dns.ts';
 import { allocatePodIp, releasePodIp } from './pod-ips.ts';
 import { probeTiming, runProbe } from './pod-probes.ts';
 import {
@@ -25,6 +27,7 @@ import {
   resolveEnv,
   rewritePath,
 } from './pod-runtime-config.ts';
+import { serviceAccountEnv } from './pod-service-account.ts';
 import { type Managed, startProcess } from './processes.ts';
 
 export interface PodWorkerOptions {
@@ -38,6 +41,10 @@ export interface PodWorkerOptions {
   subnet: number;
   /** First back-off after a crash (the kubelet's is 10 s; doubles up to 5 min). The first restart is immediate. */
   restartBackoffMs: number;
+  /** For ServiceAccount kubeconfigs (server, CA); without it pods get no token. */
+  kc?: KubeConfig;
+  /** The cluster DNS table (cluster-dns.ts), passed to every container as $CALLFLEET_CLUSTER_DNS. */
+  dnsFile?: string;
   onEvent?: (event: PodEvent) => void;
 }
 
@@ -81,6 +88,11 @@ const SIGNALS: Record<string, number> = {
 };
 const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Binding the wildcard address inside a pod's network namespace means binding the pod IP. */
+export function bindPodIp(arg: string, podIP: string): string {
+  return arg.replace(/(^|[=@/])0\.0\.0\.0(?=:|$)/, `$1${podIP}`);
+}
 
 /** An exec probe/hook "inside the pod": mount paths are local dirs, and the pod's own loopback is its IP. */
 function execArgv(argv: string[], mounts: [string, string][], podIP: string): string[] {
@@ -195,8 +207,12 @@ export class PodWorker {
       if (this.#terminating || this.#finished) return;
       try {
         const env = await resolveEnv(this.#o.rest, this.pod, c.spec, { podIP, hostIP: this.#o.hostIP });
+        const account = this.#o.kc
+          ? await serviceAccountEnv(this.#o.rest, this.#o.kc, this.pod, this.#dir)
+          : {};
         c.mounts = mountMap(c.spec, this.#dir);
-        c.launch = launchFor(this.#o.imageCommands, c.spec, env, c.mounts);
+        const launch = launchFor(this.#o.imageCommands, c.spec, { ...account, ...env }, c.mounts);
+        c.launch = { ...launch, argv: launch.argv.map((a) => bindPodIp(a, podIP)) };
         break;
       } catch (error) {
         c.state = this.#waitingFor(error);
@@ -218,6 +234,7 @@ export class PodWorker {
       ...launch.env,
       // The pod's "network namespace": the process binds its pod IP.
       HOST: podIP,
+      ...(this.#o.dnsFile ? { [CLUSTER_DNS_ENV]: this.#o.dnsFile } : {}),
     };
     mkdirSync(env.HOME, { recursive: true });
     const logFile = join(

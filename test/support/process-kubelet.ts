@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CoreV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { KubeError, KubeRest } from '../../operator/kube/rest.ts';
 import { microTime } from '../../operator/runtime/leader-election.ts';
+import { writeClusterDns } from './cluster-dns.ts';
 import type { ImageCommands } from './pod-runtime-config.ts';
 import { type PodEvent, PodWorker } from './pod-worker.ts';
 import type { Managed } from './processes.ts';
@@ -59,6 +60,8 @@ export async function startProcessKubelet(options: ProcessKubeletOptions): Promi
   let stopped = false;
 
   for (const [i, name] of options.nodes.entries()) await registerNode(rest, name, i);
+  const dnsFile = join(baseDir, 'cluster-dns.json');
+  await writeClusterDns(rest, dnsFile);
   await Promise.all(options.nodes.map((name) => renewLease(rest, name)));
 
   const heartbeat = setInterval(() => {
@@ -93,6 +96,8 @@ export async function startProcessKubelet(options: ProcessKubeletOptions): Promi
         hostIP: HOST_IP,
         subnet: subnetBase + (nodeIndex.get(node) ?? 0),
         restartBackoffMs: options.restartBackoffMs ?? 10_000,
+        kc: options.kc,
+        dnsFile,
         onEvent: (event) => {
           events.push(event);
           options.onEvent?.(event);
@@ -109,11 +114,17 @@ export async function startProcessKubelet(options: ProcessKubeletOptions): Promi
     for (const [uid, worker] of workers) if (!seen.has(uid)) void worker.kill();
   };
 
+  let rounds = 0;
   const loop = (async () => {
     while (!stopped) {
       await sync().catch((error) => {
         if (!stopped) console.error(`[process-kubelet] sync: ${String(error)}`);
       });
+      if (++rounds % 4 === 0) {
+        await writeClusterDns(rest, dnsFile).catch((error) => {
+          if (!stopped) console.error(`[process-kubelet] cluster DNS: ${String(error)}`);
+        });
+      }
       await sleep(options.pollMs ?? 250);
     }
   })();
