@@ -63,8 +63,10 @@ cluster: install tools
 cluster-down: install
 	@node test/cluster/cli.ts down
 
-demo:
-	@echo "make demo: not yet available (see the demo issue)"; exit 1
+# The whole system on one machine: control plane, Helm-installed operator, MemoryStore, VoiceAgent, calls
+# through nginx, a rolling update under live calls, a summary. It keeps running until `make demo-down`.
+demo: install system-deps tools
+	@node test/demo/demo.ts up
 
-demo-down:
-	@echo "make demo-down: not yet available"; exit 1
+demo-down: install
+	@node test/demo/demo.ts down
