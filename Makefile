@@ -7,7 +7,7 @@ TEST_FILES = $(shell find test -name '*.test.ts' | sort)
 UNIT_FILES = $(filter-out %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 INT_FILES = $(filter %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 
-.PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int \
+.PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int test-continuity \
         bench cluster cluster-down demo demo-down
 
 all: test
@@ -50,6 +50,10 @@ test-unit: install
 
 test-int: install system-deps tools
 	$(NODE_TEST) --test-concurrency=1 $(INT_FILES)
+
+# Issue 7's call-continuity scenarios alone (real operator, process kubelet, nginx, simulated calls).
+test-continuity: install system-deps tools
+	$(NODE_TEST) test/e2e/call-continuity.e2e.test.ts
 
 test: install system-deps tools lint typecheck check-manifests
 	$(NODE_TEST) --test-concurrency=2 $(TEST_FILES)
