@@ -28,6 +28,8 @@ describe('gateway HTTP surface', () => {
       activeCalls: 0,
       capacity: 2,
       draining: false,
+      callsTotal: 0,
+      callsFailed: 0,
     });
     assert.equal((await fetch(`${g.url}/elevenlabs/post-call`, { method: 'POST', body: '{}' })).status, 404);
   });
