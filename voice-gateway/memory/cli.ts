@@ -1,7 +1,8 @@
-// `callfleet migrate` and `callfleet memory export|forget|audit`. Connection details come from flags or
-// the environment (CALLFLEET_MEMORY_URL, CALLFLEET_ENCRYPTION_KEY), i.e. from the MemoryStore's
-// connection and encryption Secrets. Nothing printed here ever contains a phone number except the
-// export document itself, which is the point of an export.
+// `callfleet migrate` and `callfleet memory export|forget|audit`. Connection details come from flags,
+// from a MemoryStore looked up through the Kubernetes API (`--store NAME`: its connection and
+// encryption Secrets), or from the environment (CALLFLEET_MEMORY_URL, CALLFLEET_ENCRYPTION_KEY).
+// Nothing printed here ever contains a phone number except the export document itself, which is the
+// point of an export.
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
@@ -9,27 +10,63 @@ import { parseKeyring } from './crypto.ts';
 import { exportCaller, forgetCaller, listAudit } from './data-rights.ts';
 import { migrate } from './migrate.ts';
 import { createPool } from './pool.ts';
+import { assertHostResolves, lookupMemoryStore, overrideHost, StoreLookupError } from './store-lookup.ts';
 
 const connectionOptions = {
   'database-url': { type: 'string' },
   store: { type: 'string' },
   kubeconfig: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
+  host: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
 class UsageError extends Error {}
 
-function databaseUrl(values: { 'database-url'?: string; store?: string }): string {
-  const url = values['database-url'] ?? process.env.CALLFLEET_MEMORY_URL;
-  if (url) return url;
-  if (values.store) {
-    throw new UsageError(
-      `--store ${values.store}: looking up a MemoryStore's connection Secret through the Kubernetes API comes with the operator; ` +
-        'for now pass --database-url or set CALLFLEET_MEMORY_URL (the Secret named in the MemoryStore status.connectionSecret)',
-    );
+interface ConnectionFlags {
+  'database-url'?: string;
+  'encryption-key'?: string;
+  store?: string;
+  kubeconfig?: string;
+  namespace?: string;
+  host?: string;
+}
+
+interface Connection {
+  url: string;
+  encryptionKey?: string;
+}
+
+/**
+ * Precedence: --database-url, then --store (the MemoryStore's Secrets), then CALLFLEET_MEMORY_URL;
+ * --encryption-key, then the store's key Secret, then CALLFLEET_ENCRYPTION_KEY. --host replaces the
+ * URL's host:port whichever way it came.
+ */
+async function resolveConnection(values: ConnectionFlags, withEncryptionKey: boolean): Promise<Connection> {
+  const explicitKey = values['encryption-key'];
+  let url = values['database-url'];
+  let source = '--database-url';
+  let encryptionKey = explicitKey;
+  if (!url && values.store) {
+    const found = await lookupMemoryStore({
+      store: values.store,
+      namespace: values.namespace,
+      kubeconfig: values.kubeconfig,
+      withEncryptionKey: withEncryptionKey && !explicitKey,
+    });
+    url = found.url;
+    source = found.urlSource;
+    encryptionKey ??= found.encryptionKey;
   }
-  throw new UsageError('--database-url or CALLFLEET_MEMORY_URL: required');
+  if (!url && process.env.CALLFLEET_MEMORY_URL) {
+    url = process.env.CALLFLEET_MEMORY_URL;
+    source = 'CALLFLEET_MEMORY_URL';
+  }
+  if (!url) throw new UsageError('--database-url, --store NAME or CALLFLEET_MEMORY_URL: required');
+  if (values.host) url = overrideHost(url, values.host);
+  else await assertHostResolves(url, source);
+  encryptionKey ??= process.env.CALLFLEET_ENCRYPTION_KEY || undefined;
+  return { url, encryptionKey };
 }
 
 async function withPool<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
@@ -47,6 +84,10 @@ async function withPool<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Prom
 }
 
 function fail(error: unknown): number {
+  if (error instanceof StoreLookupError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    return 1;
+  }
   if (error instanceof UsageError || (error as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS')) {
     process.stderr.write(`${(error as Error).message}\n`);
     return 2;
@@ -55,9 +96,9 @@ function fail(error: unknown): number {
   return 1;
 }
 
-const MIGRATE_USAGE = `usage: callfleet migrate [--database-url URL]\n
+const MIGRATE_USAGE = `usage: callfleet migrate [--database-url URL | --store NAME [-n NS] [--kubeconfig PATH] [--host HOST:PORT]]\n
 Applies the caller-memory schema migrations (idempotent; safe from many pods at once).
-Connection: --database-url or CALLFLEET_MEMORY_URL.\n`;
+Connection: --database-url, the MemoryStore --store NAME, or CALLFLEET_MEMORY_URL.\n`;
 
 export async function runMigrate(args: string[]): Promise<number> {
   try {
@@ -66,7 +107,8 @@ export async function runMigrate(args: string[]): Promise<number> {
       process.stdout.write(MIGRATE_USAGE);
       return 0;
     }
-    const result = await withPool(databaseUrl(values), (pool) => migrate(pool));
+    const { url } = await resolveConnection(values, false);
+    const result = await withPool(url, (pool) => migrate(pool));
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (error) {
@@ -81,10 +123,15 @@ const MEMORY_USAGE = `usage: callfleet memory <export|forget|audit> [options]
   audit [--limit N] [--action forget|export]
                            list data-rights audit entries (no personal data)
 
-connection:
+connection (flags win over --store, which wins over the environment):
+  --store NAME             read the URL and the encryption key from the MemoryStore's Secrets
+                           (status.connectionSecret, spec.encryption.keySecretRef) via the Kubernetes API
+  -n, --namespace NS       the MemoryStore's namespace (default: the kubeconfig context's, else default)
+  --kubeconfig PATH        default: $KUBECONFIG, then ~/.kube/config, then in-cluster
+  --host HOST:PORT         connect here instead of the URL's host (the Secret holds the in-cluster
+                           Service name; e.g. after kubectl port-forward svc/NAME-postgres 5432)
   --database-url URL       or CALLFLEET_MEMORY_URL
   --encryption-key KEYS    or CALLFLEET_ENCRYPTION_KEY ("id:base64,..." active key first)
-  --store NAME             MemoryStore name (Kubernetes lookup: comes with the operator)
   --actor WHO              who asks (recorded in the audit entry; default: the OS user)
 `;
 
@@ -111,7 +158,11 @@ export async function runMemory(args: string[]): Promise<number> {
       process.stdout.write(MEMORY_USAGE);
       return 0;
     }
-    const url = databaseUrl(values);
+    if (sub !== 'audit' && sub !== 'export' && sub !== 'forget')
+      throw new UsageError(`unknown memory command: ${sub}\n\n${MEMORY_USAGE}`);
+    const needsKey = sub !== 'audit';
+    if (needsKey && !values.phone) throw new UsageError('--phone: required (E.164, e.g. +14155550100)');
+    const { url, encryptionKey } = await resolveConnection(values, needsKey);
     const actor = values.actor ?? process.env.CALLFLEET_ACTOR ?? safeUser();
     if (sub === 'audit') {
       const limit = values.limit ? Number(values.limit) : 100;
@@ -126,12 +177,11 @@ export async function runMemory(args: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
       return 0;
     }
-    if (sub !== 'export' && sub !== 'forget')
-      throw new UsageError(`unknown memory command: ${sub}\n\n${MEMORY_USAGE}`);
     if (!values.phone) throw new UsageError('--phone: required (E.164, e.g. +14155550100)');
-    const keySpec = values['encryption-key'] ?? process.env.CALLFLEET_ENCRYPTION_KEY;
-    if (!keySpec) throw new UsageError('--encryption-key or CALLFLEET_ENCRYPTION_KEY: required');
-    const keyring = parseKeyring(keySpec);
+    if (!encryptionKey) {
+      throw new UsageError('--encryption-key, --store NAME or CALLFLEET_ENCRYPTION_KEY: required');
+    }
+    const keyring = parseKeyring(encryptionKey);
     const phone = values.phone;
     if (sub === 'export') {
       const doc = await withPool(url, (pool) => exportCaller(pool, keyring, phone, actor));

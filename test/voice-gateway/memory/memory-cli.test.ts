@@ -46,7 +46,7 @@ describe('callfleet memory', () => {
     await store.flush(5000);
     const env = { CALLFLEET_MEMORY_URL: h.pg.url, CALLFLEET_ENCRYPTION_KEY: KEY_SPEC };
 
-    const exported = await cli(['export', '--phone', phone, '--store', 'memory'], env);
+    const exported = await cli(['export', '--phone', phone], env);
     assert.equal(exported.code, 0, exported.stderr);
     const doc = JSON.parse(exported.stdout);
     assert.equal(doc.caller.phone, phone);
@@ -71,12 +71,26 @@ describe('callfleet memory', () => {
   });
 
   test('clear errors for missing inputs', async () => {
-    const noUrl = await cli(['export', '--phone', '+14155550401', '--store', 'memory']);
+    const noUrl = await cli(['export', '--phone', '+14155550401']);
     assert.equal(noUrl.code, 2);
-    assert.match(noUrl.stderr, /--store memory: .*comes with the operator/);
+    assert.match(noUrl.stderr, /--database-url, --store NAME or CALLFLEET_MEMORY_URL: required/);
+    const noKubeconfig = await cli(['audit', '--store', 'memory', '--kubeconfig', '/nonexistent/kubeconfig']);
+    assert.equal(noKubeconfig.code, 1);
+    assert.match(noKubeconfig.stderr, /--kubeconfig \/nonexistent\/kubeconfig/);
+    const unresolvable = await cli([
+      'audit',
+      '--database-url',
+      'postgres://u:hunter2secret@callers-postgres.calls.svc:5432/callfleet',
+    ]);
+    assert.equal(unresolvable.code, 1);
+    assert.match(
+      unresolvable.stderr,
+      /callers-postgres\.calls\.svc .*does not resolve.*--host 127\.0\.0\.1:5432/,
+    );
+    assert.ok(!unresolvable.stderr.includes('hunter2secret'), 'no password in the error');
     const noKey = await cli(['export', '--phone', '+14155550401', '--database-url', h.pg.url]);
     assert.equal(noKey.code, 2);
-    assert.match(noKey.stderr, /--encryption-key or CALLFLEET_ENCRYPTION_KEY/);
+    assert.match(noKey.stderr, /--encryption-key, --store NAME or CALLFLEET_ENCRYPTION_KEY/);
     const noPhone = await cli(['forget', '--database-url', h.pg.url]);
     assert.equal(noPhone.code, 2);
     assert.match(noPhone.stderr, /--phone: required/);
