@@ -46,7 +46,14 @@ const alive = (pid: number) => {
 };
 
 describe('make demo [e2e]', { timeout: 420_000 }, () => {
-  after(() => rmSync(runDir, { recursive: true, force: true }));
+  after(async () => {
+    // A failed or interrupted demo may have left its helper running: stop it before removing its dir.
+    await promisify(execFile)(process.execPath, [join(root, 'test/demo/demo.ts'), 'down'], {
+      cwd: root,
+      env: { ...process.env, CALLFLEET_DEMO_RUN_DIR: runDir, NODE_TEST_CONTEXT: undefined },
+    }).catch(() => {});
+    rmSync(runDir, { recursive: true, force: true });
+  });
 
   it('runs the whole system, prints the summary (0 cut, memory hit), and cleans up', async () => {
     const started = Date.now();

@@ -211,8 +211,13 @@ export class PodWorker {
           ? await serviceAccountEnv(this.#o.rest, this.#o.kc, this.pod, this.#dir)
           : {};
         c.mounts = mountMap(c.spec, this.#dir);
-        const launch = launchFor(this.#o.imageCommands, c.spec, { ...account, ...env }, c.mounts);
-        c.launch = { ...launch, argv: launch.argv.map((a) => bindPodIp(a, podIP)) };
+        const launch = launchFor(this.#o.imageCommands, c.spec, env, c.mounts);
+        // The token kubeconfig is a host path already: added after the mount-path rewriting of env values.
+        c.launch = {
+          ...launch,
+          env: { ...account, ...launch.env },
+          argv: launch.argv.map((a) => bindPodIp(a, podIP)),
+        };
         break;
       } catch (error) {
         c.state = this.#waitingFor(error);
