@@ -317,6 +317,19 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
     const perPod = await agent.pods.calls();
     const spread = JSON.stringify(Object.fromEntries(perPod));
     console.log(`[continuity] scale-down: calls per pod at 6 replicas ${spread}`);
+    // The call tracker aggregates the fleet's live calls on the VoiceAgent status.
+    await waitFor(
+      "VoiceAgent status.activeCalls = the pods' live calls",
+      async () => {
+        const va = JSON.parse(
+          await kubectlOk(fleet.cluster, ['get', '-n', agent.ns, 'va', agent.name, '-o', 'json']),
+        ) as { status?: { activeCalls?: number } };
+        const sum = [...(await agent.pods.calls()).values()].reduce((a, b) => a + b, 0);
+        return va.status?.activeCalls === sum;
+      },
+      20_000,
+      500,
+    );
 
     const watch = new PodWatch(agent.pods);
     const scaleAt = performance.now();
@@ -347,7 +360,10 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
     );
     assert.equal(removed.length, 4, 'four pods removed');
     assert.deepEqual(
-      busyRemoved.map((d) => `${d.name}: ${d.callsAtDeletion} calls`),
+      busyRemoved.map(
+        (d) =>
+          `${d.name}: ${d.callsAtDeletion} calls, pod-deletion-cost ${d.annotations['controller.kubernetes.io/pod-deletion-cost']}, busy=${d.labels[BUSY]}`,
+      ),
       [],
       'only idle pods are removed (a pod with live calls was deleted)',
     );
@@ -359,7 +375,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
     const agent = await startAgent('drain', 4);
     const t0 = performance.now();
     const load = new CallLoad(agent.target);
-    await load.place({ count: 24, minMs: 25_000, maxMs: 50_000, rampMs: 3000, audio: AUDIO, label: 'live' });
+    await load.place({ count: 24, minMs: 30_000, maxMs: 55_000, rampMs: 3000, audio: AUDIO, label: 'live' });
     assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
     const pods = (await agent.pods.list()).filter(isLive);
     const perPod = await agent.pods.calls(pods);
