@@ -4,7 +4,7 @@
 // writes bench-results/operator.json.
 //   node test/bench/operator.ts [--count 200] [--concurrency 8] [--timeout 900]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -84,6 +84,7 @@ async function until(
   what: string,
   t0: number,
   count: () => Promise<number>,
+  sample?: (ms: number, ready: number) => Promise<void>,
 ): Promise<{ allMs: number; firstMs: number; halfMs: number }> {
   let firstMs = -1;
   let halfMs = -1;
@@ -92,6 +93,7 @@ async function until(
   while (performance.now() < deadline) {
     last = await count();
     const now = performance.now() - t0;
+    await sample?.(now, last);
     if (last > 0 && firstMs < 0) firstMs = now;
     if (last >= COUNT / 2 && halfMs < 0) halfMs = now;
     if (last >= COUNT) return { allMs: round(now, 0), firstMs: round(firstMs, 0), halfMs: round(halfMs, 0) };
@@ -169,13 +171,36 @@ try {
     );
     const createdMs = performance.now() - opT0;
     log(`operator: ${COUNT} VoiceAgents created in ${round(createdMs, 0)} ms`);
-    const opReady = await until('VoiceAgents Ready', opT0, async () => {
-      const list = await rest.get<Listed<VAStatus>>(
-        `/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`,
-      );
-      return list.items.filter(voiceAgentReady).length;
-    });
+    // Where the time goes: the operator's counters every ~second, beside the Ready count.
+    const timeline: Record<string, number>[] = [];
+    let appliesDoneMs = -1;
+    const opReady = await until(
+      'VoiceAgents Ready',
+      opT0,
+      async () => {
+        const list = await rest.get<Listed<VAStatus>>(
+          `/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`,
+        );
+        return list.items.filter(voiceAgentReady).length;
+      },
+      async (ms, ready) => {
+        if (timeline.length && ms - (timeline.at(-1)?.ms ?? 0) < 1000) return;
+        const text = await (await fetch(operator.metricsUrl)).text();
+        const point = {
+          ms: round(ms, 0),
+          ready,
+          applies: sumMetric(text, 'callfleet_operator_api_writes_total', { verb: 'apply' }),
+          statusPatches: sumMetric(text, 'callfleet_operator_api_writes_total', { verb: 'patch' }),
+          events: sumMetric(text, 'callfleet_operator_api_writes_total', { verb: 'create' }),
+          reconciles: sumMetric(text, 'callfleet_operator_reconciles_total', { kind: 'VoiceAgent' }),
+          queueDepth: sumMetric(text, 'callfleet_operator_queue_depth'),
+        };
+        if (appliesDoneMs < 0 && point.applies >= (rawWrites / COUNT - 1) * COUNT) appliesDoneMs = point.ms;
+        timeline.push(point);
+      },
+    );
     log(`operator: all VoiceAgents Ready after ${opReady.allMs} ms`);
+    if (appliesDoneMs < 0) appliesDoneMs = opReady.allMs; // finished between two samples
 
     const text = await (await fetch(operator.metricsUrl)).text();
     const m = (name: string, labels: Record<string, string> = {}) => sumMetric(text, name, labels);
@@ -205,6 +230,7 @@ try {
       benchmark: 'operator',
       node: process.version,
       cpus: cpus().length,
+      loadAverage1mAtEnd: round(loadavg()[0] ?? 0, 1),
       voiceAgents: COUNT,
       concurrency: CONCURRENCY,
       objectsPerVoiceAgent: round(rawObjects / COUNT, 1),
@@ -228,6 +254,8 @@ try {
         writesPerVoiceAgent: round(writesAtReady / COUNT, 2),
         writesPerVoiceAgentAfter10sSettle: round(writesSettled / COUNT, 2),
         writesPerSecond: round(writesAtReady / (opReady.allMs / 1000), 1),
+        allChildrenAppliedMs: appliesDoneMs,
+        childAppliesPerSecond: round((writesByVerb.apply ?? 0) / (appliesDoneMs / 1000), 1),
         reconciles,
         reconcileErrors,
         reconcilesPerVoiceAgent: round(reconciles / COUNT, 2),
@@ -236,10 +264,12 @@ try {
         reconcileBusySeconds: round(durationSum, 1),
         idleRssMb: idleRss.rssMb,
         peakRssMb: rssAtReady.peakRssMb,
+        timelineEvery5s: timeline.filter((p, i) => i === timeline.length - 1 || (p.ms ?? 0) % 5000 < 1000),
       },
       ratio: {
         readyTimeOperatorOverRaw: round(opReady.allMs / rawReady.allMs, 2),
         readyTimeOperatorOverRawApplyOnly: round(opReady.allMs / rawApplyMs, 2),
+        applyPhaseOperatorOverRaw: round(appliesDoneMs / rawApplyMs, 2),
         writesOperatorOverRaw: round(writesAtReady / rawObjects, 2),
       },
     };
