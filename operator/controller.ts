@@ -1,7 +1,7 @@
 // Wires informers, the work queue and the reconcilers together. Leadership decides whether this
 // replica reconciles: a standby keeps nothing warm and starts its caches when it becomes the leader.
 import { randomBytes } from 'node:crypto';
-import type { KubeConfig, KubernetesObject, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { EventRecorder } from './events.ts';
 import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
@@ -106,6 +106,8 @@ export class Controller {
       caches.set(`${apiVersion}/${kind}`, child);
     }
 
+    const gatewaySelector = `${MANAGED_BY_SELECTOR},app.kubernetes.io/component=gateway`;
+    const replicaSets = informer<V1ReplicaSet>(resourceFor('apps/v1', 'ReplicaSet'), gatewaySelector);
     const pollMs = this.#options.callPollIntervalMs ?? 5000;
     const pods =
       pollMs > 0
@@ -130,6 +132,7 @@ export class Controller {
       caches,
       voiceAgents,
       memoryStores,
+      replicaSets,
       events: new EventRecorder(this.#rest, this.#options.identity, log),
       metrics,
       log,

@@ -1,3 +1,4 @@
+import type { V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { EventRecorder } from '../events.ts';
 import type { KubeRest } from '../kube/rest.ts';
@@ -14,6 +15,8 @@ export interface ReconcileContext {
   caches: ChildCaches;
   voiceAgents: Informer<WithStatus>;
   memoryStores: Informer<WithStatus>;
+  /** The gateway Deployments' ReplicaSets: their revisions are the rollback targets. */
+  replicaSets: Informer<V1ReplicaSet>;
   events: EventRecorder;
   metrics: OperatorMetrics;
   log: Logger;

@@ -14,6 +14,7 @@ import { scheduledMinimum } from '../scaling/schedule.ts';
 import { applyChildren, pruneChildren } from './children.ts';
 import { type Condition, condition, findCondition } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
+import { guardRollout, holdRolledBackTemplate } from './rollout.ts';
 import { type WithStatus, writeStatus } from './status.ts';
 
 export async function reconcileVoiceAgent(
@@ -61,8 +62,9 @@ export async function reconcileVoiceAgent(
     return;
   }
 
-  const applied = await applyChildren(ctx.rest, ctx.caches, rendered.objects);
-  const pruned = await pruneChildren(ctx.rest, ctx.caches, va.metadata?.uid ?? '', rendered.objects);
+  const desired = holdRolledBackTemplate(ctx, va, rendered.objects);
+  const applied = await applyChildren(ctx.rest, ctx.caches, desired);
+  const pruned = await pruneChildren(ctx.rest, ctx.caches, va.metadata?.uid ?? '', desired);
   if (applied.writes || pruned) log.info({ applied: applied.written, pruned }, 'children updated');
 
   const deployment = [...applied.live.values()].find((o): o is V1Deployment => o.kind === 'Deployment');
@@ -88,6 +90,10 @@ export async function reconcileVoiceAgent(
     .map(([k, v]) => `${k}=${v}`)
     .join(',');
   const conditions = rolloutConditions(deployment, desiredReplicas, generation);
+  const rolledOut = findCondition(conditions, 'Ready')?.status === 'True';
+  const renderedDeployment = desired.find((o): o is V1Deployment => o.kind === 'Deployment');
+  const rollout = await guardRollout(ctx, va, spec, renderedDeployment, deployment, rolledOut, log);
+  conditions.push(...rollout.conditions);
   if (applied.missingKinds.length) {
     conditions.push(
       condition(
@@ -112,11 +118,13 @@ export async function reconcileVoiceAgent(
       drainingReplicas: calls?.drainingReplicas ?? 0,
       selector,
       ...base,
+      ...rollout.status,
     },
     conditions,
   );
   // Scale-down waits for pods to go idle, and schedule windows open and close: look again.
-  if (scale.waiting) return { requeueAfterMs: ctx.tracker?.intervalMs ?? 5000 };
+  // A rollout under way is judged again after the next poll of its pods' calls.
+  if (scale.waiting || rollout.watching) return { requeueAfterMs: ctx.tracker?.intervalMs ?? 5000 };
   if (spec.autoscaling.schedule?.length) return { requeueAfterMs: 60_000 };
   return undefined;
 }

@@ -13,10 +13,19 @@ export interface GatewayStatus {
   activeCalls: number;
   capacity: number;
   draining: boolean;
+  /** Calls ended since the gateway started, and how many of them failed. */
+  callsTotal: number;
+  callsFailed: number;
 }
 
 interface PodState extends GatewayStatus {
   seenAt: number;
+  templateHash?: string;
+}
+
+export interface CallCounts {
+  total: number;
+  failed: number;
 }
 
 export interface FleetSummary {
@@ -90,6 +99,18 @@ export class CallTracker {
     return summary;
   }
 
+  /** Calls handled by the fleet's pods of one pod template (a rollout's new ReplicaSet). */
+  callsOnTemplate(namespace: string, voiceAgent: string, templateHash: string): CallCounts {
+    const counts: CallCounts = { total: 0, failed: 0 };
+    for (const pod of this.#fleet(namespace, voiceAgent)) {
+      const state = this.#states.get(objectKey(pod));
+      if (!state || state.templateHash !== templateHash) continue;
+      counts.total += state.callsTotal;
+      counts.failed += state.callsFailed;
+    }
+    return counts;
+  }
+
   /** One round: poll every running gateway pod, update its marks, report changed fleets. */
   async pollOnce(): Promise<void> {
     const pods = this.#options.pods.list((p) => Boolean(p.status?.podIP) && p.status?.phase === 'Running');
@@ -128,7 +149,11 @@ export class CallTracker {
     const status = await this.#fetchStatus(pod);
     this.#options.onPoll?.(status ? 'ok' : 'error');
     if (!status) return;
-    this.#states.set(objectKey(pod), { ...status, seenAt: Date.now() });
+    this.#states.set(objectKey(pod), {
+      ...status,
+      seenAt: Date.now(),
+      templateHash: pod.metadata?.labels?.['pod-template-hash'],
+    });
     if (pod.metadata?.deletionTimestamp) return;
     const node = pod.spec?.nodeName ? this.#options.nodes?.get(pod.spec.nodeName) : undefined;
     const patch = marksPatch(pod, desiredMarks(status.activeCalls, node?.spec?.unschedulable === true));
@@ -160,6 +185,8 @@ export class CallTracker {
         activeCalls: body.activeCalls,
         capacity: body.capacity ?? 0,
         draining: body.draining === true,
+        callsTotal: body.callsTotal ?? 0,
+        callsFailed: body.callsFailed ?? 0,
       };
     } catch {
       return undefined;

@@ -1,0 +1,116 @@
+// Automatic rollback: remember the last revision that rolled out healthy; when a new rollout stalls or
+// its pods fail too many calls, put the last good pod template back and do not retry that generation
+// until the spec changes again.
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { VoiceAgentSpec } from '../../cdk8s/api/v1alpha1/index.ts';
+import { rolloutFailure } from '../rollout/judge.ts';
+import { replicaSetOf, revisionOf, templateOf } from '../rollout/revisions.ts';
+import { FIELD_MANAGER, liveChild } from './children.ts';
+import { type Condition, condition, findCondition } from './conditions.ts';
+import type { ReconcileContext } from './context.ts';
+import type { WithStatus } from './status.ts';
+
+interface RolloutStatus {
+  lastGoodGeneration?: number;
+  lastGoodRevision?: string;
+  failedGeneration?: number;
+}
+
+function rolloutStatus(va: WithStatus): RolloutStatus {
+  return (va.status ?? {}) as RolloutStatus;
+}
+
+/** While a generation is rolled back, render it with the pod template the rollback restored. */
+export function holdRolledBackTemplate(
+  ctx: ReconcileContext,
+  va: WithStatus,
+  objects: KubernetesObject[],
+): KubernetesObject[] {
+  if (rolloutStatus(va).failedGeneration !== va.metadata?.generation) return objects;
+  return objects.map((object) => {
+    if (object.kind !== 'Deployment') return object;
+    const live = liveChild(ctx.caches, object) as V1Deployment | undefined;
+    const rendered = object as V1Deployment;
+    return live?.spec?.template
+      ? { ...rendered, spec: { ...rendered.spec, template: live.spec.template } }
+      : object;
+  });
+}
+
+export interface RolloutOutcome {
+  status: RolloutStatus;
+  conditions: Condition[];
+  /** A rollout is under way: judge it again soon. */
+  watching: boolean;
+}
+
+export async function guardRollout(
+  ctx: ReconcileContext,
+  va: WithStatus,
+  spec: VoiceAgentSpec,
+  rendered: V1Deployment | undefined,
+  deployment: V1Deployment | undefined,
+  rolledOut: boolean,
+  log: Logger,
+): Promise<RolloutOutcome> {
+  const generation = va.metadata?.generation;
+  const status = rolloutStatus(va);
+  const kept = {
+    lastGoodGeneration: status.lastGoodGeneration,
+    lastGoodRevision: status.lastGoodRevision,
+    failedGeneration: status.failedGeneration,
+  };
+
+  if (status.failedGeneration !== undefined && status.failedGeneration === generation) {
+    const previous = findCondition(va.status?.conditions, 'Degraded');
+    const message = previous?.reason === 'RolloutFailed' ? previous.message : 'rolled back';
+    return {
+      status: kept,
+      conditions: [condition('Degraded', true, 'RolloutFailed', message, generation)],
+      watching: false,
+    };
+  }
+  if (!deployment) return { status: kept, conditions: [], watching: false };
+  const revision = revisionOf(deployment);
+  if (rolledOut) {
+    return {
+      status: { ...kept, lastGoodGeneration: generation, lastGoodRevision: revision },
+      conditions: [],
+      watching: false,
+    };
+  }
+  if (!spec.rollout.autoRollback || !status.lastGoodRevision || revision === status.lastGoodRevision) {
+    return { status: kept, conditions: [], watching: !rolledOut };
+  }
+
+  const replicaSets = ctx.replicaSets.list((rs) => rs.metadata?.namespace === va.metadata?.namespace);
+  const current = replicaSetOf(replicaSets, deployment, revision);
+  const hash = current?.metadata?.labels?.['pod-template-hash'];
+  const calls =
+    hash && ctx.tracker
+      ? ctx.tracker.callsOnTemplate(va.metadata?.namespace ?? '', va.metadata?.name ?? '', hash)
+      : { total: 0, failed: 0 };
+  const cause = rolloutFailure(deployment, calls, spec.rollout);
+  if (!cause) return { status: kept, conditions: [], watching: true };
+
+  const good = replicaSetOf(replicaSets, deployment, status.lastGoodRevision);
+  const template = good ? templateOf(good) : undefined;
+  if (!template || !rendered) {
+    const message = `${cause}; cannot roll back: revision ${status.lastGoodRevision} is gone`;
+    return {
+      status: kept,
+      conditions: [condition('Degraded', true, 'RolloutFailed', message, generation)],
+      watching: true,
+    };
+  }
+  await ctx.rest.apply({ ...rendered, spec: { ...rendered.spec, template } }, FIELD_MANAGER);
+  const message = `${cause}; rolled back to revision ${status.lastGoodRevision} (generation ${status.lastGoodGeneration})`;
+  log.warn({ cause, revision: status.lastGoodRevision }, 'rollout failed; rolled back');
+  await ctx.events.record(va, 'Warning', 'RolloutFailed', message, 'Rollback');
+  return {
+    status: { ...kept, failedGeneration: generation },
+    conditions: [condition('Degraded', true, 'RolloutFailed', message, generation)],
+    watching: false,
+  };
+}
