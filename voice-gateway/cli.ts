@@ -86,6 +86,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     dependenciesReady: runtime ? () => runtime.ready() : undefined,
     extraRegistries: memory ? [client.register] : undefined,
     twilioApiBaseUrl: env.TWILIO_API_BASE_URL,
+    podName: env.HOSTNAME,
   });
   const host = env.HOST ?? '0.0.0.0';
   const bound = await gateway.listen(port, host);

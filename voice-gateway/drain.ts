@@ -13,6 +13,8 @@ export interface DrainOptions {
   goodbyeLeadMs: number;
   /** How long calls get to hang up after the goodbye before the deadline. */
   onGoodbye?: () => void;
+  /** Live-call hand-off: at `atMs` after the drain started, `run` hands the calls still live to other pods. */
+  handoff?: { atMs: number; run: () => void } | undefined;
 }
 
 export function drainCalls(target: Drainable, o: DrainOptions): Promise<'drained' | 'deadline'> {
@@ -24,11 +26,13 @@ export function drainCalls(target: Drainable, o: DrainOptions): Promise<'drained
       target.endAllPolitely('drain_deadline');
     }, goodbyeAt);
     const deadline = setTimeout(() => done('deadline'), o.gracePeriodMs);
+    const handoff = o.handoff ? setTimeout(o.handoff.run, Math.max(0, o.handoff.atMs)) : undefined;
     const unsubscribe = target.onCallEnded(() => {
       if (target.activeCalls() === 0) done('drained');
     });
     function done(result: 'drained' | 'deadline') {
       clearTimeout(goodbye);
+      clearTimeout(handoff);
       clearTimeout(deadline);
       unsubscribe();
       resolve(result);

@@ -69,6 +69,8 @@ export class GatewayMetrics {
   readonly webhooks: Counter<'result'>;
   readonly signatureRejected: Counter<'endpoint'>;
   readonly memoryLookups: Counter<'result'>;
+  readonly handoffs: Counter<'result'>;
+  readonly handoffGap: Histogram;
   /** Time in the gateway per relayed audio message (handler start to send returned). */
   readonly relayLatency = new RelayLatency();
 
@@ -163,6 +165,18 @@ export class GatewayMetrics {
       name: 'callfleet_memory_lookups_total',
       help: 'Caller memory lookups at stream start, by result',
       labelNames: ['result'],
+      registers: [r],
+    });
+    this.handoffs = new Counter({
+      name: 'callfleet_handoffs_total',
+      help: 'Live-call hand-offs at the drain deadline, by result: sent, no_memory, no_rest, store_failed, rest_failed (draining pod); resumed, resumed_without_record (receiving pod)',
+      labelNames: ['result'],
+      registers: [r],
+    });
+    this.handoffGap = new Histogram({
+      name: 'callfleet_handoff_gap_seconds',
+      help: 'Time from the draining pod handing a call off to the first caller audio on the resumed stream',
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
       registers: [r],
     });
     this.relayLatency.register(

@@ -25,6 +25,8 @@ export interface ElConversation {
   audioChunks: number;
   messages: Record<string, unknown>[];
   toolResults: Record<string, unknown>[];
+  /** The agent spoke its first message (not when overridden with first_message ""). */
+  greeted: boolean;
 }
 
 export class FakeElevenLabs {
@@ -138,6 +140,7 @@ export class FakeElevenLabs {
       audioChunks: 0,
       messages: [],
       toolResults: [],
+      greeted: false,
     };
     this.conversations.push(c);
     const detector = new SpeechDetector();
@@ -191,8 +194,13 @@ export class FakeElevenLabs {
           }),
         );
         ws.send(JSON.stringify({ type: 'ping', ping_event: { event_id: 12345, ping_ms: 50 } }));
-        const greet = this.#o.greetingMs ?? 400;
+        // As ElevenLabs: an empty first_message override means the agent waits for the caller.
+        const override = (
+          m.conversation_config_override as { agent?: { first_message?: unknown } } | undefined
+        )?.agent?.first_message;
+        const greet = override === '' ? 0 : (this.#o.greetingMs ?? 400);
         if (greet) {
+          c.greeted = true;
           agentSpeakingUntil = Date.now() + greet;
           this.#speak(c, greet);
         }

@@ -1,5 +1,6 @@
 // Fake Twilio REST API: POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json (form-encoded,
-// basic auth). An accepted Twiml update ends the simulated call's stream as Twilio does.
+// basic auth). An accepted Twiml update ends the simulated call's stream as Twilio does: at once, with a
+// stop; when the new TwiML is a <Connect><Stream>, the simulated call follows it on a new stream.
 import { createServer, type Server } from 'node:http';
 import { activeCalls } from '../simulator/call.ts';
 import { listenOn } from './speech.ts';
@@ -14,6 +15,10 @@ export class FakeTwilioRest {
   readonly server: Server;
   readonly updates: CallUpdate[] = [];
   rejectedAuth = 0;
+  /** Answer call updates with HTTP 500 (a Twilio outage); `failUpdatesMatching` limits it to some TwiML. */
+  failUpdates = false;
+  failUpdatesMatching: RegExp | undefined;
+  failedUpdates = 0;
   readonly #accountSid: string;
   readonly #authToken: string;
 
@@ -40,6 +45,13 @@ export class FakeTwilioRest {
         const form = new URLSearchParams(Buffer.concat(chunks).toString());
         const callSid = decodeURIComponent(m[2] as string);
         const twiml = form.get('Twiml') ?? '';
+        if (this.failUpdates && (!this.failUpdatesMatching || this.failUpdatesMatching.test(twiml))) {
+          this.failedUpdates++;
+          res
+            .writeHead(500, { 'content-type': 'application/json' })
+            .end('{"code":20500,"message":"Internal Server Error"}');
+          return;
+        }
         this.updates.push({ accountSid: m[1] as string, callSid, twiml });
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ sid: callSid, status: 'in-progress' }));

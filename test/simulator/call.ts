@@ -2,11 +2,15 @@
 // media stream with a signed upgrade, sends caller audio as 20 ms mu-law frames in real time, plays
 // agent audio out through a simulated buffer and echoes marks exactly as Twilio does (when the
 // audio before them has played, or at once on clear), and records what the caller heard.
+// A REST update with new TwiML ends the current stream (stop, close); when that TwiML is another
+// <Connect><Stream> (a drain hand-off), the call goes on, as with Twilio, on a new stream (new
+// streamSid, same CallSid) opened through the same front door with the new <Parameter>s.
 import { randomBytes } from 'node:crypto';
 import WebSocket from 'ws';
 import { mulawPeak } from '../../voice-gateway/audio/mulaw.ts';
 import { toneMulaw } from '../../voice-gateway/audio/tone.ts';
 import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
+import { classifyGreeting, type Greeting } from './greeting.ts';
 
 export type SignatureMode = 'valid' | 'wrong' | 'missing' | 'wrong-url';
 
@@ -61,11 +65,35 @@ export interface CallResult {
   responseLatencyMs: number[];
   durationMs: number;
   agentAudio?: Buffer;
+  /** Every media stream of the call, in order (more than one after a hand-off). */
+  streams: StreamRecord[];
+  /** Hand-offs followed (REST updates to a new <Connect><Stream>). */
+  handoffs: number;
+  /** Per hand-off: from the old stream's stop to the new stream's start (no caller audio flows). */
+  handoffGapsMs: number[];
+  /** Per hand-off: from the end of the agent audio played on the old stream to the first agent audio on the new one. */
+  agentGapsMs: number[];
+  /** Streams whose first agent audio was the echo backend's greeting (first-time or welcome-back). */
+  greetings: number;
+}
+
+export interface StreamRecord {
+  streamSid: string;
+  /** X-Callfleet-Pod of the upgrade response (the pod that took the stream), when sent. */
+  pod?: string;
+  customParameters: Record<string, string>;
+  /** ms since the call's first stream started. */
+  openedAtMs: number;
+  closedAtMs?: number;
+  /** Greeting heard at the start of this stream (echo backend tones). */
+  greeting: Greeting;
+  agentAudioMs: number;
 }
 
 const FRAME_BYTES = 160;
 const FRAME_MS = 20;
 const SILENCE_FRAME = Buffer.alloc(FRAME_BYTES, 0xff).toString('base64');
+const GREETING_BYTES = 4800;
 
 /** Calls in flight in this process, by CallSid (the fake Twilio REST redirects them). */
 export const activeCalls = new Map<string, SimulatedCall>();
@@ -120,7 +148,7 @@ function attr(xml: string, re: RegExp): string | undefined {
 export class SimulatedCall {
   readonly o: CallOptions;
   readonly callSid: string;
-  readonly streamSid = `MZ${randomBytes(16).toString('hex')}`;
+  streamSid = `MZ${randomBytes(16).toString('hex')}`;
   readonly from: string;
   readonly to: string;
   ws: WebSocket | undefined;
@@ -140,6 +168,13 @@ export class SimulatedCall {
   #awaitingResponse = false;
   #hangupAt: number;
   #closed = false;
+  #resolved = false;
+  /** Frame index at which the current stream started (media timestamps are per stream). */
+  #streamFirstFrame = 0;
+  #streamHead: Buffer[] = [];
+  #streamHeadBytes = 0;
+  #lastPlayoutEnd = 0;
+  #awaitingAgentAfterHandoff = 0;
 
   constructor(o: CallOptions) {
     this.o = o;
@@ -167,6 +202,11 @@ export class SimulatedCall {
       invalidOutbound: 0,
       responseLatencyMs: [],
       durationMs: 0,
+      streams: [],
+      handoffs: 0,
+      handoffGapsMs: [],
+      agentGapsMs: [],
+      greetings: 0,
     };
     this.done = new Promise((r) => {
       this.#resolve = r;
@@ -199,10 +239,11 @@ export class SimulatedCall {
     const streamUrl = attr(this.result.twiml, /<Stream[^>]*\surl="([^"]+)"/);
     if (!streamUrl) return this.#finish('none', 'fallback');
     this.result.kind = 'stream';
-    await this.#openStream(streamUrl);
+    await this.#openStream(streamUrl, this.result.twiml);
   }
 
-  async #openStream(streamUrl: string): Promise<void> {
+  async #openStream(streamUrl: string, twiml: string): Promise<boolean> {
+    const resumed = this.#startAt > 0;
     const pub = new URL(streamUrl);
     const real = new URL(this.o.gatewayUrl);
     const wsUrl = `${real.protocol === 'https:' ? 'wss' : 'ws'}://${real.host}${pub.pathname}${pub.search}`;
@@ -211,6 +252,11 @@ export class SimulatedCall {
     if (sig) headers['x-twilio-signature'] = sig;
     const ws = new WebSocket(wsUrl, { headers, perMessageDeflate: false });
     this.ws = ws;
+    let pod: string | undefined;
+    ws.once('upgrade', (res) => {
+      const h = res.headers['x-callfleet-pod'];
+      pod = Array.isArray(h) ? h[0] : h;
+    });
     const opened = await new Promise<boolean>((resolve) => {
       ws.once('open', () => resolve(true));
       ws.once('unexpected-response', (_req, r) => {
@@ -221,21 +267,41 @@ export class SimulatedCall {
     });
     if (!opened) {
       ws.terminate();
-      return this.#finish('none', 'stream_refused');
+      // A resumed stream that cannot open ends the call: the caller was cut.
+      this.#finish(resumed ? 'gateway' : 'none', resumed ? 'stream' : 'stream_refused');
+      return false;
     }
     activeCalls.set(this.callSid, this);
-    ws.on('message', (data) => this.#onMessage(data.toString()));
+    ws.on('message', (data) => {
+      if (this.ws === ws) this.#onMessage(data.toString());
+    });
     ws.on('close', (code) => {
+      if (this.ws !== ws) return; // an earlier stream of this call, ended by a hand-off
       this.result.closeCode = code;
       this.#finish(this.result.endedBy === 'none' ? 'gateway' : this.result.endedBy, 'stream');
     });
     ws.on('error', () => {});
-    const params = new URLSearchParams();
     const custom: Record<string, string> = {};
-    for (const m of this.result.twiml.matchAll(/<Parameter name="([^"]*)" value="([^"]*)"\/>/g)) {
+    for (const m of twiml.matchAll(/<Parameter name="([^"]*)" value="([^"]*)"\/>/g)) {
       custom[attr(`x="${m[1]}"`, /x="([^"]*)"/) ?? ''] = attr(`x="${m[2]}"`, /x="([^"]*)"/) ?? '';
     }
-    void params;
+    const now = performance.now();
+    if (!resumed) this.#startAt = now;
+    // Caller audio spoken while no stream was up is lost, as on a real call.
+    this.#framesSent = Math.floor((now - this.#startAt) / FRAME_MS);
+    this.#streamFirstFrame = this.#framesSent;
+    this.#seq = 0;
+    this.#chunk = 0;
+    this.#streamHead = [];
+    this.#streamHeadBytes = 0;
+    this.result.streams.push({
+      streamSid: this.streamSid,
+      ...(pod ? { pod } : {}),
+      customParameters: custom,
+      openedAtMs: now - this.#startAt,
+      greeting: 'none',
+      agentAudioMs: 0,
+    });
     this.send({ event: 'connected', protocol: 'Call', version: '1.0.0' });
     this.sendEvent('start', {
       start: {
@@ -247,8 +313,39 @@ export class SimulatedCall {
         customParameters: custom,
       },
     });
-    this.#startAt = performance.now();
     schedule(this);
+    return true;
+  }
+
+  /** Closes the record of the current stream: when it ended and which greeting it started with. */
+  #endStream(now: number): void {
+    const s = this.result.streams.at(-1);
+    if (!s || s.closedAtMs !== undefined) return;
+    s.closedAtMs = now - this.#startAt;
+    s.greeting = classifyGreeting(Buffer.concat(this.#streamHead));
+    if (s.greeting !== 'none') this.result.greetings++;
+  }
+
+  /** Twilio runs the new <Connect><Stream>: the old stream stops, a new one opens (same CallSid). */
+  async #followStream(twiml: string, streamUrl: string): Promise<void> {
+    const old = this.ws;
+    if (!old || this.#closed) return;
+    this.result.handoffs++;
+    const stoppedAt = performance.now();
+    this.sendEvent('stop', {
+      stop: { accountSid: this.o.accountSid ?? 'AC00000000000000000000000000000000', callSid: this.callSid },
+    });
+    this.ws = undefined;
+    old.close(1000);
+    this.#endStream(stoppedAt);
+    this.#lastPlayoutEnd = Math.max(this.#playoutEnd, stoppedAt);
+    this.#playoutEnd = 0;
+    this.#pendingMarks = [];
+    this.#awaitingAgentAfterHandoff = this.#lastPlayoutEnd;
+    this.streamSid = `MZ${randomBytes(16).toString('hex')}`;
+    if (await this.#openStream(streamUrl, twiml)) {
+      this.result.handoffGapsMs.push(performance.now() - stoppedAt);
+    }
   }
 
   send(msg: unknown): void {
@@ -309,7 +406,7 @@ export class SimulatedCall {
     }
     ++this.#chunk;
     this.send(
-      `{"event":"media","sequenceNumber":"${++this.#seq}","media":{"track":"inbound","chunk":"${this.#chunk}","timestamp":"${i * FRAME_MS}","payload":"${payload}"},"streamSid":"${this.streamSid}"}`,
+      `{"event":"media","sequenceNumber":"${++this.#seq}","media":{"track":"inbound","chunk":"${this.#chunk}","timestamp":"${(i - this.#streamFirstFrame) * FRAME_MS}","payload":"${payload}"},"streamSid":"${this.streamSid}"}`,
     );
   }
 
@@ -338,6 +435,17 @@ export class SimulatedCall {
         const ms = (payload.length * 3) / 4 / 8;
         this.result.mediaReceived++;
         this.result.agentAudioMs += ms;
+        const stream = this.result.streams.at(-1);
+        if (stream) stream.agentAudioMs += ms;
+        if (this.#streamHeadBytes < GREETING_BYTES) {
+          const b = Buffer.from(payload, 'base64');
+          this.#streamHead.push(b);
+          this.#streamHeadBytes += b.length;
+        }
+        if (this.#awaitingAgentAfterHandoff) {
+          this.result.agentGapsMs.push(now - this.#awaitingAgentAfterHandoff);
+          this.#awaitingAgentAfterHandoff = 0;
+        }
         if (this.result.firstAudioMs === undefined) this.result.firstAudioMs = now - this.#startAt;
         if (this.#awaitingResponse && now - this.#lastSpeechSentAt > 300) {
           this.result.responseLatencyMs.push(now - this.#lastSpeechSentAt);
@@ -379,15 +487,26 @@ export class SimulatedCall {
     this.#closed = true;
   }
 
-  /** A REST update replaced the call's TwiML: the stream ends as Twilio ends it. */
+  /**
+   * A REST update replaced the call's TwiML: the stream ends as Twilio ends it; a new
+   * <Connect><Stream> is followed on a new stream, anything else ends the call.
+   */
   redirected(twiml: string): void {
+    const next = attr(twiml, /<Connect>\s*<Stream[^>]*\surl="([^"]+)"/);
+    if (next && !this.#closed) {
+      void this.#followStream(twiml, next);
+      return;
+    }
     this.result.redirectTwiml = twiml;
     if (this.result.endedBy === 'none') this.result.endedBy = 'redirect';
     this.hangup();
   }
 
   #finish(endedBy: CallResult['endedBy'], kind: CallResult['kind']): void {
+    if (this.#resolved) return;
     this.#closed = true;
+    this.#resolved = true;
+    this.#endStream(performance.now());
     unschedule(this);
     activeCalls.delete(this.callSid);
     this.result.kind = kind;

@@ -1,5 +1,5 @@
 // How a CallerContext is presented to agents: flat variables and a short prose summary.
-import type { CallerContext } from '../memory/types.ts';
+import type { CallerContext, TranscriptTurn } from '../memory/types.ts';
 
 export function contextVariables(c: CallerContext): Record<string, string | number | boolean> {
   const vars: Record<string, string | number | boolean> = {
@@ -24,4 +24,26 @@ export function contextText(c: CallerContext): string {
   if (c.lastCallSummary) lines.push(`Last call: ${c.lastCallSummary}`);
   for (const m of c.memories.slice(0, 10)) lines.push(`- (${m.kind}) ${m.text}`);
   return lines.join('\n');
+}
+
+/** The conversation so far, one line per turn, newest last, bounded to `maxChars` (oldest dropped). */
+export function transcriptText(turns: TranscriptTurn[], maxChars = 8000): string {
+  const lines = turns.map((t) => `${t.role === 'caller' ? 'Caller' : 'Agent'}: ${t.text}`);
+  let total = 0;
+  let first = lines.length;
+  while (first > 0 && total + (lines[first - 1]?.length ?? 0) + 1 <= maxChars) {
+    first--;
+    total += (lines[first]?.length ?? 0) + 1;
+  }
+  return lines.slice(first).join('\n');
+}
+
+/** What a backend is told when it picks up a call mid-conversation. */
+export function resumeNote(turns: TranscriptTurn[]): string {
+  const said = transcriptText(turns);
+  return (
+    'This phone call was transferred to you mid-conversation without the caller noticing. ' +
+    'Do not greet the caller again; continue the conversation where it left off.' +
+    (said ? `\nThe conversation so far:\n${said}` : '')
+  );
 }

@@ -47,7 +47,7 @@ export class EchoBackend implements AgentBackend {
 
   async start(s: BackendStart): Promise<void> {
     this.#sink.conversationId(`echo_${Date.now().toString(36)}`);
-    if (!this.#o.greeting) return;
+    if (!this.#o.greeting || s.resumed) return;
     if (s.context?.returning) {
       const chime = Buffer.concat([toneMulaw(GREETING_HZ, 300), toneMulaw(WELCOME_BACK_HZ, 300)]);
       queueMicrotask(() => this.#play(chime, 'greeting_returning'));

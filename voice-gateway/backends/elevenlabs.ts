@@ -1,7 +1,7 @@
 // ElevenLabs Agents over WebSocket (see shared/fixtures/elevenlabs-agents.json).
 import { decodeMulaw, encodeMulaw } from '../audio/mulaw.ts';
 import { pcm16FromBytes, pcm16ToBytes, resample } from '../audio/resample.ts';
-import { contextVariables } from './context.ts';
+import { contextVariables, resumeNote, transcriptText } from './context.ts';
 import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
 import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';
 import { connectWebSocket, toWsBase } from './ws-connect.ts';
@@ -68,9 +68,18 @@ export class ElevenLabsBackend extends WsBackend implements AgentBackend {
     const init: Record<string, unknown> = { type: 'conversation_initiation_client_data' };
     const vars: Record<string, string | number | boolean> = { call_sid: s.callSid };
     if (s.context) Object.assign(vars, contextVariables(s.context));
+    if (s.resumed) {
+      // A handed-off call: no first message (the agent waits for the caller), the transcript so far as a
+      // dynamic variable and, once the conversation is up, as a contextual update the agent reads.
+      // The agent's security settings must allow the first_message override.
+      vars.call_resumed = true;
+      vars.previous_transcript = transcriptText(s.resumed.transcript);
+      init.conversation_config_override = { agent: { first_message: '' } };
+    }
     init.dynamic_variables = vars;
     this.sendJson(init);
     await ready;
+    if (s.resumed) this.sendJson({ type: 'contextual_update', text: resumeNote(s.resumed.transcript) });
   }
 
   protected override fail(err: Error): void {

@@ -1,5 +1,5 @@
 // OpenAI Realtime, GA protocol, G.711 mu-law both ways (see shared/fixtures/openai-realtime.json).
-import { contextText } from './context.ts';
+import { contextText, resumeNote } from './context.ts';
 import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
 import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';
 import { connectWebSocket, toWsBase } from './ws-connect.ts';
@@ -32,6 +32,7 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
     this.attach(ws);
     let instructions = this.#o.instructions ?? '';
     if (s.context) instructions = `${instructions}\n\nAbout the caller:\n${contextText(s.context)}`.trim();
+    if (s.resumed) instructions = `${instructions}\n\n${resumeNote(s.resumed.transcript)}`.trim();
     const session: Record<string, unknown> = {
       type: 'realtime',
       model: this.#o.model,
@@ -53,6 +54,18 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
       ];
     }
     this.sendJson({ type: 'session.update', session });
+    // A handed-off call: the earlier turns as conversation items, and no response.create (no greeting).
+    for (const t of s.resumed?.transcript.slice(-50) ?? []) {
+      const caller = t.role === 'caller';
+      this.sendJson({
+        type: 'conversation.item.create',
+        item: {
+          type: 'message',
+          role: caller ? 'user' : 'assistant',
+          content: [{ type: caller ? 'input_text' : 'output_text', text: t.text }],
+        },
+      });
+    }
     this.sink.conversationId(`realtime_${s.callSid}`);
   }
 

@@ -1,6 +1,6 @@
 // The one small interface every agent backend implements. Audio crossing it is always base64
 // G.711 mu-law at 8 kHz (what Twilio speaks); a backend that needs another format transcodes inside.
-import type { CallerContext } from '../memory/types.ts';
+import type { CallerContext, TranscriptTurn } from '../memory/types.ts';
 
 export type Provider = 'echo' | 'elevenlabs' | 'openai-realtime' | 'websocket';
 
@@ -10,6 +10,11 @@ export interface BackendStart {
   from: string;
   to: string;
   context: CallerContext | null;
+  /**
+   * Set when this stream resumes a call another pod handed off (drain.handoff): the conversation so
+   * far. The backend continues it and must not greet the caller again.
+   */
+  resumed?: { transcript: TranscriptTurn[] } | undefined;
 }
 
 /** What a backend reports to the call session. Called synchronously from the backend's socket handlers. */

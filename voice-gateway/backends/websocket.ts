@@ -31,6 +31,7 @@ export class WebSocketBackend extends WsBackend implements AgentBackend {
       to: s.to,
       audio: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
       context: s.context,
+      ...(s.resumed ? { resumed: { transcript: s.resumed.transcript } } : {}),
     });
   }
 

@@ -7,7 +7,7 @@ import type { BackendRegistry } from '../backends/registry.ts';
 import type { AgentBackend, BackendSink } from '../backends/types.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { type Logger, maskPhone } from '../log.ts';
-import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
+import type { CallerContext, CallerMemory, HandoffRecord, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
 import {
   clearMessage,
@@ -18,7 +18,7 @@ import {
   parseInbound,
 } from '../twilio/media-protocol.ts';
 import type { TwilioRest } from '../twilio/rest.ts';
-import { fallbackTwiml, goodbyeTwiml } from '../twilio/twiml.ts';
+import { connectStreamTwiml, fallbackTwiml, goodbyeTwiml } from '../twilio/twiml.ts';
 import { MarkTracker } from './marks.ts';
 
 export interface SessionDeps {
@@ -30,6 +30,16 @@ export interface SessionDeps {
   memory: CallerMemory | undefined;
   onEnd(session: CallSession): void;
 }
+
+/** What became of one call at the hand-off deadline (the label of callfleet_handoffs_total). */
+export type HandoffResult = 'sent' | 'no_memory' | 'no_rest' | 'store_failed' | 'rest_failed' | 'not_live';
+
+/** Stream <Parameter>s that mark a resumed call (set by the pod that handed it off). */
+export const RESUMED_PARAM = 'callfleet_resumed';
+export const HANDOFF_AT_PARAM = 'callfleet_handoff_at';
+export const STARTED_AT_PARAM = 'callfleet_started_at';
+const HANDOFF_STORE_TIMEOUT_MS = 3000;
+const HANDOFF_LOAD_TIMEOUT_MS = 2000;
 
 const SPEECH_PEAK = 1000;
 const SPEECH_END_MS = 500;
@@ -47,6 +57,13 @@ export class CallSession {
   #to = '';
   readonly connectedAt = Date.now();
   #startAt = 0;
+  /** When the call started: the first stream's start, also on a pod that resumed the call. */
+  #callStartedAt = 0;
+  #resumed = false;
+  /** Epoch ms at which the previous pod handed this call off (0: not a resumed stream / measured). */
+  #handoffAt = 0;
+  #handoffs = 0;
+  #handingOff = false;
   #backend: AgentBackend | undefined;
   #backendReady = false;
   #pending: string[] = [];
@@ -127,6 +144,7 @@ export class CallSession {
     switch (msg.event) {
       case 'media':
         if (this.#wrongSid(msg.streamSid)) return;
+        if (this.#handoffAt) this.#measureGap();
         if (!isBase64(msg.payload)) {
           this.#malformed('missing_fields');
           return;
@@ -152,7 +170,8 @@ export class CallSession {
         return;
       case 'stop':
         if (this.#wrongSid(msg.streamSid)) return;
-        if (!this.#ending) this.#outcome = 'completed';
+        // A stop while the Twilio REST update of a hand-off is in flight is the hand-off itself.
+        if (!this.#ending) this.#outcome = this.#handingOff ? 'handed_off' : 'completed';
         this.#ending = true;
         this.#ws.close(1000);
         return;
@@ -208,11 +227,22 @@ export class CallSession {
     this.#from = s.customParameters.From ?? '';
     this.#to = s.customParameters.To ?? '';
     this.#startAt = Date.now();
+    this.#callStartedAt = this.#startAt;
     this.#lastActivityAt = this.#startAt;
+    const params = s.customParameters;
+    this.#resumed = params[RESUMED_PARAM] === '1';
+    if (this.#resumed) {
+      this.#handoffAt = Number(params[HANDOFF_AT_PARAM]) || 0;
+      const started = Number(params[STARTED_AT_PARAM]);
+      if (started > 0 && started <= this.#startAt) this.#callStartedAt = started;
+    }
     this.#log = d.log.child({ callSid: s.callSid, streamSid: s.streamSid });
     if (s.callSid !== this.pathCallSid)
       this.#log.warn({ pathCallSid: this.pathCallSid }, 'callSid differs from the stream path');
-    this.#log.info({ from: maskPhone(this.#from), to: maskPhone(this.#to) }, 'media stream started');
+    this.#log.info(
+      { from: maskPhone(this.#from), to: maskPhone(this.#to), resumed: this.#resumed || undefined },
+      'media stream started',
+    );
 
     const breaker = d.backends.breaker();
     if (!breaker.tryAcquire()) {
@@ -221,7 +251,23 @@ export class CallSession {
     }
     const backend = d.backends.create(this.#sink, d.memory !== undefined);
     this.#backend = backend;
-    if (d.memory && this.#from) this.#context = await this.#lookup(d.memory, this.#from);
+    let resumed: { transcript: TranscriptTurn[] } | undefined;
+    if (this.#resumed) {
+      const record = d.memory ? await this.#takeHandoff(d.memory) : null;
+      d.metrics.handoffs.labels(record ? 'resumed' : 'resumed_without_record').inc();
+      if (record) {
+        this.#context = record.context;
+        this.#handoffs = record.handoffs;
+        const started = Date.parse(record.startedAt);
+        if (started > 0 && started <= this.#startAt) this.#callStartedAt = started;
+        this.#transcript.push(...record.transcript.slice(-MAX_TRANSCRIPT_TURNS));
+      } else {
+        this.#log.warn('resumed stream without a hand-off record: continuing without the transcript');
+        if (d.memory && this.#from) this.#context = await this.#lookup(d.memory, this.#from);
+      }
+      // Mid-call: the caller has been greeted already, with or without the transcript.
+      resumed = { transcript: [...this.#transcript] };
+    } else if (d.memory && this.#from) this.#context = await this.#lookup(d.memory, this.#from);
     if (this.#finished) {
       backend.close();
       return;
@@ -233,6 +279,7 @@ export class CallSession {
         from: this.#from,
         to: this.#to,
         context: this.#context,
+        resumed,
       });
     } catch (err) {
       breaker.failure();
@@ -259,6 +306,35 @@ export class CallSession {
     }
   }
 
+  async #takeHandoff(memory: CallerMemory): Promise<HandoffRecord | null> {
+    if (!memory.takeHandoff) return null;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<null>((r) => {
+      timer = setTimeout(() => r(null), HANDOFF_LOAD_TIMEOUT_MS);
+    });
+    try {
+      return await Promise.race([
+        memory.takeHandoff(this.callSid).catch((err: unknown) => {
+          this.#log.warn({ err: (err as Error).message }, 'hand-off record could not be read');
+          return null;
+        }),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #measureGap(): void {
+    const gap = (Date.now() - this.#handoffAt) / 1000;
+    this.#handoffAt = 0;
+    if (gap >= 0 && gap < 600) this.#d.metrics.handoffGap.observe(gap);
+    this.#log.info(
+      { gapMs: Math.round(gap * 1000) },
+      'resumed stream: first caller audio after the hand-off',
+    );
+  }
+
   async #lookup(memory: CallerMemory, phone: string): Promise<CallerContext | null> {
     const budget = this.#d.config.memory?.lookupBudgetMs ?? 300;
     let timer: NodeJS.Timeout | undefined;
@@ -281,7 +357,7 @@ export class CallSession {
     interrupted: () => this.#interrupted(),
     transcript: (role, text) => {
       if (this.#transcript.length < MAX_TRANSCRIPT_TURNS) {
-        this.#transcript.push({ role, text, atMs: Date.now() - this.#startAt });
+        this.#transcript.push({ role, text, atMs: Date.now() - this.#callStartedAt });
       }
     },
     toolCall: (name, id, params) => void this.#toolCall(name, id, params),
@@ -333,7 +409,7 @@ export class CallSession {
     const now = Date.now();
     if (!this.#firstAudioSent) {
       this.#firstAudioSent = true;
-      m.firstAudio.observe((now - this.#startAt) / 1000);
+      if (!this.#resumed) m.firstAudio.observe((now - this.#startAt) / 1000);
     }
     if (this.#awaitingResponseSince) {
       m.responseLatency.observe((now - this.#awaitingResponseSince) / 1000);
@@ -389,7 +465,7 @@ export class CallSession {
   tick(now: number): void {
     if (this.#ending || this.#finished || !this.#startAt) return;
     const calls = this.#d.config.calls;
-    if (now - this.#startAt >= calls.maxDurationSeconds * 1000) {
+    if (now - this.#callStartedAt >= calls.maxDurationSeconds * 1000) {
       this.endPolitely('max_duration');
     } else if (
       now - Math.max(this.#lastActivityAt, this.#agentAudioUntil) >= calls.silenceTimeoutSeconds * 1000 &&
@@ -397,6 +473,82 @@ export class CallSession {
     ) {
       this.endPolitely('silence_timeout');
     }
+  }
+
+  /**
+   * Drain hand-off: stores the conversation so far in caller memory, then re-points the call (Twilio
+   * REST update) to a fresh stream through the load balancer, which lands on a pod that is not
+   * draining. On success Twilio ends this stream; on any failure the call stays here (plain draining).
+   */
+  async handOff(o: { streamUrl: string; statusCallback: string }): Promise<HandoffResult> {
+    if (this.#ending || this.#finished || this.#handingOff || !this.#startAt || !this.#backendReady)
+      return 'not_live';
+    const d = this.#d;
+    const memory = d.memory;
+    if (!memory?.saveHandoff) return 'no_memory';
+    const rest = d.twilioRest;
+    if (!rest) return 'no_rest';
+    this.#handingOff = true;
+    const record: HandoffRecord = {
+      callSid: this.callSid,
+      from: this.#from,
+      to: this.#to,
+      startedAt: new Date(this.#callStartedAt).toISOString(),
+      transcript: [...this.#transcript],
+      context: this.#context,
+      handoffs: this.#handoffs + 1,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        memory.saveHandoff(record),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), HANDOFF_STORE_TIMEOUT_MS);
+        }),
+      ]);
+    } catch (err) {
+      this.#handingOff = false;
+      this.#log.warn(
+        { err: (err as Error).message },
+        'hand-off record not stored: the call stays (plain draining)',
+      );
+      return 'store_failed';
+    } finally {
+      clearTimeout(timer);
+    }
+    if (this.#ending || this.#finished) {
+      this.#handingOff = false;
+      void memory.takeHandoff?.(this.callSid).catch(() => {});
+      return 'not_live';
+    }
+    const twiml = connectStreamTwiml({
+      streamUrl: o.streamUrl,
+      statusCallback: o.statusCallback,
+      parameters: {
+        From: this.#from,
+        To: this.#to,
+        CallSid: this.callSid,
+        [RESUMED_PARAM]: '1',
+        [HANDOFF_AT_PARAM]: String(Date.now()),
+        [STARTED_AT_PARAM]: String(this.#callStartedAt),
+      },
+    });
+    const ok = await rest.updateCall(this.callSid, twiml);
+    if (!ok) {
+      this.#handingOff = false;
+      void memory.takeHandoff?.(this.callSid).catch(() => {});
+      this.#log.warn('Twilio REST update for the hand-off failed: the call stays (plain draining)');
+      return 'rest_failed';
+    }
+    this.#log.info({ handoffs: record.handoffs, turns: record.transcript.length }, 'call handed off');
+    if (this.#finished) return 'sent';
+    this.#ending = true;
+    this.#outcome = 'handed_off';
+    this.#backendReady = false;
+    this.#backend?.close();
+    // Twilio ends the stream itself after the update; close after a grace period in case it does not.
+    setTimeout(() => this.#ws.close(1000), 1500).unref();
+    return 'sent';
   }
 
   /** Ends the call with a goodbye (Twilio REST redirect), not a cut. */
@@ -435,19 +587,27 @@ export class CallSession {
     this.#backend?.close();
     this.#pending = [];
     d.metrics.activeCalls.dec();
-    d.metrics.calls.labels(this.#outcome).inc();
+    // A handed-off call goes on elsewhere: the pod where it really ends counts and records it, once.
+    const handedOff = this.#outcome === 'handed_off';
     const endedAt = Date.now();
-    if (this.#startAt) d.metrics.callDuration.observe((endedAt - this.#startAt) / 1000);
+    if (!handedOff) {
+      d.metrics.calls.labels(this.#outcome).inc();
+      if (this.#startAt) d.metrics.callDuration.observe((endedAt - this.#callStartedAt) / 1000);
+    }
     this.#log.info(
-      { outcome: this.#outcome, durationMs: this.#startAt ? endedAt - this.#startAt : 0 },
-      'call ended',
+      {
+        outcome: this.#outcome,
+        durationMs: this.#startAt ? endedAt - this.#callStartedAt : 0,
+        streamMs: this.#startAt ? endedAt - this.#startAt : undefined,
+      },
+      handedOff ? 'stream ended: call handed off' : 'call ended',
     );
-    if (d.memory && this.#startAt && this.#from) {
+    if (d.memory && this.#startAt && this.#from && !handedOff) {
       d.memory.record({
         callSid: this.callSid,
         from: this.#from,
         to: this.#to,
-        startedAt: new Date(this.#startAt).toISOString(),
+        startedAt: new Date(this.#callStartedAt).toISOString(),
         endedAt: new Date(endedAt).toISOString(),
         outcome: this.#outcome,
         transcript: this.#transcript,

@@ -98,8 +98,35 @@ export const gatewayConfigSchema = z
           .max(600)
           .default(3)
           .describe('How long before the grace deadline calls still up are ended with a goodbye'),
+        handoff: z
+          .object({
+            enabled: z.boolean().default(false),
+            deadlineSeconds: z
+              .number()
+              .min(0)
+              .max(86400)
+              .default(30)
+              .describe(
+                'Seconds after SIGTERM at which calls still live are handed to another pod (Twilio REST update to a fresh stream)',
+              ),
+          })
+          .optional()
+          .describe(
+            'Live-call hand-off: needs caller memory (the MemoryStore carries the transcript) and Twilio REST',
+          ),
       })
-      .prefault({}),
+      .prefault({})
+      .superRefine((drain, ctx) => {
+        const h = drain.handoff;
+        if (h?.enabled && h.deadlineSeconds >= drain.gracePeriodSeconds - drain.goodbyeLeadSeconds) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['handoff', 'deadlineSeconds'],
+            message:
+              'must be less than gracePeriodSeconds - goodbyeLeadSeconds (hand-off happens before the goodbye)',
+          });
+        }
+      }),
     memory: z
       .object({
         enabled: z

@@ -90,4 +90,21 @@ CREATE TABLE memory_audit (
 CREATE INDEX memory_audit_subject ON memory_audit (subject_hash, at DESC) WHERE action = 'forget';
 `,
   },
+  {
+    version: 2,
+    name: 'call hand-off records',
+    sql: `
+-- One row per call being handed from a draining pod to another (drain.handoff): the transcript so far
+-- and the caller's context, encrypted as one JSON document (AAD: handoff:<call_sid>). Read and deleted
+-- by the pod that resumes the call; rows past expires_at are deleted on the next write.
+CREATE TABLE call_handoffs (
+  call_sid    text PRIMARY KEY,
+  payload_enc bytea NOT NULL,
+  key_id      text NOT NULL,
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  expires_at  timestamptz NOT NULL
+);
+CREATE INDEX call_handoffs_expires ON call_handoffs (expires_at);
+`,
+  },
 ];

@@ -14,7 +14,14 @@ import {
   tombstoneHashes,
 } from './crypto.ts';
 import { lookupMisses, lookupSeconds, writesDropped } from './metrics.ts';
-import type { CallerContext, CallerMemory, CallRecord, MemoryItem, MemoryKind } from './types.ts';
+import type {
+  CallerContext,
+  CallerMemory,
+  CallRecord,
+  HandoffRecord,
+  MemoryItem,
+  MemoryKind,
+} from './types.ts';
 import { PermanentWriteError, WriteQueue, type WriteQueueOptions } from './write-queue.ts';
 
 export interface MemoryLogger {
@@ -35,6 +42,8 @@ export interface PostgresMemoryOptions {
   recordTranscripts?: boolean;
   queue?: WriteQueueOptions;
   logger?: MemoryLogger;
+  /** How long a hand-off record waits for the pod resuming the call. Default 10 minutes. */
+  handoffTtlMs?: number;
 }
 
 export type WriteOutcome = 'written' | 'duplicate' | 'forgotten';
@@ -63,6 +72,7 @@ export class PostgresCallerMemory implements CallerMemory {
   readonly #recent: number;
   readonly #queue: WriteQueue<CallRecord>;
   readonly #log: MemoryLogger;
+  readonly #handoffTtlMs: number;
 
   constructor(options: PostgresMemoryOptions) {
     this.pool = options.pool;
@@ -71,6 +81,7 @@ export class PostgresCallerMemory implements CallerMemory {
     this.recordTranscripts = options.recordTranscripts ?? true;
     this.#recent = options.recentMemories ?? 10;
     this.#log = options.logger ?? { warn: () => {} };
+    this.#handoffTtlMs = options.handoffTtlMs ?? 600_000;
     this.#queue = new WriteQueue((record) => this.#writeQueued(record), {
       ...options.queue,
       onError: (error, attempt) => {
@@ -423,6 +434,35 @@ export class PostgresCallerMemory implements CallerMemory {
     } finally {
       client.release();
     }
+  }
+
+  // ---- live-call hand-off -------------------------------------------------------------------------
+
+  async saveHandoff(record: HandoffRecord): Promise<void> {
+    if (!record?.callSid) throw new Error('callSid: required');
+    const key = this.keyring.active;
+    const payload = encrypt(key, JSON.stringify(record), `handoff:${record.callSid}`);
+    await this.pool.query(
+      `WITH expired AS (DELETE FROM call_handoffs WHERE expires_at < now())
+       INSERT INTO call_handoffs (call_sid, payload_enc, key_id, expires_at)
+       VALUES ($1, $2, $3, now() + make_interval(secs => $4::double precision / 1000))
+       ON CONFLICT (call_sid) DO UPDATE
+         SET payload_enc = EXCLUDED.payload_enc, key_id = EXCLUDED.key_id,
+             created_at = now(), expires_at = EXCLUDED.expires_at`,
+      [record.callSid, payload, key.id, this.#handoffTtlMs],
+    );
+  }
+
+  async takeHandoff(callSid: string): Promise<HandoffRecord | null> {
+    const { rows } = await this.pool.query<{ payload_enc: Buffer; key_id: string; live: boolean }>(
+      'DELETE FROM call_handoffs WHERE call_sid = $1 RETURNING payload_enc, key_id, expires_at >= now() AS live',
+      [callSid],
+    );
+    const row = rows[0];
+    if (!row?.live) return null;
+    return JSON.parse(
+      decrypt(this.keyring, row.key_id, row.payload_enc, `handoff:${callSid}`),
+    ) as HandoffRecord;
   }
 
   // ---- text protection -----------------------------------------------------------------------------

@@ -50,6 +50,24 @@ export interface CallRecord {
   memories?: { kind: MemoryKind; text: string }[];
 }
 
+/**
+ * What a draining pod leaves for the pod that takes over a live call (drain.handoff): written just
+ * before the Twilio REST update, read (and deleted) once by the pod that receives the resumed stream.
+ */
+export interface HandoffRecord {
+  callSid: string;
+  from: string;
+  to: string;
+  /** When the call (its first stream) started, ISO 8601: the call is one call across pods. */
+  startedAt: string;
+  /** Transcript so far; atMs counts from startedAt. */
+  transcript: TranscriptTurn[];
+  /** The caller's memory as looked up at the start of the call (null: unknown caller or no lookup). */
+  context: CallerContext | null;
+  /** How many times this call has been handed off so far (including this one). */
+  handoffs: number;
+}
+
 /** The caller-memory port the gateway uses. Implementations must never throw into the audio path. */
 export interface CallerMemory {
   /** Resolves within budgetMs or returns null (a counted miss); never rejects. */
@@ -58,6 +76,10 @@ export interface CallerMemory {
   search(callerId: string, query: string, limit?: number): Promise<MemoryItem[]>;
   /** Queues the record; retried with backoff until written. Never rejects. */
   record(call: CallRecord): void;
+  /** Stores a hand-off record (encrypted, expires after a TTL). Rejects when it could not be written. */
+  saveHandoff?(record: HandoffRecord): Promise<void>;
+  /** Reads and deletes the hand-off record of a call; null when absent or expired. Rejects on errors. */
+  takeHandoff?(callSid: string): Promise<HandoffRecord | null>;
   /** Waits until queued records are written or the deadline passes. */
   flush(deadlineMs: number): Promise<void>;
   close(): Promise<void>;
