@@ -102,6 +102,18 @@ async function until(
   throw new Error(`${what}: only ${last}/${COUNT} after ${TIMEOUT_MS / 1000}s`);
 }
 
+/** GET /metrics on a fresh connection, retried: Node's fetch may reuse a socket the server just closed. */
+async function metricsText(url: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(url, { headers: { connection: 'close' } })).text();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
 function peakRssMb(pid: number | undefined): { peakRssMb: number; rssMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
@@ -185,7 +197,9 @@ try {
       },
       async (ms, ready) => {
         if (timeline.length && ms - (timeline.at(-1)?.ms ?? 0) < 1000) return;
-        const text = await (await fetch(operator.metricsUrl)).text();
+        // A failed scrape (keep-alive reset on a loaded machine) only loses one point.
+        const text = await metricsText(operator.metricsUrl).catch(() => undefined);
+        if (text === undefined) return;
         const point = {
           ms: round(ms, 0),
           ready,
@@ -202,7 +216,7 @@ try {
     log(`operator: all VoiceAgents Ready after ${opReady.allMs} ms`);
     if (appliesDoneMs < 0) appliesDoneMs = opReady.allMs; // finished between two samples
 
-    const text = await (await fetch(operator.metricsUrl)).text();
+    const text = await metricsText(operator.metricsUrl);
     const m = (name: string, labels: Record<string, string> = {}) => sumMetric(text, name, labels);
     const writesAtReady = m('callfleet_operator_api_writes_total') - writesBefore;
     const writesByVerb = Object.fromEntries(
