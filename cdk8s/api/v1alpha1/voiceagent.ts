@@ -572,7 +572,26 @@ export type AutoscalingSpec = z.output<typeof AutoscalingSchema>;
 export type DrainSpec = z.output<typeof DrainSchema>;
 export type IngressSpec = z.output<typeof IngressSchema>;
 
-/** drain.gracePeriodSeconds, or its computed default calls.maxDurationSeconds + 60. */
+/** Seconds a draining pod keeps after its hand-off deadline: REST updates, stragglers' goodbyes, exit. */
+export const HANDOFF_MARGIN_SECONDS = 30;
+
+/**
+ * Live-call hand-off is in effect: drain.handoff.enabled and a MemoryStore to carry the conversation
+ * (without memory the gateway drains as before, so the grace period must stay long).
+ */
+export function handoffActive(spec: VoiceAgentSpec): boolean {
+  return spec.drain.handoff?.enabled === true && spec.memory !== undefined;
+}
+
+/**
+ * drain.gracePeriodSeconds, or its computed default: calls.maxDurationSeconds + 60, or with hand-off in
+ * effect preStopSeconds + handoff.deadlineSeconds + HANDOFF_MARGIN_SECONDS (a rollout then takes
+ * minutes, not the longest call).
+ */
 export function drainGracePeriodSeconds(spec: VoiceAgentSpec): number {
-  return spec.drain.gracePeriodSeconds ?? spec.calls.maxDurationSeconds + 60;
+  if (spec.drain.gracePeriodSeconds !== undefined) return spec.drain.gracePeriodSeconds;
+  const handoff = spec.drain.handoff;
+  if (handoff && handoffActive(spec))
+    return spec.drain.preStopSeconds + handoff.deadlineSeconds + HANDOFF_MARGIN_SECONDS;
+  return spec.calls.maxDurationSeconds + 60;
 }

@@ -8,7 +8,7 @@ import {
   type GatewayConfigInput,
   gatewayConfigSchema,
 } from '../../../voice-gateway/config/schema.ts';
-import { formatPath } from '../../api/v1alpha1/index.ts';
+import { formatPath, handoffActive } from '../../api/v1alpha1/index.ts';
 import { RenderError } from '../errors.ts';
 import { CONFIG_FILE, type VoiceAgentModel } from './model.ts';
 
@@ -55,6 +55,14 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
   // The gateway's echo greeting is a switch (it has no text); a VoiceAgent greeting turns it on.
   if (agent.echo) cfg.agent = { ...cfg.agent, echo: { greeting: agent.echo.greeting !== '' } };
   if (memory) cfg.memory = { enabled: true, lookupBudgetMs: memory.lookupBudgetMs };
+  const handoff = m.spec.drain.handoff;
+  if (handoff && handoffActive(m.spec)) {
+    // The gateway's clock starts at SIGTERM, after the preStop sleep the kubelet counts in the grace period.
+    cfg.drain = {
+      gracePeriodSeconds: m.gracePeriodSeconds - m.preStopSeconds,
+      handoff: { enabled: true, deadlineSeconds: handoff.deadlineSeconds },
+    };
+  }
   return cfg;
 }
 
