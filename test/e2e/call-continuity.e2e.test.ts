@@ -99,6 +99,15 @@ async function stopAgent(agent: Agent): Promise<void> {
   await waitFor(`pods of ${agent.ns} gone`, async () => (await agent.pods.list()).length === 0, 60_000, 500);
 }
 
+async function withAgent(name: string, replicas: number, body: (agent: Agent) => Promise<void>) {
+  const agent = await startAgent(name, replicas);
+  try {
+    await body(agent);
+  } finally {
+    await stopAgent(agent);
+  }
+}
+
 async function patchVoiceAgent(agent: Agent, spec: Record<string, unknown>): Promise<void> {
   await kubectlOk(fleet.cluster, [
     'patch',
@@ -144,340 +153,361 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
     await fleet?.stop();
   });
 
-  it(`rolling update of a 4-pod fleet carrying ${ROLLOUT_CALLS} live calls of 30–60 s: 0 cut, new calls answered`, async () => {
-    const agent = await startAgent('rollout', 4);
-    const t0 = performance.now();
-    const load = new CallLoad(agent.target);
-    await load.place({
-      count: ROLLOUT_CALLS,
-      minMs: 30_000,
-      maxMs: 60_000,
-      rampMs: 5000,
-      audio: AUDIO,
-      label: 'live',
-    });
-    assert.equal(load.summary().unanswered, 0, `all live calls answered: ${load.failures().join(' | ')}`);
-    const perPod = await agent.pods.calls();
-    const oldPods = [...perPod.keys()];
-    console.log(
-      `[continuity] rollout: calls per pod before the rollout ${JSON.stringify(Object.fromEntries(perPod))}`,
-    );
-
-    // A config change (the ConfigMap checksum on the pod template) rolls the Deployment.
-    const generationBefore = (await agent.pods.deployment()).metadata?.generation ?? 0;
-    const rolloutAt = performance.now();
-    await patchVoiceAgent(agent, { calls: { silenceTimeoutSeconds: 31 } });
-    const during = (async () => {
-      let rolledOut = false;
-      const newCalls: Promise<unknown>[] = [];
-      const watch = (async () => {
-        await waitFor(
-          'the Deployment rolled out (4 updated, available replicas)',
-          async () => {
-            const d = await agent.pods.deployment();
-            const s = d.status;
-            return (
-              (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-              (d.metadata?.generation ?? 0) > generationBefore &&
-              s?.updatedReplicas === 4 &&
-              s.replicas === 4 &&
-              s.availableReplicas === 4
-            );
-          },
-          120_000,
-          250,
-        );
-        rolledOut = true;
-      })();
-      while (!rolledOut) {
-        newCalls.push(
-          load.place({ count: 1, minMs: 10_000, maxMs: 10_000, audio: AUDIO, label: 'during rollout' }),
-        );
-        await Promise.race([watch, new Promise((r) => setTimeout(r, 1000))]);
-      }
-      await watch;
-      await Promise.all(newCalls);
-    })();
-    await during;
-    const rolloutSeconds = ((performance.now() - rolloutAt) / 1000).toFixed(1);
-    await waitForReady(fleet.cluster, agent.ns, `voiceagent/${agent.name}`, 60_000);
-    // The old pods drain: each exits when its last call has ended.
-    await waitFor(
-      'every old pod gone after its calls ended',
-      async () => !(await agent.pods.list()).some((p) => oldPods.includes(p.metadata?.name ?? '')),
-      120_000,
-      500,
-    );
-    const drainedSeconds = ((performance.now() - rolloutAt) / 1000).toFixed(1);
-    await load.settle(90_000);
-    const newOnes = load.summary((t) => t.label === 'during rollout');
-    report(
-      'rolling update',
-      load,
-      t0,
-      `rollout (4 new pods available) ${rolloutSeconds} s, old pods drained and gone ${drainedSeconds} s after the change; new calls during the rollout: ${newOnes.placed} placed, ${newOnes.completed} completed`,
-    );
-    assert.ok(newOnes.placed > 0, 'new calls were placed during the rollout');
-    assertNoCut(load);
-    for (const name of oldPods) {
-      const exit = fleet.kubelet.events.find((e) => e.pod === `${agent.ns}/${name}` && e.type === 'exited');
-      assert.ok(exit, `${name} exited`);
-      assert.match(String(exit.detail), /code=0 /, `${name} exited 0 after draining: ${exit.detail}`);
-    }
-    await stopAgent(agent);
-  });
-
-  it('a gateway killed with SIGKILL: exactly its calls are lost, the others are unaffected, the fleet recovers', async () => {
-    const agent = await startAgent('sigkill', 3);
-    const t0 = performance.now();
-    const load = new CallLoad(agent.target);
-    await load.place({ count: 30, minMs: 30_000, maxMs: 45_000, rampMs: 3000, audio: AUDIO, label: 'live' });
-    assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
-    const pods = (await agent.pods.list()).filter(isLive);
-    const perPod = await agent.pods.calls(pods);
-    const [victimName, victimCalls] = [...perPod.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
-    assert.ok(victimCalls > 0, `a busy pod to kill: ${JSON.stringify(Object.fromEntries(perPod))}`);
-    const proc = fleet.kubelet.processesOf(agent.ns, victimName).get('gateway');
-    assert.ok(proc, `gateway process of ${victimName}`);
-    const killedAt = Date.now();
-    proc.child.kill('SIGKILL');
-
-    await waitFor(
-      'the killed gateway restarted and Ready, back in nginx',
-      async () => {
-        const pod = byName(await agent.pods.list()).get(victimName);
-        return pod?.status?.containerStatuses?.[0]?.restartCount === 1 && isPodReady(pod);
-      },
-      60_000,
-      250,
-    );
-    const recoveredMs = Date.now() - killedAt;
-    await agent.door.waitForServers(`${agent.name}-streams`, (s) => s.length === 3, 30_000);
-    const after = await load.place({
-      count: 10,
-      minMs: 5000,
-      maxMs: 8000,
-      rampMs: 1000,
-      audio: AUDIO,
-      label: 'after recovery',
-    });
-    assert.equal(after.length, 10);
-    await load.settle(90_000);
-
-    const cut = load.calls.filter((t) => t.result?.kind === 'stream' && t.result.endedBy !== 'caller');
-    const s = load.summary();
-    report(
-      'SIGKILL',
-      load,
-      t0,
-      `${victimCalls} calls on the killed gateway ${victimName}, lost as expected; restarted and Ready ${recoveredMs} ms after the kill`,
-    );
-    assert.equal(s.unanswered, 0, load.failures().join(' | '));
-    assert.equal(
-      s.cut,
-      victimCalls,
-      `exactly the killed gateway's calls are lost: ${load.failures().join(' | ')}`,
-    );
-    for (const t of cut) {
-      const endedAt = t.placedAt + (t.result?.durationMs ?? 0);
-      assert.ok(
-        Math.abs(endedAt - killedAt) < 5000,
-        `a lost call ended at the kill (${endedAt - killedAt} ms after it)`,
+  it(`rolling update of a 4-pod fleet carrying ${ROLLOUT_CALLS} live calls of 30–60 s: 0 cut, new calls answered`, () =>
+    withAgent('rollout', 4, async (agent) => {
+      const t0 = performance.now();
+      const load = new CallLoad(agent.target);
+      await load.place({
+        count: ROLLOUT_CALLS,
+        minMs: 30_000,
+        maxMs: 60_000,
+        rampMs: 5000,
+        audio: AUDIO,
+        label: 'live',
+      });
+      assert.equal(load.summary().unanswered, 0, `all live calls answered: ${load.failures().join(' | ')}`);
+      const perPod = await agent.pods.calls();
+      const oldPods = [...perPod.keys()];
+      console.log(
+        `[continuity] rollout: calls per pod before the rollout ${JSON.stringify(Object.fromEntries(perPod))}`,
       );
-    }
-    assert.equal(s.completed, s.placed - victimCalls, 'every other call ended by its own hang-up');
-    assert.equal(load.summary((t) => t.label === 'after recovery').completed, 10, 'calls after the recovery');
-    await stopAgent(agent);
-  });
 
-  it('scale-down from 6 to 2 with 40 live calls spread unevenly: only idle pods are removed, 0 cut', async () => {
-    const agent = await startAgent('scaledown', 3);
-    const t0 = performance.now();
-    const load = new CallLoad(agent.target);
-    // Uneven on purpose: 26 calls land on the first 3 pods, then 14 over all 6.
-    await load.place({
-      count: 26,
-      minMs: 20_000,
-      maxMs: 75_000,
-      rampMs: 3000,
-      audio: AUDIO,
-      label: 'first wave',
-    });
-    await patchVoiceAgent(agent, { replicas: 6 });
-    await agent.door.waitForServers(`${agent.name}-streams`, (s) => s.length === 6, 60_000);
-    await load.place({
-      count: 14,
-      minMs: 20_000,
-      maxMs: 60_000,
-      rampMs: 2000,
-      audio: AUDIO,
-      label: 'second wave',
-    });
-    assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
-    const perPod = await agent.pods.calls();
-    const spread = JSON.stringify(Object.fromEntries(perPod));
-    console.log(`[continuity] scale-down: calls per pod at 6 replicas ${spread}`);
-    // The call tracker aggregates the fleet's live calls on the VoiceAgent status.
-    await waitFor(
-      "VoiceAgent status.activeCalls = the pods' live calls",
-      async () => {
-        const va = JSON.parse(
-          await kubectlOk(fleet.cluster, ['get', '-n', agent.ns, 'va', agent.name, '-o', 'json']),
-        ) as { status?: { activeCalls?: number } };
-        const sum = [...(await agent.pods.calls()).values()].reduce((a, b) => a + b, 0);
-        return va.status?.activeCalls === sum;
-      },
-      20_000,
-      500,
-    );
-
-    const watch = new PodWatch(agent.pods);
-    const scaleAt = performance.now();
-    await patchVoiceAgent(agent, { replicas: 2 });
-    try {
+      // A config change (the ConfigMap checksum on the pod template) rolls the Deployment.
+      const generationBefore = (await agent.pods.deployment()).metadata?.generation ?? 0;
+      const rolloutAt = performance.now();
+      await patchVoiceAgent(agent, { calls: { silenceTimeoutSeconds: 31 } });
+      const during = (async () => {
+        let rolledOut = false;
+        const newCalls: Promise<unknown>[] = [];
+        const watch = (async () => {
+          await waitFor(
+            'the Deployment rolled out (4 updated, available replicas)',
+            async () => {
+              const d = await agent.pods.deployment();
+              const s = d.status;
+              return (
+                (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+                (d.metadata?.generation ?? 0) > generationBefore &&
+                s?.updatedReplicas === 4 &&
+                s.replicas === 4 &&
+                s.availableReplicas === 4
+              );
+            },
+            120_000,
+            250,
+          );
+          rolledOut = true;
+        })();
+        while (!rolledOut) {
+          newCalls.push(
+            load.place({ count: 1, minMs: 10_000, maxMs: 10_000, audio: AUDIO, label: 'during rollout' }),
+          );
+          await Promise.race([watch, new Promise((r) => setTimeout(r, 1000))]);
+        }
+        await watch;
+        await Promise.all(newCalls);
+      })();
+      await during;
+      const rolloutSeconds = ((performance.now() - rolloutAt) / 1000).toFixed(1);
+      await waitForReady(fleet.cluster, agent.ns, `voiceagent/${agent.name}`, 60_000);
+      // The old pods drain: each exits when its last call has ended.
       await waitFor(
-        'the fleet down to 2 pods',
-        async () => {
-          const pods = await agent.pods.list();
-          const d = await agent.pods.deployment();
-          return pods.length === 2 && pods.every((p) => isLive(p) && isPodReady(p)) && d.spec?.replicas === 2;
-        },
+        'every old pod gone after its calls ended',
+        async () => !(await agent.pods.list()).some((p) => oldPods.includes(p.metadata?.name ?? '')),
         120_000,
         500,
       );
-    } finally {
-      await watch.stop();
-    }
-    const scaleSeconds = ((performance.now() - scaleAt) / 1000).toFixed(1);
-    await load.settle(90_000);
-    const removed = [...watch.deleted.values()];
-    const busyRemoved = removed.filter((d) => (d.callsAtDeletion ?? 0) > 0);
-    report(
-      'scale-down 6→2',
-      load,
-      t0,
-      `down to 2 pods ${scaleSeconds} s after the change; Deployment replicas ${watch.replicaSteps.join('→')}; removed ${removed.map((d) => `${d.name}(${d.callsAtDeletion ?? '?'} calls)`).join(', ')}`,
-    );
-    assert.equal(removed.length, 4, 'four pods removed');
-    assert.deepEqual(
-      busyRemoved.map(
-        (d) =>
-          `${d.name}: ${d.callsAtDeletion} calls, pod-deletion-cost ${d.annotations['controller.kubernetes.io/pod-deletion-cost']}, busy=${d.labels[BUSY]}`,
-      ),
-      [],
-      'only idle pods are removed (a pod with live calls was deleted)',
-    );
-    assertNoCut(load);
-    await stopAgent(agent);
-  });
-
-  it('kubectl drain of a node with busy pods: eviction waits, no new calls there, completes when the calls end; 0 cut', async () => {
-    const agent = await startAgent('drain', 4);
-    const t0 = performance.now();
-    const load = new CallLoad(agent.target);
-    await load.place({ count: 24, minMs: 30_000, maxMs: 55_000, rampMs: 3000, audio: AUDIO, label: 'live' });
-    assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
-    const pods = (await agent.pods.list()).filter(isLive);
-    const perPod = await agent.pods.calls(pods);
-    const busyByNode = new Map<string, string[]>();
-    for (const p of pods) {
-      const name = p.metadata?.name ?? '';
-      if ((perPod.get(name) ?? 0) > 0) {
-        const node = p.spec?.nodeName ?? '';
-        busyByNode.set(node, [...(busyByNode.get(node) ?? []), name]);
+      const drainedSeconds = ((performance.now() - rolloutAt) / 1000).toFixed(1);
+      await load.settle(90_000);
+      const newOnes = load.summary((t) => t.label === 'during rollout');
+      report(
+        'rolling update',
+        load,
+        t0,
+        `rollout (4 new pods available) ${rolloutSeconds} s, old pods drained and gone ${drainedSeconds} s after the change; new calls during the rollout: ${newOnes.placed} placed, ${newOnes.completed} completed`,
+      );
+      assert.ok(newOnes.placed > 0, 'new calls were placed during the rollout');
+      assertNoCut(load);
+      for (const name of oldPods) {
+        const exit = fleet.kubelet.events.find((e) => e.pod === `${agent.ns}/${name}` && e.type === 'exited');
+        assert.ok(exit, `${name} exited`);
+        assert.match(String(exit.detail), /code=0 /, `${name} exited 0 after draining: ${exit.detail}`);
       }
-    }
-    const [node, busyPods] = [...busyByNode.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? [
-      '',
-      [],
-    ];
-    assert.ok(node, 'a node with busy pods');
-    const callsThere = busyPods.reduce((n, p) => n + (perPod.get(p) ?? 0), 0);
-    console.log(
-      `[continuity] drain: ${node} carries ${busyPods.join(', ')} with ${callsThere} calls; per pod ${JSON.stringify(Object.fromEntries(perPod))}`,
-    );
+    }));
 
-    const watch = new PodWatch(agent.pods);
-    const drainAt = performance.now();
-    const drain = fleet.cluster.kubectl([
-      'drain',
-      node,
-      '--ignore-daemonsets',
-      '--delete-emptydir-data',
-      '--timeout=180s',
-    ]);
-    let drainDoneAt = 0;
-    void drain.then(() => {
-      drainDoneAt = performance.now();
-    });
-    try {
-      // The busy pods on the cordoned node leave the Services' endpoints but keep running.
+  it('a gateway killed with SIGKILL: exactly its calls are lost, the others are unaffected, the fleet recovers', () =>
+    withAgent('sigkill', 3, async (agent) => {
+      const t0 = performance.now();
+      const load = new CallLoad(agent.target);
+      await load.place({
+        count: 30,
+        minMs: 30_000,
+        maxMs: 45_000,
+        rampMs: 3000,
+        audio: AUDIO,
+        label: 'live',
+      });
+      assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
+      const pods = (await agent.pods.list()).filter(isLive);
+      const perPod = await agent.pods.calls(pods);
+      const [victimName, victimCalls] = [...perPod.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
+      assert.ok(victimCalls > 0, `a busy pod to kill: ${JSON.stringify(Object.fromEntries(perPod))}`);
+      const proc = fleet.kubelet.processesOf(agent.ns, victimName).get('gateway');
+      assert.ok(proc, `gateway process of ${victimName}`);
+      const killedAt = Date.now();
+      proc.child.kill('SIGKILL');
+
       await waitFor(
-        'busy pods on the cordoned node out of the endpoints (serving=false)',
+        'the killed gateway restarted and Ready, back in nginx',
         async () => {
-          const live = byName(await agent.pods.list());
-          return busyPods.every((name) => live.get(name)?.metadata?.labels?.[SERVING] === 'false');
+          const pod = byName(await agent.pods.list()).get(victimName);
+          return pod?.status?.containerStatuses?.[0]?.restartCount === 1 && isPodReady(pod);
         },
-        30_000,
+        60_000,
         250,
       );
-      const ips = busyPods.map((n) => watch.last.get(n)?.pod.status?.podIP ?? '');
-      await agent.door.waitForServers(
-        `${agent.name}-streams`,
-        (s) => !s.some((x) => ips.some((ip) => ip && x.startsWith(`${ip}:`))),
-        30_000,
-      );
-      watch.markFrom();
-      const busyNow = await agent.pods.calls(
-        (await agent.pods.list()).filter((p) => busyPods.includes(p.metadata?.name ?? '')),
-      );
-      const during = await load.place({
-        count: 12,
-        minMs: 8000,
-        maxMs: 12_000,
-        rampMs: 6000,
+      const recoveredMs = Date.now() - killedAt;
+      await agent.door.waitForServers(`${agent.name}-streams`, (s) => s.length === 3, 30_000);
+      const after = await load.place({
+        count: 10,
+        minMs: 5000,
+        maxMs: 8000,
+        rampMs: 1000,
         audio: AUDIO,
-        label: 'during drain',
+        label: 'after recovery',
       });
-      assert.equal(during.length, 12);
-      for (const name of busyPods) {
-        const last = byName(await agent.pods.list()).get(name);
-        assert.ok(last, `${name} still running: the eviction waits for its calls`);
-        assert.equal(last.metadata?.labels?.[BUSY], 'true', `${name} is labelled busy`);
-      }
-      for (const name of busyPods) {
-        const peak = watch.peak.get(name) ?? 0;
+      assert.equal(after.length, 10);
+      await load.settle(90_000);
+
+      const cut = load.calls.filter((t) => t.result?.kind === 'stream' && t.result.endedBy !== 'caller');
+      const s = load.summary();
+      report(
+        'SIGKILL',
+        load,
+        t0,
+        `${victimCalls} calls on the killed gateway ${victimName}, lost as expected; restarted and Ready ${recoveredMs} ms after the kill`,
+      );
+      assert.equal(s.unanswered, 0, load.failures().join(' | '));
+      assert.equal(
+        s.cut,
+        victimCalls,
+        `exactly the killed gateway's calls are lost: ${load.failures().join(' | ')}`,
+      );
+      for (const t of cut) {
+        const endedAt = t.placedAt + (t.result?.durationMs ?? 0);
         assert.ok(
-          peak <= (busyNow.get(name) ?? 0),
-          `${name} received no new call during the drain (${peak} > ${busyNow.get(name)})`,
+          Math.abs(endedAt - killedAt) < 5000,
+          `a lost call ended at the kill (${endedAt - killedAt} ms after it)`,
         );
       }
-    } finally {
-      const result = await drain;
-      await watch.stop();
-      await kubectlOk(fleet.cluster, ['uncordon', node]);
-      assert.equal(result.code, 0, `kubectl drain: ${result.stderr.slice(-2000)}`);
-    }
-    await load.settle(90_000);
-    const drainSeconds = ((drainDoneAt - drainAt) / 1000).toFixed(1);
-    const lastCallEnd = Math.max(
-      ...load.calls.filter((t) => t.label === 'live').map((t) => t.placedAt + (t.result?.durationMs ?? 0)),
-    );
-    const during = load.summary((t) => t.label === 'during drain');
-    report(
-      'node drain',
-      load,
-      t0,
-      `kubectl drain ${node} took ${drainSeconds} s (busy pods ${busyPods.join(', ')} with ${callsThere} calls); new calls during the drain: ${during.placed} placed, ${during.completed} completed; evicted ${[...watch.deleted.values()].map((d) => `${d.name}(${d.callsAtDeletion ?? '?'} calls)`).join(', ')}`,
-    );
-    assert.ok(lastCallEnd > 0);
-    const busyEvicted = [...watch.deleted.values()].filter((d) => (d.callsAtDeletion ?? 0) > 0);
-    assert.deepEqual(
-      busyEvicted.map((d) => d.name),
-      [],
-      'no pod was evicted while it carried calls',
-    );
-    assertNoCut(load);
-    await stopAgent(agent);
-  });
+      assert.equal(s.completed, s.placed - victimCalls, 'every other call ended by its own hang-up');
+      assert.equal(
+        load.summary((t) => t.label === 'after recovery').completed,
+        10,
+        'calls after the recovery',
+      );
+    }));
+
+  it('scale-down from 6 to 2 with 40 live calls spread unevenly: only idle pods are removed, 0 cut', () =>
+    withAgent('scaledown', 3, async (agent) => {
+      const t0 = performance.now();
+      const load = new CallLoad(agent.target);
+      // Uneven on purpose: 26 calls land on the first 3 pods, then 14 over all 6.
+      await load.place({
+        count: 26,
+        minMs: 20_000,
+        maxMs: 75_000,
+        rampMs: 3000,
+        audio: AUDIO,
+        label: 'first wave',
+      });
+      await patchVoiceAgent(agent, { replicas: 6 });
+      await agent.door.waitForServers(`${agent.name}-streams`, (s) => s.length === 6, 60_000);
+      await load.place({
+        count: 14,
+        minMs: 20_000,
+        maxMs: 60_000,
+        rampMs: 2000,
+        audio: AUDIO,
+        label: 'second wave',
+      });
+      assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
+      const perPod = await agent.pods.calls();
+      const spread = JSON.stringify(Object.fromEntries(perPod));
+      console.log(`[continuity] scale-down: calls per pod at 6 replicas ${spread}`);
+      // The call tracker aggregates the fleet's live calls on the VoiceAgent status.
+      await waitFor(
+        "VoiceAgent status.activeCalls = the pods' live calls",
+        async () => {
+          const va = JSON.parse(
+            await kubectlOk(fleet.cluster, ['get', '-n', agent.ns, 'va', agent.name, '-o', 'json']),
+          ) as { status?: { activeCalls?: number } };
+          const sum = [...(await agent.pods.calls()).values()].reduce((a, b) => a + b, 0);
+          return va.status?.activeCalls === sum;
+        },
+        20_000,
+        500,
+      );
+
+      const watch = new PodWatch(agent.pods);
+      const scaleAt = performance.now();
+      await patchVoiceAgent(agent, { replicas: 2 });
+      try {
+        await waitFor(
+          'the fleet down to 2 pods',
+          async () => {
+            const pods = await agent.pods.list();
+            const d = await agent.pods.deployment();
+            return (
+              pods.length === 2 && pods.every((p) => isLive(p) && isPodReady(p)) && d.spec?.replicas === 2
+            );
+          },
+          120_000,
+          500,
+        );
+      } finally {
+        await watch.stop();
+      }
+      const scaleSeconds = ((performance.now() - scaleAt) / 1000).toFixed(1);
+      await load.settle(90_000);
+      const removed = [...watch.deleted.values()];
+      const busyRemoved = removed.filter((d) => (d.callsAtDeletion ?? 0) > 0);
+      report(
+        'scale-down 6→2',
+        load,
+        t0,
+        `down to 2 pods ${scaleSeconds} s after the change; Deployment replicas ${watch.replicaSteps.join('→')}; removed ${removed.map((d) => `${d.name}(${d.callsAtDeletion ?? '?'} calls)`).join(', ')}`,
+      );
+      assert.equal(removed.length, 4, 'four pods removed');
+      assert.deepEqual(
+        busyRemoved.map(
+          (d) =>
+            `${d.name}: ${d.callsAtDeletion} calls, pod-deletion-cost ${d.annotations['controller.kubernetes.io/pod-deletion-cost']}, busy=${d.labels[BUSY]}`,
+        ),
+        [],
+        'only idle pods are removed (a pod with live calls was deleted)',
+      );
+      assertNoCut(load);
+    }));
+
+  it('kubectl drain of a node with busy pods: eviction waits, no new calls there, completes when the calls end; 0 cut', () =>
+    withAgent('drain', 4, async (agent) => {
+      const t0 = performance.now();
+      const load = new CallLoad(agent.target);
+      await load.place({
+        count: 24,
+        minMs: 30_000,
+        maxMs: 55_000,
+        rampMs: 3000,
+        audio: AUDIO,
+        label: 'live',
+      });
+      assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
+      const pods = (await agent.pods.list()).filter(isLive);
+      const perPod = await agent.pods.calls(pods);
+      const busyByNode = new Map<string, string[]>();
+      for (const p of pods) {
+        const name = p.metadata?.name ?? '';
+        if ((perPod.get(name) ?? 0) > 0) {
+          const node = p.spec?.nodeName ?? '';
+          busyByNode.set(node, [...(busyByNode.get(node) ?? []), name]);
+        }
+      }
+      const [node, busyPods] = [...busyByNode.entries()].sort((a, b) => b[1].length - a[1].length)[0] ?? [
+        '',
+        [],
+      ];
+      assert.ok(node, 'a node with busy pods');
+      const callsThere = busyPods.reduce((n, p) => n + (perPod.get(p) ?? 0), 0);
+      console.log(
+        `[continuity] drain: ${node} carries ${busyPods.join(', ')} with ${callsThere} calls; per pod ${JSON.stringify(Object.fromEntries(perPod))}`,
+      );
+
+      const watch = new PodWatch(agent.pods);
+      const drain = fleet.cluster.kubectl([
+        'drain',
+        node,
+        '--ignore-daemonsets',
+        '--delete-emptydir-data',
+        '--timeout=180s',
+      ]);
+      let drainDoneAt = 0;
+      void drain.then(() => {
+        drainDoneAt = Date.now();
+      });
+      const drainStartedAt = Date.now();
+      try {
+        // The busy pods on the cordoned node leave the Services' endpoints but keep running.
+        await waitFor(
+          'busy pods on the cordoned node out of the endpoints (serving=false)',
+          async () => {
+            const live = byName(await agent.pods.list());
+            return busyPods.every((name) => live.get(name)?.metadata?.labels?.[SERVING] === 'false');
+          },
+          30_000,
+          250,
+        );
+        const ips = busyPods.map((n) => watch.last.get(n)?.pod.status?.podIP ?? '');
+        await agent.door.waitForServers(
+          `${agent.name}-streams`,
+          (s) => !s.some((x) => ips.some((ip) => ip && x.startsWith(`${ip}:`))),
+          30_000,
+        );
+        watch.markFrom();
+        const busyNow = await agent.pods.calls(
+          (await agent.pods.list()).filter((p) => busyPods.includes(p.metadata?.name ?? '')),
+        );
+        const during = await load.place({
+          // Long enough to keep the pods on the other nodes busy after the drained node's calls ended.
+          count: 12,
+          minMs: 60_000,
+          maxMs: 70_000,
+          rampMs: 6000,
+          audio: AUDIO,
+          label: 'during drain',
+        });
+        assert.equal(during.length, 12);
+        for (const name of busyPods) {
+          const last = byName(await agent.pods.list()).get(name);
+          assert.ok(last, `${name} still running: the eviction waits for its calls`);
+          assert.equal(last.metadata?.labels?.[BUSY], 'true', `${name} is labelled busy`);
+        }
+        for (const name of busyPods) {
+          const peak = watch.peak.get(name) ?? 0;
+          assert.ok(
+            peak <= (busyNow.get(name) ?? 0),
+            `${name} received no new call during the drain (${peak} > ${busyNow.get(name)})`,
+          );
+        }
+      } finally {
+        const result = await drain;
+        await watch.stop();
+        await kubectlOk(fleet.cluster, ['uncordon', node]);
+        assert.equal(result.code, 0, `kubectl drain: ${result.stderr.slice(-2000)}`);
+      }
+      await load.settle(90_000);
+      const drainSeconds = ((drainDoneAt - drainStartedAt) / 1000).toFixed(1);
+      // When the drained node's last busy pod went idle, and how long the drain took after that.
+      const lastIdle = Math.max(...busyPods.map((n) => watch.idleAt.get(n) ?? Number.NaN));
+      const lagSeconds = ((drainDoneAt - lastIdle) / 1000).toFixed(1);
+      const idleSeconds = ((lastIdle - drainStartedAt) / 1000).toFixed(1);
+      const during = load.summary((t) => t.label === 'during drain');
+      report(
+        'node drain',
+        load,
+        t0,
+        `kubectl drain ${node} took ${drainSeconds} s; its busy pods were idle after ${idleSeconds} s, the drain completed ${lagSeconds} s later (busy pods ${busyPods.join(', ')} with ${callsThere} calls); new calls during the drain: ${during.placed} placed, ${during.completed} completed; evicted ${[...watch.deleted.values()].map((d) => `${d.name}(${d.callsAtDeletion ?? '?'} calls)`).join(', ')}`,
+      );
+      assert.ok(
+        drainDoneAt - lastIdle < 30_000,
+        `the drain completes when the drained node's calls end (it took ${lagSeconds} s more); PDBs: ${watch.pdbTimeline.join(' | ')}`,
+      );
+      const busyEvicted = [...watch.deleted.values()].filter((d) => (d.callsAtDeletion ?? 0) > 0);
+      assert.deepEqual(
+        busyEvicted.map((d) => d.name),
+        [],
+        'no pod was evicted while it carried calls',
+      );
+      assertNoCut(load);
+    }));
 });

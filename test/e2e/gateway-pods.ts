@@ -1,7 +1,7 @@
 // Reads a VoiceAgent's gateway pods (API objects + each pod's own GET /status) and watches them while
 // a scenario runs: which pods got deleted, how many calls each carried at that moment, how the
 // Deployment's replica count moved, and the most calls each pod carried after a given instant.
-import type { KubeConfig, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, V1Deployment, V1Pod, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { KubeRest } from '../../operator/kube/rest.ts';
 
 export interface GatewayStatus {
@@ -51,6 +51,15 @@ export class GatewayPods {
     );
   }
 
+  async budgets(): Promise<V1PodDisruptionBudget[]> {
+    const selector = encodeURIComponent(`callfleet.io/voiceagent=${this.voiceAgent}`);
+    return (
+      await this.rest.get<{ items: V1PodDisruptionBudget[] }>(
+        `/apis/policy/v1/namespaces/${this.namespace}/poddisruptionbudgets?labelSelector=${selector}`,
+      )
+    ).items;
+  }
+
   /** Live calls per pod name (pods that answer /status). */
   async calls(pods?: V1Pod[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
@@ -83,6 +92,13 @@ export class PodWatch {
   /** Every distinct Deployment spec.replicas value, in order. */
   readonly replicaSteps: number[] = [];
   readonly last = new Map<string, { pod: V1Pod; calls?: number }>();
+  /** When each pod was first seen idle after having carried calls (Date.now()). */
+  readonly idleAt = new Map<string, number>();
+  /** PodDisruptionBudget status changes: `+12.3 s name allowed/healthy/desired/expected`. */
+  readonly pdbTimeline: string[] = [];
+  readonly #pdbSeen = new Map<string, string>();
+  readonly #t0 = Date.now();
+  readonly #busySeen = new Set<string>();
   #stopped = false;
   #loop: Promise<void>;
   readonly #pods: GatewayPods;
@@ -102,7 +118,21 @@ export class PodWatch {
   }
 
   async #sample(): Promise<void> {
-    const [pods, deployment] = await Promise.all([this.#pods.list(), this.#pods.deployment()]);
+    const [pods, deployment, pdbs] = await Promise.all([
+      this.#pods.list(),
+      this.#pods.deployment(),
+      this.#pods.budgets(),
+    ]);
+    for (const b of pdbs) {
+      const st = b.status;
+      const text = `${st?.disruptionsAllowed}/${st?.currentHealthy}/${st?.desiredHealthy}/${st?.expectedPods}`;
+      const name = b.metadata?.name ?? '';
+      if (this.#pdbSeen.get(name) !== text) {
+        this.#pdbSeen.set(name, text);
+        const t = ((Date.now() - this.#t0) / 1000).toFixed(1);
+        this.pdbTimeline.push(`+${t} s ${name} allowed/healthy/desired/expected ${text}`);
+      }
+    }
     const replicas = deployment.spec?.replicas;
     if (replicas !== undefined && this.replicaSteps.at(-1) !== replicas) this.replicaSteps.push(replicas);
     await Promise.all(
@@ -111,6 +141,10 @@ export class PodWatch {
         const calls = (await gatewayStatus(pod))?.activeCalls;
         this.last.set(name, { pod, calls });
         if (calls !== undefined) this.peak.set(name, Math.max(this.peak.get(name) ?? 0, calls));
+        if (calls !== undefined && calls > 0) this.#busySeen.add(name);
+        if (calls === 0 && this.#busySeen.has(name) && !this.idleAt.has(name)) {
+          this.idleAt.set(name, Date.now());
+        }
         if (pod.metadata?.deletionTimestamp && !this.deleted.has(name)) {
           this.deleted.set(name, {
             name,
