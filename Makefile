@@ -7,7 +7,7 @@ TEST_FILES = $(shell find test -name '*.test.ts' | sort)
 UNIT_FILES = $(filter-out %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 INT_FILES = $(filter %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 
-.PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int test-continuity \
+.PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int test-continuity test-handoff \
         bench cluster cluster-down demo demo-down
 
 all: test
@@ -54,6 +54,11 @@ test-int: install system-deps tools
 # Issue 7's call-continuity scenarios alone (real operator, process kubelet, nginx, simulated calls).
 test-continuity: install system-deps tools
 	$(NODE_TEST) test/e2e/call-continuity.e2e.test.ts
+
+# Issue 11 at full size: 60 calls of 5–10 minutes, 60 s hand-off deadline (make test runs a short version).
+test-handoff: install system-deps tools
+	HANDOFF_CALLS=$${HANDOFF_CALLS:-60} HANDOFF_MIN_S=$${HANDOFF_MIN_S:-300} HANDOFF_MAX_S=$${HANDOFF_MAX_S:-600} \
+	HANDOFF_DEADLINE_S=$${HANDOFF_DEADLINE_S:-60} $(NODE_TEST) test/e2e/handoff.e2e.test.ts
 
 test: install system-deps tools lint typecheck check-manifests
 	$(NODE_TEST) --test-concurrency=2 $(TEST_FILES)
