@@ -23,7 +23,7 @@ import { type SignatureParams, validateSignature } from './twilio/signature.ts';
 import { connectStreamTwiml, fallbackTwiml } from './twilio/twiml.ts';
 
 /** Call outcomes that count as a failed call (the caller got the fallback, or the stream broke). */
-const FAILED_OUTCOMES = new Set(['backend_failed', 'dropped', 'error']);
+const FAILED_OUTCOMES = new Set(['backend_failed', 'backend_unavailable', 'circuit_open', 'dropped']);
 
 export interface WebhookRequest {
   headers: IncomingHttpHeaders;

@@ -51,7 +51,8 @@ export async function run(args: string[]): Promise<number> {
   if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
   else kc.loadFromDefault();
 
-  const identity = `${hostname()}-${process.pid}`;
+  // The pod name where the chart sets it (readable in the Lease), else host and pid.
+  const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;
   const metrics = createOperatorMetrics();
   const newController = () =>
     new Controller({

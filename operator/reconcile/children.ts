@@ -50,7 +50,9 @@ export async function applyChildren(
         const existing = await rest.getOrNull(objectPath(object));
         result.live.set(key, existing ?? (await rest.apply(object, FIELD_MANAGER)));
       } else {
-        result.live.set(key, await rest.apply(object, FIELD_MANAGER));
+        const written = await rest.apply(object, FIELD_MANAGER);
+        caches.get(cacheKey(object))?.update(written);
+        result.live.set(key, written);
       }
       result.writes++;
       result.written.push(`${object.kind}/${object.metadata?.name}`);

@@ -50,11 +50,18 @@ export async function reconcileMemoryStore(
         ? `${rendered.error.path}: ${rendered.error.message}`
         : 'render failed';
     ctx.metrics.reconciles.inc({ kind: 'MemoryStore', result: 'invalid' });
-    await writeStatus(ctx.rest, ctx.events, store, { observedGeneration: generation }, [
-      condition('Ready', false, 'InvalidSpec', message, generation),
-      condition('Progressing', false, 'InvalidSpec', message, generation),
-      condition('Degraded', true, 'InvalidSpec', message, generation),
-    ]);
+    await writeStatus(
+      ctx.rest,
+      ctx.events,
+      store,
+      { observedGeneration: generation },
+      [
+        condition('Ready', false, 'InvalidSpec', message, generation),
+        condition('Progressing', false, 'InvalidSpec', message, generation),
+        condition('Degraded', true, 'InvalidSpec', message, generation),
+      ],
+      ctx.memoryStores,
+    );
     return;
   }
 
@@ -121,6 +128,7 @@ export async function reconcileMemoryStore(
         generation,
       ),
     ],
+    ctx.memoryStores,
   );
   return requeue;
 }

@@ -5,7 +5,13 @@ import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { VoiceAgentSpec } from '../../cdk8s/api/v1alpha1/index.ts';
 import { rolloutFailure } from '../rollout/judge.ts';
-import { replicaSetOf, revisionOf, templateOf } from '../rollout/revisions.ts';
+import {
+  replicaSetOf,
+  replicaSetWithTemplate,
+  revisionOf,
+  TEMPLATE_HASH_LABEL,
+  templateOf,
+} from '../rollout/revisions.ts';
 import { FIELD_MANAGER, liveChild } from './children.ts';
 import { type Condition, condition, findCondition } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
@@ -13,7 +19,7 @@ import type { WithStatus } from './status.ts';
 
 interface RolloutStatus {
   lastGoodGeneration?: number;
-  lastGoodRevision?: string;
+  lastGoodTemplate?: string;
   failedGeneration?: number;
 }
 
@@ -58,7 +64,7 @@ export async function guardRollout(
   const status = rolloutStatus(va);
   const kept = {
     lastGoodGeneration: status.lastGoodGeneration,
-    lastGoodRevision: status.lastGoodRevision,
+    lastGoodTemplate: status.lastGoodTemplate,
     failedGeneration: status.failedGeneration,
   };
 
@@ -73,40 +79,50 @@ export async function guardRollout(
   }
   if (!deployment) return { status: kept, conditions: [], watching: false };
   const revision = revisionOf(deployment);
-  if (rolledOut) {
-    return {
-      status: { ...kept, lastGoodGeneration: generation, lastGoodRevision: revision },
-      conditions: [],
-      watching: false,
-    };
+  const namespace = va.metadata?.namespace ?? '';
+  const name = va.metadata?.name ?? '';
+  const replicaSets = ctx.replicaSets.list((rs) => rs.metadata?.namespace === namespace);
+  const hash = replicaSetOf(replicaSets, deployment, revision)?.metadata?.labels?.[TEMPLATE_HASH_LABEL];
+  // Terminating pods do not count in a Deployment's status: the rollout is only over when every old pod
+  // has finished draining and is gone, and until then the new pods' calls are still being judged.
+  const settled =
+    rolledOut && (!ctx.tracker || (hash !== undefined && ctx.tracker.onlyTemplate(namespace, name, hash)));
+  const judging =
+    spec.rollout.autoRollback &&
+    status.lastGoodTemplate &&
+    hash !== undefined &&
+    hash !== status.lastGoodTemplate;
+  let cause: string | undefined;
+  if (judging) {
+    const calls =
+      hash && ctx.tracker ? ctx.tracker.callsOnTemplate(namespace, name, hash) : { total: 0, failed: 0 };
+    cause = rolloutFailure(deployment, calls, spec.rollout);
   }
-  if (!spec.rollout.autoRollback || !status.lastGoodRevision || revision === status.lastGoodRevision) {
-    return { status: kept, conditions: [], watching: !rolledOut };
+  if (!cause) {
+    if (settled) {
+      return {
+        status: { ...kept, lastGoodGeneration: generation, lastGoodTemplate: hash },
+        conditions: [],
+        watching: false,
+      };
+    }
+    return { status: kept, conditions: [], watching: true };
   }
 
-  const replicaSets = ctx.replicaSets.list((rs) => rs.metadata?.namespace === va.metadata?.namespace);
-  const current = replicaSetOf(replicaSets, deployment, revision);
-  const hash = current?.metadata?.labels?.['pod-template-hash'];
-  const calls =
-    hash && ctx.tracker
-      ? ctx.tracker.callsOnTemplate(va.metadata?.namespace ?? '', va.metadata?.name ?? '', hash)
-      : { total: 0, failed: 0 };
-  const cause = rolloutFailure(deployment, calls, spec.rollout);
-  if (!cause) return { status: kept, conditions: [], watching: true };
-
-  const good = replicaSetOf(replicaSets, deployment, status.lastGoodRevision);
+  const good = replicaSetWithTemplate(replicaSets, deployment, status.lastGoodTemplate);
   const template = good ? templateOf(good) : undefined;
   if (!template || !rendered) {
-    const message = `${cause}; cannot roll back: revision ${status.lastGoodRevision} is gone`;
+    const message = `${cause}; cannot roll back: the ReplicaSet of template ${status.lastGoodTemplate} is gone`;
     return {
       status: kept,
       conditions: [condition('Degraded', true, 'RolloutFailed', message, generation)],
       watching: true,
     };
   }
-  await ctx.rest.apply({ ...rendered, spec: { ...rendered.spec, template } }, FIELD_MANAGER);
-  const message = `${cause}; rolled back to revision ${status.lastGoodRevision} (generation ${status.lastGoodGeneration})`;
-  log.warn({ cause, revision: status.lastGoodRevision }, 'rollout failed; rolled back');
+  const restored = await ctx.rest.apply({ ...rendered, spec: { ...rendered.spec, template } }, FIELD_MANAGER);
+  ctx.caches.get('apps/v1/Deployment')?.update(restored);
+  const message = `${cause}; rolled back to the pod template of generation ${status.lastGoodGeneration}`;
+  log.warn({ cause, template: status.lastGoodTemplate }, 'rollout failed; rolled back');
   await ctx.events.record(va, 'Warning', 'RolloutFailed', message, 'Rollback');
   return {
     status: { ...kept, failedGeneration: generation },

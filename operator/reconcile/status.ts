@@ -23,19 +23,23 @@ export async function writeStatus(
   object: WithStatus,
   fields: Record<string, unknown>,
   conditions: Condition[],
-): Promise<boolean> {
+  cache?: { update(object: WithStatus): void },
+): Promise<WithStatus | undefined> {
   const previous = object.status ?? {};
   const nextConditions = setConditions(previous.conditions, conditions);
   const next: Record<string, unknown> = { ...fields, conditions: nextConditions };
   const comparable = Object.fromEntries(Object.keys(next).map((k) => [k, previous[k]]));
-  if (canonical(comparable) === canonical(next)) return false;
-  await rest.mergePatch(`${objectPath(object)}/status`, { status: next });
+  if (canonical(comparable) === canonical(next)) return undefined;
+  const written = await rest.mergePatch<WithStatus>(`${objectPath(object)}/status`, { status: next });
+  cache?.update(written);
 
   const before = findCondition(previous.conditions, 'Ready');
   const after = findCondition(nextConditions, 'Ready');
-  if (after && (before?.status !== after.status || before?.reason !== after.reason)) {
+  // A brand-new object that is still being created is not news.
+  const creating = !before && after?.reason === 'Creating';
+  if (after && !creating && (before?.status !== after.status || before?.reason !== after.reason)) {
     const warning = after.status !== 'True';
     await events.record(object, warning ? 'Warning' : 'Normal', after.reason, after.message);
   }
-  return true;
+  return written;
 }

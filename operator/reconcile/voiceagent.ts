@@ -46,11 +46,18 @@ export async function reconcileVoiceAgent(
       const message = store
         ? `waiting for MemoryStore ${storeName} to become Ready`
         : `MemoryStore ${storeName} does not exist in namespace ${va.metadata?.namespace}`;
-      await writeStatus(ctx.rest, ctx.events, va, baseStatus(va), [
-        condition('Ready', false, reason, message, generation),
-        condition('Progressing', true, reason, message, generation),
-        condition('Degraded', false, 'AsExpected', '', generation),
-      ]);
+      await writeStatus(
+        ctx.rest,
+        ctx.events,
+        va,
+        baseStatus(va),
+        [
+          condition('Ready', false, reason, message, generation),
+          condition('Progressing', true, reason, message, generation),
+          condition('Degraded', false, 'AsExpected', '', generation),
+        ],
+        ctx.voiceAgents,
+      );
       return;
     }
     memoryStore = { ...memoryStoreConnection(parsedStore.value), ready: storeReady };
@@ -121,6 +128,7 @@ export async function reconcileVoiceAgent(
       ...rollout.status,
     },
     conditions,
+    ctx.voiceAgents,
   );
   // Scale-down waits for pods to go idle, and schedule windows open and close: look again.
   // A rollout under way is judged again after the next poll of its pods' calls.
@@ -140,11 +148,18 @@ async function invalid(
   generation?: number,
 ): Promise<void> {
   ctx.metrics.reconciles.inc({ kind: 'VoiceAgent', result: 'invalid' });
-  await writeStatus(ctx.rest, ctx.events, va, baseStatus(va), [
-    condition('Ready', false, 'InvalidSpec', message, generation),
-    condition('Progressing', false, 'InvalidSpec', message, generation),
-    condition('Degraded', true, 'InvalidSpec', message, generation),
-  ]);
+  await writeStatus(
+    ctx.rest,
+    ctx.events,
+    va,
+    baseStatus(va),
+    [
+      condition('Ready', false, 'InvalidSpec', message, generation),
+      condition('Progressing', false, 'InvalidSpec', message, generation),
+      condition('Degraded', true, 'InvalidSpec', message, generation),
+    ],
+    ctx.voiceAgents,
+  );
 }
 
 /** Ready when the Deployment has rolled out the current template to every replica and all are available. */

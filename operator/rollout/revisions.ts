@@ -8,6 +8,23 @@ export function revisionOf(object: V1Deployment | V1ReplicaSet | undefined): str
   return object?.metadata?.annotations?.[REVISION_ANNOTATION];
 }
 
+export const TEMPLATE_HASH_LABEL = 'pod-template-hash';
+
+/** The ReplicaSet of this Deployment that holds the pod template with this hash. */
+export function replicaSetWithTemplate(
+  replicaSets: V1ReplicaSet[],
+  deployment: V1Deployment,
+  hash: string | undefined,
+): V1ReplicaSet | undefined {
+  if (!hash) return undefined;
+  const uid = deployment.metadata?.uid;
+  return replicaSets.find(
+    (rs) =>
+      rs.metadata?.labels?.[TEMPLATE_HASH_LABEL] === hash &&
+      rs.metadata?.ownerReferences?.some((r) => r.uid === uid),
+  );
+}
+
 export function replicaSetOf(
   replicaSets: V1ReplicaSet[],
   deployment: V1Deployment,
@@ -24,6 +41,6 @@ export function replicaSetOf(
 export function templateOf(replicaSet: V1ReplicaSet): V1PodTemplateSpec | undefined {
   const template = replicaSet.spec?.template;
   if (!template) return undefined;
-  const { 'pod-template-hash': _hash, ...labels } = template.metadata?.labels ?? {};
+  const { [TEMPLATE_HASH_LABEL]: _hash, ...labels } = template.metadata?.labels ?? {};
   return { ...template, metadata: { ...template.metadata, labels } };
 }

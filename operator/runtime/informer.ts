@@ -63,6 +63,18 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     return filter ? all.filter(filter) : all;
   }
 
+  /**
+   * Write-through: puts the object the API server just returned into the cache, so the next reconcile
+   * does not act on the state from before its own write. Older versions never replace newer ones.
+   */
+  update(object: T): void {
+    object.apiVersion ??= this.#options.resource.apiVersion;
+    object.kind ??= this.#options.resource.kind;
+    const key = objectKey(object);
+    if (isOlder(object, this.cache.get(key))) return;
+    this.cache.set(key, object);
+  }
+
   /** Lists once (the cache is synced when this resolves), then keeps watching in the background. */
   async start(): Promise<void> {
     // The first list may fail while the API server warms up (e.g. "storage is (re)initializing" for a
@@ -198,7 +210,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       this.#emit('deleted', object);
       return;
     }
-    const existed = this.cache.has(key);
+    const cached = this.cache.get(key);
+    // A write-through already holds a newer version: this event is old news.
+    if (isOlder(object, cached)) return;
+    const existed = cached !== undefined;
     this.cache.set(key, object);
     this.#emit(existed ? 'updated' : 'added', object);
   }
@@ -217,4 +232,15 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   #emit(event: InformerEvent, object: T): void {
     for (const handler of this.#handlers) handler(event, object);
   }
+}
+
+/**
+ * resourceVersions are opaque, but every API server backed by etcd hands out increasing integers; only
+ * then are two versions compared.
+ */
+function isOlder(object: KubernetesObject, than: KubernetesObject | undefined): boolean {
+  const a = object.metadata?.resourceVersion;
+  const b = than?.metadata?.resourceVersion;
+  if (!a || !b || !/^\d+$/.test(a) || !/^\d+$/.test(b)) return false;
+  return BigInt(a) < BigInt(b);
 }

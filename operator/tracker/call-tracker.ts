@@ -99,6 +99,13 @@ export class CallTracker {
     return summary;
   }
 
+  /** True when every pod of the fleet runs this pod template and none is terminating (a rollout is over). */
+  onlyTemplate(namespace: string, voiceAgent: string, templateHash: string): boolean {
+    return this.#fleet(namespace, voiceAgent).every(
+      (p) => p.metadata?.labels?.['pod-template-hash'] === templateHash && !p.metadata?.deletionTimestamp,
+    );
+  }
+
   /** Calls handled by the fleet's pods of one pod template (a rollout's new ReplicaSet). */
   callsOnTemplate(namespace: string, voiceAgent: string, templateHash: string): CallCounts {
     const counts: CallCounts = { total: 0, failed: 0 };

@@ -61,8 +61,10 @@ export function startProcess(
       });
   if (child.stdout && child.stderr) {
     const log = createWriteStream(logFile, { flags: 'a' });
-    child.stdout.pipe(log);
-    child.stderr.pipe(log);
+    // Two sources, one file: neither pipe may end the stream; it closes when the process is gone.
+    child.stdout.pipe(log, { end: false });
+    child.stderr.pipe(log, { end: false });
+    child.once('close', () => log.end());
   }
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const managed: Managed = {

@@ -527,11 +527,13 @@ export const VoiceAgentStatusSchema = z
     webhookUrl: z.string().max(2048).optional().describe('URL to configure as the Twilio voice webhook.'),
     streamUrl: z.string().max(2048).optional().describe('wss URL prefix of the media streams.'),
     lastGoodGeneration: count('Last generation that rolled out without exceeding the call failure rate.'),
-    lastGoodRevision: z
+    lastGoodTemplate: z
       .string()
-      .max(32)
+      .max(63)
       .optional()
-      .describe('Deployment revision (ReplicaSet) of the last good generation; the rollback target.'),
+      .describe(
+        'pod-template-hash of the ReplicaSet of the last good generation (the rollback target; stable where revision numbers are not).',
+      ),
     failedGeneration: count('Generation that was rolled back; it is not retried until the spec changes.'),
   })
   .describe('Observed state of the VoiceAgent.');

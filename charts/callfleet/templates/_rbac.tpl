@@ -28,6 +28,10 @@
 - apiGroups: [apps]
   resources: [deployments/scale]
   verbs: [get, patch, update]
+# Automatic rollback: a Deployment's ReplicaSets hold the pod template of each revision.
+- apiGroups: [apps]
+  resources: [replicasets]
+  verbs: [get, list, watch]
 - apiGroups: [batch]
   resources: [cronjobs]
   verbs: [get, list, watch, create, update, patch, delete]
