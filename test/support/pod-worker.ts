@@ -561,7 +561,13 @@ export class PodWorker {
           );
         }
       };
-      await Promise.race([hook(), sleep(budget), managed.exited]);
+      // The budget timer is cleared afterwards: a grace period of minutes must not keep the test alive.
+      let budgetTimer: NodeJS.Timeout | undefined;
+      const budgetSpent = new Promise((resolve) => {
+        budgetTimer = setTimeout(resolve, budget);
+      });
+      await Promise.race([hook(), budgetSpent, managed.exited]);
+      clearTimeout(budgetTimer);
     }
     // The kubelet gives SIGTERM at least 2 s, even when preStop used up the grace period.
     const termGrace = Math.max(deadline - Date.now(), 2000);
