@@ -132,9 +132,13 @@ export class CallLoad {
     const deadline = Date.now() + timeoutMs;
     while (this.#pending.length) {
       const batch = this.#pending.splice(0);
-      const left = deadline - Date.now();
-      const timer = sleep(Math.max(0, left)).then(() => 'timeout' as const);
-      if ((await Promise.race([Promise.all(batch), timer])) === 'timeout') {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now()));
+      });
+      const outcome = await Promise.race([Promise.all(batch), timeout]);
+      clearTimeout(timer);
+      if (outcome === 'timeout') {
         throw new Error(`calls still live after ${timeoutMs} ms: ${JSON.stringify(this.summary())}`);
       }
     }
