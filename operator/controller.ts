@@ -166,7 +166,8 @@ export class Controller {
       }
     });
     for (const child of caches.values()) {
-      child.on((_event, object) => {
+      child.on((event, object, previous) => {
+        if (event === 'updated' && previous && onlyStatusChanged(object, previous)) return;
         const owner = object.metadata?.ownerReferences?.find((r) => r.controller && reconcilers[r.kind]);
         if (owner) queue.add(`${owner.kind}:${object.metadata?.namespace}/${owner.name}`);
       });
@@ -231,4 +232,22 @@ export class Controller {
     for (const group of groups.groups) for (const version of group.versions) served.add(version.groupVersion);
     return served;
   }
+}
+
+/** Kinds whose status a reconcile reads (readiness of the fleet / the database). */
+const STATUS_READ = new Set(['Deployment', 'StatefulSet']);
+
+/** An update that touched only the status of a child whose status no reconcile reads (HPA, PDB, ...). */
+function onlyStatusChanged(object: KubernetesObject, previous: KubernetesObject): boolean {
+  if (STATUS_READ.has(object.kind ?? '')) return false;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? {}) === JSON.stringify(b ?? {});
+  const m = object.metadata;
+  const p = previous.metadata;
+  return (
+    m?.generation !== undefined &&
+    m.generation === p?.generation &&
+    same(m.labels, p?.labels) &&
+    same(m.annotations, p?.annotations) &&
+    same(m.ownerReferences, p?.ownerReferences)
+  );
 }

@@ -3,6 +3,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { objectKey, objectPath } from '../kube/resources.ts';
 import { KubeError, type KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
+import { forEachLimited } from '../runtime/limit.ts';
 import { needsApply, normalizeForApply } from './compare.ts';
 
 export const FIELD_MANAGER = 'callfleet-operator';
@@ -29,41 +30,45 @@ export interface ApplyResult {
   missingKinds: string[];
 }
 
+/** Children of one custom resource are applied a few at a time: the API server needs no order. */
+const APPLY_CONCURRENCY = 4;
+
 export async function applyChildren(
   rest: KubeRest,
   caches: ChildCaches,
   desired: KubernetesObject[],
 ): Promise<ApplyResult> {
   const result: ApplyResult = { live: new Map(), writes: 0, written: [], missingKinds: [] };
-  for (const raw of desired) {
+  const applyOne = async (raw: KubernetesObject) => {
     const object = normalizeForApply(raw);
     const live = liveChild(caches, object);
     const key = `${cacheKey(object)}/${objectKey(object)}`;
     const createOnly = object.metadata?.annotations?.[CREATE_ONLY_ANNOTATION] === 'true';
     if (live && (createOnly || !needsApply(object, live))) {
       result.live.set(key, live);
-      continue;
+      return;
     }
     try {
-      if (createOnly) {
-        // Never overwrite (e.g. a generated password): only create when absent, tolerate a race.
-        const existing = await rest.getOrNull(objectPath(object));
-        result.live.set(key, existing ?? (await rest.apply(object, FIELD_MANAGER)));
-      } else {
-        const written = await rest.apply(object, FIELD_MANAGER);
-        caches.get(cacheKey(object))?.update(written);
-        result.live.set(key, written);
+      // Never overwrite a create-only object (e.g. a generated password): only create it when absent.
+      const existing = createOnly ? await rest.getOrNull(objectPath(object)) : null;
+      if (existing) {
+        result.live.set(key, existing);
+        return;
       }
+      const written = await rest.apply(object, FIELD_MANAGER);
+      caches.get(cacheKey(object))?.update(written);
+      result.live.set(key, written);
       result.writes++;
       result.written.push(`${object.kind}/${object.metadata?.name}`);
     } catch (error) {
       if (error instanceof KubeError && error.status === 404 && !caches.has(cacheKey(object))) {
         result.missingKinds.push(`${object.kind} (${object.apiVersion})`);
-        continue;
+        return;
       }
       throw error;
     }
-  }
+  };
+  await forEachLimited(desired, APPLY_CONCURRENCY, applyOne);
   return result;
 }
 

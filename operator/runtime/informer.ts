@@ -8,7 +8,8 @@ import { collectionPath, objectKey, type ResourceType } from '../kube/resources.
 import { KubeError, type KubeRest, type WatchEvent } from '../kube/rest.ts';
 
 export type InformerEvent = 'added' | 'updated' | 'deleted' | 'resync';
-export type InformerHandler<T> = (event: InformerEvent, object: T) => void;
+/** `previous` is the cached version an update replaced, when there was one. */
+export type InformerHandler<T> = (event: InformerEvent, object: T, previous?: T) => void;
 
 export interface InformerOptions {
   resource: ResourceType;
@@ -147,7 +148,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       const old = this.cache.get(key);
       this.cache.set(key, item);
       if (!old) this.#emit('added', item);
-      else if (old.metadata?.resourceVersion !== item.metadata?.resourceVersion) this.#emit('updated', item);
+      else if (old.metadata?.resourceVersion !== item.metadata?.resourceVersion)
+        this.#emit('updated', item, old);
       else if (isResync) this.#emit('resync', item);
     }
     for (const [key, old] of this.cache) {
@@ -215,7 +217,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     if (isOlder(object, cached)) return;
     const existed = cached !== undefined;
     this.cache.set(key, object);
-    this.#emit(existed ? 'updated' : 'added', object);
+    this.#emit(existed ? 'updated' : 'added', object, cached);
   }
 
   /** A backoff pause that stop() cuts short. */
@@ -229,8 +231,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     });
   }
 
-  #emit(event: InformerEvent, object: T): void {
-    for (const handler of this.#handlers) handler(event, object);
+  #emit(event: InformerEvent, object: T, previous?: T): void {
+    for (const handler of this.#handlers) handler(event, object, previous);
   }
 }
 

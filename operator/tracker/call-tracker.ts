@@ -7,6 +7,7 @@ import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
 import { objectKey, objectPath } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
+import { forEachLimited } from '../runtime/limit.ts';
 import { desiredMarks, marksPatch } from './pod-marks.ts';
 
 export interface GatewayStatus {
@@ -121,11 +122,7 @@ export class CallTracker {
   /** One round: poll every running gateway pod, update its marks, report changed fleets. */
   async pollOnce(): Promise<void> {
     const pods = this.#options.pods.list((p) => Boolean(p.status?.podIP) && p.status?.phase === 'Running');
-    const queue = [...pods];
-    const worker = async () => {
-      for (let pod = queue.shift(); pod; pod = queue.shift()) await this.#pollPod(pod);
-    };
-    await Promise.all(Array.from({ length: Math.min(this.#options.concurrency, queue.length) }, worker));
+    await forEachLimited(pods, this.#options.concurrency, (pod) => this.#pollPod(pod));
 
     const live = new Set(this.#options.pods.cache.keys());
     for (const key of this.#states.keys()) if (!live.has(key)) this.#states.delete(key);
