@@ -288,8 +288,9 @@ export const DrainSchema = z
       .max(86400)
       .optional()
       .describe(
-        'How long a terminating pod keeps its live calls (terminationGracePeriodSeconds); ' +
-          'default calls.maxDurationSeconds + 60; must be at least calls.maxDurationSeconds.',
+        'How long a terminating pod keeps its live calls (terminationGracePeriodSeconds); default ' +
+          'calls.maxDurationSeconds + 60, or with hand-off on and a MemoryStore preStopSeconds + handoff.deadlineSeconds + 30; ' +
+          'must be at least calls.maxDurationSeconds unless hand-off is on (then greater than preStopSeconds + the deadline).',
       ),
     preStopSeconds: z
       .int()
@@ -491,11 +492,19 @@ const specPublicUrl = celRefine(
 const specDrain = celRefine(
   specPublicUrl,
   {
-    rule: '!has(self.drain.gracePeriodSeconds) || self.drain.gracePeriodSeconds >= self.calls.maxDurationSeconds',
-    message: 'drain.gracePeriodSeconds must be greater than or equal to calls.maxDurationSeconds',
+    rule:
+      '!has(self.drain.gracePeriodSeconds) || self.drain.gracePeriodSeconds >= self.calls.maxDurationSeconds || ' +
+      '(has(self.drain.handoff) && self.drain.handoff.enabled && ' +
+      'self.drain.gracePeriodSeconds > self.drain.preStopSeconds + self.drain.handoff.deadlineSeconds)',
+    message:
+      'drain.gracePeriodSeconds must be greater than or equal to calls.maxDurationSeconds (with hand-off on: greater than preStopSeconds + handoff.deadlineSeconds)',
     fieldPath: '.drain.gracePeriodSeconds',
   },
-  (s) => s.drain.gracePeriodSeconds === undefined || s.drain.gracePeriodSeconds >= s.calls.maxDurationSeconds,
+  (s) =>
+    s.drain.gracePeriodSeconds === undefined ||
+    s.drain.gracePeriodSeconds >= s.calls.maxDurationSeconds ||
+    (s.drain.handoff?.enabled === true &&
+      s.drain.gracePeriodSeconds > s.drain.preStopSeconds + s.drain.handoff.deadlineSeconds),
 );
 export const VoiceAgentSpecSchema = celRefine(
   specDrain,

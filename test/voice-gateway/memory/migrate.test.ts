@@ -67,6 +67,6 @@ describe('callfleet migrate', () => {
   test('clear errors for missing connection details', async () => {
     const r = await run(['migrate'], { CALLFLEET_MEMORY_URL: '' });
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--database-url or CALLFLEET_MEMORY_URL/);
+    assert.match(r.stderr, /--database-url, --store NAME or CALLFLEET_MEMORY_URL: required/);
   });
 });
