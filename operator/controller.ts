@@ -5,7 +5,7 @@ import type { KubeConfig, KubernetesObject, V1Node, V1Pod, V1ReplicaSet } from '
 import type { Logger } from 'pino';
 import { EventRecorder } from './events.ts';
 import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
-import { KubeRest } from './kube/rest.ts';
+import { KubeError, KubeRest } from './kube/rest.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import type { ChildCaches } from './reconcile/children.ts';
 import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
@@ -51,8 +51,8 @@ export interface ControllerOptions {
   log: Logger;
   metrics: OperatorMetrics;
   identity: string;
-  /** Watch only this namespace (default: all). */
-  namespace?: string;
+  /** Watch only these namespaces (default: all). */
+  namespaces?: string[];
   concurrency?: number;
   resyncMs?: number;
   watchdogMs?: number;
@@ -85,7 +85,7 @@ export class Controller {
         this.#rest,
         {
           resource,
-          namespace: this.#options.namespace,
+          namespaces: this.#options.namespaces,
           labelSelector,
           resyncMs: this.#options.resyncMs,
           watchdogMs: this.#options.watchdogMs,
@@ -202,6 +202,11 @@ export class Controller {
       this.#options.metrics.reconciles.inc({ kind, result: 'success' });
       return outcome;
     } catch (error) {
+      // Its namespace is being deleted: the object goes with it, retrying would only fail again.
+      if (error instanceof KubeError && error.status === 403 && /being terminated/.test(error.message)) {
+        log.debug('namespace is terminating; not retrying');
+        return;
+      }
       this.#options.metrics.reconciles.inc({ kind, result: 'error' });
       this.#options.metrics.reconcileErrors.inc({ kind });
       log.error({ err: String(error) }, 'reconcile failed; will retry');

@@ -11,7 +11,7 @@ import { LeaderElector } from '../runtime/leader-election.ts';
 
 const usage = `usage: callfleet operator [options]
   --kubeconfig PATH        kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
-  --namespace NS           watch only this namespace (default: all namespaces)
+  --namespace NS[,NS...]   watch only these namespaces (default: all namespaces)
   --metrics-addr HOST:PORT health and metrics listener (default 0.0.0.0:8081)
   --leader-elect BOOL      compete for the callfleet-operator Lease (default true)
   --lease-namespace NS     namespace of the Lease (default $POD_NAMESPACE or default)
@@ -60,7 +60,13 @@ export async function run(args: string[]): Promise<number> {
       log,
       metrics,
       identity,
-      namespace: values.namespace as string | undefined,
+      namespaces:
+        typeof values.namespace === 'string'
+          ? values.namespace
+              .split(',')
+              .map((n) => n.trim())
+              .filter(Boolean)
+          : undefined,
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
       callPollIntervalMs: Number(values['call-poll']) * 1000,

@@ -63,7 +63,10 @@ export async function reconcileVoiceAgent(
     memoryStore = { ...memoryStoreConnection(parsedStore.value), ready: storeReady };
   }
 
-  const rendered = renderVoiceAgent(parsed.value, { memoryStore });
+  const namespace = va.metadata?.namespace ?? '';
+  const name = va.metadata?.name ?? '';
+  const calls = ctx.tracker?.summary(namespace, name);
+  const rendered = renderVoiceAgent(parsed.value, { memoryStore, idleReadyPods: calls?.idleReadyPods });
   if (!rendered.ok) {
     await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
     return;
@@ -75,9 +78,6 @@ export async function reconcileVoiceAgent(
   if (applied.writes || pruned) log.info({ applied: applied.written, pruned }, 'children updated');
 
   const deployment = [...applied.live.values()].find((o): o is V1Deployment => o.kind === 'Deployment');
-  const namespace = va.metadata?.namespace ?? '';
-  const name = va.metadata?.name ?? '';
-  const calls = ctx.tracker?.summary(namespace, name);
   // The autoscaler writes spec.replicas; an active schedule window raises the floor.
   const desiredReplicas = Math.max(spec.replicas, scheduledMinimum(spec.autoscaling.schedule, new Date()));
   const scale = ctx.tracker

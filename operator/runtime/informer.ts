@@ -1,4 +1,4 @@
-// A list-watch cache for one kind. Watches in @kubernetes/client-node stall silently and stop on
+// A list-watch cache for one kind (in all namespaces, or in a list of them: one watch each). Watches in @kubernetes/client-node stall silently and stop on
 // errors, so this one is self-healing: bookmarks keep the resourceVersion fresh, a watchdog restarts
 // a silent watch, 410 Gone triggers a relist, other errors back off and retry, and a periodic relist
 // (the resync) catches anything a watch may have missed.
@@ -13,13 +13,22 @@ export type InformerHandler<T> = (event: InformerEvent, object: T, previous?: T)
 
 export interface InformerOptions {
   resource: ResourceType;
-  namespace?: string;
+  /** Watch only these namespaces (default: all). */
+  namespaces?: string[];
   labelSelector?: string;
   /** Full relist period; every object is handed to the handlers again as 'resync'. */
   resyncMs?: number;
   /** A watch that delivers nothing (not even a bookmark) for this long is restarted. */
   watchdogMs?: number;
   onWatchRestart?: (reason: string) => void;
+}
+
+/** One list-watch: all namespaces (namespace undefined) or one namespace. */
+interface Stream {
+  namespace?: string;
+  resourceVersion?: string;
+  abort?: AbortController;
+  loop?: Promise<void>;
 }
 
 interface ListResponse<T> {
@@ -30,16 +39,14 @@ interface ListResponse<T> {
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly cache = new Map<string, T>();
   readonly #rest: KubeRest;
-  readonly #options: Required<Omit<InformerOptions, 'namespace' | 'labelSelector' | 'onWatchRestart'>> &
+  readonly #options: Required<Omit<InformerOptions, 'namespaces' | 'labelSelector' | 'onWatchRestart'>> &
     InformerOptions;
+  readonly #streams: Stream[];
+  readonly #wakers = new Set<() => void>();
   readonly #handlers: InformerHandler<T>[] = [];
   readonly #log: Logger;
-  #resourceVersion: string | undefined;
   #stopped = false;
-  #watchAbort: AbortController | undefined;
   #resyncTimer: NodeJS.Timeout | undefined;
-  #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
 
   constructor(rest: KubeRest, options: InformerOptions, log: Logger) {
     this.#rest = rest;
@@ -49,6 +56,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       watchdogMs: options.watchdogMs ?? 90_000,
     };
     this.#log = log.child({ informer: options.resource.kind });
+    const scoped = options.resource.namespaced && options.namespaces?.length;
+    this.#streams = scoped ? (options.namespaces ?? []).map((namespace) => ({ namespace })) : [{}];
   }
 
   on(handler: InformerHandler<T>): void {
@@ -80,17 +89,19 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   async start(): Promise<void> {
     // The first list may fail while the API server warms up (e.g. "storage is (re)initializing" for a
     // fresh CRD): retry rather than give up.
-    for (let backoffMs = 250; ; backoffMs = Math.min(backoffMs * 2, 10_000)) {
-      try {
-        await this.#relist();
-        break;
-      } catch (error) {
-        if (this.#stopped) return;
-        this.#log.warn({ err: String(error) }, 'initial list failed; retrying');
-        await this.#sleep(backoffMs);
+    for (const stream of this.#streams) {
+      for (let backoffMs = 250; ; backoffMs = Math.min(backoffMs * 2, 10_000)) {
+        try {
+          await this.#relist(stream);
+          break;
+        } catch (error) {
+          if (this.#stopped) return;
+          this.#log.warn({ err: String(error) }, 'initial list failed; retrying');
+          await this.#sleep(backoffMs);
+        }
       }
     }
-    this.#loop = this.#run();
+    for (const stream of this.#streams) stream.loop = this.#run(stream);
     this.#resyncTimer = setInterval(() => this.#forceRelist('resync'), this.#options.resyncMs);
     this.#resyncTimer.unref();
   }
@@ -98,31 +109,33 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#resyncTimer);
-    this.#watchAbort?.abort();
-    this.#wake?.();
-    await this.#loop;
+    for (const stream of this.#streams) stream.abort?.abort();
+    for (const wake of this.#wakers) wake();
+    await Promise.all(this.#streams.map((s) => s.loop));
   }
 
   #forceRelist(reason: string): void {
-    this.#resourceVersion = undefined;
-    this.#watchAbort?.abort(reason);
+    for (const stream of this.#streams) {
+      stream.resourceVersion = undefined;
+      stream.abort?.abort(reason);
+    }
   }
 
-  #path(): string {
-    return collectionPath(this.#options.resource, this.#options.namespace);
+  #path(stream: Stream): string {
+    return collectionPath(this.#options.resource, stream.namespace);
   }
 
-  async #run(): Promise<void> {
+  async #run(stream: Stream): Promise<void> {
     let backoffMs = 500;
     while (!this.#stopped) {
       try {
-        if (!this.#resourceVersion) await this.#relist();
-        await this.#watchOnce();
+        if (!stream.resourceVersion) await this.#relist(stream);
+        await this.#watchOnce(stream);
         backoffMs = 500;
       } catch (error) {
         if (this.#stopped) break;
         if (error instanceof KubeError && error.status === 410) {
-          this.#resourceVersion = undefined;
+          stream.resourceVersion = undefined;
           this.#options.onWatchRestart?.('gone');
           continue;
         }
@@ -134,12 +147,12 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     }
   }
 
-  async #relist(): Promise<void> {
-    const list = await this.#rest.get<ListResponse<T>>(this.#path(), {
+  async #relist(stream: Stream): Promise<void> {
+    const list = await this.#rest.get<ListResponse<T>>(this.#path(stream), {
       labelSelector: this.#options.labelSelector,
     });
     const seen = new Set<string>();
-    const isResync = this.cache.size > 0 || this.#resourceVersion === undefined;
+    const isResync = this.cache.size > 0 || stream.resourceVersion === undefined;
     for (const item of list.items) {
       item.apiVersion ??= this.#options.resource.apiVersion;
       item.kind ??= this.#options.resource.kind;
@@ -153,17 +166,18 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       else if (isResync) this.#emit('resync', item);
     }
     for (const [key, old] of this.cache) {
-      if (!seen.has(key)) {
+      const inScope = stream.namespace === undefined || old.metadata?.namespace === stream.namespace;
+      if (inScope && !seen.has(key)) {
         this.cache.delete(key);
         this.#emit('deleted', old);
       }
     }
-    this.#resourceVersion = list.metadata.resourceVersion;
+    stream.resourceVersion = list.metadata.resourceVersion;
   }
 
-  async #watchOnce(): Promise<void> {
+  async #watchOnce(stream: Stream): Promise<void> {
     const abort = new AbortController();
-    this.#watchAbort = abort;
+    stream.abort = abort;
     let watchdog: NodeJS.Timeout | undefined;
     const pet = () => {
       clearTimeout(watchdog);
@@ -176,16 +190,16 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     pet();
     try {
       await this.#rest.watch(
-        this.#path(),
+        this.#path(stream),
         {
           labelSelector: this.#options.labelSelector,
-          resourceVersion: this.#resourceVersion,
+          resourceVersion: stream.resourceVersion,
           allowWatchBookmarks: true,
           timeoutSeconds: 240 + Math.floor(Math.random() * 120),
         },
         (event) => {
           pet();
-          this.#apply(event);
+          this.#apply(stream, event);
         },
         abort.signal,
       );
@@ -196,13 +210,13 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     }
   }
 
-  #apply(event: WatchEvent): void {
+  #apply(stream: Stream, event: WatchEvent): void {
     if (event.type === 'ERROR') {
       const code = event.object.code ?? 500;
       throw new KubeError(code, event.object.reason ?? '', event.object.message ?? 'watch error');
     }
     const object = event.object as T;
-    if (object.metadata?.resourceVersion) this.#resourceVersion = object.metadata.resourceVersion;
+    if (object.metadata?.resourceVersion) stream.resourceVersion = object.metadata.resourceVersion;
     if (event.type === 'BOOKMARK') return;
     object.apiVersion ??= this.#options.resource.apiVersion;
     object.kind ??= this.#options.resource.kind;
@@ -223,11 +237,13 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   /** A backoff pause that stop() cuts short. */
   #sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.#wake = () => {
+      const wake = () => {
         clearTimeout(timer);
+        this.#wakers.delete(wake);
         resolve();
       };
+      const timer = setTimeout(wake, ms);
+      this.#wakers.add(wake);
     });
   }
 

@@ -5,6 +5,8 @@ export interface FleetCalls {
   idlePods: number;
   /** True when every pod was polled recently (deletion costs are current). */
   fresh: boolean;
+  /** Pods not terminating. */
+  livePods: number;
 }
 
 export interface ScaleDecision {
@@ -19,7 +21,9 @@ export function decideReplicas(
   calls: FleetCalls | undefined,
 ): ScaleDecision {
   if (current === undefined || target >= current) return { replicas: target, waiting: false };
-  if (!calls?.fresh) return { replicas: current, waiting: true };
+  // Lower again only once the last step has taken effect: until the ReplicaSet has marked its pod for
+  // deletion, that pod still counts as idle and would be removed twice.
+  if (!calls?.fresh || calls.livePods > current) return { replicas: current, waiting: true };
   const removable = Math.min(current - target, calls.idlePods);
   const replicas = current - removable;
   return { replicas, waiting: replicas > target };

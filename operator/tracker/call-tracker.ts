@@ -33,6 +33,10 @@ export interface FleetSummary {
   activeCalls: number;
   drainingReplicas: number;
   idlePods: number;
+  /** Ready pods without a call (what the idle PodDisruptionBudget may evict from). */
+  idleReadyPods: number;
+  /** Pods not terminating: more than the Deployment's replicas means removals are still pending. */
+  livePods: number;
   /** Every running pod of the fleet was polled within the last two intervals. */
   fresh: boolean;
 }
@@ -85,17 +89,29 @@ export class CallTracker {
   }
 
   summary(namespace: string, voiceAgent: string, now = Date.now()): FleetSummary {
-    const summary: FleetSummary = { activeCalls: 0, drainingReplicas: 0, idlePods: 0, fresh: true };
+    const summary: FleetSummary = {
+      activeCalls: 0,
+      drainingReplicas: 0,
+      idlePods: 0,
+      idleReadyPods: 0,
+      livePods: 0,
+      fresh: true,
+    };
     const maxAge = 2 * this.#options.intervalMs + this.#options.timeoutMs;
     for (const pod of this.#fleet(namespace, voiceAgent)) {
       const state = this.#states.get(objectKey(pod));
       const current = state && now - state.seenAt <= maxAge ? state : undefined;
       summary.activeCalls += current?.activeCalls ?? 0;
+      if (!pod.metadata?.deletionTimestamp) summary.livePods++;
       if (pod.metadata?.deletionTimestamp || current?.draining) summary.drainingReplicas++;
       // A pod that is not running yet carries no call: removing it is always safe.
       else if (!pod.status?.podIP || pod.status.phase !== 'Running') summary.idlePods++;
       else if (!current) summary.fresh = false;
-      else if (current.activeCalls === 0) summary.idlePods++;
+      else if (current.activeCalls === 0) {
+        summary.idlePods++;
+        if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+          summary.idleReadyPods++;
+      }
     }
     return summary;
   }

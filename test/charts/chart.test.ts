@@ -82,15 +82,19 @@ describe('charts/callfleet', () => {
 
   it('namespaced mode: Roles in the watched namespace, no cluster-wide rules but Nodes, --namespace flag', () => {
     const docs = render('-f', 'ci/namespaced-values.yaml');
-    const role = docs.find((d) => d.kind === 'Role' && d.metadata.namespace === 'voice');
-    assert.ok(role);
+    for (const ns of ['voice', 'voice-eu']) {
+      assert.ok(
+        docs.find((d) => d.kind === 'Role' && d.metadata.namespace === ns),
+        `a Role in ${ns}`,
+      );
+    }
     const clusterRoles = docs.filter((d) => d.kind === 'ClusterRole');
     assert.deepEqual(
       clusterRoles.flatMap((d) => d.rules.flatMap((r: { resources: string[] }) => r.resources)),
       ['nodes'],
     );
     const args = docs.find((d) => d.kind === 'Deployment')?.spec.template.spec.containers[0].args;
-    assert.ok(args.includes('--namespace=voice'));
+    assert.ok(args.includes('--namespace=voice,voice-eu'), 'every watched namespace is passed');
     const sa = docs.find((d) => d.kind === 'ServiceAccount');
     assert.match(sa?.metadata.annotations?.['eks.amazonaws.com/role-arn'] ?? '', /^arn:aws:iam::/);
   });

@@ -170,10 +170,12 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
     assert.equal(await getObject(cluster, 'default', `clusterrole/${RELEASE}`), null);
   });
 
-  test('namespaced mode (CRDs already there): Roles in the watched namespace suffice to reconcile a VoiceAgent', async () => {
+  test('namespaced mode (CRDs already there): Roles in the watched namespaces suffice to reconcile VoiceAgents', async () => {
     const ns = 'team-ops';
     const watched = 'voice-team';
+    const watchedToo = 'voice-team-eu';
     await createNamespace(cluster, watched);
+    await createNamespace(cluster, watchedToo);
     await helm(
       'install',
       'team',
@@ -187,13 +189,14 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
       '-f',
       join(root, 'charts/callfleet/ci/namespaced-values.yaml'),
       '--set',
-      `rbac.watchNamespaces={${watched}}`,
+      `rbac.watchNamespaces={${watched},${watchedToo}}`,
       '--set',
       'crds.install=false',
       '--set',
       'operator.replicas=1',
     );
     assert.ok(await getObject(cluster, watched, 'role/team-callfleet'));
+    assert.ok(await getObject(cluster, watchedToo, 'role/team-callfleet'));
     const kubeconfig = await serviceAccountKubeconfig('team-callfleet', ns);
     const elsewhere = await cluster.kubectl([
       '--kubeconfig',
@@ -207,11 +210,13 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
 
     operator = await startOperator(
       cluster,
-      [`--kubeconfig=${kubeconfig}`, `--lease-namespace=${ns}`, `--namespace=${watched}`],
+      [`--kubeconfig=${kubeconfig}`, `--lease-namespace=${ns}`, `--namespace=${watched},${watchedToo}`],
       'team-operator',
     );
     await applyObjects(cluster, watched, [example('examples/voiceagent-echo.yaml')]);
+    await applyObjects(cluster, watchedToo, [example('examples/voiceagent-echo.yaml')]);
     await waitForReady(cluster, watched, 'voiceagent/echo', 120_000);
+    await waitForReady(cluster, watchedToo, 'voiceagent/echo', 120_000);
     const log = readFileSync(operator.logFile, 'utf8');
     assert.doesNotMatch(log, /forbidden/i, 'the operator hit a missing permission');
     await operator.stop();

@@ -37,6 +37,8 @@ export interface MemoryStoreContext {
 
 export interface VoiceAgentRenderContext {
   memoryStore?: MemoryStoreContext;
+  /** Ready gateway pods without a call, as the operator's call tracker last saw them. */
+  idleReadyPods?: number;
 }
 
 export interface VoiceAgentModel {
@@ -59,6 +61,8 @@ export interface VoiceAgentModel {
     encryption: { name: string; key: string };
     engine?: 'postgres' | 'external';
   };
+  /** See VoiceAgentRenderContext.idleReadyPods. */
+  idleReadyPods?: number;
   labels(component: string): Labels;
 }
 
@@ -110,6 +114,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     serviceSelector: { ...selector, [SERVING_LABEL]: 'true' },
     podLabels,
     memory,
+    idleReadyPods: ctx.idleReadyPods,
     labels: (component) => childLabels(owner, component),
   };
 }

@@ -1,5 +1,8 @@
 // Two disjoint PDBs: idle pods may be evicted one at a time; busy pods (label set by the operator)
 // never. Disjoint on purpose: the eviction API refuses pods matched by more than one PDB.
+// A maxUnavailable budget is sized from the Deployment's replicas, not from the pods the PDB selects, so
+// with busy pods about it would refuse every idle eviction: when the operator knows how many ready pods
+// are idle, the idle budget is minAvailable = idle - 1 (one eviction at a time).
 import { ApiObject, type Chart } from 'cdk8s';
 import { BUSY_LABEL } from '../labels.ts';
 import type { VoiceAgentModel } from './model.ts';
@@ -10,7 +13,9 @@ export function addPdbs(chart: Chart, m: VoiceAgentModel): void {
     kind: 'PodDisruptionBudget',
     metadata: { name: m.names.pdb, labels: m.labels('disruption-budget') },
     spec: {
-      maxUnavailable: 1,
+      ...(m.idleReadyPods === undefined
+        ? { maxUnavailable: 1 }
+        : { minAvailable: Math.max(0, m.idleReadyPods - 1) }),
       selector: {
         matchLabels: m.selector,
         matchExpressions: [{ key: BUSY_LABEL, operator: 'NotIn', values: ['true'] }],

@@ -50,8 +50,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{/* The namespaces the operator watches: the list in namespaced scope, nothing (= all) in cluster scope. */}}
 {{- define "callfleet.validate" -}}
 {{- if eq .Values.rbac.scope "namespaced" }}
-{{- if ne (len .Values.rbac.watchNamespaces) 1 }}
-{{- fail "rbac.scope=namespaced needs exactly one entry in rbac.watchNamespaces (the operator watches one namespace per release; install one release per namespace)" }}
+{{- if eq (len .Values.rbac.watchNamespaces) 0 }}
+{{- fail "rbac.scope=namespaced needs at least one namespace in rbac.watchNamespaces" }}
 {{- end }}
 {{- end }}
 {{- if and (gt (int .Values.operator.replicas) 1) (not .Values.operator.leaderElection) }}

@@ -448,3 +448,19 @@ describe('VoiceAgent render errors', () => {
     for (const o of r.objects) assert.equal(o.metadata?.ownerReferences, undefined);
   });
 });
+
+it('the idle PodDisruptionBudget lets one idle pod go at a time once the operator knows the idle count', () => {
+  const va = allExamples()
+    .flatMap(parsedVoiceAgents)
+    .find((v) => v.spec.agent.provider === 'echo') as VoiceAgent;
+  const idleBudget = (idleReadyPods?: number) => {
+    const result = renderVoiceAgent(va, { idleReadyPods });
+    assert.ok(result.ok);
+    const pdbs = result.objects.filter((o) => o.kind === 'PodDisruptionBudget') as unknown as Obj[];
+    return pdbs.find((p) => p.spec?.selector?.matchExpressions)?.spec as Record<string, unknown> | undefined;
+  };
+  assert.equal(idleBudget()?.maxUnavailable, 1, 'without call data: a static budget');
+  assert.equal(idleBudget(4)?.minAvailable, 3);
+  assert.equal(idleBudget(4)?.maxUnavailable, undefined);
+  assert.equal(idleBudget(0)?.minAvailable, 0);
+});
