@@ -1,6 +1,7 @@
 // The `websocket` backend: a small JSON protocol for a team's own pipeline (docs/websocket-backend.md).
 import { isBase64 } from '../twilio/media-protocol.ts';
 import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
+import { scanAudio } from './websocket-scan.ts';
 import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';
 import { connectWebSocket } from './ws-connect.ts';
 
@@ -33,6 +34,13 @@ export class WebSocketBackend extends WsBackend implements AgentBackend {
       context: s.context,
       ...(s.resumed ? { resumed: { transcript: s.resumed.transcript } } : {}),
     });
+  }
+
+  protected override onFrame(frame: Buffer): boolean {
+    const a = scanAudio(frame);
+    if (!a) return false;
+    this.sink.audio(a.audio, a.itemId, this.receivedAt);
+    return true;
   }
 
   protected onMessage(m: Record<string, unknown>): void {

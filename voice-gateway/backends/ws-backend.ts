@@ -31,6 +31,7 @@ export abstract class WsBackend {
         this.sink.protocolError('binary');
         return;
       }
+      if (this.onFrame(data as Buffer)) return;
       let msg: unknown;
       try {
         msg = JSON.parse(data.toString());
@@ -49,6 +50,11 @@ export abstract class WsBackend {
   }
 
   protected abstract onMessage(msg: Record<string, unknown>): void;
+
+  /** Fast path for a text frame before `JSON.parse`; true when it handled the frame. */
+  protected onFrame(_frame: Buffer): boolean {
+    return false;
+  }
 
   protected fail(err: Error): void {
     if (this.#closed) return;

@@ -1,6 +1,7 @@
 // One phone call: the Twilio media stream on one side, the agent backend on the other.
 // The per-frame path parses the Twilio message once, splices the untouched base64 payload into the
 // backend's message, and touches only preallocated state (no closures, timers or logs per frame).
+import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { mulawPeak } from '../audio/mulaw.ts';
 import type { BackendRegistry } from '../backends/registry.ts';
@@ -15,8 +16,8 @@ import {
   isBase64,
   markMessage,
   mediaMessage,
-  parseInbound,
 } from '../twilio/media-protocol.ts';
+import { parseInboundFrame } from '../twilio/media-scan.ts';
 import type { TwilioRest } from '../twilio/rest.ts';
 import { connectStreamTwiml, fallbackTwiml, goodbyeTwiml } from '../twilio/twiml.ts';
 import { MarkTracker } from './marks.ts';
@@ -136,7 +137,7 @@ export class CallSession {
       this.#malformed('oversize');
       return;
     }
-    const msg = parseInbound(buf.toString());
+    const msg = parseInboundFrame(buf);
     if ('error' in msg) {
       this.#malformed(msg.error);
       return;
@@ -418,8 +419,15 @@ export class CallSession {
     const ms = (payload.length * 3) / 4 / 8;
     this.#agentAudioUntil = Math.max(now, this.#agentAudioUntil) + ms;
     this.#lastActivityAt = now;
-    this.#ws.send(mediaMessage(this.#streamSid, payload));
-    this.#ws.send(markMessage(this.#streamSid, this.#marks.sent(itemId, ms)));
+    // The chunk and its mark stay two WebSocket messages but leave in one write (one syscall).
+    const socket = (this.#ws as unknown as { _socket?: Socket })._socket;
+    socket?.cork();
+    try {
+      this.#ws.send(mediaMessage(this.#streamSid, payload));
+      this.#ws.send(markMessage(this.#streamSid, this.#marks.sent(itemId, ms)));
+    } finally {
+      socket?.uncork();
+    }
     m.frames.out += 2;
     m.relayLatency.observe('to_caller', receivedAt);
   }
