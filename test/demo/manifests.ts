@@ -1,5 +1,7 @@
 // What the demo applies: a MemoryStore run by the operator (PostgreSQL) and a VoiceAgent with the echo
 // backend — or ElevenLabs / OpenAI Realtime when their keys are in the environment.
+import { postgresMemoryStore, twilioSecretRefs } from '../support/manifests.ts';
+
 export interface Provider {
   name: 'echo' | 'elevenlabs' | 'openai-realtime';
   agent: Record<string, unknown>;
@@ -44,17 +46,7 @@ export function agentSetup(env: NodeJS.ProcessEnv): Provider {
 }
 
 export function memoryStoreDoc(): Record<string, unknown> {
-  return {
-    apiVersion: 'callfleet.io/v1alpha1',
-    kind: 'MemoryStore',
-    metadata: { name: 'callers' },
-    spec: {
-      engine: 'postgres',
-      postgres: { image: 'postgres:17', storage: { size: '1Gi' } },
-      retention: { transcriptsDays: 30, memoriesDays: 365 },
-      deletionPolicy: 'Delete',
-    },
-  };
+  return postgresMemoryStore('callers', { retention: { transcriptsDays: 30, memoriesDays: 365 } });
 }
 
 export function voiceAgentDoc(provider: Provider, publicBaseUrl: string): Record<string, unknown> {
@@ -64,13 +56,7 @@ export function voiceAgentDoc(provider: Provider, publicBaseUrl: string): Record
     metadata: { name: 'receptionist' },
     spec: {
       agent: provider.agent,
-      telephony: {
-        twilio: {
-          accountSidSecretRef: { name: 'twilio', key: 'account-sid' },
-          authTokenSecretRef: { name: 'twilio', key: 'auth-token' },
-        },
-        publicBaseUrl,
-      },
+      telephony: { twilio: twilioSecretRefs(), publicBaseUrl },
       memory: { storeRef: { name: 'callers' } },
       calls: { maxConcurrentPerPod: 20, maxDurationSeconds: 120, silenceTimeoutSeconds: 20 },
       replicas: 2,

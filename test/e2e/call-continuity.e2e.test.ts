@@ -9,121 +9,61 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { type Fleet, GATEWAY_TEST_IMAGE, startFleetEnvironment } from '../support/fleet.ts';
 import { kubectlOk, waitForReady } from '../support/kube-helpers.ts';
-import type { FrontDoor } from '../support/nginx.ts';
-import { type OperatorProcess, startOperator } from '../support/operator.ts';
 import { waitFor } from '../support/processes.ts';
-import { CallLoad, type LoadOptions, type Target } from './call-load.ts';
-import { GatewayPods, isLive, isPodReady, PodWatch } from './gateway-pods.ts';
+import {
+  type Agent,
+  echoVoiceAgent,
+  type OperatedFleet,
+  patchVoiceAgent,
+  reportLine,
+  secondsSince,
+  startAgent,
+  startOperatedFleet,
+  stopAgent,
+} from './agents.ts';
+import { CallLoad, type LoadOptions } from './call-load.ts';
+import { isLive, isPodReady, PodWatch } from './gateway-pods.ts';
 
-const root = new URL('../../', import.meta.url).pathname;
 const ROLLOUT_CALLS = Number(process.env.CONTINUITY_CALLS ?? 100);
 const AUDIO = (process.env.CONTINUITY_AUDIO ?? 'speech') as LoadOptions['audio'];
 const AUTH_TOKEN = 'continuity-auth-token';
 const BUSY = 'callfleet.io/busy';
 const SERVING = 'callfleet.io/serving';
 
-let fleet: Fleet;
-let operator: OperatorProcess;
+let fleet: OperatedFleet;
 
-interface Agent {
-  ns: string;
-  name: string;
-  door: FrontDoor;
-  target: Target;
-  pods: GatewayPods;
-}
-
-function voiceAgent(name: string, replicas: number, calls: Record<string, unknown> = {}) {
-  return {
-    apiVersion: 'callfleet.io/v1alpha1',
-    kind: 'VoiceAgent',
-    metadata: { name },
-    spec: {
-      agent: { provider: 'echo' },
-      telephony: {
-        twilio: {
-          accountSidSecretRef: { name: 'twilio', key: 'account-sid' },
-          authTokenSecretRef: { name: 'twilio', key: 'auth-token' },
-        },
-      },
-      ingress: { className: 'nginx', host: `${name}.calls.example.com` },
-      // Longest call of any scenario is 75 s: maxDuration 120 never ends one, the grace period
-      // (≥ maxDuration) outlasts every drain.
-      calls: { maxConcurrentPerPod: 150, maxDurationSeconds: 120, silenceTimeoutSeconds: 30, ...calls },
-      drain: { gracePeriodSeconds: 150, preStopSeconds: 3 },
-      autoscaling: { enabled: false },
-      replicas,
-      image: GATEWAY_TEST_IMAGE,
-    },
-  };
-}
-
-/** Namespace + Twilio Secret + VoiceAgent; waits for Ready (the operator did the rest) and nginx. */
-async function startAgent(name: string, replicas: number): Promise<Agent> {
-  const ns = name;
-  await kubectlOk(fleet.cluster, ['create', 'namespace', ns]);
-  await kubectlOk(fleet.cluster, [
-    'create',
-    'secret',
-    'generic',
-    'twilio',
-    '-n',
-    ns,
-    '--from-literal=account-sid=AC00000000000000000000000000000000',
-    `--from-literal=auth-token=${AUTH_TOKEN}`,
-  ]);
-  await kubectlOk(fleet.cluster, ['apply', '-n', ns, '-f', '-'], JSON.stringify(voiceAgent(name, replicas)));
-  await waitForReady(fleet.cluster, ns, `voiceagent/${name}`, 120_000);
-  const door = await fleet.frontDoor(ns, name);
-  await door.waitForServers(`${name}-streams`, (s) => s.length === replicas, 30_000);
-  await door.waitForServers(`${name}-webhooks`, (s) => s.length === replicas, 30_000);
-  return {
-    ns,
-    name,
-    door,
-    target: {
-      gatewayUrl: door.url,
-      publicBaseUrl: `https://${name}.calls.example.com`,
-      authToken: AUTH_TOKEN,
-    },
-    pods: new GatewayPods(fleet.cluster.kc, ns, name),
-  };
-}
-
-async function stopAgent(agent: Agent): Promise<void> {
-  await agent.door.stop();
-  await kubectlOk(fleet.cluster, ['delete', 'namespace', agent.ns, '--wait=false']);
-  // Idle gateways exit at once on SIGTERM; wait so the next scenario has the CPU.
-  await waitFor(`pods of ${agent.ns} gone`, async () => (await agent.pods.list()).length === 0, 60_000, 500);
-}
-
+/** An echo fleet of `replicas` gateways; the operator does the rest, nginx is in front. */
 async function withAgent(name: string, replicas: number, body: (agent: Agent) => Promise<void>) {
-  const agent = await startAgent(name, replicas);
+  const va = echoVoiceAgent(name, {
+    // Longest call of any scenario is 75 s: maxDuration 120 never ends one, the grace period
+    // (≥ maxDuration) outlasts every drain.
+    calls: { maxConcurrentPerPod: 150, maxDurationSeconds: 120, silenceTimeoutSeconds: 30 },
+    drain: { gracePeriodSeconds: 150, preStopSeconds: 3 },
+    replicas,
+  });
+  const agent = await startAgent(fleet, va, { authToken: AUTH_TOKEN });
   try {
     await body(agent);
   } finally {
-    await stopAgent(agent);
+    // Idle gateways exit at once on SIGTERM; wait so the next scenario has the CPU.
+    await stopAgent(fleet, agent, 60_000);
   }
 }
 
-async function patchVoiceAgent(agent: Agent, spec: Record<string, unknown>): Promise<void> {
-  await kubectlOk(fleet.cluster, [
-    'patch',
-    '-n',
-    agent.ns,
-    'va',
-    agent.name,
-    '--type=merge',
-    '-p',
-    JSON.stringify({ spec }),
-  ]);
+/** The scenario's live calls, each of them answered. */
+async function placeLiveCalls(
+  agent: Agent,
+  shape: Pick<LoadOptions, 'count' | 'minMs' | 'maxMs' | 'rampMs'>,
+): Promise<CallLoad> {
+  const load = new CallLoad(agent.target);
+  await load.place({ ...shape, audio: AUDIO, label: 'live' });
+  assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
+  return load;
 }
 
 function report(scenario: string, load: CallLoad, startedAt: number, extra = ''): void {
-  const wall = ((performance.now() - startedAt) / 1000).toFixed(1);
-  console.log(`[continuity] ${scenario}: ${load.line()} (wall ${wall} s)${extra ? `; ${extra}` : ''}`);
+  console.log(reportLine('continuity', scenario, load.line(), startedAt, extra));
 }
 
 function assertNoCut(load: CallLoad): void {
@@ -137,19 +77,10 @@ const byName = (pods: V1Pod[]) => new Map(pods.map((p) => [p.metadata?.name ?? '
 
 describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
   before(async () => {
-    fleet = await startFleetEnvironment({ processNodes: 3, restartBackoffMs: 1000 });
-    await kubectlOk(fleet.cluster, ['apply', '--server-side', '-f', `${root}crds`]);
-    await kubectlOk(fleet.cluster, [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/voiceagents.callfleet.io',
-    ]);
-    operator = await startOperator(fleet.cluster);
+    fleet = await startOperatedFleet({ processNodes: 3, restartBackoffMs: 1000 });
   });
 
   after(async () => {
-    await operator?.stop();
     await fleet?.stop();
   });
 
@@ -175,7 +106,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
       // A config change (the ConfigMap checksum on the pod template) rolls the Deployment.
       const generationBefore = (await agent.pods.deployment()).metadata?.generation ?? 0;
       const rolloutAt = performance.now();
-      await patchVoiceAgent(agent, { calls: { silenceTimeoutSeconds: 31 } });
+      await patchVoiceAgent(fleet, agent, { calls: { silenceTimeoutSeconds: 31 } });
       const during = (async () => {
         let rolledOut = false;
         const newCalls: Promise<unknown>[] = [];
@@ -208,7 +139,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
         await Promise.all(newCalls);
       })();
       await during;
-      const rolloutSeconds = ((performance.now() - rolloutAt) / 1000).toFixed(1);
+      const rolloutSeconds = secondsSince(rolloutAt);
       await waitForReady(fleet.cluster, agent.ns, `voiceagent/${agent.name}`, 60_000);
       // The old pods drain: each exits when its last call has ended.
       await waitFor(
@@ -217,7 +148,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
         120_000,
         500,
       );
-      const drainedSeconds = ((performance.now() - rolloutAt) / 1000).toFixed(1);
+      const drainedSeconds = secondsSince(rolloutAt);
       await load.settle(90_000);
       const newOnes = load.summary((t) => t.label === 'during rollout');
       report(
@@ -238,16 +169,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
   it('a gateway killed with SIGKILL: exactly its calls are lost, the others are unaffected, the fleet recovers', () =>
     withAgent('sigkill', 3, async (agent) => {
       const t0 = performance.now();
-      const load = new CallLoad(agent.target);
-      await load.place({
-        count: 30,
-        minMs: 30_000,
-        maxMs: 45_000,
-        rampMs: 3000,
-        audio: AUDIO,
-        label: 'live',
-      });
-      assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
+      const load = await placeLiveCalls(agent, { count: 30, minMs: 30_000, maxMs: 45_000, rampMs: 3000 });
       const pods = (await agent.pods.list()).filter(isLive);
       const perPod = await agent.pods.calls(pods);
       const [victimName, victimCalls] = [...perPod.entries()].sort((a, b) => b[1] - a[1])[0] ?? ['', 0];
@@ -321,7 +243,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
         audio: AUDIO,
         label: 'first wave',
       });
-      await patchVoiceAgent(agent, { replicas: 6 });
+      await patchVoiceAgent(fleet, agent, { replicas: 6 });
       await agent.door.waitForServers(`${agent.name}-streams`, (s) => s.length === 6, 60_000);
       await load.place({
         count: 14,
@@ -351,7 +273,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
 
       const watch = new PodWatch(agent.pods);
       const scaleAt = performance.now();
-      await patchVoiceAgent(agent, { replicas: 2 });
+      await patchVoiceAgent(fleet, agent, { replicas: 2 });
       try {
         await waitFor(
           'the fleet down to 2 pods',
@@ -368,7 +290,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
       } finally {
         await watch.stop();
       }
-      const scaleSeconds = ((performance.now() - scaleAt) / 1000).toFixed(1);
+      const scaleSeconds = secondsSince(scaleAt);
       await load.settle(90_000);
       const removed = [...watch.deleted.values()];
       const busyRemoved = removed.filter((d) => (d.callsAtDeletion ?? 0) > 0);
@@ -393,16 +315,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
   it('kubectl drain of a node with busy pods: eviction waits, no new calls there, completes when the calls end; 0 cut', () =>
     withAgent('drain', 4, async (agent) => {
       const t0 = performance.now();
-      const load = new CallLoad(agent.target);
-      await load.place({
-        count: 24,
-        minMs: 30_000,
-        maxMs: 55_000,
-        rampMs: 3000,
-        audio: AUDIO,
-        label: 'live',
-      });
-      assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
+      const load = await placeLiveCalls(agent, { count: 24, minMs: 30_000, maxMs: 55_000, rampMs: 3000 });
       const pods = (await agent.pods.list()).filter(isLive);
       const perPod = await agent.pods.calls(pods);
       const busyByNode = new Map<string, string[]>();

@@ -16,20 +16,22 @@ import { after, before, describe, it } from 'node:test';
 import type { V1Container } from '@kubernetes/client-node';
 import { type ElConversation, FakeElevenLabs } from '../fakes/elevenlabs.ts';
 import { FakeTwilioRest } from '../fakes/twilio-rest.ts';
-import {
-  defaultImageCommands,
-  type Fleet,
-  GATEWAY_TEST_IMAGE,
-  startFleetEnvironment,
-} from '../support/fleet.ts';
-import { kubectlOk, waitForReady } from '../support/kube-helpers.ts';
-import type { FrontDoor } from '../support/nginx.ts';
-import { type OperatorProcess, startOperator } from '../support/operator.ts';
+import { defaultImageCommands } from '../support/fleet.ts';
+import { postgresMemoryStore } from '../support/manifests.ts';
 import { waitFor } from '../support/processes.ts';
-import { CallLoad, type Target } from './call-load.ts';
-import { GatewayPods } from './gateway-pods.ts';
+import {
+  type Agent,
+  type OperatedFleet,
+  patchVoiceAgent,
+  reportLine,
+  startAgent,
+  startOperatedFleet,
+  stopAgent,
+  TWILIO_ACCOUNT_SID,
+  voiceAgent,
+} from './agents.ts';
+import { CallLoad } from './call-load.ts';
 
-const root = new URL('../../', import.meta.url).pathname;
 const CALLS = Number(process.env.HANDOFF_CALLS ?? 20);
 const MIN_MS = Number(process.env.HANDOFF_MIN_S ?? 40) * 1000;
 const MAX_MS = Number(process.env.HANDOFF_MAX_S ?? 80) * 1000;
@@ -37,101 +39,51 @@ const DEADLINE_S = Number(process.env.HANDOFF_DEADLINE_S ?? 10);
 const COMPARE = (process.env.HANDOFF_COMPARE ?? (MAX_MS <= 120_000 ? '1' : '0')) === '1';
 const PRESTOP_S = 3;
 const REPLICAS = 4;
-const ACCOUNT_SID = 'AC00000000000000000000000000000000';
 const AUTH_TOKEN = 'handoff-auth-token';
 const EL_KEY = 'xi-handoff-key';
 
-let fleet: Fleet;
-let operator: OperatorProcess;
+let fleet: OperatedFleet;
 let rest: FakeTwilioRest;
 let el: FakeElevenLabs;
 let elUrl: string;
 const rollouts: Record<string, number> = {};
 
-interface Agent {
-  ns: string;
-  name: string;
-  door: FrontDoor;
-  target: Target;
-  pods: GatewayPods;
+/** The fake ElevenLabs agent on a 4-pod fleet with caller memory, hand-off on or off. */
+function handoffVoiceAgent(name: string, handoff: boolean) {
+  return voiceAgent(name, {
+    agent: {
+      provider: 'elevenlabs',
+      elevenlabs: {
+        agentId: `agent_${name}`,
+        baseUrl: elUrl,
+        apiKeySecretRef: { name: 'elevenlabs', key: 'api-key' },
+      },
+    },
+    memory: { storeRef: { name: 'callers' } },
+    calls: {
+      maxConcurrentPerPod: 150,
+      maxDurationSeconds: Math.ceil(MAX_MS / 1000) + 60,
+      silenceTimeoutSeconds: 30,
+    },
+    // With hand-off the grace period is rendered as preStop + deadline + margin; without, maxDuration + 60.
+    drain: { preStopSeconds: PRESTOP_S, handoff: { enabled: handoff, deadlineSeconds: DEADLINE_S } },
+    replicas: REPLICAS,
+  });
 }
 
-function voiceAgent(name: string, handoff: boolean) {
-  return {
-    apiVersion: 'callfleet.io/v1alpha1',
-    kind: 'VoiceAgent',
-    metadata: { name },
-    spec: {
-      agent: {
-        provider: 'elevenlabs',
-        elevenlabs: {
-          agentId: `agent_${name}`,
-          baseUrl: elUrl,
-          apiKeySecretRef: { name: 'elevenlabs', key: 'api-key' },
-        },
-      },
-      telephony: {
-        twilio: {
-          accountSidSecretRef: { name: 'twilio', key: 'account-sid' },
-          authTokenSecretRef: { name: 'twilio', key: 'auth-token' },
-        },
-      },
-      memory: { storeRef: { name: 'callers' } },
-      ingress: { className: 'nginx', host: `${name}.calls.example.com` },
-      calls: {
-        maxConcurrentPerPod: 150,
-        maxDurationSeconds: Math.ceil(MAX_MS / 1000) + 60,
-        silenceTimeoutSeconds: 30,
-      },
-      // With hand-off the grace period is rendered as preStop + deadline + margin; without, maxDuration + 60.
-      drain: { preStopSeconds: PRESTOP_S, handoff: { enabled: handoff, deadlineSeconds: DEADLINE_S } },
-      autoscaling: { enabled: false },
-      replicas: REPLICAS,
-      image: GATEWAY_TEST_IMAGE,
-    },
-  };
-}
-
-async function startAgent(name: string, handoff: boolean): Promise<Agent> {
-  const ns = name;
-  await kubectlOk(fleet.cluster, ['create', 'namespace', ns]);
-  for (const [secret, pairs] of [
-    ['twilio', [`account-sid=${ACCOUNT_SID}`, `auth-token=${AUTH_TOKEN}`]],
-    ['elevenlabs', [`api-key=${EL_KEY}`]],
-  ] as const) {
-    await kubectlOk(fleet.cluster, [
-      'create',
-      'secret',
-      'generic',
-      secret,
-      '-n',
-      ns,
-      ...pairs.map((p) => `--from-literal=${p}`),
-    ]);
-  }
-  const store = {
-    apiVersion: 'callfleet.io/v1alpha1',
-    kind: 'MemoryStore',
-    metadata: { name: 'callers' },
-    spec: {
-      engine: 'postgres',
-      postgres: { image: 'postgres:17', storage: { size: '1Gi' } },
-      deletionPolicy: 'Delete',
-    },
-  };
-  await kubectlOk(fleet.cluster, ['apply', '-n', ns, '-f', '-'], JSON.stringify(store));
-  await waitForReady(fleet.cluster, ns, 'memorystore/callers', 180_000);
-  await kubectlOk(fleet.cluster, ['apply', '-n', ns, '-f', '-'], JSON.stringify(voiceAgent(name, handoff)));
-  await waitForReady(fleet.cluster, ns, `voiceagent/${name}`, 180_000);
-  const door = await fleet.frontDoor(ns, name);
-  await door.waitForServers(`${name}-streams`, (s) => s.length === REPLICAS, 60_000);
-  await door.waitForServers(`${name}-webhooks`, (s) => s.length === REPLICAS, 60_000);
-  const pods = new GatewayPods(fleet.cluster.kc, ns, name);
+async function startHandoffAgent(name: string, handoff: boolean): Promise<Agent> {
+  const agent = await startAgent(fleet, handoffVoiceAgent(name, handoff), {
+    authToken: AUTH_TOKEN,
+    secrets: { elevenlabs: { 'api-key': EL_KEY } },
+    dependencies: [postgresMemoryStore('callers')],
+    readyTimeoutMs: 180_000,
+    serversTimeoutMs: 60_000,
+  });
   // The gateways migrate the store in the background: wait until every pod has caller memory up.
   await waitFor(
     'caller memory up on every gateway',
     async () => {
-      const list = await pods.list();
+      const list = await agent.pods.list();
       const up = await Promise.all(
         list.map(async (p) => {
           const text = await (await fetch(`http://${p.status?.podIP}:8080/metrics`)).text().catch(() => '');
@@ -143,23 +95,21 @@ async function startAgent(name: string, handoff: boolean): Promise<Agent> {
     60_000,
     500,
   );
-  return {
-    ns,
-    name,
-    door,
-    target: {
-      gatewayUrl: door.url,
-      publicBaseUrl: `https://${name}.calls.example.com`,
-      authToken: AUTH_TOKEN,
-    },
-    pods,
-  };
+  return agent;
 }
 
-async function stopAgent(agent: Agent): Promise<void> {
-  await agent.door.stop();
-  await kubectlOk(fleet.cluster, ['delete', 'namespace', agent.ns, '--wait=false']);
-  await waitFor(`pods of ${agent.ns} gone`, async () => (await agent.pods.list()).length === 0, 120_000, 500);
+/** The scenario's live calls: CALLS speaking callers of MIN_MS–MAX_MS, dialled over 5 s. */
+async function placeLiveCalls(agent: Agent): Promise<CallLoad> {
+  const load = new CallLoad(agent.target);
+  await load.place({
+    count: CALLS,
+    minMs: MIN_MS,
+    maxMs: MAX_MS,
+    rampMs: 5000,
+    audio: 'speech',
+    label: 'live',
+  });
+  return load;
 }
 
 function quantile(values: number[], q: number): number {
@@ -173,16 +123,7 @@ async function rollout(
 ): Promise<{ seconds: number; oldPods: Set<string>; newPods: Set<string> }> {
   const oldPods = new Set((await agent.pods.list()).map((p) => p.metadata?.name ?? ''));
   const at = performance.now();
-  await kubectlOk(fleet.cluster, [
-    'patch',
-    '-n',
-    agent.ns,
-    'va',
-    agent.name,
-    '--type=merge',
-    '-p',
-    JSON.stringify({ spec: { calls: { silenceTimeoutSeconds: 31 } } }),
-  ]);
+  await patchVoiceAgent(fleet, agent, { calls: { silenceTimeoutSeconds: 31 } });
   await waitFor(
     'the rollout: 4 updated pods available and every old pod gone',
     async () => {
@@ -207,7 +148,7 @@ async function rollout(
 
 describe('live-call hand-off [e2e, issue 11]', { timeout: 3 * MAX_MS + 1_800_000 }, () => {
   before(async () => {
-    rest = new FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN);
+    rest = new FakeTwilioRest(TWILIO_ACCOUNT_SID, AUTH_TOKEN);
     el = new FakeElevenLabs({ apiKey: EL_KEY, greetingMs: 600, replyMs: 400 });
     const [restUrl, elBase] = await Promise.all([rest.start(), el.start()]);
     elUrl = elBase;
@@ -218,20 +159,15 @@ describe('live-call hand-off [e2e, issue 11]', { timeout: 3 * MAX_MS + 1_800_000
       if (cmd && c.name === 'gateway') cmd.env = { ...cmd.env, TWILIO_API_BASE_URL: restUrl };
       return cmd;
     };
-    fleet = await startFleetEnvironment({ processNodes: 3, restartBackoffMs: 1000, imageCommands });
-    await kubectlOk(fleet.cluster, ['apply', '--server-side', '-f', `${root}crds`]);
-    await kubectlOk(fleet.cluster, [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/voiceagents.callfleet.io',
-      'crd/memorystores.callfleet.io',
-    ]);
-    operator = await startOperator(fleet.cluster);
+    fleet = await startOperatedFleet({
+      processNodes: 3,
+      restartBackoffMs: 1000,
+      imageCommands,
+      crds: ['voiceagents.callfleet.io', 'memorystores.callfleet.io'],
+    });
   });
 
   after(async () => {
-    await operator?.stop();
     await fleet?.stop();
     await Promise.all([rest?.stop(), el?.stop()]);
     if (rollouts.handoff !== undefined) {
@@ -246,18 +182,10 @@ describe('live-call hand-off [e2e, issue 11]', { timeout: 3 * MAX_MS + 1_800_000
   });
 
   it(`rolling update of a ${REPLICAS}-pod fleet carrying ${CALLS} calls of ${MIN_MS / 1000}–${MAX_MS / 1000} s with hand-off (deadline ${DEADLINE_S} s): 0 cut, every call continues on a new pod, no second greeting, transcript carried`, async () => {
-    const agent = await startAgent('handoff', true);
+    const agent = await startHandoffAgent('handoff', true);
     const t0 = performance.now();
     const convBefore = el.conversations.length;
-    const load = new CallLoad(agent.target);
-    await load.place({
-      count: CALLS,
-      minMs: MIN_MS,
-      maxMs: MAX_MS,
-      rampMs: 5000,
-      audio: 'speech',
-      label: 'live',
-    });
+    const load = await placeLiveCalls(agent);
     assert.equal(load.summary().unanswered, 0, load.failures().join(' | '));
     // Let every caller talk (and the agent answer) before the rollout, so there is a transcript to carry.
     await new Promise((r) => setTimeout(r, 8000));
@@ -266,10 +194,7 @@ describe('live-call hand-off [e2e, issue 11]', { timeout: 3 * MAX_MS + 1_800_000
     rollouts.handoff = r.seconds;
     const rolledOutAt = Date.now();
     await load.settle(MAX_MS + 120_000);
-    const wall = ((performance.now() - t0) / 1000).toFixed(1);
-    console.log(
-      `[handoff] with hand-off: ${load.line()} (wall ${wall} s); rollout ${r.seconds.toFixed(1)} s`,
-    );
+    console.log(reportLine('handoff', 'with hand-off', load.line(), t0, `rollout ${r.seconds.toFixed(1)} s`));
 
     const s = load.summary();
     assert.equal(s.cut, 0, `${load.line()}: ${load.failures().join(' | ')}`);
@@ -324,28 +249,19 @@ describe('live-call hand-off [e2e, issue 11]', { timeout: 3 * MAX_MS + 1_800_000
       const exit = fleet.kubelet.events.find((e) => e.pod === `${agent.ns}/${name}` && e.type === 'exited');
       assert.match(String(exit?.detail), /code=0 /, `${name} exited 0: ${exit?.detail}`);
     }
-    await stopAgent(agent);
+    await stopAgent(fleet, agent, 120_000);
   });
 
   it('the same rolling update without hand-off (comparison)', { skip: !COMPARE }, async () => {
-    const agent = await startAgent('plain', false);
+    const agent = await startHandoffAgent('plain', false);
     const t0 = performance.now();
-    const load = new CallLoad(agent.target);
-    await load.place({
-      count: CALLS,
-      minMs: MIN_MS,
-      maxMs: MAX_MS,
-      rampMs: 5000,
-      audio: 'speech',
-      label: 'live',
-    });
+    const load = await placeLiveCalls(agent);
     await new Promise((r) => setTimeout(r, 8000));
     const r = await rollout(agent);
     rollouts.plain = r.seconds;
     await load.settle(MAX_MS + 120_000);
-    const wall = ((performance.now() - t0) / 1000).toFixed(1);
     console.log(
-      `[handoff] without hand-off: ${load.line()} (wall ${wall} s); rollout ${r.seconds.toFixed(1)} s`,
+      reportLine('handoff', 'without hand-off', load.line(), t0, `rollout ${r.seconds.toFixed(1)} s`),
     );
     const s = load.summary();
     assert.equal(s.cut, 0, `${load.line()}: ${load.failures().join(' | ')}`);
@@ -355,6 +271,6 @@ describe('live-call hand-off [e2e, issue 11]', { timeout: 3 * MAX_MS + 1_800_000
       0,
       'no hand-off when it is off',
     );
-    await stopAgent(agent);
+    await stopAgent(fleet, agent, 120_000);
   });
 });

@@ -1,6 +1,7 @@
 // Shared setup for the caller-memory tests: a throwaway PostgreSQL, migrated, and a store on it.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { after, before } from 'node:test';
 import type pg from 'pg';
 import { type Keyring, parseKeyring } from '../../../voice-gateway/memory/crypto.ts';
 import { migrate } from '../../../voice-gateway/memory/migrate.ts';
@@ -54,6 +55,30 @@ export async function startHarness(keySpec = KEY_SPEC): Promise<Harness> {
       await pool.end().catch(() => {});
       await server.destroy();
     },
+  };
+}
+
+/** A harness for the tests of this file (or suite): started before them, closed after them. */
+export function harnessForTests(): () => Harness {
+  return startedForTests(startHarness, (h) => h.close(), 'the harness');
+}
+
+/** A throwaway PostgreSQL, not migrated, for the tests of this file (or suite). */
+export function postgresForTests(): () => TestPostgres {
+  return startedForTests(startPostgres, (server) => server.destroy(), 'PostgreSQL');
+}
+
+function startedForTests<T>(start: () => Promise<T>, stop: (t: T) => Promise<void>, what: string): () => T {
+  let started: T | undefined;
+  before(async () => {
+    started = await start();
+  });
+  after(async () => {
+    if (started !== undefined) await stop(started);
+  });
+  return () => {
+    if (started === undefined) throw new Error(`${what} is not started (read it inside a test)`);
+    return started;
   };
 }
 

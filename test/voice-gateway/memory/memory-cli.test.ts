@@ -1,50 +1,20 @@
 // `callfleet memory export|forget|audit` as processes, and the gateway-side data-rights API.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
 import { createDataRightsApi } from '../../../voice-gateway/memory/data-rights-api.ts';
-import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from './harness.ts';
+import { runMemoryCli as cli } from './callfleet-cli.ts';
+import { callRecord, harnessForTests, KEY_SPEC, phoneForms } from './harness.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/callfleet.ts', 'memory', ...args], {
-      cwd: root,
-      env: { ...process.env, CALLFLEET_MEMORY_URL: '', CALLFLEET_ENCRYPTION_KEY: '', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-let h: Harness;
-before(async () => {
-  h = await startHarness();
-});
-after(async () => {
-  await h?.close();
-});
+const harness = harnessForTests();
 
 describe('callfleet memory', () => {
   test('export, forget and audit from the command line', async () => {
-    const store = h.store();
+    const store = harness().store();
     const phone = '+14155550401';
     store.record(callRecord(phone, { summary: 'Asked for the quokka brochure' }));
     store.record(callRecord('+14155550402', { summary: 'Someone else entirely' }));
     await store.flush(5000);
-    const env = { CALLFLEET_MEMORY_URL: h.pg.url, CALLFLEET_ENCRYPTION_KEY: KEY_SPEC };
+    const env = { CALLFLEET_MEMORY_URL: harness().pg.url, CALLFLEET_ENCRYPTION_KEY: KEY_SPEC };
 
     const exported = await cli(['export', '--phone', phone], env);
     assert.equal(exported.code, 0, exported.stderr);
@@ -58,7 +28,7 @@ describe('callfleet memory', () => {
     assert.equal(JSON.parse(forgotten.stdout).counts.callers, 1);
     for (const form of phoneForms(phone)) assert.ok(!forgotten.stdout.includes(form));
 
-    const audit = await cli(['audit', '--action', 'forget', '--database-url', h.pg.url]);
+    const audit = await cli(['audit', '--action', 'forget', '--database-url', harness().pg.url]);
     assert.equal(audit.code, 0, audit.stderr);
     const entries = JSON.parse(audit.stdout);
     assert.equal(entries.length, 1);
@@ -88,19 +58,19 @@ describe('callfleet memory', () => {
       /callers-postgres\.calls\.svc .*does not resolve.*--host 127\.0\.0\.1:5432/,
     );
     assert.ok(!unresolvable.stderr.includes('hunter2secret'), 'no password in the error');
-    const noKey = await cli(['export', '--phone', '+14155550401', '--database-url', h.pg.url]);
+    const noKey = await cli(['export', '--phone', '+14155550401', '--database-url', harness().pg.url]);
     assert.equal(noKey.code, 2);
     assert.match(noKey.stderr, /--encryption-key, --store NAME or CALLFLEET_ENCRYPTION_KEY/);
-    const noPhone = await cli(['forget', '--database-url', h.pg.url]);
+    const noPhone = await cli(['forget', '--database-url', harness().pg.url]);
     assert.equal(noPhone.code, 2);
     assert.match(noPhone.stderr, /--phone: required/);
-    const bad = await cli(['frobnicate', '--database-url', h.pg.url]);
+    const bad = await cli(['frobnicate', '--database-url', harness().pg.url]);
     assert.equal(bad.code, 2);
   });
 
   test('gateway data-rights API behind a bearer token', async () => {
-    const api = createDataRightsApi({ pool: h.pool, keyring: h.keyring, token: 's3cret' });
-    const store = h.store();
+    const api = createDataRightsApi({ pool: harness().pool, keyring: harness().keyring, token: 's3cret' });
+    const store = harness().store();
     const phone = '+14155550403';
     store.record(callRecord(phone, { summary: 'API test caller' }));
     await store.flush(5000);
@@ -117,7 +87,7 @@ describe('callfleet memory', () => {
     const audit = await api('GET', '/memory/audit?action=forget', Buffer.alloc(0), auth);
     assert.ok(((audit?.body ?? []) as { actor: string }[]).some((e) => e.actor === 'dsr-bot'));
     assert.equal((await api('POST', '/memory/export', Buffer.from('{"phone":"nope"}'), auth))?.status, 400);
-    const disabled = createDataRightsApi({ pool: h.pool, keyring: h.keyring });
+    const disabled = createDataRightsApi({ pool: harness().pool, keyring: harness().keyring });
     assert.equal((await disabled('POST', '/memory/export', body, auth))?.status, 404);
   });
 });

@@ -1,34 +1,18 @@
 // `callfleet memory export|forget|audit --store NAME`: the connection URL and encryption key come from
 // the MemoryStore's Secrets, read through a real API server; the data from a real PostgreSQL.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
 import { kubectlOk } from '../../support/kube-helpers.ts';
+import { runMemoryCli } from './callfleet-cli.ts';
 import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from './harness.ts';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const NS = 'calls';
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/callfleet.ts', 'memory', ...args], {
-      cwd: root,
-      // Nothing from the environment: everything must come from the MemoryStore.
-      env: { ...process.env, CALLFLEET_MEMORY_URL: '', CALLFLEET_ENCRYPTION_KEY: '', KUBECONFIG: '' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+// Nothing from the environment: everything must come from the MemoryStore.
+const cli = (args: string[]) => runMemoryCli(args, { KUBECONFIG: '' });
 
 function secret(name: string, data: Record<string, string>) {
   return { apiVersion: 'v1', kind: 'Secret', metadata: { name, namespace: NS }, stringData: data };

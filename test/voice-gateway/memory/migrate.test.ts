@@ -1,53 +1,23 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
 import pg from 'pg';
 import { migrations } from '../../../voice-gateway/memory/migrations.ts';
-import { startPostgres, type TestPostgres } from '../../support/postgres.ts';
+import { runCallfleet as run } from './callfleet-cli.ts';
+import { postgresForTests } from './harness.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-
-function run(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/callfleet.ts', ...args], {
-      cwd: root,
-      env: { ...process.env, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
-    });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-let server: TestPostgres;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server?.destroy();
-});
+const server = postgresForTests();
 
 describe('callfleet migrate', () => {
   test('5 processes at once: one applies, all succeed, schema applied once', async () => {
     const results = await Promise.all(
-      Array.from({ length: 5 }, () => run(['migrate', '--database-url', server.url])),
+      Array.from({ length: 5 }, () => run(['migrate', '--database-url', server().url])),
     );
     for (const r of results) assert.equal(r.code, 0, r.stderr);
     const outputs = results.map((r) => JSON.parse(r.stdout) as { applied: number[]; current: number });
     const latest = Math.max(...migrations.map((m) => m.version));
     assert.equal(outputs.filter((o) => o.applied.length > 0).length, 1);
     assert.ok(outputs.every((o) => o.current === latest));
-    const client = new pg.Client({ connectionString: server.url });
+    const client = new pg.Client({ connectionString: server().url });
     await client.connect();
     try {
       const rows = await client.query('SELECT version FROM callfleet_schema_migrations ORDER BY version');
@@ -59,7 +29,7 @@ describe('callfleet migrate', () => {
       await client.end();
     }
     // And again later: nothing to do.
-    const again = await run(['migrate'], { CALLFLEET_MEMORY_URL: server.url });
+    const again = await run(['migrate'], { CALLFLEET_MEMORY_URL: server().url });
     assert.equal(again.code, 0, again.stderr);
     assert.deepEqual(JSON.parse(again.stdout).applied, []);
   });
