@@ -17,6 +17,8 @@ function canonical(value: unknown): string {
   );
 }
 
+const PROGRESS_REASONS = new Set(['Creating', 'RollingOut', 'Waiting', 'MemoryStoreNotReady']);
+
 export async function writeStatus(
   rest: KubeRest,
   events: EventRecorder,
@@ -35,9 +37,10 @@ export async function writeStatus(
 
   const before = findCondition(previous.conditions, 'Ready');
   const after = findCondition(nextConditions, 'Ready');
-  // A brand-new object that is still being created is not news.
-  const creating = !before && after?.reason === 'Creating';
-  if (after && !creating && (before?.status !== after.status || before?.reason !== after.reason)) {
+  // Progress (being created, rolling out, waiting for a dependency to start) is not news; becoming
+  // Ready and every failure are.
+  const progress = after?.status !== 'True' && PROGRESS_REASONS.has(after?.reason ?? '');
+  if (after && !progress && (before?.status !== after.status || before?.reason !== after.reason)) {
     const warning = after.status !== 'True';
     await events.record(object, warning ? 'Warning' : 'Normal', after.reason, after.message);
   }
