@@ -4,7 +4,7 @@
 import { ApiObject, type Chart } from 'cdk8s';
 import { STICKINESS_ANNOTATION } from '../labels.ts';
 import type { VoiceAgentModel } from './model.ts';
-import { backend, STREAM_PREFIX, STREAM_TIMEOUT_SECONDS, tls, WEBHOOK_PREFIXES } from './paths.ts';
+import { prefixRules, STREAM_TIMEOUT_SECONDS, tls } from './paths.ts';
 
 const A = 'alb.ingress.kubernetes.io';
 export const ALB_MAX_DEREGISTRATION_DELAY = 3600;
@@ -40,25 +40,7 @@ export function addAlbIngress(chart: Chart, m: VoiceAgentModel): void {
     spec: {
       ingressClassName: 'alb',
       tls: tls(ingress.host, ingress.tls?.secretName),
-      rules: [
-        {
-          host: ingress.host,
-          http: {
-            paths: [
-              {
-                path: STREAM_PREFIX.replace(/\/$/, ''),
-                pathType: 'Prefix',
-                backend: backend(m.names.streamsService),
-              },
-              ...WEBHOOK_PREFIXES.map((path) => ({
-                path,
-                pathType: 'Prefix',
-                backend: backend(m.names.webhooksService),
-              })),
-            ],
-          },
-        },
-      ],
+      rules: prefixRules(ingress.host, m.names.streamsService, m.names.webhooksService),
     },
   });
 }

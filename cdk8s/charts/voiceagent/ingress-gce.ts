@@ -4,14 +4,7 @@
 import { ApiObject, type Chart } from 'cdk8s';
 import { STICKINESS_ANNOTATION } from '../labels.ts';
 import { GATEWAY_PORT, type VoiceAgentModel } from './model.ts';
-import {
-  backend,
-  STREAM_PREFIX,
-  STREAM_TIMEOUT_SECONDS,
-  tls,
-  WEBHOOK_PREFIXES,
-  WEBHOOK_TIMEOUT_SECONDS,
-} from './paths.ts';
+import { prefixRules, STREAM_TIMEOUT_SECONDS, tls, WEBHOOK_TIMEOUT_SECONDS } from './paths.ts';
 
 /** GCLB connection draining allows at most 3600 s. */
 export const GCE_MAX_DRAINING_SECONDS = 3600;
@@ -59,25 +52,7 @@ export function addGceIngress(chart: Chart, m: VoiceAgentModel): void {
     },
     spec: {
       tls: tls(ingress.host, ingress.tls?.secretName),
-      rules: [
-        {
-          host: ingress.host,
-          http: {
-            paths: [
-              {
-                path: STREAM_PREFIX.replace(/\/$/, ''),
-                pathType: 'Prefix',
-                backend: backend(m.names.streamsService),
-              },
-              ...WEBHOOK_PREFIXES.map((path) => ({
-                path,
-                pathType: 'Prefix',
-                backend: backend(m.names.webhooksService),
-              })),
-            ],
-          },
-        },
-      ],
+      rules: prefixRules(ingress.host, m.names.streamsService, m.names.webhooksService),
     },
   });
 }

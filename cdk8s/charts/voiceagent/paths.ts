@@ -12,6 +12,28 @@ export const WEBHOOK_TIMEOUT_SECONDS = 30;
 export const backend = (service: string) => ({ service: { name: service, port: { name: PORT_NAME } } });
 export { GATEWAY_PORT };
 
+/**
+ * One rule for the host with plain prefix paths (streams → the streams Service, webhooks → the webhooks
+ * Service), for load balancers that route by prefix (ALB, GCE).
+ */
+export function prefixRules(host: string, streamsService: string, webhooksService: string) {
+  return [
+    {
+      host,
+      http: {
+        paths: [
+          { path: STREAM_PREFIX.replace(/\/$/, ''), pathType: 'Prefix', backend: backend(streamsService) },
+          ...WEBHOOK_PREFIXES.map((path) => ({
+            path,
+            pathType: 'Prefix',
+            backend: backend(webhooksService),
+          })),
+        ],
+      },
+    },
+  ];
+}
+
 export function tls(host: string, secretName: string | undefined) {
   return secretName ? [{ hosts: [host], secretName }] : undefined;
 }
