@@ -117,6 +117,9 @@ export const TwilioSchema = z
   .strictObject({
     accountSidSecretRef: secretRef('Secret key holding the Twilio Account SID.'),
     authTokenSecretRef: secretRef('Secret key holding the Twilio auth token (validates X-Twilio-Signature).'),
+    apiBaseUrl: httpUrl(
+      'Override of https://api.twilio.com for call updates (fallback, polite endings, hand-off), e.g. a regional edge such as https://api.dublin.ie1.twilio.com.',
+    ).optional(),
   })
   .describe('Twilio credentials; required in twilio-stream mode.');
 

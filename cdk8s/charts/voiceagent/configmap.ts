@@ -55,6 +55,7 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
   // The gateway's echo greeting is a switch (it has no text); a VoiceAgent greeting turns it on.
   if (agent.echo) cfg.agent = { ...cfg.agent, echo: { greeting: agent.echo.greeting !== '' } };
   if (memory) cfg.memory = { enabled: true, lookupBudgetMs: memory.lookupBudgetMs };
+  if (telephony.twilio?.apiBaseUrl) cfg.twilio = { apiBaseUrl: telephony.twilio.apiBaseUrl };
   const handoff = m.spec.drain.handoff;
   if (handoff && handoffActive(m.spec)) {
     // The gateway's clock starts at SIGTERM, after the preStop sleep the kubelet counts in the grace period.

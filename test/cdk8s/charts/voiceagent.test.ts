@@ -464,3 +464,30 @@ it('the idle PodDisruptionBudget lets one idle pod go at a time once the operato
   assert.equal(idleBudget(4)?.maxUnavailable, undefined);
   assert.equal(idleBudget(0)?.minAvailable, 0);
 });
+
+it('a Twilio REST base URL in the VoiceAgent reaches the gateway config', () => {
+  const va = allExamples()
+    .flatMap(parsedVoiceAgents)
+    .find((v) => v.spec.telephony.twilio) as VoiceAgent;
+  const twilio = va.spec.telephony.twilio as NonNullable<VoiceAgent['spec']['telephony']['twilio']>;
+  const withEdge = {
+    ...va,
+    spec: {
+      ...va.spec,
+      telephony: {
+        ...va.spec.telephony,
+        twilio: { ...twilio, apiBaseUrl: 'https://api.dublin.ie1.twilio.com' },
+      },
+    },
+  };
+  const configOf = (agent: VoiceAgent) => {
+    const result = renderVoiceAgent(agent, {});
+    assert.ok(result.ok);
+    const cm = result.objects.find((o) => o.kind === 'ConfigMap') as unknown as {
+      data: Record<string, string>;
+    };
+    return gatewayConfigSchema.parse(JSON.parse(Object.values(cm.data)[0] as string));
+  };
+  assert.equal(configOf(withEdge).twilio?.apiBaseUrl, 'https://api.dublin.ie1.twilio.com');
+  assert.equal(configOf(va).twilio, undefined);
+});
