@@ -153,6 +153,12 @@ export class Controller {
         onPoll: (result) => metrics.callPolls.inc({ result }),
       });
       ctx.tracker = this.#tracker;
+      const tracker = this.#tracker;
+      nodes?.on((event, node, previous) => {
+        if (event === 'updated' && previous?.spec?.unschedulable !== node.spec?.unschedulable) {
+          void tracker.nodeChanged(node.metadata?.name ?? '');
+        }
+      });
     }
 
     voiceAgents.on((_event, object) => queue.add(`VoiceAgent:${objectKey(object)}`));

@@ -168,21 +168,35 @@ export class CallTracker {
   async #pollPod(pod: V1Pod): Promise<void> {
     const status = await this.#fetchStatus(pod);
     this.#options.onPoll?.(status ? 'ok' : 'error');
-    if (!status) return;
-    this.#states.set(objectKey(pod), {
-      ...status,
-      seenAt: Date.now(),
-      templateHash: pod.metadata?.labels?.['pod-template-hash'],
-    });
+    if (status) {
+      this.#states.set(objectKey(pod), {
+        ...status,
+        seenAt: Date.now(),
+        templateHash: pod.metadata?.labels?.['pod-template-hash'],
+      });
+    }
+    await this.#mark(pod, status?.activeCalls);
+  }
+
+  /** A node was cordoned or uncordoned: its pods' serving label follows at once, not at the next poll. */
+  async nodeChanged(nodeName: string): Promise<void> {
+    const pods = this.#options.pods.list((p) => p.spec?.nodeName === nodeName);
+    await forEachLimited(pods, this.#options.concurrency, (pod) =>
+      this.#mark(pod, this.#states.get(objectKey(pod))?.activeCalls),
+    );
+  }
+
+  async #mark(pod: V1Pod, activeCalls: number | undefined): Promise<void> {
     if (pod.metadata?.deletionTimestamp) return;
     const node = pod.spec?.nodeName ? this.#options.nodes?.get(pod.spec.nodeName) : undefined;
-    const patch = marksPatch(pod, desiredMarks(status.activeCalls, node?.spec?.unschedulable === true));
+    const patch = marksPatch(pod, desiredMarks(activeCalls, node?.spec?.unschedulable === true));
     if (!patch) return;
     try {
-      await this.#options.rest.mergePatch(
+      const marked = await this.#options.rest.mergePatch<V1Pod>(
         objectPath({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }),
         patch,
       );
+      this.#options.pods.update(marked);
     } catch (error) {
       this.#options.log.warn({ pod: objectKey(pod), err: String(error) }, 'could not mark pod');
     }

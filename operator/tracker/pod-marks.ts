@@ -10,11 +10,14 @@ export interface PodMarks {
   annotations: Record<string, string>;
 }
 
-export function desiredMarks(activeCalls: number, nodeCordoned: boolean): PodMarks {
+/** The marks for a pod; without a call count (its /status did not answer) only the serving label. */
+export function desiredMarks(activeCalls: number | undefined, nodeCordoned: boolean): PodMarks {
+  // A pod on a cordoned node takes no new calls, so it goes idle and the drain can evict it.
+  const serving = { [SERVING_LABEL]: String(!nodeCordoned) };
+  if (activeCalls === undefined) return { labels: serving, annotations: {} };
   const busy = activeCalls > 0;
   return {
-    // A pod on a cordoned node takes no new calls, so it goes idle and the drain can evict it.
-    labels: { [BUSY_LABEL]: String(busy), [SERVING_LABEL]: String(!nodeCordoned) },
+    labels: { [BUSY_LABEL]: String(busy), ...serving },
     annotations: { [DELETION_COST]: String(activeCalls), [SAFE_TO_EVICT]: String(!busy) },
   };
 }

@@ -28,3 +28,14 @@ test('only changed marks are patched; unchanged pods are not written', () => {
     metadata: { labels: {}, annotations: { 'controller.kubernetes.io/pod-deletion-cost': '2' } },
   });
 });
+
+test('a pod whose /status did not answer still stops serving on a cordoned node, and nothing else changes', () => {
+  assert.deepEqual(desiredMarks(undefined, true), {
+    labels: { 'callfleet.io/serving': 'false' },
+    annotations: {},
+  });
+  const pod = { metadata: { labels: { 'callfleet.io/busy': 'true', 'callfleet.io/serving': 'true' } } };
+  assert.deepEqual(marksPatch(pod, desiredMarks(undefined, true)), {
+    metadata: { labels: { 'callfleet.io/serving': 'false' }, annotations: {} },
+  });
+});
