@@ -37,6 +37,9 @@ export class KubeRest {
   readonly #kc: KubeConfig;
   readonly #server: string;
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  // Watches hold their connection for minutes: on the bounded agent, enough of them (one per kind and
+  // watched namespace) would take every socket and leave every other request queued forever.
+  readonly #watchAgent = new Agent({ keepAlive: false });
   readonly #options: RestOptions;
 
   constructor(kc: KubeConfig, options: RestOptions = {}) {
@@ -156,19 +159,20 @@ export class KubeRest {
     return text ? JSON.parse(text) : {};
   }
 
-  async #open(call: Call, withTimeout: boolean): Promise<import('node:http').IncomingMessage> {
+  async #open(call: Call, isRequest: boolean): Promise<import('node:http').IncomingMessage> {
     const url = new URL(this.#server + call.path);
     for (const [k, v] of Object.entries(call.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
+    const agent = isRequest ? this.#agent : this.#watchAgent;
     const options: import('node:https').RequestOptions = {
       method: call.method,
-      agent: this.#agent,
+      agent,
       headers: { Accept: 'application/json' },
       signal: call.signal,
-      timeout: withTimeout ? (this.#options.timeoutMs ?? 30_000) : undefined,
+      timeout: isRequest ? (this.#options.timeoutMs ?? 30_000) : undefined,
     };
     await this.#kc.applyToHTTPSOptions(options);
-    options.agent = this.#agent;
+    options.agent = agent;
     const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
     if (payload !== undefined) {
       // Explicit length: without it Node may send a DELETE body unframed, and the API server then reads
