@@ -1,7 +1,7 @@
 // Desired state: one pure function per kind, spec in, Kubernetes objects out (cdk8s + cdk8s-plus-28).
 // The operator server-side-applies the objects; `callfleet render` prints them.
-import { API_VERSION, type MemoryStore, type VoiceAgent } from '../api/v1alpha1/index.ts';
-import type { Owner } from './labels.ts';
+import type { MemoryStore, VoiceAgent } from '../api/v1alpha1/index.ts';
+import { ownerOf } from './labels.ts';
 import { buildMemoryStore, type MemoryStoreRenderContext } from './memorystore/index.ts';
 import { type RenderResult, synth } from './synth.ts';
 import { buildVoiceAgent, type VoiceAgentRenderContext } from './voiceagent/index.ts';
@@ -10,16 +10,6 @@ export type { MemoryStoreRenderContext } from './memorystore/index.ts';
 export { memoryStoreConnection } from './memorystore/index.ts';
 export type { RenderResult } from './synth.ts';
 export type { MemoryStoreContext, VoiceAgentRenderContext } from './voiceagent/index.ts';
-
-function ownerOf(kind: Owner['kind'], metadata: { name?: string; namespace?: string; uid?: unknown }): Owner {
-  return {
-    apiVersion: API_VERSION,
-    kind,
-    name: metadata.name ?? '',
-    namespace: metadata.namespace ?? 'default',
-    uid: typeof metadata.uid === 'string' && metadata.uid ? metadata.uid : undefined,
-  };
-}
 
 /** A parsed VoiceAgent → its children. Never throws: errors come back with the field path. */
 export function renderVoiceAgent(va: VoiceAgent, ctx: VoiceAgentRenderContext = {}): RenderResult {

@@ -1,4 +1,5 @@
 // Labels, names and owner references shared by every child object (names fixed by ARCHITECTURE.md).
+import { API_VERSION } from '../api/v1alpha1/common.ts';
 export const PART_OF = 'callfleet';
 export const MANAGED_BY = 'callfleet-operator';
 export const VOICEAGENT_LABEL = 'callfleet.io/voiceagent';
@@ -23,6 +24,20 @@ export interface Owner {
   name: string;
   namespace: string;
   uid?: string;
+}
+
+/** The owner reference data of a custom resource (uid absent when rendered from a file). */
+export function ownerOf(
+  kind: Owner['kind'],
+  metadata: { name?: string; namespace?: string; uid?: unknown },
+): Owner {
+  return {
+    apiVersion: API_VERSION,
+    kind,
+    name: metadata.name ?? '',
+    namespace: metadata.namespace ?? 'default',
+    uid: typeof metadata.uid === 'string' && metadata.uid ? metadata.uid : undefined,
+  };
 }
 
 /** The labels every child carries; never `app.kubernetes.io/instance` (Argo CD tracking would prune). */

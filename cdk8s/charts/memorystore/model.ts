@@ -1,7 +1,14 @@
 // Everything the MemoryStore children derive from the spec.
 import { randomBytes } from 'node:crypto';
-import { API_VERSION, type MemoryStore, type MemoryStoreSpec } from '../../api/v1alpha1/index.ts';
-import { childLabels, type Labels, memoryStoreNames, type Owner, postgresSelector } from '../labels.ts';
+import type { MemoryStore, MemoryStoreSpec } from '../../api/v1alpha1/index.ts';
+import {
+  childLabels,
+  type Labels,
+  memoryStoreNames,
+  type Owner,
+  ownerOf,
+  postgresSelector,
+} from '../labels.ts';
 
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_USER = 'callfleet';
@@ -38,13 +45,7 @@ export interface MemoryStoreModel {
 export function memoryStoreModel(ms: MemoryStore, ctx: MemoryStoreRenderContext): MemoryStoreModel {
   const name = ms.metadata.name ?? '';
   const namespace = ms.metadata.namespace ?? 'default';
-  const owner: Owner = {
-    apiVersion: API_VERSION,
-    kind: 'MemoryStore',
-    name,
-    namespace,
-    uid: typeof ms.metadata.uid === 'string' ? ms.metadata.uid : undefined,
-  };
+  const owner = ownerOf('MemoryStore', ms.metadata);
   const source = ctx.randomBytes ?? ((n: number) => randomBytes(n));
   return {
     ms,

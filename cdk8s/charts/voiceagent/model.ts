@@ -1,10 +1,5 @@
 // Everything the VoiceAgent children derive from the spec, computed once per render.
-import {
-  API_VERSION,
-  drainGracePeriodSeconds,
-  type VoiceAgent,
-  type VoiceAgentSpec,
-} from '../../api/v1alpha1/index.ts';
+import { drainGracePeriodSeconds, type VoiceAgent, type VoiceAgentSpec } from '../../api/v1alpha1/index.ts';
 import {
   BUSY_LABEL,
   childLabels,
@@ -13,6 +8,7 @@ import {
   MEMORYSTORE_LABEL,
   memoryStoreNames,
   type Owner,
+  ownerOf,
   SERVING_LABEL,
   voiceAgentNames,
 } from '../labels.ts';
@@ -69,13 +65,7 @@ export interface VoiceAgentModel {
 export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): VoiceAgentModel {
   const name = va.metadata.name ?? '';
   const namespace = va.metadata.namespace ?? 'default';
-  const owner: Owner = {
-    apiVersion: API_VERSION,
-    kind: 'VoiceAgent',
-    name,
-    namespace,
-    uid: typeof va.metadata.uid === 'string' ? va.metadata.uid : undefined,
-  };
+  const owner = ownerOf('VoiceAgent', va.metadata);
   const spec = va.spec;
   const selector = gatewaySelector(name);
   const base = childLabels(owner, 'gateway');
