@@ -181,9 +181,8 @@ export class CallTracker {
   /** A node was cordoned or uncordoned: its pods' serving label follows at once, not at the next poll. */
   async nodeChanged(nodeName: string): Promise<void> {
     const pods = this.#options.pods.list((p) => p.spec?.nodeName === nodeName);
-    await forEachLimited(pods, this.#options.concurrency, (pod) =>
-      this.#mark(pod, this.#states.get(objectKey(pod))?.activeCalls),
-    );
+    // Only the serving label: the call marks wait for a fresh poll (a stale count could unmark a busy pod).
+    await forEachLimited(pods, this.#options.concurrency, (pod) => this.#mark(pod, undefined));
   }
 
   async #mark(pod: V1Pod, activeCalls: number | undefined): Promise<void> {
