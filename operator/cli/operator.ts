@@ -46,7 +46,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
 
-  const log = pino({ base: { component: 'operator' } });
+  const log = pino({ base: { component: 'operator' }, level: process.env.LOG_LEVEL ?? 'info' });
   const kc = new KubeConfig();
   if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
   else kc.loadFromDefault();

@@ -178,11 +178,11 @@ export class CallTracker {
     await this.#mark(pod, status?.activeCalls);
   }
 
-  /** A node was cordoned or uncordoned: its pods' serving label follows at once, not at the next poll. */
+  /** A node was cordoned or uncordoned: its pods' marks follow at once, not at the next poll. */
   async nodeChanged(nodeName: string): Promise<void> {
     const pods = this.#options.pods.list((p) => p.spec?.nodeName === nodeName);
-    // Only the serving label: the call marks wait for a fresh poll (a stale count could unmark a busy pod).
-    await forEachLimited(pods, this.#options.concurrency, (pod) => this.#mark(pod, undefined));
+    // Poll them now: a drain evicts right after the cordon, so their busy marks must be current too.
+    await forEachLimited(pods, this.#options.concurrency, (pod) => this.#pollPod(pod));
   }
 
   async #mark(pod: V1Pod, activeCalls: number | undefined): Promise<void> {
@@ -190,6 +190,10 @@ export class CallTracker {
     const node = pod.spec?.nodeName ? this.#options.nodes?.get(pod.spec.nodeName) : undefined;
     const patch = marksPatch(pod, desiredMarks(activeCalls, node?.spec?.unschedulable === true));
     if (!patch) return;
+    this.#options.log.debug(
+      { pod: objectKey(pod), activeCalls, labels: patch.metadata.labels },
+      'marking pod',
+    );
     try {
       const marked = await this.#options.rest.mergePatch<V1Pod>(
         objectPath({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }),

@@ -336,6 +336,17 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
         `[continuity] drain: ${node} carries ${busyPods.join(', ')} with ${callsThere} calls; per pod ${JSON.stringify(Object.fromEntries(perPod))}`,
       );
 
+      // The busy marks follow the calls with the poll interval's lag (5 s by default): drain a node
+      // whose pods the operator already knows are busy, as a drain some time into their calls would.
+      await waitFor(
+        'the operator marked the busy pods busy',
+        async () => {
+          const live = byName(await agent.pods.list());
+          return busyPods.every((name) => live.get(name)?.metadata?.labels?.[BUSY] === 'true');
+        },
+        30_000,
+        250,
+      );
       const watch = new PodWatch(agent.pods);
       const drain = fleet.cluster.kubectl([
         'drain',
