@@ -1,4 +1,4 @@
-// Protocol-faithful fake of the ElevenLabs Agents WebSocket (shared/fixtures/elevenlabs-agents.json):
+// Protocol-faithful fake of the ElevenLabs Agents WebSocket (test/fixtures/elevenlabs-agents.json):
 // signed URL endpoint, conversation_initiation_metadata, pings that must be ponged, audio events with
 // increasing event_id, interruption (event_id as a string) followed by a late stale audio event,
 // agent_response / user_transcript, client_tool_call.

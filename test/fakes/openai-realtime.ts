@@ -1,4 +1,4 @@
-// Protocol-faithful fake of the OpenAI Realtime GA WebSocket (shared/fixtures/openai-realtime.json):
+// Protocol-faithful fake of the OpenAI Realtime GA WebSocket (test/fixtures/openai-realtime.json):
 // bearer auth, session.update with audio/pcmu, input_audio_buffer.append, server VAD events
 // (speech_started with item_id), response.output_audio.delta per assistant item, and it rejects a
 // conversation.item.truncate whose audio_end_ms is beyond the audio it sent (as the real API does).

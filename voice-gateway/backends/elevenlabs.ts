@@ -1,4 +1,4 @@
-// ElevenLabs Agents over WebSocket (see shared/fixtures/elevenlabs-agents.json).
+// ElevenLabs Agents over WebSocket (see test/fixtures/elevenlabs-agents.json).
 import { decodeMulaw, encodeMulaw } from '../audio/mulaw.ts';
 import { pcm16FromBytes, pcm16ToBytes, resample } from '../audio/resample.ts';
 import { contextVariables, resumeNote, transcriptText } from './context.ts';

@@ -1,4 +1,4 @@
-// OpenAI Realtime, GA protocol, G.711 mu-law both ways (see shared/fixtures/openai-realtime.json).
+// OpenAI Realtime, GA protocol, G.711 mu-law both ways (see test/fixtures/openai-realtime.json).
 import { contextText, resumeNote } from './context.ts';
 import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
 import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';

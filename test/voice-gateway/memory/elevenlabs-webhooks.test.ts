@@ -9,7 +9,7 @@ import {
 import { type Harness, phoneForms, startHarness } from './harness.ts';
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../../../../shared/fixtures/elevenlabs-agents.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../fixtures/elevenlabs-agents.json', import.meta.url), 'utf8'),
 );
 const SECRET = 'whsec_test_callfleet';
 

@@ -7,7 +7,7 @@ import { parseInbound } from '../../../voice-gateway/twilio/media-protocol.ts';
 import { parseInboundFrame, scanMedia } from '../../../voice-gateway/twilio/media-scan.ts';
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../../../../shared/fixtures/twilio-media-streams.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../fixtures/twilio-media-streams.json', import.meta.url), 'utf8'),
 ) as { inbound: Record<string, Record<string, unknown>> };
 
 const PAYLOAD = Buffer.alloc(160, 0xff).toString('base64');

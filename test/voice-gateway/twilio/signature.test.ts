@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import vectors from '../../../../shared/fixtures/twilio-signature-vectors.json' with { type: 'json' };
+import vectors from '../../fixtures/twilio-signature-vectors.json' with { type: 'json' };
 import {
   computeSignature,
   validateSignature,
