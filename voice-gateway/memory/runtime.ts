@@ -190,5 +190,9 @@ function adapt(h: WebhookHandler): NonNullable<ElevenLabsWebhookHandlers['postCa
 }
 
 function adaptApi(h: ReturnType<typeof createDataRightsApi>): ApiHandler {
-  return (req) => h(req.method, req.url, req.body, req.headers);
+  // The normalised path (the door refused anything ambiguous), never the raw request target.
+  return (req) => {
+    const query = req.query.toString();
+    return h(req.method, query ? `${req.path}?${query}` : req.path, req.body, req.headers);
+  };
 }
