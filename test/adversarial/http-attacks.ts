@@ -264,7 +264,7 @@ export async function slowHeaders(
   return slowClients(t, o, 'slow-headers', 'POST /twilio/voice HTTP/1.1\r\nHost: gateway\r\nX-Slow: ', 'a');
 }
 
-/** Headers complete, then a body trickled one byte every `everyMs`: held when all are closed in time. */
+/** Headers complete, then a body trickled one byte every `everyMs` (declared 2000 bytes, under the limit): held when all are closed in time. */
 export async function slowBody(
   t: Target,
   o: { connections?: number; everyMs?: number; deadlineMs: number; path?: string },
@@ -273,7 +273,7 @@ export async function slowBody(
     t,
     o,
     'slow-body',
-    `POST ${o.path ?? '/twilio/voice'} HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n`,
+    `POST ${o.path ?? '/twilio/voice'} HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 2000\r\n\r\n`,
     'a',
   );
 }

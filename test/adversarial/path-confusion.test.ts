@@ -80,7 +80,8 @@ describe('path confusion and internal endpoints on the public door', { timeout: 
     assert.deepEqual(gw.dataRightsReached, []);
     assert.ok(direct.held, JSON.stringify(direct.detail));
     assert.ok(viaDoor.held, JSON.stringify(viaDoor.detail));
-    if (process.env.ADVERSARIAL_REPORT) console.log(JSON.stringify({ direct: direct.detail, viaDoor: viaDoor.detail }));
+    if (process.env.ADVERSARIAL_REPORT)
+      console.log(JSON.stringify({ direct: direct.detail, viaDoor: viaDoor.detail }));
     // Refused at the gateway's door with 400 (not merely unrouted), and counted.
     const statuses = direct.detail.statuses as Record<string, number>;
     assert.ok((statuses['400'] ?? 0) >= confusingPaths(FULL).length, JSON.stringify(statuses));
