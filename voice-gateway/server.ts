@@ -122,6 +122,7 @@ export class Gateway {
         limits,
         log: o.log,
         onReject: (reason) => this.metrics.httpRejected.labels(name, reason).inc(),
+        // Per-route request metrics (route name, status, duration) belong in onResponse.
       });
     this.server = door('public', this.#publicRoutes());
     this.internalServer = door('internal', this.#internalRoutes());

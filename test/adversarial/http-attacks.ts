@@ -307,7 +307,7 @@ async function slowClients(
             resolve(performance.now() - started);
           });
           socket.on('connect', () => {
-            socket.write(opening);
+            if (opening) socket.write(opening);
             timer = setInterval(() => {
               if (!socket.destroyed) socket.write(drip);
             }, o.everyMs ?? 200);
@@ -326,6 +326,14 @@ async function slowClients(
       maxMs: closed.length ? Math.round(Math.max(...closed)) : undefined,
     },
   };
+}
+
+/** Connections that never send a byte: held when the server closes all of them within `deadlineMs`. */
+export async function silentConnections(
+  t: Target,
+  o: { connections?: number; deadlineMs: number },
+): Promise<SlowResult> {
+  return slowClients(t, { ...o, everyMs: 3_600_000 }, 'silent-connections', '', '');
 }
 
 // ---- webhooks that need a credential --------------------------------------------------------------
@@ -412,6 +420,10 @@ export const ATTACKS: { name: string; run(t: Target, full?: boolean): Promise<At
   {
     name: 'slow-body',
     run: (t, full) => slowBody(t, { connections: full ? 200 : 10, everyMs: 500, deadlineMs: 13_000 }),
+  },
+  {
+    name: 'silent-connections',
+    run: (t, full) => silentConnections(t, { connections: full ? 200 : 10, deadlineMs: 18_000 }),
   },
   { name: 'forged-signatures', run: (t) => forgedSignatures(t) },
   { name: 'native-without-token', run: (t) => nativeWithoutToken(t) },

@@ -5,7 +5,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_HTTP_LIMITS } from '../../voice-gateway/http/limits.ts';
 import { type AdversarialGateway, FULL, startAdversarialGateway } from './gateway.ts';
-import { declaredHugeBody, endlessChunkedBody, rawRequest, slowBody, slowHeaders } from './http-attacks.ts';
+import {
+  declaredHugeBody,
+  endlessChunkedBody,
+  rawRequest,
+  silentConnections,
+  slowBody,
+  slowHeaders,
+} from './http-attacks.ts';
 
 // Small: tight limits so the suite stays quick. Full: the production defaults.
 const LIMITS = FULL
@@ -79,6 +86,16 @@ describe('request bodies and slow clients', { timeout: 120_000 }, () => {
     assert.ok(r.held, JSON.stringify({ ...r.detail, closedWithinMs: undefined }));
     assert.ok((r.detail.maxMs ?? Infinity) <= LIMITS.bodyTimeoutMs + 2_000);
     assert.ok((await gw.metric('callfleet_http_rejected_total', 'door="public",reason="body_timeout"')) >= 1);
+  });
+
+  it(`${SLOW_CONNECTIONS} connections that never send a byte are closed within the request timeout`, async () => {
+    const r = await silentConnections(gw.target, {
+      connections: SLOW_CONNECTIONS,
+      deadlineMs: LIMITS.requestTimeoutMs + 3_000,
+    });
+    report(r.detail);
+    assert.ok(r.held, JSON.stringify({ ...r.detail, closedWithinMs: undefined }));
+    assert.ok((r.detail.maxMs ?? Infinity) <= LIMITS.requestTimeoutMs + 1_500);
   });
 
   it('everyone else is served while the attacks run', async () => {

@@ -34,7 +34,8 @@ export function applyTimeouts(server: Server, l: HttpLimits): void {
   server.headersTimeout = l.headersTimeoutMs;
   server.requestTimeout = l.requestTimeoutMs;
   server.keepAliveTimeout = l.keepAliveTimeoutMs;
-  // A socket with no traffic at all for this long is closed (covers idle sockets before any request).
-  server.timeout = Math.max(l.requestTimeoutMs, l.keepAliveTimeoutMs) + 1_000;
+  // A socket that never sends a byte is not covered by headersTimeout: the inactivity timeout closes it.
+  // Node drops this timeout from upgraded sockets, so media streams are never idled out by it.
+  server.timeout = l.requestTimeoutMs;
   server.maxRequestsPerSocket = 1_000;
 }
