@@ -58,6 +58,8 @@ export interface ControllerOptions {
   watchdogMs?: number;
   /** How often the call tracker polls each gateway pod's /status; 0 turns tracking off. */
   callPollIntervalMs?: number;
+  /** The operator's namespace: the gateways' NetworkPolicy admits it to their internal port. */
+  operatorNamespace?: string;
 }
 
 export class Controller {
@@ -136,6 +138,7 @@ export class Controller {
       events: new EventRecorder(this.#rest, this.#options.identity, log),
       metrics,
       log,
+      ...(this.#options.operatorNamespace ? { operatorNamespace: this.#options.operatorNamespace } : {}),
     };
     const queue = new WorkQueue((key) => this.#reconcile(ctx, key), {
       concurrency: this.#options.concurrency ?? 8,

@@ -6,6 +6,9 @@ import type { MemoryRuntime } from './memory/runtime.ts';
 import type { CallerMemory } from './memory/types.ts';
 import { type ElevenLabsWebhookHandlers, Gateway } from './server.ts';
 
+/** Default of CALLFLEET_INTERNAL_PORT (gateway contract). */
+export const DEFAULT_INTERNAL_PORT = 9090;
+
 export interface GatewayRunDeps {
   memory?: CallerMemory;
   webhooks?: ElevenLabsWebhookHandlers;
@@ -26,6 +29,19 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
   const port = Number(env.PORT ?? 8080);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     process.stderr.write(`callfleet gateway: PORT: not a valid port (${env.PORT})\n`);
+    return 1;
+  }
+  // The internal door (rule 10): status, metrics, the data-rights API; never routed from outside.
+  const internalPort = Number(env.CALLFLEET_INTERNAL_PORT ?? DEFAULT_INTERNAL_PORT);
+  if (
+    !Number.isInteger(internalPort) ||
+    internalPort < 0 ||
+    internalPort > 65535 ||
+    (internalPort === port && port !== 0)
+  ) {
+    process.stderr.write(
+      `callfleet gateway: CALLFLEET_INTERNAL_PORT: not a valid port distinct from PORT (${env.CALLFLEET_INTERNAL_PORT})\n`,
+    );
     return 1;
   }
   const log = createLogger();
@@ -90,8 +106,15 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
   });
   const host = env.HOST ?? '0.0.0.0';
   const bound = await gateway.listen(port, host);
+  const internalBound = await gateway.listenInternal(internalPort, host);
   log.info(
-    { port: bound, host, provider: config.agent.provider, capacity: gateway.capacity },
+    {
+      port: bound,
+      internalPort: internalBound,
+      host,
+      provider: config.agent.provider,
+      capacity: gateway.capacity,
+    },
     'gateway listening',
   );
 

@@ -68,6 +68,8 @@ export class GatewayMetrics {
   readonly websocketDrops: Counter;
   readonly webhooks: Counter<'result'>;
   readonly signatureRejected: Counter<'endpoint'>;
+  /** Requests refused before routing: bad paths, oversized or slow bodies (by door and reason). */
+  readonly httpRejected: Counter<'door' | 'reason'>;
   readonly memoryLookups: Counter<'result'>;
   readonly handoffs: Counter<'result'>;
   readonly handoffGap: Histogram;
@@ -159,6 +161,12 @@ export class GatewayMetrics {
       name: 'callfleet_signature_rejected_total',
       help: 'Requests refused for a missing or wrong X-Twilio-Signature',
       labelNames: ['endpoint'],
+      registers: [r],
+    });
+    this.httpRejected = new Counter({
+      name: 'callfleet_http_rejected_total',
+      help: 'HTTP requests refused before routing (path_* = ambiguous path, body_* = oversized, slow or aborted body), by door',
+      labelNames: ['door', 'reason'],
       registers: [r],
     });
     this.memoryLookups = new Counter({

@@ -1,11 +1,5 @@
 // HTTP + WebSocket wiring: Twilio webhooks, the media-stream upgrade, health, status and metrics.
-import {
-  createServer,
-  type IncomingHttpHeaders,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-} from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
 import { WebSocketServer } from 'ws';
@@ -14,6 +8,16 @@ import type { BackendSecrets } from './backends/types.ts';
 import { CallSession, type HandoffResult } from './call/session.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
+import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
+import {
+  createDoorServer,
+  type DoorName,
+  type Handler,
+  type HttpRequest,
+  type HttpResponse,
+  type Route,
+  text,
+} from './http/router.ts';
 import type { Logger } from './log.ts';
 import { maskPhone } from './log.ts';
 import type { CallerMemory } from './memory/types.ts';
@@ -25,19 +29,11 @@ import { connectStreamTwiml, fallbackTwiml } from './twilio/twiml.ts';
 /** Call outcomes that count as a failed call (the caller got the fallback, or the stream broke). */
 const FAILED_OUTCOMES = new Set(['backend_failed', 'backend_unavailable', 'circuit_open', 'dropped']);
 
-export interface WebhookRequest {
-  headers: IncomingHttpHeaders;
-  url: string;
-  body: Buffer;
-}
-export interface WebhookResponse {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-export type WebhookHandler = (req: WebhookRequest) => Promise<WebhookResponse>;
+export type WebhookRequest = HttpRequest;
+export type WebhookResponse = HttpResponse;
+export type WebhookHandler = (req: HttpRequest) => Promise<HttpResponse>;
 /** A handler that owns a path prefix; answers undefined for paths it does not serve. */
-export type ApiHandler = (req: WebhookRequest & { method: string }) => Promise<WebhookResponse | undefined>;
+export type ApiHandler = Handler;
 
 /** elevenlabs-native mode webhooks, supplied by caller memory; each route answers 404 when absent. */
 export interface ElevenLabsWebhookHandlers {
@@ -58,7 +54,7 @@ export interface GatewayOptions {
   metrics?: GatewayMetrics;
   memory?: CallerMemory | undefined;
   webhooks?: ElevenLabsWebhookHandlers | undefined;
-  /** Served under /memory/ (the data-rights API, behind its own bearer token). */
+  /** Served under /memory/ on the internal port (the data-rights API, behind its own bearer token). */
   memoryApi?: ApiHandler | undefined;
   /** Required dependencies (e.g. caller memory configured as required); false = readiness 503. */
   dependenciesReady?: (() => boolean) | undefined;
@@ -68,13 +64,17 @@ export interface GatewayOptions {
   twilioApiBaseUrl?: string | undefined;
   /** Sent as X-Callfleet-Pod on media-stream upgrades (which pod took a call; env HOSTNAME). */
   podName?: string | undefined;
+  /** Body size and time limits of both doors (defaults: DEFAULT_HTTP_LIMITS). */
+  http?: Partial<HttpLimits> | undefined;
 }
 
-const MAX_BODY = 64 * 1024;
 const STREAM_PATH = /^\/twilio\/stream\/([A-Za-z0-9_-]{1,64})$/;
 
 export class Gateway {
+  /** The public door: Twilio / ElevenLabs webhooks, media-stream upgrades, health. */
   readonly server: Server;
+  /** The internal door (rule 10): health, status, metrics, the data-rights API. */
+  readonly internalServer: Server;
   readonly metrics: GatewayMetrics;
   readonly sessions = new Set<CallSession>();
   readonly #o: GatewayOptions;
@@ -114,12 +114,18 @@ export class Gateway {
       const line = `X-Callfleet-Pod: ${o.podName.replace(/[^\w.-]/g, '')}`;
       this.#wss.on('headers', (headers) => headers.push(line));
     }
-    this.server = createServer((req, res) => {
-      this.#route(req, res).catch((err) => {
-        o.log.error({ err: (err as Error).message, path: req.url }, 'request failed');
-        if (!res.headersSent) send(res, 500, 'text/plain', 'internal error');
+    const limits = { ...DEFAULT_HTTP_LIMITS, ...o.http };
+    const door = (name: DoorName, routes: Route[]) =>
+      createDoorServer({
+        name,
+        routes,
+        limits,
+        log: o.log,
+        onReject: (reason) => this.metrics.httpRejected.labels(name, reason).inc(),
+        // Per-route request metrics (route name, status, duration) belong in onResponse.
       });
-    });
+    this.server = door('public', this.#publicRoutes());
+    this.internalServer = door('internal', this.#internalRoutes());
     this.server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
     this.#ticker = setInterval(() => {
       const now = Date.now();
@@ -136,15 +142,14 @@ export class Gateway {
     return this.#o.config.calls.maxConcurrentPerPod;
   }
 
+  /** Opens the public door (PORT). */
   listen(port: number, host: string): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.removeListener('error', reject);
-        const addr = this.server.address();
-        resolve(typeof addr === 'object' && addr ? addr.port : port);
-      });
-    });
+    return listenOn(this.server, port, host);
+  }
+
+  /** Opens the internal door (CALLFLEET_INTERNAL_PORT). */
+  listenInternal(port: number, host: string): Promise<number> {
+    return listenOn(this.internalServer, port, host);
   }
 
   /** Starts draining; resolves when the last call ended or the grace period is spent. */
@@ -205,99 +210,111 @@ export class Gateway {
     clearInterval(this.#ticker);
     for (const client of this.#wss.clients) client.terminate();
     this.#wss.close();
-    await new Promise<void>((r) => {
-      this.server.close(() => r());
-      this.server.closeAllConnections();
-    });
+    await Promise.all(
+      [this.server, this.internalServer].map(
+        (server) =>
+          new Promise<void>((r) => {
+            if (!server.listening) return r();
+            server.close(() => r());
+            server.closeAllConnections();
+          }),
+      ),
+    );
   }
 
   // ---- HTTP --------------------------------------------------------------------------------
 
-  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const method = req.method ?? 'GET';
-    if (path.startsWith('/memory/') && this.#o.memoryApi) return this.#memoryApi(this.#o.memoryApi, req, res);
-    if (method === 'GET') {
-      switch (path) {
-        case '/health':
-          return send(res, 200, 'application/json', '{"status":"ok"}');
-        case '/health/ready':
-          if (this.#draining) return send(res, 503, 'application/json', '{"status":"draining"}');
-          if (this.#o.dependenciesReady && !this.#o.dependenciesReady())
-            return send(res, 503, 'application/json', '{"status":"dependency_down"}');
-          return send(res, 200, 'application/json', '{"status":"ready"}');
-        case '/status': {
-          // callsTotal / callsFailed (since start) let the operator judge a rollout's new pods.
-          const outcomes = (await this.metrics.calls.get()).values;
-          const count = (failed: boolean) =>
-            outcomes
-              .filter((v) => FAILED_OUTCOMES.has(String(v.labels.outcome)) === failed)
-              .reduce((n, v) => n + v.value, 0);
-          const callsFailed = count(true);
-          return send(
-            res,
-            200,
-            'application/json',
-            JSON.stringify({
-              activeCalls: this.sessions.size,
-              capacity: this.capacity,
-              draining: this.#draining,
-              callsTotal: callsFailed + count(false),
-              callsFailed,
-            }),
-          );
-        }
-        case '/metrics': {
-          let body = await this.metrics.registry.metrics();
-          for (const r of this.#o.extraRegistries ?? []) body += `\n${await r.metrics()}`;
-          return send(res, 200, this.metrics.registry.contentType, body);
-        }
-      }
-      return send(res, 404, 'text/plain', 'not found');
-    }
-    if (method !== 'POST') return send(res, 405, 'text/plain', 'method not allowed');
-    const body = await readBody(req);
-    if (body === null) return send(res, 413, 'text/plain', 'body too large');
-    switch (path) {
-      case '/twilio/voice':
-        return this.#voiceWebhook(req, res, body);
-      case '/twilio/stream-status':
-        return this.#streamStatus(req, res, body);
-      case '/elevenlabs/conversation-init':
-        return this.#delegate(this.#o.webhooks?.conversationInit, req, res, body);
-      case '/elevenlabs/tools/search-memory':
-        return this.#delegate(this.#o.webhooks?.searchMemory, req, res, body);
-      case '/elevenlabs/post-call':
-        return this.#delegate(this.#o.webhooks?.postCall, req, res, body);
-    }
-    return send(res, 404, 'text/plain', 'not found');
+  #publicRoutes(): Route[] {
+    const wh = this.#o.webhooks;
+    const post = (name: string, path: string, handler: Handler): Route => ({
+      name,
+      methods: ['POST'],
+      path,
+      handler,
+    });
+    return [
+      ...this.#healthRoutes(),
+      post('twilio_voice', '/twilio/voice', (r) => this.#voiceWebhook(r)),
+      post('twilio_stream_status', '/twilio/stream-status', (r) => this.#streamStatus(r)),
+      post('elevenlabs_conversation_init', '/elevenlabs/conversation-init', (r) => wh?.conversationInit?.(r)),
+      post('elevenlabs_search_memory', '/elevenlabs/tools/search-memory', (r) => wh?.searchMemory?.(r)),
+      post('elevenlabs_post_call', '/elevenlabs/post-call', (r) => wh?.postCall?.(r)),
+    ];
   }
 
-  #checkSignature(
-    req: IncomingMessage,
-    res: ServerResponse,
-    params: SignatureParams,
-    endpoint: string,
-  ): boolean {
-    const sig = header(req.headers['x-twilio-signature']);
-    const url = this.#httpBase + (req.url ?? '/');
+  #internalRoutes(): Route[] {
+    const api = this.#o.memoryApi;
+    return [
+      ...this.#healthRoutes(),
+      { name: 'status', methods: ['GET'], path: '/status', handler: () => this.#status() },
+      { name: 'metrics', methods: ['GET'], path: '/metrics', handler: () => this.#metricsText() },
+      ...(api
+        ? [{ name: 'memory_api', methods: ['GET', 'POST'], path: '/memory/', prefix: true, handler: api }]
+        : []),
+    ];
+  }
+
+  /** On both doors: kubelet probes the public port; the internal one answers too. */
+  #healthRoutes(): Route[] {
+    return [
+      { name: 'health', methods: ['GET'], path: '/health', handler: () => json(200, '{"status":"ok"}') },
+      { name: 'health_ready', methods: ['GET'], path: '/health/ready', handler: () => this.#ready() },
+    ];
+  }
+
+  #ready(): HttpResponse {
+    if (this.#draining) return json(503, '{"status":"draining"}');
+    if (this.#o.dependenciesReady && !this.#o.dependenciesReady())
+      return json(503, '{"status":"dependency_down"}');
+    return json(200, '{"status":"ready"}');
+  }
+
+  async #status(): Promise<HttpResponse> {
+    // callsTotal / callsFailed (since start) let the operator judge a rollout's new pods.
+    const outcomes = (await this.metrics.calls.get()).values;
+    const count = (failed: boolean) =>
+      outcomes
+        .filter((v) => FAILED_OUTCOMES.has(String(v.labels.outcome)) === failed)
+        .reduce((n, v) => n + v.value, 0);
+    const callsFailed = count(true);
+    return {
+      status: 200,
+      body: {
+        activeCalls: this.sessions.size,
+        capacity: this.capacity,
+        draining: this.#draining,
+        callsTotal: callsFailed + count(false),
+        callsFailed,
+      },
+    };
+  }
+
+  async #metricsText(): Promise<HttpResponse> {
+    let body = await this.metrics.registry.metrics();
+    for (const r of this.#o.extraRegistries ?? []) body += `\n${await r.metrics()}`;
+    return { status: 200, body, type: this.metrics.registry.contentType };
+  }
+
+  /** undefined when the signature is valid; otherwise the refusal to send. */
+  #checkSignature(req: HttpRequest, params: SignatureParams, endpoint: string): HttpResponse | undefined {
+    const sig = first(req.headers['x-twilio-signature']);
+    const url = this.#httpBase + req.url;
     if (!sig) {
       this.metrics.signatureRejected.labels(endpoint).inc();
-      send(res, 400, 'text/plain', 'missing X-Twilio-Signature');
-      return false;
+      return text(400, 'missing X-Twilio-Signature');
     }
     if (!validateSignature(this.#o.secrets.twilioAuthToken, sig, url, params)) {
       this.metrics.signatureRejected.labels(endpoint).inc();
       this.#o.log.warn({ endpoint }, 'rejected a request with a wrong X-Twilio-Signature');
-      send(res, 403, 'text/plain', 'invalid X-Twilio-Signature');
-      return false;
+      return text(403, 'invalid X-Twilio-Signature');
     }
-    return true;
+    return undefined;
   }
 
-  #voiceWebhook(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-    const params = formParams(body);
-    if (!this.#checkSignature(req, res, params, 'voice')) return;
+  #voiceWebhook(req: HttpRequest): HttpResponse {
+    const params = formParams(req.body);
+    const refused = this.#checkSignature(req, params, 'voice');
+    if (refused) return refused;
     const callSid = first(params.CallSid);
     const from = first(params.From) ?? '';
     const to = first(params.To) ?? '';
@@ -312,20 +329,20 @@ export class Gateway {
       'voice webhook',
     );
     if (reason) {
-      send(res, 200, 'text/xml', fallbackTwiml(this.#o.config.calls.fallback));
-      return;
+      return xml(fallbackTwiml(this.#o.config.calls.fallback));
     }
     const twiml = connectStreamTwiml({
       streamUrl: `${this.#wssBase}/twilio/stream/${callSid}`,
       statusCallback: `${this.#httpBase}/twilio/stream-status`,
       parameters: { From: from, To: to, CallSid: callSid as string },
     });
-    send(res, 200, 'text/xml', twiml);
+    return xml(twiml);
   }
 
-  #streamStatus(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
-    const params = formParams(body);
-    if (!this.#checkSignature(req, res, params, 'stream-status')) return;
+  #streamStatus(req: HttpRequest): HttpResponse {
+    const params = formParams(req.body);
+    const refused = this.#checkSignature(req, params, 'stream-status');
+    if (refused) return refused;
     this.#o.log.info(
       {
         callSid: first(params.CallSid),
@@ -335,26 +352,7 @@ export class Gateway {
       },
       'stream status',
     );
-    send(res, 204, 'text/plain', '');
-  }
-
-  async #delegate(h: WebhookHandler | undefined, req: IncomingMessage, res: ServerResponse, body: Buffer) {
-    if (!h) return send(res, 404, 'text/plain', 'not found');
-    const r = await h({ headers: req.headers, url: req.url ?? '/', body });
-    const text = r.body === undefined ? '' : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
-    res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
-    res.end(text);
-  }
-
-  async #memoryApi(h: ApiHandler, req: IncomingMessage, res: ServerResponse) {
-    const method = req.method ?? 'GET';
-    const body = method === 'GET' ? Buffer.alloc(0) : await readBody(req);
-    if (body === null) return send(res, 413, 'text/plain', 'body too large');
-    const r = await h({ method, headers: req.headers, url: req.url ?? '/', body });
-    if (!r) return send(res, 404, 'text/plain', 'not found');
-    const text = r.body === undefined ? '' : JSON.stringify(r.body);
-    res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
-    res.end(text);
+    return text(204, '');
   }
 
   // ---- WebSocket ---------------------------------------------------------------------------
@@ -366,7 +364,7 @@ export class Gateway {
       refuse(socket, 404, 'Not Found');
       return;
     }
-    const sig = header(req.headers['x-twilio-signature']);
+    const sig = first(req.headers['x-twilio-signature']);
     const url = this.#wssBase + (req.url ?? '/');
     if (!sig || !validateSignature(this.#o.secrets.twilioAuthToken, sig, url, {})) {
       this.metrics.signatureRejected.labels('stream').inc();
@@ -395,18 +393,23 @@ export class Gateway {
   }
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+function listenOn(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.removeListener('error', reject);
+      const addr = server.address();
+      resolve(typeof addr === 'object' && addr ? addr.port : port);
+    });
+  });
 }
+
+const json = (status: number, body: string): HttpResponse => ({ status, body });
+const xml = (body: string): HttpResponse => ({ status: 200, body, type: 'text/xml' });
 
 function refuse(socket: Duplex, status: number, text: string): void {
   socket.on('error', () => {});
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-function header(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function first(v: string | string[] | undefined): string | undefined {
@@ -422,19 +425,4 @@ function formParams(body: Buffer): Record<string, string | string[]> {
     else out[k] = [prev, v];
   }
   return out;
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooBig = false;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_BODY) tooBig = true;
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(tooBig ? null : Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }

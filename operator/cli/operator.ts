@@ -18,6 +18,8 @@ const usage = `usage: callfleet operator [options]
   --concurrency N          reconciles running at once (default 8)
   --resync SECONDS         full relist period (default 300)
   --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5)
+  --operator-namespace NS  namespace admitted to the gateways' internal port (status, metrics)
+                           by their NetworkPolicy (default $POD_NAMESPACE, else callfleet-system)
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -34,6 +36,7 @@ export async function run(args: string[]): Promise<number> {
         concurrency: { type: 'string', default: '8' },
         resync: { type: 'string', default: '300' },
         'call-poll': { type: 'string', default: '5' },
+        'operator-namespace': { type: 'string' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -70,6 +73,9 @@ export async function run(args: string[]): Promise<number> {
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
       callPollIntervalMs: Number(values['call-poll']) * 1000,
+      operatorNamespace:
+        (typeof values['operator-namespace'] === 'string' ? values['operator-namespace'] : undefined) ??
+        process.env.POD_NAMESPACE,
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller

@@ -22,6 +22,8 @@ export interface ReconcileContext {
   log: Logger;
   /** Live calls per gateway pod (absent when call tracking is off). */
   tracker?: CallTracker;
+  /** The operator's namespace (admitted to the gateways' internal port). */
+  operatorNamespace?: string;
 }
 
 export type Reconciler = (ctx: ReconcileContext, key: string, log: Logger) => Promise<ReconcileOutcome>;

@@ -4,6 +4,7 @@
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
+import { INTERNAL_PORT, INTERNAL_PORT_NAME } from '../../cdk8s/charts/voiceagent/model.ts';
 import { objectKey, objectPath } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
@@ -206,11 +207,12 @@ export class CallTracker {
   }
 
   async #fetchStatus(pod: V1Pod): Promise<GatewayStatus | undefined> {
+    // The internal door (rule 10); a pod rendered before it existed serves /status on its http port.
     const container = pod.spec?.containers?.[0];
     const port =
+      container?.ports?.find((p) => p.name === INTERNAL_PORT_NAME)?.containerPort ??
       container?.ports?.find((p) => p.name === 'http')?.containerPort ??
-      container?.ports?.[0]?.containerPort ??
-      8080;
+      INTERNAL_PORT;
     try {
       const res = await fetch(`http://${pod.status?.podIP}:${port}/status`, {
         signal: AbortSignal.timeout(this.#options.timeoutMs),

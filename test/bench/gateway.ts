@@ -150,7 +150,14 @@ function histPercentile(before: [number, number][], after: [number, number][], p
   return { ms: prevLe, bucketUpperMs: prevLe, count: total };
 }
 
-async function measure(server: ChildProcess, mode: 'raw' | 'gateway', target: string, backendPort = 0) {
+async function measure(
+  server: ChildProcess,
+  mode: 'raw' | 'gateway',
+  target: string,
+  backendPort = 0,
+  /** The gateway's internal port (metrics). */
+  metricsPort = 0,
+) {
   const pid = server.pid as number;
   const idleRss = rssBytes(pid);
   const load = pinned(1, [
@@ -162,8 +169,7 @@ async function measure(server: ChildProcess, mode: 'raw' | 'gateway', target: st
     String(backendPort),
   ]);
   await waitLine(load, /^READY$/);
-  const port = Number(new URL(target).port);
-  const scrape0 = mode === 'gateway' ? await scrape(port) : undefined;
+  const scrape0 = mode === 'gateway' ? await scrape(metricsPort) : undefined;
   const cpu0 = cpuSeconds(pid);
   const loadCpu0 = cpuSeconds(load.pid as number);
   const busy0 = busyPerCpu();
@@ -173,7 +179,7 @@ async function measure(server: ChildProcess, mode: 'raw' | 'gateway', target: st
   const loadCpu1 = cpuSeconds(load.pid as number);
   const busy1 = busyPerCpu();
   const wall = (performance.now() - t0) / 1000;
-  const scrape1 = mode === 'gateway' ? await scrape(port) : undefined;
+  const scrape1 = mode === 'gateway' ? await scrape(metricsPort) : undefined;
   const rss = rssBytes(pid);
   const result = JSON.parse(await waitLine(load, /^\{/)) as LoadResult;
   const cpu = cpu1 - cpu0;
@@ -208,6 +214,7 @@ const rawM = await measure(raw, 'raw', `http://127.0.0.1:${rawPort}`);
 raw.kill('SIGKILL');
 
 const gwPort = await freePort();
+const gwInternalPort = await freePort();
 const backendPort = await freePort();
 const cfg = join(tmpdir(), `callfleet-bench-${process.pid}.json`);
 writeFileSync(
@@ -229,6 +236,7 @@ const gw = pinned(
   {
     CALLFLEET_GATEWAY_CONFIG: cfg,
     PORT: String(gwPort),
+    CALLFLEET_INTERNAL_PORT: String(gwInternalPort),
     HOST: '127.0.0.1',
     TWILIO_AUTH_TOKEN: '12345',
     LOG_LEVEL: 'warn',
@@ -241,7 +249,7 @@ for (let i = 0; i < 200; i++) {
   } catch {}
   await new Promise((r) => setTimeout(r, 25));
 }
-const gwM = await measure(gw, 'gateway', `http://127.0.0.1:${gwPort}`, backendPort);
+const gwM = await measure(gw, 'gateway', `http://127.0.0.1:${gwPort}`, backendPort, gwInternalPort);
 gw.kill('SIGKILL');
 
 const r = rawM.result;

@@ -220,7 +220,7 @@ async function gatewayMetric(name: string, labels: Record<string, string> = {}):
   let total = 0;
   for (const pod of await pods(DEMO_NAMESPACE, gatewaySelector)) {
     if (!pod.status.podIP || pod.metadata.deletionTimestamp) continue;
-    const text = await (await fetch(`http://${pod.status.podIP}:8080/metrics`)).text();
+    const text = await (await fetch(`http://${pod.status.podIP}:9090/metrics`)).text();
     total += sumMetric(text, name, labels);
   }
   return total;
@@ -501,7 +501,7 @@ Poke at it (it keeps running until \`make demo-down\`):
   kubectl get va,mstore,pods -n ${DEMO_NAMESPACE}
   kubectl get pods -n ${OPERATOR_NAMESPACE}; kubectl get lease callfleet-operator -n ${OPERATOR_NAMESPACE}
   curl -s http://${operatorLeader?.status.podIP}:8081/metrics | grep ^callfleet_     # operator (leader)
-  curl -s http://${gateway?.status.podIP}:8080/metrics | grep ^callfleet_     # a gateway
+  curl -s http://${gateway?.status.podIP}:9090/metrics | grep ^callfleet_     # a gateway
   TWILIO_AUTH_TOKEN=${AUTH_TOKEN} node bin/callfleet.ts call --url ${door} \\
       --public-base-url ${PUBLIC_BASE_URL} --from ${CALLER} --record /tmp/call.wav
   make demo-down

@@ -124,6 +124,7 @@ describe('the image runtime layout (no Docker)', { timeout: 300_000 }, () => {
 
   it('`callfleet gateway` starts and /health answers 200', async () => {
     const port = await freePort();
+    const internalPort = await freePort();
     const config = join(dir, 'gateway.json');
     writeFileSync(config, JSON.stringify({ publicBaseUrl: 'https://calls.example.com' }));
     const gateway = startProcess(
@@ -137,6 +138,7 @@ describe('the image runtime layout (no Docker)', { timeout: 300_000 }, () => {
           CALLFLEET_GATEWAY_CONFIG: config,
           TWILIO_AUTH_TOKEN: 'test-token',
           PORT: String(port),
+          CALLFLEET_INTERNAL_PORT: String(internalPort),
           HOST: '127.0.0.1',
           NODE_ENV: 'production',
         },
@@ -148,7 +150,7 @@ describe('the image runtime layout (no Docker)', { timeout: 300_000 }, () => {
         async () => (await fetch(`http://127.0.0.1:${port}/health`)).ok,
         30_000,
       );
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const metrics = await (await fetch(`http://127.0.0.1:${internalPort}/metrics`)).text();
       assert.match(metrics, /callfleet_active_calls/);
     } finally {
       await gateway.stop('SIGTERM', 10_000);

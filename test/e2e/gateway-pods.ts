@@ -18,7 +18,7 @@ export async function gatewayStatus(pod: V1Pod): Promise<GatewayStatus | undefin
   const ip = pod.status?.podIP;
   if (!ip) return undefined;
   try {
-    const res = await fetch(`http://${ip}:8080/status`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`http://${ip}:9090/status`, { signal: AbortSignal.timeout(2000) });
     return res.ok ? ((await res.json()) as GatewayStatus) : undefined;
   } catch {
     return undefined;

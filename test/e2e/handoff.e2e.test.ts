@@ -86,7 +86,7 @@ async function startHandoffAgent(name: string, handoff: boolean): Promise<Agent>
       const list = await agent.pods.list();
       const up = await Promise.all(
         list.map(async (p) => {
-          const text = await (await fetch(`http://${p.status?.podIP}:8080/metrics`)).text().catch(() => '');
+          const text = await (await fetch(`http://${p.status?.podIP}:9090/metrics`)).text().catch(() => '');
           return /^callfleet_memory_up 1$/m.test(text);
         }),
       );

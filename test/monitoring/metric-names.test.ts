@@ -20,6 +20,7 @@ describe('metric names used by alerts and the dashboard', { timeout: 120_000 }, 
 
   before(async () => {
     const gatewayPort = await freePort();
+    const gatewayInternalPort = await freePort();
     const config = join(dir, 'gateway.json');
     writeFileSync(config, JSON.stringify({ publicBaseUrl: 'https://calls.example.com' }));
     processes.push(
@@ -28,6 +29,7 @@ describe('metric names used by alerts and the dashboard', { timeout: 120_000 }, 
           CALLFLEET_GATEWAY_CONFIG: config,
           TWILIO_AUTH_TOKEN: 'test-token',
           PORT: String(gatewayPort),
+          CALLFLEET_INTERNAL_PORT: String(gatewayInternalPort),
           HOST: '127.0.0.1',
         },
       }),
@@ -67,7 +69,7 @@ describe('metric names used by alerts and the dashboard', { timeout: 120_000 }, 
       return text;
     };
     const texts = await Promise.all([
-      scrape(`http://127.0.0.1:${gatewayPort}/metrics`),
+      scrape(`http://127.0.0.1:${gatewayInternalPort}/metrics`),
       scrape(`http://127.0.0.1:${operatorPort}/metrics`),
     ]);
     exposed = new Set(texts.flatMap((t) => [...exposedNames(t)]));

@@ -163,7 +163,7 @@ describe('process kubelet + nginx front door [e2e]', { timeout: 300_000 }, () =>
     let busy: V1Pod | undefined;
     await waitFor('the pod carrying the call', async () => {
       for (const p of before) {
-        const s = (await (await fetch(`http://${p.status?.podIP}:8080/status`)).json()) as {
+        const s = (await (await fetch(`http://${p.status?.podIP}:9090/status`)).json()) as {
           activeCalls: number;
         };
         if (s.activeCalls > 0) busy = p;

@@ -20,6 +20,7 @@ export function spawnGateway(config: unknown, env: Record<string, string> = {}) 
       ...process.env,
       CALLFLEET_GATEWAY_CONFIG: file,
       PORT: '0',
+      CALLFLEET_INTERNAL_PORT: '0',
       HOST: '127.0.0.1',
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       ...env,
@@ -35,15 +36,18 @@ export function spawnGateway(config: unknown, env: Record<string, string> = {}) 
     stderr += d;
   });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  const port = async () => {
+  const listening = (key: string) => async () => {
     for (let i = 0; i < 300; i++) {
-      const m = /"port":(\d+)/.exec(stdout);
+      const m = new RegExp(`"${key}":(\\d+)`).exec(stdout);
       if (m) return Number(m[1]);
       await sleep(20);
     }
     throw new Error(`gateway did not start: ${stderr}`);
   };
-  return { child, exited, port, out: () => stdout, err: () => stderr };
+  const port = listening('port');
+  /** The internal door (status, metrics). */
+  const internalPort = listening('internalPort');
+  return { child, exited, port, internalPort, out: () => stdout, err: () => stderr };
 }
 
 describe('drain (real process)', () => {
@@ -61,6 +65,7 @@ describe('drain (real process)', () => {
     try {
       const port = await gw.port();
       const url = `http://127.0.0.1:${port}`;
+      const internal = `http://127.0.0.1:${await gw.internalPort()}`;
       const calls = Array.from({ length: 20 }, (_, i) =>
         placeCall({
           gatewayUrl: url,
@@ -71,7 +76,7 @@ describe('drain (real process)', () => {
         }),
       );
       for (let i = 0; i < 200; i++) {
-        const s = (await (await fetch(`${url}/status`)).json()) as { activeCalls: number };
+        const s = (await (await fetch(`${internal}/status`)).json()) as { activeCalls: number };
         if (s.activeCalls === 20) break;
         await sleep(20);
       }
@@ -84,7 +89,7 @@ describe('drain (real process)', () => {
       }
       assert.equal(ready, 503);
       assert.ok(Date.now() - t0 < 500, 'readiness fails at once');
-      const status = (await (await fetch(`${url}/status`)).json()) as {
+      const status = (await (await fetch(`${internal}/status`)).json()) as {
         draining: boolean;
         activeCalls: number;
       };

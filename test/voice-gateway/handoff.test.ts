@@ -26,6 +26,7 @@ const dir = mkdtempSync(join(tmpdir(), 'callfleet-handoff-'));
 interface Gw {
   name: string;
   url: string;
+  internalUrl: string;
   proc: Managed;
   log(): string;
   metric(name: string, labels?: string): Promise<number>;
@@ -55,6 +56,7 @@ async function spawnGateway(name: string, opts: { memory: boolean; deadline?: nu
     env: {
       CALLFLEET_GATEWAY_CONFIG: file,
       PORT: '0',
+      CALLFLEET_INTERNAL_PORT: '0',
       HOST: '127.0.0.1',
       HOSTNAME: name,
       LOG_LEVEL: 'info',
@@ -66,27 +68,31 @@ async function spawnGateway(name: string, opts: { memory: boolean; deadline?: nu
   });
   const log = () => readFileSync(logFile, 'utf8');
   let port = 0;
+  let internalPort = 0;
   await waitFor(
     `gateway ${name} to listen`,
     async () => {
       if (proc.child.exitCode !== null) throw new Error(log());
       port = Number(/"port":(\d+)/.exec(log())?.[1] ?? 0);
+      internalPort = Number(/"internalPort":(\d+)/.exec(log())?.[1] ?? 0);
       return port > 0;
     },
     20_000,
     50,
   );
   const url = `http://127.0.0.1:${port}`;
+  const internalUrl = `http://127.0.0.1:${internalPort}`;
   if (opts.memory) {
     await waitFor(`${name}: memory up`, async () => /caller memory ready/.test(log()), 20_000, 50);
   }
   return {
     name,
     url,
+    internalUrl,
     proc,
     log,
     async metric(metric, labels) {
-      const text = await (await fetch(`${url}/metrics`)).text();
+      const text = await (await fetch(`${internalUrl}/metrics`)).text();
       const key = labels ? `${metric}{${labels}}` : metric;
       let sum = 0;
       for (const line of text.split('\n')) {
@@ -99,7 +105,7 @@ async function spawnGateway(name: string, opts: { memory: boolean; deadline?: nu
 }
 
 async function activeCalls(gw: Gw): Promise<number> {
-  return ((await (await fetch(`${gw.url}/status`)).json()) as { activeCalls: number }).activeCalls;
+  return ((await (await fetch(`${gw.internalUrl}/status`)).json()) as { activeCalls: number }).activeCalls;
 }
 
 function quantile(values: number[], q: number): number {

@@ -21,7 +21,10 @@ export const PUBLIC_BASE_URL = 'https://voice.example.com';
 
 export interface TestGateway {
   gateway: Gateway;
+  /** The public door (webhooks, streams). */
   url: string;
+  /** The internal door (status, metrics, data-rights API). */
+  internalUrl: string;
   rest: FakeTwilioRest;
   call(o?: Partial<CallOptions>): Promise<CallResult>;
   start(o?: Partial<CallOptions>): Promise<SimulatedCall>;
@@ -51,10 +54,12 @@ export async function startGateway(
   });
   const port = await gateway.listen(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
+  const internalUrl = `http://127.0.0.1:${await gateway.listenInternal(0, '127.0.0.1')}`;
   const base = { gatewayUrl: url, publicBaseUrl: PUBLIC_BASE_URL, authToken: AUTH_TOKEN };
   return {
     gateway,
     url,
+    internalUrl,
     rest,
     call: (o = {}) => placeCall({ ...base, ...o }),
     start: (o = {}) => startCall({ ...base, ...o }),

@@ -24,7 +24,7 @@ describe('gateway HTTP surface', () => {
   it('answers health, readiness and status', async () => {
     assert.deepEqual(await (await fetch(`${g.url}/health`)).json(), { status: 'ok' });
     assert.equal((await fetch(`${g.url}/health/ready`)).status, 200);
-    assert.deepEqual(await (await fetch(`${g.url}/status`)).json(), {
+    assert.deepEqual(await (await fetch(`${g.internalUrl}/status`)).json(), {
       activeCalls: 0,
       capacity: 2,
       draining: false,
@@ -92,7 +92,7 @@ describe('gateway HTTP surface', () => {
     const b = await g.start({ audio: silence(100), hangupAfterMs: 10000 });
     const deadline = Date.now() + 3000;
     while (g.gateway.sessions.size < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const status = (await (await fetch(`${g.url}/status`)).json()) as { activeCalls: number };
+    const status = (await (await fetch(`${g.internalUrl}/status`)).json()) as { activeCalls: number };
     assert.equal(status.activeCalls, 2);
     const c = await g.call();
     assert.equal(c.kind, 'fallback');
@@ -104,7 +104,7 @@ describe('gateway HTTP surface', () => {
   });
 
   it('exposes the documented metric names', async () => {
-    const text = await (await fetch(`${g.url}/metrics`)).text();
+    const text = await (await fetch(`${g.internalUrl}/metrics`)).text();
     for (const name of [
       'callfleet_active_calls',
       'callfleet_calls_total',

@@ -30,7 +30,8 @@ export interface ElevenLabsWebhookOptions {
   lookupBudgetMs?: number;
   /**
    * Shared secret ElevenLabs sends on conversation-init and tool calls (configure it as a secret
-   * header `Authorization: Bearer ...` in the agent). When set, requests without it get 401.
+   * header `Authorization: Bearer ...` in the agent). Requests without it get 401; unset, every
+   * request gets 503 (fail closed: these answers carry caller memory).
    */
   requestToken?: string;
   /** How many memories go into dynamic variables (default 5). */
@@ -139,16 +140,24 @@ export function createElevenLabsWebhooks(
   const budget = options.lookupBudgetMs ?? 150;
   const seen = new Set<string>();
 
-  const authorized = (headers: Headers): boolean => {
-    if (!options.requestToken) return true;
+  /** undefined when the request carries the request token; otherwise the refusal. */
+  const refused = (headers: Headers): WebhookResponse | undefined => {
+    if (!options.requestToken) {
+      return {
+        status: 503,
+        body: { error: 'request token not configured (ELEVENLABS_REQUEST_TOKEN): every request is refused' },
+      };
+    }
     const auth = header(headers, 'authorization') ?? '';
     const token = auth.startsWith('Bearer ') ? auth.slice(7) : (header(headers, 'x-callfleet-token') ?? '');
-    return safeEqual(token, options.requestToken);
+    if (safeEqual(token, options.requestToken)) return undefined;
+    return { status: 401, body: { error: 'unauthorized: missing or wrong request token' } };
   };
 
   return {
     async conversationInit(rawBody, headers) {
-      if (!authorized(headers)) return { status: 401, body: { error: 'unauthorized' } };
+      const denied = refused(headers);
+      if (denied) return denied;
       const body = parseJson(rawBody);
       if (!body) return { status: 400, body: { error: 'body: expected a JSON object' } };
       const phone = str(body.caller_id);
@@ -164,7 +173,8 @@ export function createElevenLabsWebhooks(
     },
 
     async searchMemory(rawBody, headers) {
-      if (!authorized(headers)) return { status: 401, body: { error: 'unauthorized' } };
+      const denied = refused(headers);
+      if (denied) return denied;
       const body = parseJson(rawBody);
       if (!body) return { status: 400, body: { error: 'body: expected a JSON object' } };
       const query = str(body.query);

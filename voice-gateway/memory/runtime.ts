@@ -40,7 +40,7 @@ export interface MemoryRuntimeOptions {
   log: Logger;
   /** HMAC secret of the post-call webhook (ELEVENLABS_WEBHOOK_SECRET); unset: post-call answers 401. */
   webhookSecret?: string | undefined;
-  /** Bearer token required on conversation-init and the tool webhook (ELEVENLABS_REQUEST_TOKEN). */
+  /** Bearer token required on conversation-init and the tool webhook (ELEVENLABS_REQUEST_TOKEN); unset: both refuse everything. */
   requestToken?: string | undefined;
   /** Bearer token of the data-rights API (CALLFLEET_DATA_RIGHTS_TOKEN); unset: /memory/* answers 404. */
   dataRightsToken?: string | undefined;
@@ -84,6 +84,11 @@ export class MemoryRuntime {
       });
       if (!o.webhookSecret) {
         this.#log.warn('ELEVENLABS_WEBHOOK_SECRET is not set: every post-call webhook will be refused');
+      }
+      if (!o.requestToken) {
+        this.#log.error(
+          'elevenlabs-native mode without ELEVENLABS_REQUEST_TOKEN: conversation-init and search-memory refuse every request (503)',
+        );
       }
       this.webhooks = {
         conversationInit: adapt(h.conversationInit),
@@ -190,5 +195,9 @@ function adapt(h: WebhookHandler): NonNullable<ElevenLabsWebhookHandlers['postCa
 }
 
 function adaptApi(h: ReturnType<typeof createDataRightsApi>): ApiHandler {
-  return (req) => h(req.method, req.url, req.body, req.headers);
+  // The normalised path (the door refused anything ambiguous), never the raw request target.
+  return (req) => {
+    const query = req.query.toString();
+    return h(req.method, query ? `${req.path}?${query}` : req.path, req.body, req.headers);
+  };
 }

@@ -30,7 +30,10 @@ export const ElevenLabsAgentSchema = z
       'Secret key holding the ElevenLabs API key (needed for private agents and signed URLs).',
     ).optional(),
     webhookSecretRef: secretRef(
-      'Secret key holding the HMAC secret ElevenLabs signs post-call webhooks with (elevenlabs-native mode).',
+      'Secret key holding the HMAC secret ElevenLabs signs post-call webhooks with (elevenlabs-native mode); without it every post-call webhook is refused.',
+    ).optional(),
+    requestTokenSecretRef: secretRef(
+      'Secret key holding the request token ElevenLabs sends as `Authorization: Bearer <token>` on the conversation-init and search-memory webhooks (elevenlabs-native mode; required there). Requests without it are refused.',
     ).optional(),
     baseUrl: httpUrl('Override of the ElevenLabs API base URL (regional hosts, tests).').optional(),
   })
@@ -421,9 +424,48 @@ export const MonitoringSchema = z
       .max(63)
       .regex(DNS_LABEL)
       .optional()
-      .describe('Namespace Prometheus scrapes from; the NetworkPolicy admits it to the metrics port.'),
+      .describe(
+        'Namespace Prometheus scrapes from; the NetworkPolicy admits it to the internal port (metrics).',
+      ),
   })
   .describe('Metrics and alerts.');
+
+const InternalPeerSchema = celRefine(
+  z
+    .strictObject({
+      namespace: z
+        .string()
+        .min(1)
+        .max(63)
+        .regex(DNS_LABEL)
+        .optional()
+        .describe('Admit this namespace (matched by its kubernetes.io/metadata.name label).'),
+      podLabels: stringMap(
+        'Admit pods with these labels (in `namespace` if set, else in the VoiceAgent namespace).',
+      ).optional(),
+    })
+    .describe('A source admitted to the internal port.'),
+  {
+    rule: 'has(self.namespace) || has(self.podLabels)',
+    message: 'namespace or podLabels is required',
+    fieldPath: '.namespace',
+  },
+  (p) => p.namespace !== undefined || p.podLabels !== undefined,
+);
+
+export const NetworkPolicySchema = z
+  .strictObject({
+    internalFrom: z
+      .array(InternalPeerSchema)
+      .max(16)
+      .optional()
+      .describe(
+        "Further sources admitted to the gateways' internal port (status, metrics, data-rights API), besides the operator's namespace and monitoring.prometheusNamespace.",
+      ),
+  })
+  .describe(
+    'The NetworkPolicy of the gateway pods: the public port admits anyone; the internal port only the operator, Prometheus and internalFrom.',
+  );
 
 export const PodTemplateSchema = z
   .strictObject({
@@ -457,6 +499,7 @@ const specBase = z
     rollout: RolloutSchema.prefault({}),
     ingress: IngressSchema.optional(),
     monitoring: MonitoringSchema.prefault({}),
+    networkPolicy: NetworkPolicySchema.optional(),
     image: z
       .string()
       .min(1)
@@ -483,8 +526,18 @@ const specNative = celRefine(
   },
   (s) => s.telephony.mode !== 'elevenlabs-native' || s.agent.provider === 'elevenlabs',
 );
-const specPublicUrl = celRefine(
+const specNativeToken = celRefine(
   specNative,
+  {
+    rule: "self.telephony.mode != 'elevenlabs-native' || (has(self.agent.elevenlabs) && has(self.agent.elevenlabs.requestTokenSecretRef))",
+    message:
+      'telephony mode elevenlabs-native requires agent.elevenlabs.requestTokenSecretRef (the token ElevenLabs sends on conversation-init and tool calls)',
+    fieldPath: '.agent.elevenlabs.requestTokenSecretRef',
+  },
+  (s) => s.telephony.mode !== 'elevenlabs-native' || s.agent.elevenlabs?.requestTokenSecretRef !== undefined,
+);
+const specPublicUrl = celRefine(
+  specNativeToken,
   {
     rule: 'has(self.telephony.publicBaseUrl) || has(self.ingress)',
     message: 'telephony.publicBaseUrl or ingress is required so Twilio can reach the gateways',

@@ -7,7 +7,15 @@ import pkg from '../../../package.json' with { type: 'json' };
 import type { SecretKeySelector } from '../../api/v1alpha1/index.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../labels.ts';
 import { patchOutput } from '../synth.ts';
-import { CONFIG_DIR, CONFIG_FILE, GATEWAY_PORT, PORT_NAME, type VoiceAgentModel } from './model.ts';
+import {
+  CONFIG_DIR,
+  CONFIG_FILE,
+  GATEWAY_PORT,
+  INTERNAL_PORT,
+  INTERNAL_PORT_NAME,
+  PORT_NAME,
+  type VoiceAgentModel,
+} from './model.ts';
 
 export const DEFAULT_IMAGE = `ghcr.io/callfleet/callfleet:${pkg.version}`;
 export const DEFAULT_RESOURCES = {
@@ -26,6 +34,8 @@ export function secretEnv(m: VoiceAgentModel): [string, SecretKeySelector][] {
     ['ELEVENLABS_API_KEY', agent.elevenlabs?.apiKeySecretRef],
     ['OPENAI_API_KEY', agent.openaiRealtime?.apiKeySecretRef],
     ['AGENT_WEBSOCKET_TOKEN', agent.websocket?.tokenSecretRef],
+    ['ELEVENLABS_WEBHOOK_SECRET', agent.elevenlabs?.webhookSecretRef],
+    ['ELEVENLABS_REQUEST_TOKEN', agent.elevenlabs?.requestTokenSecretRef],
     ['CALLFLEET_MEMORY_URL', m.memory?.connection],
     ['CALLFLEET_ENCRYPTION_KEY', m.memory?.encryption],
   ];
@@ -73,9 +83,13 @@ export function addDeployment(
     image: m.spec.image ?? DEFAULT_IMAGE,
     imagePullPolicy: (m.spec.imagePullPolicy ?? 'IfNotPresent') as kplus.ImagePullPolicy,
     args: ['gateway'],
-    ports: [{ number: GATEWAY_PORT, name: PORT_NAME }],
+    ports: [
+      { number: GATEWAY_PORT, name: PORT_NAME },
+      { number: INTERNAL_PORT, name: INTERNAL_PORT_NAME },
+    ],
     envVariables: {
       PORT: kplus.EnvValue.fromValue(String(GATEWAY_PORT)),
+      CALLFLEET_INTERNAL_PORT: kplus.EnvValue.fromValue(String(INTERNAL_PORT)),
       CALLFLEET_GATEWAY_CONFIG: kplus.EnvValue.fromValue(`${CONFIG_DIR}/${CONFIG_FILE}`),
     },
     startup: kplus.Probe.fromHttpGet('/health', {

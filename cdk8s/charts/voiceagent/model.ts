@@ -15,6 +15,11 @@ import {
 
 export const GATEWAY_PORT = 8080;
 export const PORT_NAME = 'http';
+/** The gateway's internal door (status, metrics, data-rights API): never routed from outside (rule 10). */
+export const INTERNAL_PORT = 9090;
+export const INTERNAL_PORT_NAME = 'internal';
+/** Namespace the operator runs in when the render context does not say (the chart's documented default). */
+export const DEFAULT_OPERATOR_NAMESPACE = 'callfleet-system';
 export const CONFIG_DIR = '/etc/callfleet';
 export const CONFIG_FILE = 'gateway.json';
 
@@ -35,6 +40,8 @@ export interface VoiceAgentRenderContext {
   memoryStore?: MemoryStoreContext;
   /** Ready gateway pods without a call, as the operator's call tracker last saw them. */
   idleReadyPods?: number;
+  /** Namespace of the operator (admitted to the internal port); default DEFAULT_OPERATOR_NAMESPACE. */
+  operatorNamespace?: string;
 }
 
 export interface VoiceAgentModel {
@@ -59,6 +66,7 @@ export interface VoiceAgentModel {
   };
   /** See VoiceAgentRenderContext.idleReadyPods. */
   idleReadyPods?: number;
+  operatorNamespace: string;
   labels(component: string): Labels;
 }
 
@@ -105,6 +113,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     podLabels,
     memory,
     idleReadyPods: ctx.idleReadyPods,
+    operatorNamespace: ctx.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
     labels: (component) => childLabels(owner, component),
   };
 }

@@ -1,7 +1,7 @@
 // Prometheus Operator objects, when asked: a ServiceMonitor on the headless metrics Service (every
 // pod, serving or not) and a PrometheusRule with the fleet alerts.
 import { ApiObject, type Chart } from 'cdk8s';
-import { PORT_NAME, type VoiceAgentModel } from './model.ts';
+import { INTERNAL_PORT_NAME, type VoiceAgentModel } from './model.ts';
 
 export function alertRules(m: VoiceAgentModel) {
   const sel = `namespace="${m.namespace}",service="${m.names.metricsService}"`;
@@ -55,7 +55,7 @@ export function addMonitoring(chart: Chart, m: VoiceAgentModel): void {
       spec: {
         selector: { matchLabels: m.labels('metrics') },
         namespaceSelector: { matchNames: [m.namespace] },
-        endpoints: [{ port: PORT_NAME, path: '/metrics', interval: '15s' }],
+        endpoints: [{ port: INTERNAL_PORT_NAME, path: '/metrics', interval: '15s' }],
       },
     });
   }

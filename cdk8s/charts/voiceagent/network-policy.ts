@@ -1,10 +1,10 @@
-// Ingress only to the gateway port; egress only to DNS, the MemoryStore and HTTPS (Twilio, agent
-// backends), plus the explicit port of a backend URL when it is not 443. /metrics shares port 8080
-// with the webhooks (gateway contract), so a NetworkPolicy cannot keep it from the load balancers;
-// the Ingress/HTTPRoute never routes it, and the monitoring rule states where scrapes come from.
+// Two doors (rule 10): the public port admits anyone (load balancers, Twilio, ElevenLabs); the
+// internal port (status, metrics, data-rights API) admits only the operator's namespace, the
+// Prometheus namespace and spec.networkPolicy.internalFrom. Egress only to DNS, the MemoryStore and
+// HTTPS (Twilio, agent backends), plus the explicit port of a backend URL when it is not 443.
 import { ApiObject, type Chart } from 'cdk8s';
 import { postgresSelector } from '../labels.ts';
-import { GATEWAY_PORT, type VoiceAgentModel } from './model.ts';
+import { GATEWAY_PORT, INTERNAL_PORT, type VoiceAgentModel } from './model.ts';
 
 export const POSTGRES_PORT = 5432;
 
@@ -23,16 +23,30 @@ function extraBackendPorts(m: VoiceAgentModel): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
-export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
-  const tcp = (port: number) => ({ protocol: 'TCP', port });
-  const ingress: unknown[] = [{ ports: [tcp(GATEWAY_PORT)] }];
+const namespacePeer = (name: string) => ({
+  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } },
+});
+
+/** Who may reach the internal port: the operator's namespace, Prometheus, spec.networkPolicy.internalFrom. */
+export function internalPeers(m: VoiceAgentModel): unknown[] {
+  const peers: unknown[] = [namespacePeer(m.operatorNamespace)];
   const monitoringNs = m.spec.monitoring.prometheusNamespace;
-  if (monitoringNs) {
-    ingress.push({
-      from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': monitoringNs } } }],
-      ports: [tcp(GATEWAY_PORT)],
+  if (monitoringNs && monitoringNs !== m.operatorNamespace) peers.push(namespacePeer(monitoringNs));
+  for (const p of m.spec.networkPolicy?.internalFrom ?? []) {
+    peers.push({
+      ...(p.namespace ? namespacePeer(p.namespace) : {}),
+      ...(p.podLabels ? { podSelector: { matchLabels: p.podLabels } } : {}),
     });
   }
+  return peers;
+}
+
+export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
+  const tcp = (port: number) => ({ protocol: 'TCP', port });
+  const ingress: unknown[] = [
+    { ports: [tcp(GATEWAY_PORT)] },
+    { from: internalPeers(m), ports: [tcp(INTERNAL_PORT)] },
+  ];
   const egress: unknown[] = [{ ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] }, { ports: [tcp(443)] }];
   const extra = extraBackendPorts(m);
   if (extra.length) egress.push({ ports: extra.map(tcp) });
@@ -53,10 +67,6 @@ export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
     metadata: {
       name: m.names.networkPolicy,
       labels: m.labels('network-policy'),
-      annotations: {
-        'callfleet.io/metrics-isolation':
-          'none: /metrics shares port 8080 with the webhooks; it is never routed by the Ingress/HTTPRoute',
-      },
     },
     spec: { podSelector: { matchLabels: m.selector }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
   });

@@ -1,10 +1,11 @@
 // Two Services in front of the gateway pods, so webhooks and media streams each get their own
-// balancing (and, on GKE, their own backend settings); a headless one for scraping metrics from every
-// pod, serving or not (a pod taken out of the other Services still carries calls worth counting).
+// balancing (and, on GKE, their own backend settings), on the public port only; a headless one on the
+// internal port for scraping metrics from every pod, serving or not (a pod taken out of the other
+// Services still carries calls worth counting). No Ingress/HTTPRoute ever names the headless one.
 import { type Chart, JsonPatch } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { patchOutput } from '../synth.ts';
-import { GATEWAY_PORT, PORT_NAME, type VoiceAgentModel } from './model.ts';
+import { GATEWAY_PORT, INTERNAL_PORT, INTERNAL_PORT_NAME, PORT_NAME, type VoiceAgentModel } from './model.ts';
 
 export function serviceAnnotations(
   m: VoiceAgentModel,
@@ -35,7 +36,14 @@ export function addServices(chart: Chart, m: VoiceAgentModel) {
       type: kplus.ServiceType.CLUSTER_IP,
       ...(headless ? { clusterIP: 'None' } : {}),
       ports: [
-        { name: PORT_NAME, port: GATEWAY_PORT, targetPort: GATEWAY_PORT, protocol: kplus.Protocol.TCP },
+        id === 'metrics'
+          ? {
+              name: INTERNAL_PORT_NAME,
+              port: INTERNAL_PORT,
+              targetPort: INTERNAL_PORT,
+              protocol: kplus.Protocol.TCP,
+            }
+          : { name: PORT_NAME, port: GATEWAY_PORT, targetPort: GATEWAY_PORT, protocol: kplus.Protocol.TCP },
       ],
     });
     for (const [k, v] of Object.entries(selector)) service.selectLabel(k, v);

@@ -14,6 +14,8 @@ const SECRET_ENV = [
   'ELEVENLABS_API_KEY',
   'OPENAI_API_KEY',
   'AGENT_WEBSOCKET_TOKEN',
+  'ELEVENLABS_WEBHOOK_SECRET',
+  'ELEVENLABS_REQUEST_TOKEN',
   'CALLFLEET_MEMORY_URL',
   'CALLFLEET_ENCRYPTION_KEY',
 ];
@@ -121,13 +123,16 @@ for (const { example, va, objects } of cases) {
       else assert.equal(preStop, undefined);
     });
 
-    it('Deployment: startup, liveness (/health) and readiness (/health/ready) probes on 8080', () => {
+    it('Deployment: startup, liveness (/health) and readiness (/health/ready) probes on 8080; internal port 9090', () => {
       const c = gateway(deployment);
       assert.equal(c.startupProbe.httpGet.path, '/health');
       assert.equal(c.livenessProbe.httpGet.path, '/health');
       assert.equal(c.readinessProbe.httpGet.path, '/health/ready');
       for (const p of [c.startupProbe, c.livenessProbe, c.readinessProbe]) assert.equal(p.httpGet.port, 8080);
-      assert.deepEqual(c.ports, [{ containerPort: 8080, name: 'http' }]);
+      assert.deepEqual(c.ports, [
+        { containerPort: 8080, name: 'http' },
+        { containerPort: 9090, name: 'internal' },
+      ]);
     });
 
     it('Deployment: non-root, read-only root FS, no capabilities, seccomp RuntimeDefault, no escalation', () => {
@@ -172,12 +177,16 @@ for (const { example, va, objects } of cases) {
       const byName = new Map(env.map((e) => [e.name, e]));
       assert.equal(byName.get('CALLFLEET_GATEWAY_CONFIG')?.value, '/etc/callfleet/gateway.json');
       assert.equal(byName.get('PORT')?.value, '8080');
+      assert.equal(byName.get('CALLFLEET_INTERNAL_PORT')?.value, '9090');
       for (const e of env) {
         if (SECRET_ENV.includes(e.name)) {
           assert.equal(e.value, undefined, e.name);
           assert.ok(e.valueFrom?.secretKeyRef, e.name);
         } else {
-          assert.ok(['PORT', 'CALLFLEET_GATEWAY_CONFIG'].includes(e.name), `unexpected env ${e.name}`);
+          assert.ok(
+            ['PORT', 'CALLFLEET_INTERNAL_PORT', 'CALLFLEET_GATEWAY_CONFIG'].includes(e.name),
+            `unexpected env ${e.name}`,
+          );
         }
       }
       assert.equal(gateway(deployment).envFrom, undefined);
@@ -189,6 +198,20 @@ for (const { example, va, objects } of cases) {
           byName.get('OPENAI_API_KEY')?.valueFrom?.secretKeyRef,
           spec.agent.openaiRealtime.apiKeySecretRef,
         );
+      }
+      // Both elevenlabs-native secrets reach the pod (issue 15: neither was rendered before).
+      const el = spec.agent.elevenlabs;
+      assert.deepEqual(
+        byName.get('ELEVENLABS_WEBHOOK_SECRET')?.valueFrom?.secretKeyRef,
+        el?.webhookSecretRef,
+      );
+      assert.deepEqual(
+        byName.get('ELEVENLABS_REQUEST_TOKEN')?.valueFrom?.secretKeyRef,
+        el?.requestTokenSecretRef,
+      );
+      if (spec.telephony.mode === 'elevenlabs-native') {
+        assert.ok(byName.get('ELEVENLABS_REQUEST_TOKEN')?.valueFrom?.secretKeyRef);
+        assert.ok(byName.get('ELEVENLABS_WEBHOOK_SECRET')?.valueFrom?.secretKeyRef);
       }
       assert.equal(byName.has('CALLFLEET_MEMORY_URL'), spec.memory !== undefined);
       assert.equal(byName.has('CALLFLEET_ENCRYPTION_KEY'), spec.memory !== undefined);
@@ -286,7 +309,7 @@ for (const { example, va, objects } of cases) {
       const routes = find(objects, 'HTTPRoute');
       for (const o of [...ingresses, ...routes]) {
         assert.ok(o.metadata?.annotations?.['callfleet.io/stickiness'], `${o.kind} ${o.metadata?.name}`);
-        assert.doesNotMatch(JSON.stringify(o.spec), /\/metrics|\/health|\/status/);
+        assert.doesNotMatch(JSON.stringify(o.spec), /\/metrics|\/health|\/status|\/memory/);
       }
       if (!ingress) {
         assert.equal(ingresses.length + routes.length, 0);
@@ -364,16 +387,28 @@ for (const { example, va, objects } of cases) {
       }
     });
 
-    it('NetworkPolicy: ingress only to 8080, egress to DNS, the MemoryStore and 443', () => {
+    it('NetworkPolicy: 8080 from anyone, 9090 only from the operator and Prometheus; egress to DNS, the MemoryStore and 443', () => {
       const [np] = find(objects, 'NetworkPolicy');
       assert.deepEqual(np?.spec.podSelector.matchLabels, deployment.spec.selector.matchLabels);
       assert.deepEqual(np?.spec.policyTypes, ['Ingress', 'Egress']);
-      for (const rule of np?.spec.ingress ?? [])
-        assert.deepEqual(rule.ports, [{ protocol: 'TCP', port: 8080 }]);
+      type Rule = {
+        from?: { namespaceSelector?: { matchLabels: Record<string, string> } }[];
+        ports: unknown;
+      };
+      const rules = (np?.spec.ingress ?? []) as Rule[];
+      assert.deepEqual(
+        rules.map((r) => r.ports),
+        [[{ protocol: 'TCP', port: 8080 }], [{ protocol: 'TCP', port: 9090 }]],
+      );
+      assert.equal(rules[0]?.from, undefined);
+      const internalFrom = (rules[1]?.from ?? []).map(
+        (p) => p.namespaceSelector?.matchLabels['kubernetes.io/metadata.name'],
+      );
       const mon = spec.monitoring.prometheusNamespace;
-      const fromMon = np?.spec.ingress.find((r: { from?: unknown[] }) => r.from);
-      if (mon)
-        assert.equal(fromMon.from[0].namespaceSelector.matchLabels['kubernetes.io/metadata.name'], mon);
+      assert.deepEqual(
+        internalFrom,
+        mon && mon !== 'callfleet-system' ? ['callfleet-system', mon] : ['callfleet-system'],
+      );
       const ports = (np?.spec.egress ?? []).flatMap((r: { ports: { port: number }[] }) =>
         r.ports.map((p) => p.port),
       );
@@ -390,6 +425,11 @@ for (const { example, va, objects } of cases) {
         for (const [k, v] of Object.entries(sm.spec.selector.matchLabels))
           assert.equal(metrics?.metadata?.labels?.[k], v);
         assert.equal(sm.spec.endpoints[0].path, '/metrics');
+        assert.equal(sm.spec.endpoints[0].port, 'internal');
+        assert.deepEqual(
+          metrics?.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port]),
+          [['internal', 9090]],
+        );
       }
     });
 

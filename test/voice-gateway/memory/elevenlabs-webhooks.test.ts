@@ -12,6 +12,8 @@ const fixture = JSON.parse(
   readFileSync(new URL('../../fixtures/elevenlabs-agents.json', import.meta.url), 'utf8'),
 );
 const SECRET = 'whsec_test_callfleet';
+const TOKEN = 'el_request_token';
+const AUTH = { authorization: `Bearer ${TOKEN}` };
 
 function sign(body: string, t: number, secret = SECRET): string {
   return `t=${t},v0=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
@@ -83,12 +85,12 @@ describe('elevenlabs-native webhooks', () => {
 
   test('conversation-init for an unknown caller, post-call (valid / invalid / stale), then init knows them', async () => {
     const store = h.store();
-    const hooks = createElevenLabsWebhooks(store, SECRET);
+    const hooks = createElevenLabsWebhooks(store, SECRET, { requestToken: TOKEN });
     const init1 = await hooks.conversationInit(
       Buffer.from(
         JSON.stringify({ caller_id: phone, agent_id: 'a', called_number: '+442000000000', call_sid: 'CA1' }),
       ),
-      {},
+      AUTH,
     );
     assert.equal(init1.status, 200);
     const body1 = init1.body as { type: string; dynamic_variables: Record<string, unknown> };
@@ -128,7 +130,7 @@ describe('elevenlabs-native webhooks', () => {
     const calls = await h.pool.query(`SELECT count(*)::int AS n FROM calls WHERE call_sid = 'conv_abc123'`);
     assert.equal(calls.rows[0].n, 1);
 
-    const init2 = await hooks.conversationInit(Buffer.from(JSON.stringify({ caller_id: phone })), {});
+    const init2 = await hooks.conversationInit(Buffer.from(JSON.stringify({ caller_id: phone })), AUTH);
     const vars = (init2.body as { dynamic_variables: Record<string, unknown> }).dynamic_variables;
     assert.equal(vars.caller_known, true);
     assert.equal(vars.call_count, 1);
@@ -139,7 +141,7 @@ describe('elevenlabs-native webhooks', () => {
 
     const byId = await hooks.searchMemory(
       Buffer.from(JSON.stringify({ query: 'physiotherapy', callfleet_caller_id: vars.callfleet_caller_id })),
-      {},
+      AUTH,
     );
     assert.equal(byId.status, 200);
     const results = (byId.body as { results: { text: string }[] }).results;
@@ -147,11 +149,11 @@ describe('elevenlabs-native webhooks', () => {
     assert.ok(results.some((r) => r.text === 'Moved the physiotherapy appointment to Friday.'));
     const byPhone = await hooks.searchMemory(
       Buffer.from(JSON.stringify({ query: 'Friday', caller_id: phone })),
-      {},
+      AUTH,
     );
     assert.ok((byPhone.body as { results: unknown[] }).results.length >= 1);
-    assert.equal((await hooks.searchMemory(Buffer.from('{}'), {})).status, 400);
-    assert.equal((await hooks.conversationInit(Buffer.from('not json'), {})).status, 400);
+    assert.equal((await hooks.searchMemory(Buffer.from('{}'), AUTH)).status, 400);
+    assert.equal((await hooks.conversationInit(Buffer.from('not json'), AUTH)).status, 400);
   });
 
   test('request token guards conversation-init and tools when configured', async () => {
@@ -164,5 +166,16 @@ describe('elevenlabs-native webhooks', () => {
       (await hooks.searchMemory(Buffer.from(JSON.stringify({ query: 'x', caller_id: phone })), {})).status,
       401,
     );
+  });
+
+  test('without a configured request token, conversation-init and tools refuse everything (fail closed)', async () => {
+    const hooks = createElevenLabsWebhooks(h.store(), SECRET);
+    const body = Buffer.from(JSON.stringify({ caller_id: phone, query: 'x' }));
+    for (const headers of [{}, { authorization: 'Bearer ' }, { authorization: 'Bearer anything' }]) {
+      const init = await hooks.conversationInit(body, headers);
+      assert.equal(init.status, 503);
+      assert.match(JSON.stringify(init.body), /ELEVENLABS_REQUEST_TOKEN/);
+      assert.equal((await hooks.searchMemory(body, headers)).status, 503);
+    }
   });
 });

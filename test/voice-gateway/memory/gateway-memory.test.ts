@@ -38,6 +38,7 @@ const PHONES = {
 
 interface RunningGateway {
   url: string;
+  internalUrl: string;
   proc: Managed;
   metric(name: string): Promise<number>;
   call(from: string, o?: Partial<CallOptions>): Promise<SimulatedCall>;
@@ -59,6 +60,7 @@ async function spawnGateway(
     env: {
       CALLFLEET_GATEWAY_CONFIG: file,
       PORT: '0',
+      CALLFLEET_INTERNAL_PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
@@ -68,23 +70,28 @@ async function spawnGateway(
     },
   });
   let port = 0;
+  let internalPort = 0;
   await waitFor(
     `gateway ${name} to listen`,
     async () => {
       if (proc.child.exitCode !== null) throw new Error(readFileSync(logFile, 'utf8'));
-      const m = /"port":(\d+)/.exec(readFileSync(logFile, 'utf8'));
+      const log = readFileSync(logFile, 'utf8');
+      const m = /"port":(\d+)/.exec(log);
       if (m) port = Number(m[1]);
+      internalPort = Number(/"internalPort":(\d+)/.exec(log)?.[1] ?? 0);
       return port > 0;
     },
     20_000,
     50,
   );
   const url = `http://127.0.0.1:${port}`;
+  const internalUrl = `http://127.0.0.1:${internalPort}`;
   return {
     url,
+    internalUrl,
     proc,
     async metric(metric) {
-      const text = await (await fetch(`${url}/metrics`)).text();
+      const text = await (await fetch(`${internalUrl}/metrics`)).text();
       let sum = 0;
       for (const line of text.split('\n')) {
         if (line.startsWith(`${metric} `) || line.startsWith(`${metric}{`))
@@ -361,12 +368,12 @@ describe('caller memory in the running gateway (real processes, real PostgreSQL)
     assert.equal(count.rows[0].n, 1);
 
     // Read it back decrypted through the gateway's data-rights API (bearer token).
-    const refused = await fetch(`${gwEl.url}/memory/export`, {
+    const refused = await fetch(`${gwEl.internalUrl}/memory/export`, {
       method: 'POST',
       body: JSON.stringify({ phone: PHONES.restart }),
     });
     assert.equal(refused.status, 401);
-    const res = await fetch(`${gwEl.url}/memory/export`, {
+    const res = await fetch(`${gwEl.internalUrl}/memory/export`, {
       method: 'POST',
       headers: { authorization: `Bearer ${DATA_RIGHTS_TOKEN}`, 'content-type': 'application/json' },
       body: JSON.stringify({ phone: PHONES.restart, actor: 'e2e-test' }),

@@ -51,7 +51,8 @@ async function gatewayWith(memory: Record<string, unknown>, telephony = 'twilio-
   });
   gateways.push(gateway);
   const url = `http://127.0.0.1:${await gateway.listen(0, '127.0.0.1')}`;
-  return { runtime, url };
+  const internalUrl = `http://127.0.0.1:${await gateway.listenInternal(0, '127.0.0.1')}`;
+  return { runtime, url, internalUrl };
 }
 
 describe('memory config', () => {
@@ -95,12 +96,13 @@ describe('MemoryRuntime with the database down', () => {
   });
 
   test('twilio-stream mounts no ElevenLabs webhooks; the data-rights API is off without a token', async () => {
-    const { runtime, url } = await gatewayWith({ enabled: true });
+    const { runtime, url, internalUrl } = await gatewayWith({ enabled: true });
     assert.equal(runtime.webhooks, undefined);
     const init = await fetch(`${url}/elevenlabs/conversation-init`, { method: 'POST', body: '{}' });
     assert.equal(init.status, 404);
-    const api = await fetch(`${url}/memory/audit`);
+    const api = await fetch(`${internalUrl}/memory/audit`);
     assert.equal(api.status, 404);
+    assert.deepEqual(await api.json(), { error: 'data-rights API disabled' });
   });
 
   test('elevenlabs-native without ELEVENLABS_WEBHOOK_SECRET refuses every post-call', async () => {
@@ -112,6 +114,19 @@ describe('MemoryRuntime with the database down', () => {
       body: '{"type":"post_call_transcription","data":{"conversation_id":"c1"}}',
     });
     assert.equal(res.status, 401);
+  });
+
+  test('elevenlabs-native without ELEVENLABS_REQUEST_TOKEN refuses conversation-init and search-memory (fail closed)', async () => {
+    const { url } = await gatewayWith({ enabled: true }, 'elevenlabs-native');
+    for (const path of ['/elevenlabs/conversation-init', '/elevenlabs/tools/search-memory']) {
+      const res = await fetch(`${url}${path}`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer guess' },
+        body: '{"caller_id":"+14155550100","query":"x"}',
+      });
+      assert.equal(res.status, 503, path);
+      assert.match(await res.text(), /ELEVENLABS_REQUEST_TOKEN/);
+    }
   });
 });
 
