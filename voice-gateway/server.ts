@@ -14,6 +14,7 @@ import type { BackendSecrets } from './backends/types.ts';
 import { CallSession, type HandoffResult } from './call/session.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
+import { HttpMetrics } from './http-metrics.ts';
 import type { Logger } from './log.ts';
 import { maskPhone } from './log.ts';
 import type { CallerMemory } from './memory/types.ts';
@@ -114,7 +115,9 @@ export class Gateway {
       const line = `X-Callfleet-Pod: ${o.podName.replace(/[^\w.-]/g, '')}`;
       this.#wss.on('headers', (headers) => headers.push(line));
     }
+    const http = new HttpMetrics(this.metrics.registry);
     this.server = createServer((req, res) => {
+      http.observe(req, res);
       this.#route(req, res).catch((err) => {
         o.log.error({ err: (err as Error).message, path: req.url }, 'request failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error');
