@@ -67,6 +67,8 @@ export class Controller {
   #queue: WorkQueue | undefined;
   #tracker: CallTracker | undefined;
   #synced = false;
+  #voiceAgents: Informer<WithStatus> | undefined;
+  #memoryStores: Informer<WithStatus> | undefined;
 
   constructor(options: ControllerOptions) {
     this.#options = options;
@@ -99,6 +101,8 @@ export class Controller {
 
     const voiceAgents = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'VoiceAgent'));
     const memoryStores = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'MemoryStore'));
+    this.#voiceAgents = voiceAgents;
+    this.#memoryStores = memoryStores;
     const caches: ChildCaches = new Map();
     for (const [apiVersion, kind] of CHILD_KINDS) {
       if (!served.has(apiVersion)) continue;
@@ -223,10 +227,36 @@ export class Controller {
     }
   }
 
-  /** callfleet_operator_managed_resources{kind, ready}: what the "not Ready for 10 min" alert watches. */
+  /**
+   * callfleet_operator_managed_resources{kind, ready} (how many are not Ready) and
+   * callfleet_operator_condition{kind, resource_namespace, resource_name, type, reason} (which, and why):
+   * rebuilt from the cache, so deleted objects and old reasons leave no stale series.
+   */
   #countReady(kind: string, informer: Informer<WithStatus>): void {
     let ready = 0;
     let notReady = 0;
+    const { conditions } = this.#options.metrics;
+    conditions.reset();
+    for (const [k, cache] of [
+      ['VoiceAgent', this.#voiceAgents],
+      ['MemoryStore', this.#memoryStores],
+    ] as const) {
+      for (const object of cache?.cache.values() ?? []) {
+        for (const c of object.status?.conditions ?? []) {
+          if (!REPORTED_CONDITIONS.has(c.type)) continue;
+          conditions.set(
+            {
+              kind: k,
+              resource_namespace: object.metadata?.namespace ?? '',
+              resource_name: object.metadata?.name ?? '',
+              type: c.type,
+              reason: c.reason ?? '',
+            },
+            c.status === 'True' ? 1 : 0,
+          );
+        }
+      }
+    }
     for (const object of informer.cache.values()) {
       const condition = object.status?.conditions?.find((c) => c.type === 'Ready');
       if (condition?.status === 'True') ready++;
@@ -244,6 +274,9 @@ export class Controller {
     return served;
   }
 }
+
+/** Conditions exported as callfleet_operator_condition (what alerts watch). */
+const REPORTED_CONDITIONS = new Set(['Ready', 'Degraded']);
 
 /** Kinds whose status a reconcile reads (readiness of the fleet / the database). */
 const STATUS_READ = new Set(['Deployment', 'StatefulSet']);

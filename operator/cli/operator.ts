@@ -6,7 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { Controller } from '../controller.ts';
 import { KubeRest } from '../kube/rest.ts';
-import { createOperatorMetrics } from '../metrics.ts';
+import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 
 const usage = `usage: callfleet operator [options]
@@ -89,9 +89,12 @@ export async function run(args: string[]): Promise<number> {
   };
   const stopLeading = () => {
     metrics.leader.set(0);
+    resetLeaderMetrics(metrics);
     transition = transition.then(async () => {
       await controller?.stop();
       controller = undefined;
+      // A reconcile that was finishing while the controller stopped may have set them again.
+      resetLeaderMetrics(metrics);
     });
   };
 

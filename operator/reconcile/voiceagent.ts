@@ -123,6 +123,8 @@ export async function reconcileVoiceAgent(
       readyReplicas: deployment?.status?.readyReplicas ?? 0,
       activeCalls: calls?.activeCalls ?? 0,
       drainingReplicas: calls?.drainingReplicas ?? 0,
+      busyReplicas: calls?.busyReplicas ?? 0,
+      desiredReplicas,
       selector,
       ...base,
       ...rollout.status,
