@@ -245,6 +245,21 @@ for (const { example, va, objects } of cases) {
         assert.deepEqual(so.spec.advanced.horizontalPodAutoscalerConfig.behavior, behavior);
         const prom = so.spec.triggers.find((t: { type: string }) => t.type === 'prometheus');
         assert.match(prom.metadata.query, /callfleet_active_calls/);
+        const p = a.prometheus;
+        assert.equal(
+          prom.metadata.serverAddress,
+          p?.serverAddress ??
+            `http://prometheus-operated.${spec.monitoring.prometheusNamespace ?? 'monitoring'}.svc:9090`,
+        );
+        assert.equal(prom.metadata.awsRegion, p?.awsRegion);
+        assert.equal(prom.metadata.authModes, p?.authModes);
+        assert.equal(prom.metadata.unsafeSsl, p?.unsafeSsl ? 'true' : undefined);
+        assert.deepEqual(
+          prom.authenticationRef,
+          p?.authenticationRef
+            ? { name: p.authenticationRef.name, kind: p.authenticationRef.kind }
+            : undefined,
+        );
         if (a.targetActiveCallsPerPod)
           assert.equal(prom.metadata.threshold, String(a.targetActiveCallsPerPod));
         return;
@@ -390,6 +405,19 @@ for (const { example, va, objects } of cases) {
         for (const [k, v] of Object.entries(sm.spec.selector.matchLabels))
           assert.equal(metrics?.metadata?.labels?.[k], v);
         assert.equal(sm.spec.endpoints[0].path, '/metrics');
+      }
+      // spec.monitoring.labels (e.g. release: kube-prometheus-stack) on both, never over the callfleet labels.
+      for (const o of [...find(objects, 'ServiceMonitor'), ...find(objects, 'PrometheusRule')]) {
+        for (const [k, v] of Object.entries(spec.monitoring.labels ?? {}))
+          assert.equal(o.metadata?.labels?.[k], v, `${o.kind} label ${k}`);
+        assert.equal(o.metadata?.labels?.['callfleet.io/voiceagent'], name);
+      }
+      const [rule] = find(objects, 'PrometheusRule');
+      if (rule) {
+        // spec.slo thresholds reach the burn-rate recording rules.
+        const exprs = JSON.stringify(rule.spec.groups);
+        assert.ok(exprs.includes(`le=~\\"${spec.slo.responseSeconds}(`), 'response threshold');
+        assert.ok(exprs.includes(`le=~\\"${spec.slo.firstAudioSeconds}(`), 'first-audio threshold');
       }
     });
 
