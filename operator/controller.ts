@@ -219,7 +219,7 @@ export class Controller {
       }
       this.#options.metrics.reconciles.inc({ kind, result: 'error' });
       this.#options.metrics.reconcileErrors.inc({ kind });
-      log.error({ err: String(error) }, 'reconcile failed; will retry');
+      log.error({ err: error }, 'reconcile failed; will retry');
       throw error;
     } finally {
       end();

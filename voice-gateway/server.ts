@@ -119,7 +119,7 @@ export class Gateway {
     this.server = createServer((req, res) => {
       http.observe(req, res);
       this.#route(req, res).catch((err) => {
-        o.log.error({ err: (err as Error).message, path: req.url }, 'request failed');
+        o.log.error({ err, path: req.url?.split('?')[0] }, 'request failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error');
       });
     });

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import { loggerOptions } from '../../voice-gateway/log.ts';
 import { Controller } from '../controller.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
@@ -46,7 +47,7 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
 
-  const log = pino({ base: { component: 'operator' }, level: process.env.LOG_LEVEL ?? 'info' });
+  const log = pino(loggerOptions('operator', process.env.LOG_LEVEL ?? 'info'));
   const kc = new KubeConfig();
   if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
   else kc.loadFromDefault();
@@ -83,7 +84,7 @@ export async function run(args: string[]): Promise<number> {
       await controller.start();
     });
     transition.catch((error) => {
-      log.fatal({ err: String(error) }, 'controller failed to start');
+      log.fatal({ err: error }, 'controller failed to start');
       process.exit(1);
     });
   };

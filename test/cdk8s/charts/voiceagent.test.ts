@@ -45,6 +45,14 @@ for (const { example, va, objects } of cases) {
       assert.doesNotMatch(JSON.stringify(objects), /cdk8s\.io/);
     });
 
+    it('the gateway learns its namespace, VoiceAgent and pod name for its log lines (downward API)', () => {
+      const env = gateway(deployment).env as { name: string; value?: string; valueFrom?: Obj }[];
+      const byName = (n: string) => env.find((e) => e.name === n);
+      assert.equal(byName('CALLFLEET_VOICEAGENT')?.value, name);
+      assert.deepEqual(byName('POD_NAME')?.valueFrom, { fieldRef: { fieldPath: 'metadata.name' } });
+      assert.deepEqual(byName('POD_NAMESPACE')?.valueFrom, { fieldRef: { fieldPath: 'metadata.namespace' } });
+    });
+
     it('every child: the architecture labels, a controller ownerReference, no instance label', () => {
       for (const o of objects) {
         const labels = o.metadata?.labels ?? {};
