@@ -185,7 +185,16 @@ for (const { example, va, objects } of cases) {
           assert.equal(e.value, undefined, e.name);
           assert.ok(e.valueFrom?.secretKeyRef, e.name);
         } else {
-          assert.ok(['PORT', 'CALLFLEET_GATEWAY_CONFIG'].includes(e.name), `unexpected env ${e.name}`);
+          assert.ok(
+            [
+              'PORT',
+              'CALLFLEET_GATEWAY_CONFIG',
+              'CALLFLEET_VOICEAGENT',
+              'POD_NAME',
+              'POD_NAMESPACE',
+            ].includes(e.name),
+            `unexpected env ${e.name}`,
+          );
         }
       }
       assert.equal(gateway(deployment).envFrom, undefined);
