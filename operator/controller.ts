@@ -58,6 +58,8 @@ export interface ControllerOptions {
   watchdogMs?: number;
   /** How often the call tracker polls each gateway pod's /status; 0 turns tracking off. */
   callPollIntervalMs?: number;
+  /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule. */
+  monitoringLabels?: Record<string, string>;
 }
 
 export class Controller {
@@ -140,6 +142,7 @@ export class Controller {
       events: new EventRecorder(this.#rest, this.#options.identity, log),
       metrics,
       log,
+      monitoringLabels: this.#options.monitoringLabels,
     };
     const queue = new WorkQueue((key) => this.#reconcile(ctx, key), {
       concurrency: this.#options.concurrency ?? 8,

@@ -19,6 +19,9 @@ const usage = `usage: callfleet operator [options]
   --concurrency N          reconciles running at once (default 8)
   --resync SECONDS         full relist period (default 300)
   --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5)
+  --voiceagent-monitoring-labels K=V[,K=V...]
+                           labels on every VoiceAgent's ServiceMonitor and PrometheusRule, e.g.
+                           release=kube-prometheus-stack (a VoiceAgent's spec.monitoring.labels win)
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -35,6 +38,7 @@ export async function run(args: string[]): Promise<number> {
         concurrency: { type: 'string', default: '8' },
         resync: { type: 'string', default: '300' },
         'call-poll': { type: 'string', default: '5' },
+        'voiceagent-monitoring-labels': { type: 'string', default: '' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -47,6 +51,11 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
 
+  const monitoringLabels = parseLabels(String(values['voiceagent-monitoring-labels']));
+  if (typeof monitoringLabels === 'string') {
+    process.stderr.write(`--voiceagent-monitoring-labels: ${monitoringLabels}\n`);
+    return 2;
+  }
   const log = pino(loggerOptions('operator', process.env.LOG_LEVEL ?? 'info'));
   const kc = new KubeConfig();
   if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
@@ -71,6 +80,7 @@ export async function run(args: string[]): Promise<number> {
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
       callPollIntervalMs: Number(values['call-poll']) * 1000,
+      monitoringLabels,
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller
@@ -147,4 +157,24 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });
+}
+
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** `k=v,k2=v2` → labels, or the error naming the bad pair. */
+export function parseLabels(text: string): Record<string, string> | string {
+  const labels: Record<string, string> = {};
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [key = '', value, ...rest] = pair.split('=');
+    if (value === undefined || rest.length) return `${pair}: expected key=value`;
+    if (!LABEL_KEY.test(key)) return `${pair}: ${key} is not a valid label key`;
+    if (!LABEL_VALUE.test(value)) return `${pair}: ${value} is not a valid label value`;
+    labels[key] = value;
+  }
+  return labels;
 }

@@ -22,6 +22,8 @@ export interface ReconcileContext {
   log: Logger;
   /** Live calls per gateway pod (absent when call tracking is off). */
   tracker?: CallTracker;
+  /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule (--voiceagent-monitoring-labels). */
+  monitoringLabels?: Record<string, string>;
 }
 
 export type Reconciler = (ctx: ReconcileContext, key: string, log: Logger) => Promise<ReconcileOutcome>;

@@ -35,6 +35,8 @@ export interface VoiceAgentRenderContext {
   memoryStore?: MemoryStoreContext;
   /** Ready gateway pods without a call, as the operator's call tracker last saw them. */
   idleReadyPods?: number;
+  /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule (operator flag, chart-wide). */
+  monitoringLabels?: Record<string, string>;
 }
 
 export interface VoiceAgentModel {
@@ -59,6 +61,8 @@ export interface VoiceAgentModel {
   };
   /** See VoiceAgentRenderContext.idleReadyPods. */
   idleReadyPods?: number;
+  /** See VoiceAgentRenderContext.monitoringLabels. */
+  monitoringLabels: Record<string, string>;
   labels(component: string): Labels;
 }
 
@@ -105,6 +109,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     podLabels,
     memory,
     idleReadyPods: ctx.idleReadyPods,
+    monitoringLabels: ctx.monitoringLabels ?? {},
     labels: (component) => childLabels(owner, component),
   };
 }

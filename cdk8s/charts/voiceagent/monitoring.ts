@@ -172,11 +172,13 @@ export function alertRules(m: VoiceAgentModel): Rule[] {
 
 export function addMonitoring(chart: Chart, m: VoiceAgentModel): void {
   const mon = m.spec.monitoring;
+  // Chart-wide labels (operator flag), then the VoiceAgent's own, never over the callfleet labels.
+  const labels = { ...m.monitoringLabels, ...mon.labels, ...m.labels('monitoring') };
   if (mon.serviceMonitor) {
     new ApiObject(chart, 'servicemonitor', {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'ServiceMonitor',
-      metadata: { name: m.names.serviceMonitor, labels: { ...mon.labels, ...m.labels('monitoring') } },
+      metadata: { name: m.names.serviceMonitor, labels },
       spec: {
         selector: { matchLabels: m.labels('metrics') },
         namespaceSelector: { matchNames: [m.namespace] },
@@ -188,7 +190,7 @@ export function addMonitoring(chart: Chart, m: VoiceAgentModel): void {
     new ApiObject(chart, 'prometheusrule', {
       apiVersion: 'monitoring.coreos.com/v1',
       kind: 'PrometheusRule',
-      metadata: { name: m.names.prometheusRule, labels: { ...mon.labels, ...m.labels('monitoring') } },
+      metadata: { name: m.names.prometheusRule, labels },
       spec: { groups: [{ name: `callfleet-${m.owner.name}`, rules: alertRules(m) }] },
     });
   }
