@@ -104,6 +104,7 @@ export class Gateway {
     }
     this.metrics.draining.set(0);
     this.metrics.activeCalls.set(0);
+    this.metrics.capacity.set(o.config.calls.maxConcurrentPerPod);
     this.#wss = new WebSocketServer({
       noServer: true,
       // Hard guard only: frames above the configured limit (but under this) are counted and skipped.

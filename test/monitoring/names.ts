@@ -23,15 +23,24 @@ export function alertRules(): AlertRule[] {
 }
 
 export function dashboardExprs(): string[] {
-  const dashboard = JSON.parse(readFileSync(new URL('dashboard.json', files), 'utf8')) as {
-    panels: { targets?: { expr: string }[] }[];
-    templating: { list: { query?: string | { query: string } }[] };
-  };
+  const dashboard = readDashboard();
   const panels = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
   const variables = dashboard.templating.list.map((v) =>
     typeof v.query === 'string' ? v.query : (v.query?.query ?? ''),
   );
-  return [...panels, ...variables];
+  const annotations = dashboard.annotations.list.map((a) => a.expr ?? '');
+  return [...panels, ...variables, ...annotations];
+}
+
+export interface Dashboard {
+  description?: string;
+  panels: { type: string; title: string; description?: string; targets?: { expr: string }[] }[];
+  templating: { list: { name: string; query?: string | { query: string } }[] };
+  annotations: { list: { name: string; expr?: string }[] };
+}
+
+export function readDashboard(): Dashboard {
+  return JSON.parse(readFileSync(new URL('dashboard.json', files), 'utf8')) as Dashboard;
 }
 
 /** Every `callfleet_*` metric name an expression selects. */

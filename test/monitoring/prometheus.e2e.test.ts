@@ -17,7 +17,7 @@ import { kubectlOk } from '../support/kube-helpers.ts';
 import { sumMetric } from '../support/operator.ts';
 import { freePort } from '../support/ports.ts';
 import { type Managed, startProcess, waitFor } from '../support/processes.ts';
-import { voiceAgentRuleGroups } from './names.ts';
+import { dashboardExprs, voiceAgentRuleGroups } from './names.ts';
 import {
   AlertWatcher,
   compressRules,
@@ -259,6 +259,28 @@ describe('alerts on a real Prometheus [e2e]', { timeout: 600_000 }, () => {
       'inactive',
     ]);
     assert.ok(refused > 10);
+  });
+
+  it('every rule evaluates without error, and every dashboard query runs', async () => {
+    const rules = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as {
+      data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+    };
+    const all = rules.data.groups.flatMap((g) => g.rules);
+    assert.ok(all.length >= 40, `${all.length} rules loaded`);
+    assert.deepEqual(
+      all.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`),
+      [],
+    );
+    for (const expr of dashboardExprs()) {
+      if (expr.startsWith('label_values(') || !expr) continue;
+      const query = expr
+        .replaceAll('$__rate_interval', '1m')
+        .replaceAll('${voiceagent:regex}', '.*')
+        .replace(/\$(cluster|namespace)/g, '.*');
+      const response = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(query)}`);
+      const body = (await response.json()) as { status: string; error?: string };
+      assert.equal(body.status, 'success', `${query}: ${body.error}`);
+    }
   });
 
   it('prints every transition', () => {
