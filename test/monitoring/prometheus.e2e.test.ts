@@ -275,7 +275,7 @@ describe('alerts on a real Prometheus [e2e]', { timeout: 600_000 }, () => {
       if (expr.startsWith('label_values(') || !expr) continue;
       const query = expr
         .replaceAll('$__rate_interval', '1m')
-        .replaceAll('${voiceagent:regex}', '.*')
+        .replaceAll(/\$\{voiceagent:regex\}/g, '.*')
         .replace(/\$(cluster|namespace)/g, '.*');
       const response = await fetch(`${prometheus.url}/api/v1/query?query=${encodeURIComponent(query)}`);
       const body = (await response.json()) as { status: string; error?: string };
