@@ -160,7 +160,8 @@ export function alertRules(m: VoiceAgentModel): Rule[] {
       alert: 'CallfleetNoGatewayUp',
       expr: `absent(up{${sel}} == 1)`,
       for: '5m',
-      labels: { ...labels, severity: 'critical' },
+      // absent() of a comparison carries no labels: name the fleet for routing.
+      labels: { ...labels, severity: 'critical', namespace: m.namespace, service: m.names.metricsService },
       annotations: {
         summary: `VoiceAgent ${m.owner.name}: no gateway pod is being scraped.`,
         runbook_url: runbook('CallfleetNoGatewayUp'),
