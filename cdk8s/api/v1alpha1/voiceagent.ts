@@ -511,14 +511,20 @@ export const SloSchema = z
       2,
       'Greeting objective: seconds from the stream start to the first agent audio (callfleet_first_audio_seconds). One of 0.5, 0.75, 1, 1.5, 2, 3, 5.',
     ),
-    objective: z
-      .number()
-      .min(0.5)
-      .max(0.999)
-      .default(0.95)
-      .describe(
-        'Fraction of responses (and of greetings) that must be within their threshold, e.g. 0.95 for "p95 within". The rest is the error budget the burn-rate alerts watch.',
-      ),
+    // The API server truncates a fractional minimum to an integer for integral values (0 would pass 0.5):
+    // the range is a CEL rule as well.
+    objective: celRefine(
+      z
+        .number()
+        .min(0.5)
+        .max(0.999)
+        .default(0.95)
+        .describe(
+          'Fraction of responses (and of greetings) that must be within their threshold, e.g. 0.95 for "p95 within". The rest is the error budget the burn-rate alerts watch.',
+        ),
+      { rule: 'self >= 0.5 && self <= 0.999', message: 'objective must be between 0.5 and 0.999' },
+      (v) => v >= 0.5 && v <= 0.999,
+    ),
   })
   .describe(
     'Voice-quality objectives, rendered into the PrometheusRule as multi-window burn-rate alerts (Google SRE workbook).',
