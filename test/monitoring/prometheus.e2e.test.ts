@@ -4,7 +4,9 @@
 // incidents are staged and each alert must go inactive -> pending -> firing -> inactive (resolved):
 //   - the operator is SIGKILLed (CallfleetOperatorAbsent), then started again;
 //   - a gateway is SIGKILLed (CallfleetGatewayDown for that pod), then started again;
-//   - a burst of requests with a wrong X-Twilio-Signature (CallfleetSignatureRejections), then it stops.
+//   - a burst of requests with a wrong X-Twilio-Signature (CallfleetSignatureRejections), then it stops;
+//   - a VoiceAgent that cannot become Ready (no controller-manager runs its Deployment) is reported by the
+//     leading operator (CallfleetVoiceAgentNotReady), then deleted.
 // Every alert state transition is printed as it happens.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +15,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { type Cluster, startCluster } from '../support/cluster.ts';
-import { kubectlOk } from '../support/kube-helpers.ts';
+import { applyObjects, createNamespace, example, kubectlOk } from '../support/kube-helpers.ts';
 import { sumMetric } from '../support/operator.ts';
 import { freePort } from '../support/ports.ts';
 import { type Managed, startProcess, waitFor } from '../support/processes.ts';
@@ -261,6 +263,26 @@ describe('alerts on a real Prometheus [e2e]', { timeout: 600_000 }, () => {
     assert.ok(refused > 10);
   });
 
+  it('a VoiceAgent not Ready: CallfleetVoiceAgentNotReady goes pending, fires, and resolves when it is gone', async () => {
+    const since = watcher.now();
+    console.log(
+      `[scenario] +${since.toFixed(1)}s create VoiceAgent voice/stuck (its Deployment never reports)`,
+    );
+    await createNamespace(cluster, 'voice');
+    const va = example('examples/voiceagent-echo.yaml');
+    await applyObjects(cluster, 'voice', [{ ...va, metadata: { name: 'stuck' } }]);
+    await watcher.waitFor('CallfleetVoiceAgentNotReady', 'firing', 'resource_name=stuck', since, 90_000);
+    console.log(`[scenario] +${watcher.now().toFixed(1)}s delete it`);
+    await kubectlOk(cluster, ['delete', 'voiceagent', 'stuck', '-n', 'voice', '--wait=false']);
+    await watcher.waitFor('CallfleetVoiceAgentNotReady', 'inactive', 'resource_name=stuck', since, 60_000);
+    assert.deepEqual(watcher.path('CallfleetVoiceAgentNotReady', 'resource_name=stuck', since), [
+      'inactive',
+      'pending',
+      'firing',
+      'inactive',
+    ]);
+  });
+
   it('every rule evaluates without error, and every dashboard query runs', async () => {
     const rules = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as {
       data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
@@ -287,6 +309,6 @@ describe('alerts on a real Prometheus [e2e]', { timeout: 600_000 }, () => {
     console.log('[alerts] all state transitions:');
     for (const t of watcher.transitions)
       console.log(`  +${t.at.toFixed(1)}s  ${t.alert}{${t.labels}}  ${t.from} -> ${t.to}`);
-    assert.ok(watcher.transitions.length >= 9);
+    assert.ok(watcher.transitions.length >= 12);
   });
 });
