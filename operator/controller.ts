@@ -60,6 +60,8 @@ export interface ControllerOptions {
   callPollIntervalMs?: number;
   /** The operator's namespace: the gateways' NetworkPolicy admits it to their internal port. */
   operatorNamespace?: string;
+  /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule. */
+  monitoringLabels?: Record<string, string>;
 }
 
 export class Controller {
@@ -69,6 +71,8 @@ export class Controller {
   #queue: WorkQueue | undefined;
   #tracker: CallTracker | undefined;
   #synced = false;
+  #voiceAgents: Informer<WithStatus> | undefined;
+  #memoryStores: Informer<WithStatus> | undefined;
 
   constructor(options: ControllerOptions) {
     this.#options = options;
@@ -101,6 +105,8 @@ export class Controller {
 
     const voiceAgents = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'VoiceAgent'));
     const memoryStores = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'MemoryStore'));
+    this.#voiceAgents = voiceAgents;
+    this.#memoryStores = memoryStores;
     const caches: ChildCaches = new Map();
     for (const [apiVersion, kind] of CHILD_KINDS) {
       if (!served.has(apiVersion)) continue;
@@ -139,6 +145,7 @@ export class Controller {
       metrics,
       log,
       ...(this.#options.operatorNamespace ? { operatorNamespace: this.#options.operatorNamespace } : {}),
+      monitoringLabels: this.#options.monitoringLabels,
     };
     const queue = new WorkQueue((key) => this.#reconcile(ctx, key), {
       concurrency: this.#options.concurrency ?? 8,
@@ -218,7 +225,7 @@ export class Controller {
       }
       this.#options.metrics.reconciles.inc({ kind, result: 'error' });
       this.#options.metrics.reconcileErrors.inc({ kind });
-      log.error({ err: String(error) }, 'reconcile failed; will retry');
+      log.error({ err: error }, 'reconcile failed; will retry');
       throw error;
     } finally {
       end();
@@ -226,10 +233,36 @@ export class Controller {
     }
   }
 
-  /** callfleet_operator_managed_resources{kind, ready}: what the "not Ready for 10 min" alert watches. */
+  /**
+   * callfleet_operator_managed_resources{kind, ready} (how many are not Ready) and
+   * callfleet_operator_condition{kind, resource_namespace, resource_name, type, reason} (which, and why):
+   * rebuilt from the cache, so deleted objects and old reasons leave no stale series.
+   */
   #countReady(kind: string, informer: Informer<WithStatus>): void {
     let ready = 0;
     let notReady = 0;
+    const { conditions } = this.#options.metrics;
+    conditions.reset();
+    for (const [k, cache] of [
+      ['VoiceAgent', this.#voiceAgents],
+      ['MemoryStore', this.#memoryStores],
+    ] as const) {
+      for (const object of cache?.cache.values() ?? []) {
+        for (const c of object.status?.conditions ?? []) {
+          if (!REPORTED_CONDITIONS.has(c.type)) continue;
+          conditions.set(
+            {
+              kind: k,
+              resource_namespace: object.metadata?.namespace ?? '',
+              resource_name: object.metadata?.name ?? '',
+              type: c.type,
+              reason: c.reason ?? '',
+            },
+            c.status === 'True' ? 1 : 0,
+          );
+        }
+      }
+    }
     for (const object of informer.cache.values()) {
       const condition = object.status?.conditions?.find((c) => c.type === 'Ready');
       if (condition?.status === 'True') ready++;
@@ -247,6 +280,9 @@ export class Controller {
     return served;
   }
 }
+
+/** Conditions exported as callfleet_operator_condition (what alerts watch). */
+const REPORTED_CONDITIONS = new Set(['Ready', 'Degraded']);
 
 /** Kinds whose status a reconcile reads (readiness of the fleet / the database). */
 const STATUS_READ = new Set(['Deployment', 'StatefulSet']);

@@ -65,7 +65,29 @@ export function createOperatorMetrics() {
       labelNames: ['kind', 'ready'],
       registers: [registry],
     }),
+    conditions: new Gauge({
+      name: 'callfleet_operator_condition',
+      help: 'Conditions of each VoiceAgent and MemoryStore (1 True, 0 otherwise), by kind, resource_namespace, resource_name, type and reason. Exported by the leader only.',
+      labelNames: ['kind', 'resource_namespace', 'resource_name', 'type', 'reason'],
+      registers: [registry],
+    }),
+    rollbacks: new Counter({
+      name: 'callfleet_operator_rollbacks_total',
+      help: 'Automatic rollbacks of a VoiceAgent rollout, by resource_namespace and resource_name.',
+      labelNames: ['resource_namespace', 'resource_name'],
+      registers: [registry],
+    }),
   };
+}
+
+/**
+ * A replica that steps down forgets what it reported as leader: the new leader reports the fleet, and a
+ * stale copy from the old one would keep (or hide) a "not Ready" alert.
+ */
+export function resetLeaderMetrics(metrics: OperatorMetrics): void {
+  metrics.managedResources.reset();
+  metrics.conditions.reset();
+  metrics.queueDepth.reset();
 }
 
 export type OperatorMetrics = ReturnType<typeof createOperatorMetrics>;

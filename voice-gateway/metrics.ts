@@ -58,6 +58,7 @@ export class GatewayMetrics {
     before_start: 0,
   };
   readonly activeCalls: Gauge;
+  readonly capacity: Gauge;
   readonly calls: Counter<'outcome'>;
   readonly callDuration: Histogram;
   readonly firstAudio: Histogram;
@@ -82,6 +83,11 @@ export class GatewayMetrics {
     this.activeCalls = new Gauge({
       name: 'callfleet_active_calls',
       help: 'Calls with a live media stream on this pod',
+      registers: [r],
+    });
+    this.capacity = new Gauge({
+      name: 'callfleet_call_capacity',
+      help: 'Calls this pod takes at most (calls.maxConcurrentPerPod)',
       registers: [r],
     });
     this.calls = new Counter({

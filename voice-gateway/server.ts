@@ -18,6 +18,7 @@ import {
   type Route,
   text,
 } from './http/router.ts';
+import { HttpMetrics } from './http-metrics.ts';
 import type { Logger } from './log.ts';
 import { maskPhone } from './log.ts';
 import type { CallerMemory } from './memory/types.ts';
@@ -103,6 +104,7 @@ export class Gateway {
     }
     this.metrics.draining.set(0);
     this.metrics.activeCalls.set(0);
+    this.metrics.capacity.set(o.config.calls.maxConcurrentPerPod);
     this.#wss = new WebSocketServer({
       noServer: true,
       // Hard guard only: frames above the configured limit (but under this) are counted and skipped.
@@ -115,6 +117,7 @@ export class Gateway {
       this.#wss.on('headers', (headers) => headers.push(line));
     }
     const limits = { ...DEFAULT_HTTP_LIMITS, ...o.http };
+    const http = new HttpMetrics(this.metrics.registry);
     const door = (name: DoorName, routes: Route[]) =>
       createDoorServer({
         name,
@@ -122,7 +125,7 @@ export class Gateway {
         limits,
         log: o.log,
         onReject: (reason) => this.metrics.httpRejected.labels(name, reason).inc(),
-        // Per-route request metrics (route name, status, duration) belong in onResponse.
+        onRequest: (req, res) => http.observe(req, res),
       });
     this.server = door('public', this.#publicRoutes());
     this.internalServer = door('internal', this.#internalRoutes());

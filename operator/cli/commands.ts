@@ -33,6 +33,10 @@ export const commands: Record<string, Command> = {
     summary: 'apply the caller-memory database migrations',
     load: async () => ({ run: (await import('../../voice-gateway/memory/cli.ts')).runMigrate }),
   },
+  status: {
+    summary: "show one VoiceAgent's conditions, pods, rollouts and events (status voiceagent NAME -n NS)",
+    load: () => import('./status.ts'),
+  },
   memory: {
     summary: 'export, forget or audit what callfleet holds about a caller',
     load: async () => ({ run: (await import('../../voice-gateway/memory/cli.ts')).runMemory }),

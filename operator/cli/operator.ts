@@ -4,9 +4,10 @@ import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
+import { loggerOptions } from '../../voice-gateway/log.ts';
 import { Controller } from '../controller.ts';
 import { KubeRest } from '../kube/rest.ts';
-import { createOperatorMetrics } from '../metrics.ts';
+import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
 
 const usage = `usage: callfleet operator [options]
@@ -20,6 +21,9 @@ const usage = `usage: callfleet operator [options]
   --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5)
   --operator-namespace NS  namespace admitted to the gateways' internal port (status, metrics)
                            by their NetworkPolicy (default $POD_NAMESPACE, else callfleet-system)
+  --voiceagent-monitoring-labels K=V[,K=V...]
+                           labels on every VoiceAgent's ServiceMonitor and PrometheusRule, e.g.
+                           release=kube-prometheus-stack (a VoiceAgent's spec.monitoring.labels win)
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -37,6 +41,7 @@ export async function run(args: string[]): Promise<number> {
         resync: { type: 'string', default: '300' },
         'call-poll': { type: 'string', default: '5' },
         'operator-namespace': { type: 'string' },
+        'voiceagent-monitoring-labels': { type: 'string', default: '' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -49,7 +54,12 @@ export async function run(args: string[]): Promise<number> {
     return 0;
   }
 
-  const log = pino({ base: { component: 'operator' }, level: process.env.LOG_LEVEL ?? 'info' });
+  const monitoringLabels = parseLabels(String(values['voiceagent-monitoring-labels']));
+  if (typeof monitoringLabels === 'string') {
+    process.stderr.write(`--voiceagent-monitoring-labels: ${monitoringLabels}\n`);
+    return 2;
+  }
+  const log = pino(loggerOptions('operator', process.env.LOG_LEVEL ?? 'info'));
   const kc = new KubeConfig();
   if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
   else kc.loadFromDefault();
@@ -76,6 +86,7 @@ export async function run(args: string[]): Promise<number> {
       operatorNamespace:
         (typeof values['operator-namespace'] === 'string' ? values['operator-namespace'] : undefined) ??
         process.env.POD_NAMESPACE,
+      monitoringLabels,
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller
@@ -89,15 +100,18 @@ export async function run(args: string[]): Promise<number> {
       await controller.start();
     });
     transition.catch((error) => {
-      log.fatal({ err: String(error) }, 'controller failed to start');
+      log.fatal({ err: error }, 'controller failed to start');
       process.exit(1);
     });
   };
   const stopLeading = () => {
     metrics.leader.set(0);
+    resetLeaderMetrics(metrics);
     transition = transition.then(async () => {
       await controller?.stop();
       controller = undefined;
+      // A reconcile that was finishing while the controller stopped may have set them again.
+      resetLeaderMetrics(metrics);
     });
   };
 
@@ -149,4 +163,24 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });
+}
+
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
+
+/** `k=v,k2=v2` → labels, or the error naming the bad pair. */
+export function parseLabels(text: string): Record<string, string> | string {
+  const labels: Record<string, string> = {};
+  for (const pair of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const [key = '', value, ...rest] = pair.split('=');
+    if (value === undefined || rest.length) return `${pair}: expected key=value`;
+    if (!LABEL_KEY.test(key)) return `${pair}: ${key} is not a valid label key`;
+    if (!LABEL_VALUE.test(value)) return `${pair}: ${value} is not a valid label value`;
+    labels[key] = value;
+  }
+  return labels;
 }

@@ -24,6 +24,8 @@ export interface ReconcileContext {
   tracker?: CallTracker;
   /** The operator's namespace (admitted to the gateways' internal port). */
   operatorNamespace?: string;
+  /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule (--voiceagent-monitoring-labels). */
+  monitoringLabels?: Record<string, string>;
 }
 
 export type Reconciler = (ctx: ReconcileContext, key: string, log: Logger) => Promise<ReconcileOutcome>;

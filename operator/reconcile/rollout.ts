@@ -77,10 +77,12 @@ export async function guardRollout(
       watching: false,
     };
   }
-  if (!deployment) return { status: kept, conditions: [], watching: false };
-  const revision = revisionOf(deployment);
   const namespace = va.metadata?.namespace ?? '';
   const name = va.metadata?.name ?? '';
+  // The series exists at 0 before the first rollback, so increase() sees that rollback.
+  ctx.metrics.rollbacks.inc({ resource_namespace: namespace, resource_name: name }, 0);
+  if (!deployment) return { status: kept, conditions: [], watching: false };
+  const revision = revisionOf(deployment);
   const replicaSets = ctx.replicaSets.list((rs) => rs.metadata?.namespace === namespace);
   const hash = replicaSetOf(replicaSets, deployment, revision)?.metadata?.labels?.[TEMPLATE_HASH_LABEL];
   // Terminating pods do not count in a Deployment's status: the rollout is only over when every old pod
@@ -123,6 +125,7 @@ export async function guardRollout(
   ctx.caches.get('apps/v1/Deployment')?.update(restored);
   const message = `${cause}; rolled back to the pod template of generation ${status.lastGoodGeneration}`;
   log.warn({ cause, template: status.lastGoodTemplate }, 'rollout failed; rolled back');
+  ctx.metrics.rollbacks.inc({ resource_namespace: namespace, resource_name: name });
   await ctx.events.record(va, 'Warning', 'RolloutFailed', message, 'Rollback');
   return {
     status: { ...kept, failedGeneration: generation },

@@ -70,6 +70,7 @@ export async function reconcileVoiceAgent(
     memoryStore,
     idleReadyPods: calls?.idleReadyPods,
     operatorNamespace: ctx.operatorNamespace,
+    monitoringLabels: ctx.monitoringLabels,
   });
   if (!rendered.ok) {
     await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
@@ -127,6 +128,8 @@ export async function reconcileVoiceAgent(
       readyReplicas: deployment?.status?.readyReplicas ?? 0,
       activeCalls: calls?.activeCalls ?? 0,
       drainingReplicas: calls?.drainingReplicas ?? 0,
+      busyReplicas: calls?.busyReplicas ?? 0,
+      desiredReplicas,
       selector,
       ...base,
       ...rollout.status,

@@ -33,6 +33,8 @@ export interface CallCounts {
 export interface FleetSummary {
   activeCalls: number;
   drainingReplicas: number;
+  /** Pods not draining that carry at least one call (protected from scale-down). */
+  busyReplicas: number;
   idlePods: number;
   /** Ready pods without a call (what the idle PodDisruptionBudget may evict from). */
   idleReadyPods: number;
@@ -93,6 +95,7 @@ export class CallTracker {
     const summary: FleetSummary = {
       activeCalls: 0,
       drainingReplicas: 0,
+      busyReplicas: 0,
       idlePods: 0,
       idleReadyPods: 0,
       livePods: 0,
@@ -108,7 +111,8 @@ export class CallTracker {
       // A pod that is not running yet carries no call: removing it is always safe.
       else if (!pod.status?.podIP || pod.status.phase !== 'Running') summary.idlePods++;
       else if (!current) summary.fresh = false;
-      else if (current.activeCalls === 0) {
+      else if (current.activeCalls > 0) summary.busyReplicas++;
+      else {
         summary.idlePods++;
         if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
           summary.idleReadyPods++;

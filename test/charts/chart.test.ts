@@ -110,6 +110,12 @@ describe('charts/callfleet', () => {
     for (const alert of alerts) assert.match(alert.annotations.runbook_url, /docs\/runbooks\/alerts\.md#/);
     const dashboard = docs.find((d) => d.kind === 'ConfigMap' && d.metadata.name.endsWith('dashboard'));
     assert.ok(JSON.parse(dashboard?.data['callfleet.json']).panels.length > 0);
+    // monitoring.voiceAgentLabels reach the operator, which puts them on every VoiceAgent's monitors.
+    const args: string[] = docs.find((d) => d.kind === 'Deployment')?.spec.template.spec.containers[0].args;
+    assert.ok(
+      args.includes('--voiceagent-monitoring-labels=release=kube-prometheus-stack,team=voice,'),
+      args.join(' '),
+    );
   });
 
   it('rejects values the schema forbids', () => {

@@ -30,7 +30,7 @@ kube_minor=${KUBERNETES_VERSION#v1.}; kube_minor=${kube_minor%%.*}
 kv=k8s.io/component-base/version
 kube_ldflags="-X $kv.gitVersion=$KUBERNETES_VERSION -X $kv.gitMajor=1 -X $kv.gitMinor=$kube_minor -X $kv.gitTreeState=clean -X $kv.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kube_minor"
 
-want=${*:-etcd kubernetes kwok helm promtool}
+want=${*:-etcd kubernetes kwok helm promtool prometheus}
 for tool in $want; do
   case $tool in
     kubernetes) build kubernetes "$KUBERNETES_VERSION" kubernetes "$kube_ldflags" \
@@ -40,6 +40,9 @@ for tool in $want; do
     kwok)       build kwok "$KWOK_VERSION" kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     helm)       build helm "$HELM_VERSION" helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     promtool)   build promtool "$PROMETHEUS_VERSION" promtool "" github.com/prometheus/prometheus/cmd/promtool ;;
+    # The server for the alerting end-to-end test. Without the builtinassets tag the web UI is not embedded
+    # (nothing to build with npm); the API and rule evaluation are all the test uses.
+    prometheus) build prometheus "$PROMETHEUS_VERSION" prometheus "" github.com/prometheus/prometheus/cmd/prometheus ;;
     *) log "unknown tool: $tool"; exit 2 ;;
   esac
 done
@@ -51,5 +54,6 @@ for tool in $want; do
     kwok) echo "$cache/kwok-$KWOK_VERSION/bin" ;;
     helm) echo "$cache/helm-$HELM_VERSION/bin" ;;
     promtool) echo "$cache/promtool-$PROMETHEUS_VERSION/bin" ;;
+    prometheus) echo "$cache/prometheus-$PROMETHEUS_VERSION/bin" ;;
   esac
 done

@@ -1,6 +1,8 @@
 // Metric names used by the alert rules and the Grafana dashboard shipped in the chart.
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
+import { parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
+import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
 
 const files = new URL('../../charts/callfleet/files/', import.meta.url);
 
@@ -8,6 +10,8 @@ export interface AlertRule {
   alert?: string;
   record?: string;
   expr: string;
+  for?: string;
+  labels?: Record<string, string>;
   annotations?: Record<string, string>;
 }
 
@@ -19,15 +23,24 @@ export function alertRules(): AlertRule[] {
 }
 
 export function dashboardExprs(): string[] {
-  const dashboard = JSON.parse(readFileSync(new URL('dashboard.json', files), 'utf8')) as {
-    panels: { targets?: { expr: string }[] }[];
-    templating: { list: { query?: string | { query: string } }[] };
-  };
+  const dashboard = readDashboard();
   const panels = dashboard.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
   const variables = dashboard.templating.list.map((v) =>
     typeof v.query === 'string' ? v.query : (v.query?.query ?? ''),
   );
-  return [...panels, ...variables];
+  const annotations = dashboard.annotations.list.map((a) => a.expr ?? '');
+  return [...panels, ...variables, ...annotations];
+}
+
+export interface Dashboard {
+  description?: string;
+  panels: { type: string; title: string; description?: string; targets?: { expr: string }[] }[];
+  templating: { list: { name: string; query?: string | { query: string } }[] };
+  annotations: { list: { name: string; expr?: string }[] };
+}
+
+export function readDashboard(): Dashboard {
+  return JSON.parse(readFileSync(new URL('dashboard.json', files), 'utf8')) as Dashboard;
 }
 
 /** Every `callfleet_*` metric name an expression selects. */
@@ -45,4 +58,48 @@ export function exposedNames(text: string): Set<string> {
     if (type === 'summary') for (const suffix of ['_sum', '_count']) names.add(name + suffix);
   }
   return names;
+}
+
+/** The PrometheusRule groups a VoiceAgent `echo` in namespace `voice` renders (spec merged over a minimal one). */
+export function voiceAgentRuleGroups(
+  spec: Record<string, unknown> = {},
+): { name: string; rules: AlertRule[] }[] {
+  const parsed = parseVoiceAgent({
+    apiVersion: 'callfleet.io/v1alpha1',
+    kind: 'VoiceAgent',
+    metadata: { name: 'echo', namespace: 'voice', uid: '00000000-0000-4000-8000-000000000001' },
+    spec: {
+      agent: { provider: 'echo' },
+      telephony: {
+        twilio: {
+          accountSidSecretRef: { name: 'twilio', key: 'account-sid' },
+          authTokenSecretRef: { name: 'twilio', key: 'auth-token' },
+        },
+        publicBaseUrl: 'https://calls.example.com',
+      },
+      monitoring: { serviceMonitor: true, prometheusRule: true },
+      ...spec,
+    },
+  });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
+  const rendered = renderVoiceAgent(parsed.value);
+  if (!rendered.ok) throw new Error(rendered.error.message);
+  const rule = rendered.objects.find((o) => o.kind === 'PrometheusRule') as unknown as {
+    spec: { groups: { name: string; rules: AlertRule[] }[] };
+  };
+  return rule.spec.groups;
+}
+
+export function voiceAgentAlertRules(spec: Record<string, unknown> = {}): AlertRule[] {
+  return voiceAgentRuleGroups(spec)
+    .flatMap((g) => g.rules)
+    .filter((r) => r.alert);
+}
+
+/** Every `callfleet_*` metric a Markdown file names in backticks (recording rules `callfleet:` excluded). */
+export function runbookMetricNames(markdown: string): string[] {
+  const names = new Set<string>();
+  for (const code of markdown.matchAll(/`([^`]+)`/g))
+    for (const n of metricNames(code[1] ?? '')) names.add(n);
+  return [...names];
 }

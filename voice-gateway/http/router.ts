@@ -56,8 +56,8 @@ export interface DoorOptions {
   limits: HttpLimits;
   log: Logger;
   onReject?: (reason: RejectReason) => void;
-  /** Called once per answered request: the one place for per-route request metrics. */
-  onResponse?: (route: string, status: number, ms: number) => void;
+  /** Called first for every request: the one place for request metrics (it may watch the response). */
+  onRequest?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 export const text = (status: number, message: string, headers?: Record<string, string>): HttpResponse => ({
@@ -96,12 +96,11 @@ export function writeResponse(res: ServerResponse, r: HttpResponse, close = fals
 
 export function createDoor(o: DoorOptions): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
-    const started = performance.now();
+    o.onRequest?.(req, res);
     let routeName = 'none';
     const answer = (r: HttpResponse, close = false) => {
       if (res.headersSent) return;
       writeResponse(res, r, close);
-      o.onResponse?.(routeName, r.status, performance.now() - started);
     };
     const refuse = (reason: RejectReason, r: HttpResponse, close = false) => {
       o.onReject?.(reason);
@@ -138,7 +137,7 @@ export function createDoor(o: DoorOptions): (req: IncomingMessage, res: ServerRe
       });
       answer(r ?? text(404, 'not found'));
     })().catch((err: unknown) => {
-      o.log.error({ door: o.name, route: routeName, err: (err as Error).message }, 'request failed');
+      o.log.error({ door: o.name, route: routeName, err }, 'request failed');
       answer(text(500, 'internal error'));
     });
   };

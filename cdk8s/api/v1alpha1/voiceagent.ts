@@ -222,6 +222,45 @@ export const ScheduleWindowSchema = z
   })
   .describe('A time window with its own minimum (e.g. business hours).');
 
+export const KedaPrometheusSchema = z
+  .strictObject({
+    serverAddress: httpUrl(
+      'Prometheus query URL KEDA reads callfleet_active_calls from (default http://prometheus-operated.<monitoring.prometheusNamespace or monitoring>.svc:9090). Amazon Managed Prometheus: https://aps-workspaces.<region>.amazonaws.com/workspaces/<id>; Google Managed Prometheus: the frontend Service or https://monitoring.googleapis.com/v1/projects/<project>/location/global/prometheus.',
+    ).optional(),
+    authenticationRef: z
+      .strictObject({
+        name: z.string().min(1).max(253).regex(DNS_SUBDOMAIN).describe('Name of the trigger authentication.'),
+        kind: z
+          .enum(['TriggerAuthentication', 'ClusterTriggerAuthentication'])
+          .default('TriggerAuthentication')
+          .describe('TriggerAuthentication (in the VoiceAgent namespace) or ClusterTriggerAuthentication.'),
+      })
+      .optional()
+      .describe(
+        'KEDA TriggerAuthentication holding the credentials (bearer token, basic auth, TLS client certificate, or pod identity for AWS / GCP).',
+      ),
+    authModes: z
+      .enum(['bearer', 'basic', 'tls', 'custom'])
+      .optional()
+      .describe(
+        'How KEDA authenticates to Prometheus with the authenticationRef (KEDA prometheus scaler authModes).',
+      ),
+    awsRegion: z
+      .string()
+      .min(1)
+      .max(32)
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d$/)
+      .optional()
+      .describe(
+        'AWS region of an Amazon Managed Prometheus workspace (requests are SigV4-signed with the pod identity of authenticationRef).',
+      ),
+    unsafeSsl: z
+      .boolean()
+      .default(false)
+      .describe('Skip TLS certificate verification of serverAddress (self-signed test setups only).'),
+  })
+  .describe('Where and how the KEDA engine queries Prometheus for the active-calls trigger.');
+
 const autoscalingBase = z
   .strictObject({
     enabled: z
@@ -252,6 +291,7 @@ const autoscalingBase = z
       .optional()
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .describe('Time windows that raise the minimum, e.g. business hours.'),
+    prometheus: KedaPrometheusSchema.optional(),
   })
   .describe(
     'Horizontal autoscaling of the gateway pods; writes spec.replicas through the scale subresource.',
@@ -275,8 +315,18 @@ const autoscalingWindows = celRefine(
   },
   (a) => (a.schedule ?? []).every((w) => w.minReplicas <= a.maxReplicas),
 );
+const autoscalingPrometheus = celRefine(
+  autoscalingWindows,
+  {
+    rule: "!has(self.prometheus) || self.engine == 'keda'",
+    message:
+      'prometheus is read by the KEDA engine only: set engine: keda (the HPA engine reads callfleet_active_calls through a Prometheus adapter, see docs/guides/monitoring.md)',
+    fieldPath: '.prometheus',
+  },
+  (a) => a.prometheus === undefined || a.engine === 'keda',
+);
 // The API server enforces unique names through the list-map; mirror it for the zod parse.
-export const AutoscalingSchema = autoscalingWindows.superRefine((a, ctx) => {
+export const AutoscalingSchema = autoscalingPrometheus.superRefine((a, ctx) => {
   const seen = new Set<string>();
   (a.schedule ?? []).forEach((w, i) => {
     if (seen.has(w.name)) {
@@ -414,7 +464,7 @@ export const IngressSchema = celRefine(
   (i) => i.gatewayPolicy === undefined || i.gatewayPolicy === 'none' || i.gatewayRef !== undefined,
 );
 
-export const MonitoringSchema = z
+const monitoringBase = z
   .strictObject({
     serviceMonitor: z.boolean().default(false).describe('Create a Prometheus Operator ServiceMonitor.'),
     prometheusRule: z.boolean().default(false).describe('Create a PrometheusRule with the callfleet alerts.'),
@@ -427,8 +477,63 @@ export const MonitoringSchema = z
       .describe(
         'Namespace Prometheus scrapes from; the NetworkPolicy admits it to the internal port (metrics).',
       ),
+    labels: stringMap(
+      'Extra labels on the ServiceMonitor and PrometheusRule, e.g. release: kube-prometheus-stack (the label its Prometheus selects monitors and rules by).',
+    ).optional(),
   })
   .describe('Metrics and alerts.');
+export const MonitoringSchema = celRefine(
+  monitoringBase,
+  {
+    rule: '!has(self.labels) || self.serviceMonitor || self.prometheusRule',
+    message: 'labels go on the ServiceMonitor and PrometheusRule: enable serviceMonitor or prometheusRule',
+    fieldPath: '.labels',
+  },
+  (m) => m.labels === undefined || m.serviceMonitor || m.prometheusRule,
+);
+
+/** Bucket bounds of callfleet_response_latency_seconds and callfleet_first_audio_seconds an SLO may use. */
+export const SLO_THRESHOLDS = [0.5, 0.75, 1, 1.5, 2, 3, 5] as const;
+const sloThreshold = (field: string, fallback: number, description: string) =>
+  celRefine(
+    z.number().default(fallback).describe(description),
+    {
+      rule: `self in [${SLO_THRESHOLDS.map((t) => (Number.isInteger(t) ? `${t}.0` : String(t))).join(', ')}]`,
+      message: `${field} must be one of ${SLO_THRESHOLDS.join(', ')} (a bucket bound of the latency histograms)`,
+    },
+    (v) => (SLO_THRESHOLDS as readonly number[]).includes(v),
+  );
+
+export const SloSchema = z
+  .strictObject({
+    responseSeconds: sloThreshold(
+      'responseSeconds',
+      3,
+      'Response-time objective: seconds from the caller stopping speaking to the first agent audio (callfleet_response_latency_seconds). One of 0.5, 0.75, 1, 1.5, 2, 3, 5.',
+    ),
+    firstAudioSeconds: sloThreshold(
+      'firstAudioSeconds',
+      2,
+      'Greeting objective: seconds from the stream start to the first agent audio (callfleet_first_audio_seconds). One of 0.5, 0.75, 1, 1.5, 2, 3, 5.',
+    ),
+    // The API server truncates a fractional minimum to an integer for integral values (0 would pass 0.5):
+    // the range is a CEL rule as well.
+    objective: celRefine(
+      z
+        .number()
+        .min(0.5)
+        .max(0.999)
+        .default(0.95)
+        .describe(
+          'Fraction of responses (and of greetings) that must be within their threshold, e.g. 0.95 for "p95 within". The rest is the error budget the burn-rate alerts watch.',
+        ),
+      { rule: 'self >= 0.5 && self <= 0.999', message: 'objective must be between 0.5 and 0.999' },
+      (v) => v >= 0.5 && v <= 0.999,
+    ),
+  })
+  .describe(
+    'Voice-quality objectives, rendered into the PrometheusRule as multi-window burn-rate alerts (Google SRE workbook).',
+  );
 
 const InternalPeerSchema = celRefine(
   z
@@ -500,6 +605,7 @@ const specBase = z
     ingress: IngressSchema.optional(),
     monitoring: MonitoringSchema.prefault({}),
     networkPolicy: NetworkPolicySchema.optional(),
+    slo: SloSchema.prefault({}),
     image: z
       .string()
       .min(1)
@@ -583,6 +689,8 @@ export const VoiceAgentStatusSchema = z
     replicas: count('Gateway pods that exist (scale subresource status replicas).'),
     readyReplicas: count('Gateway pods ready to take calls.'),
     drainingReplicas: count('Gateway pods terminating while they finish live calls.'),
+    desiredReplicas: count('Gateway pods wanted now: spec.replicas raised by an active schedule window.'),
+    busyReplicas: count('Gateway pods carrying live calls (never chosen for scale-down).'),
     activeCalls: count('Live calls across the fleet.'),
     selector: z
       .string()

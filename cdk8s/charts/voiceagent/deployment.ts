@@ -91,6 +91,10 @@ export function addDeployment(
       PORT: kplus.EnvValue.fromValue(String(GATEWAY_PORT)),
       CALLFLEET_INTERNAL_PORT: kplus.EnvValue.fromValue(String(INTERNAL_PORT)),
       CALLFLEET_GATEWAY_CONFIG: kplus.EnvValue.fromValue(`${CONFIG_DIR}/${CONFIG_FILE}`),
+      // On every log line (voice-gateway/log.ts): which pod of which fleet said it.
+      CALLFLEET_VOICEAGENT: kplus.EnvValue.fromValue(m.owner.name),
+      POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
+      POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
     },
     startup: kplus.Probe.fromHttpGet('/health', {
       ...probe,

@@ -27,7 +27,31 @@ function scaleTargetRef(m: VoiceAgentModel) {
 }
 
 export function prometheusAddress(m: VoiceAgentModel): string {
-  return `http://prometheus-operated.${m.spec.monitoring.prometheusNamespace ?? 'monitoring'}.svc:9090`;
+  return (
+    m.spec.autoscaling.prometheus?.serverAddress ??
+    `http://prometheus-operated.${m.spec.monitoring.prometheusNamespace ?? 'monitoring'}.svc:9090`
+  );
+}
+
+/** The KEDA prometheus trigger: address, query, and the auth / TLS settings of spec.autoscaling.prometheus. */
+function prometheusTrigger(m: VoiceAgentModel, threshold: number) {
+  const p = m.spec.autoscaling.prometheus;
+  const metadata: Record<string, string> = {
+    serverAddress: prometheusAddress(m),
+    query: activeCallsQuery(m),
+    threshold: String(threshold),
+  };
+  if (p?.authModes) metadata.authModes = p.authModes;
+  if (p?.awsRegion) metadata.awsRegion = p.awsRegion;
+  if (p?.unsafeSsl) metadata.unsafeSsl = 'true';
+  return {
+    type: 'prometheus',
+    metricType: 'AverageValue',
+    metadata,
+    ...(p?.authenticationRef
+      ? { authenticationRef: { name: p.authenticationRef.name, kind: p.authenticationRef.kind } }
+      : {}),
+  };
 }
 
 export function activeCallsQuery(m: VoiceAgentModel): string {
@@ -50,17 +74,10 @@ export function addAutoscaler(chart: Chart, m: VoiceAgentModel): void {
         advanced: { horizontalPodAutoscalerConfig: { name: m.names.autoscaler, behavior: behavior() } },
         triggers: [
           { type: 'cpu', metricType: 'Utilization', metadata: { value: String(a.targetCPUUtilization) } },
-          {
-            type: 'prometheus',
-            metricType: 'AverageValue',
-            metadata: {
-              serverAddress: prometheusAddress(m),
-              query: activeCallsQuery(m),
-              threshold: String(
-                a.targetActiveCallsPerPod ?? Math.max(1, Math.floor(m.spec.calls.maxConcurrentPerPod * 0.75)),
-              ),
-            },
-          },
+          prometheusTrigger(
+            m,
+            a.targetActiveCallsPerPod ?? Math.max(1, Math.floor(m.spec.calls.maxConcurrentPerPod * 0.75)),
+          ),
         ],
       },
     });

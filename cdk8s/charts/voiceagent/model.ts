@@ -42,6 +42,8 @@ export interface VoiceAgentRenderContext {
   idleReadyPods?: number;
   /** Namespace of the operator (admitted to the internal port); default DEFAULT_OPERATOR_NAMESPACE. */
   operatorNamespace?: string;
+  /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule (operator flag, chart-wide). */
+  monitoringLabels?: Record<string, string>;
 }
 
 export interface VoiceAgentModel {
@@ -67,6 +69,8 @@ export interface VoiceAgentModel {
   /** See VoiceAgentRenderContext.idleReadyPods. */
   idleReadyPods?: number;
   operatorNamespace: string;
+  /** See VoiceAgentRenderContext.monitoringLabels. */
+  monitoringLabels: Record<string, string>;
   labels(component: string): Labels;
 }
 
@@ -114,6 +118,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     memory,
     idleReadyPods: ctx.idleReadyPods,
     operatorNamespace: ctx.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
+    monitoringLabels: ctx.monitoringLabels ?? {},
     labels: (component) => childLabels(owner, component),
   };
 }

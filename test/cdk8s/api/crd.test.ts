@@ -158,8 +158,15 @@ describe('CRD facts', () => {
       statusReplicasPath: '.status.replicas',
       labelSelectorPath: '.status.selector',
     });
-    const cols = (v.additionalPrinterColumns as { name: string }[]).map((c) => c.name);
-    assert.deepEqual(cols, ['Ready', 'Replicas', 'Active Calls', 'Provider', 'Age']);
+    const columns = v.additionalPrinterColumns as { name: string; priority?: number }[];
+    assert.deepEqual(
+      columns.filter((c) => !c.priority).map((c) => c.name),
+      ['Desired', 'Ready', 'Busy', 'Draining', 'Calls', 'Provider', 'Age'],
+    );
+    assert.deepEqual(
+      columns.filter((c) => c.priority === 1).map((c) => c.name),
+      ['Message', 'Webhook'],
+    );
   });
 
   test('MemoryStore: printer columns, short name, category, no scale', () => {

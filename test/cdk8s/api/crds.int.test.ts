@@ -192,7 +192,11 @@ describe('CRDs on the API server [integration]', () => {
       status: {
         replicas: 2,
         readyReplicas: 2,
+        desiredReplicas: 3,
+        busyReplicas: 1,
+        drainingReplicas: 0,
         activeCalls: 7,
+        webhookUrl: 'https://calls.example.com/twilio/voice',
         selector: 'callfleet.io/voiceagent=echo',
         conditions: [
           {
@@ -221,8 +225,11 @@ describe('CRDs on the API server [integration]', () => {
     const got = await cluster.kubectl(['get', 'va', name, '-n', ns]);
     assert.equal(got.code, 0, got.stderr);
     const [header, row] = got.stdout.trim().split('\n');
-    assert.match(header ?? '', /^NAME\s+READY\s+REPLICAS\s+ACTIVE CALLS\s+PROVIDER\s+AGE$/);
-    assert.match(row ?? '', /^echo\s+True\s+2\s+7\s+echo\s+\S+$/);
+    assert.match(header ?? '', /^NAME\s+DESIRED\s+READY\s+BUSY\s+DRAINING\s+CALLS\s+PROVIDER\s+AGE$/);
+    assert.match(row ?? '', /^echo\s+3\s+2\s+1\s+0\s+7\s+echo\s+\S+$/);
+    const wide = await cluster.kubectl(['get', 'va', name, '-n', ns, '-o', 'wide']);
+    assert.match(wide.stdout.split('\n')[0] ?? '', /\s+MESSAGE\s+WEBHOOK$/);
+    assert.match(wide.stdout, /2\/2 gateways ready\s+https:\/\/calls\.example\.com\/twilio\/voice/);
 
     const stores = await cluster.kubectl(['get', 'mstore', '-n', ns]);
     assert.equal(stores.code, 0, stores.stderr);

@@ -47,6 +47,14 @@ for (const { example, va, objects } of cases) {
       assert.doesNotMatch(JSON.stringify(objects), /cdk8s\.io/);
     });
 
+    it('the gateway learns its namespace, VoiceAgent and pod name for its log lines (downward API)', () => {
+      const env = gateway(deployment).env as { name: string; value?: string; valueFrom?: Obj }[];
+      const byName = (n: string) => env.find((e) => e.name === n);
+      assert.equal(byName('CALLFLEET_VOICEAGENT')?.value, name);
+      assert.deepEqual(byName('POD_NAME')?.valueFrom, { fieldRef: { fieldPath: 'metadata.name' } });
+      assert.deepEqual(byName('POD_NAMESPACE')?.valueFrom, { fieldRef: { fieldPath: 'metadata.namespace' } });
+    });
+
     it('every child: the architecture labels, a controller ownerReference, no instance label', () => {
       for (const o of objects) {
         const labels = o.metadata?.labels ?? {};
@@ -184,7 +192,14 @@ for (const { example, va, objects } of cases) {
           assert.ok(e.valueFrom?.secretKeyRef, e.name);
         } else {
           assert.ok(
-            ['PORT', 'CALLFLEET_INTERNAL_PORT', 'CALLFLEET_GATEWAY_CONFIG'].includes(e.name),
+            [
+              'PORT',
+              'CALLFLEET_INTERNAL_PORT',
+              'CALLFLEET_GATEWAY_CONFIG',
+              'CALLFLEET_VOICEAGENT',
+              'POD_NAME',
+              'POD_NAMESPACE',
+            ].includes(e.name),
             `unexpected env ${e.name}`,
           );
         }
@@ -268,6 +283,21 @@ for (const { example, va, objects } of cases) {
         assert.deepEqual(so.spec.advanced.horizontalPodAutoscalerConfig.behavior, behavior);
         const prom = so.spec.triggers.find((t: { type: string }) => t.type === 'prometheus');
         assert.match(prom.metadata.query, /callfleet_active_calls/);
+        const p = a.prometheus;
+        assert.equal(
+          prom.metadata.serverAddress,
+          p?.serverAddress ??
+            `http://prometheus-operated.${spec.monitoring.prometheusNamespace ?? 'monitoring'}.svc:9090`,
+        );
+        assert.equal(prom.metadata.awsRegion, p?.awsRegion);
+        assert.equal(prom.metadata.authModes, p?.authModes);
+        assert.equal(prom.metadata.unsafeSsl, p?.unsafeSsl ? 'true' : undefined);
+        assert.deepEqual(
+          prom.authenticationRef,
+          p?.authenticationRef
+            ? { name: p.authenticationRef.name, kind: p.authenticationRef.kind }
+            : undefined,
+        );
         if (a.targetActiveCallsPerPod)
           assert.equal(prom.metadata.threshold, String(a.targetActiveCallsPerPod));
         return;
@@ -430,6 +460,19 @@ for (const { example, va, objects } of cases) {
           metrics?.spec.ports.map((p: { name: string; port: number }) => [p.name, p.port]),
           [['internal', 9090]],
         );
+      }
+      // spec.monitoring.labels (e.g. release: kube-prometheus-stack) on both, never over the callfleet labels.
+      for (const o of [...find(objects, 'ServiceMonitor'), ...find(objects, 'PrometheusRule')]) {
+        for (const [k, v] of Object.entries(spec.monitoring.labels ?? {}))
+          assert.equal(o.metadata?.labels?.[k], v, `${o.kind} label ${k}`);
+        assert.equal(o.metadata?.labels?.['callfleet.io/voiceagent'], name);
+      }
+      const [rule] = find(objects, 'PrometheusRule');
+      if (rule) {
+        // spec.slo thresholds reach the burn-rate recording rules.
+        const exprs = JSON.stringify(rule.spec.groups);
+        assert.ok(exprs.includes(`le=~\\"${spec.slo.responseSeconds}(`), 'response threshold');
+        assert.ok(exprs.includes(`le=~\\"${spec.slo.firstAudioSeconds}(`), 'first-audio threshold');
       }
     });
 

@@ -1,0 +1,65 @@
+// `callfleet status voiceagent NAME [-n NAMESPACE]`: one VoiceAgent's conditions, pods, rollouts, rollbacks
+// and recent events, read from the API server with the caller's kubeconfig.
+import { parseArgs } from 'node:util';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeRest } from '../kube/rest.ts';
+import { formatVoiceAgentStatus, gatherVoiceAgentStatus } from '../status/voiceagent-status.ts';
+
+const usage = `usage: callfleet status voiceagent NAME [options]
+  -n, --namespace NS   namespace of the VoiceAgent (default: the kubeconfig context's, else default)
+  --kubeconfig PATH    kubeconfig (default: $KUBECONFIG, then ~/.kube/config, then in-cluster)
+  -o, --output FORMAT  text (default) or json
+`;
+
+export async function run(args: string[]): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(args);
+  } catch (error) {
+    process.stderr.write(`callfleet status: ${(error as Error).message}\n${usage}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const [kind, name, ...extra] = positionals;
+  if (!kind || !['voiceagent', 'voiceagents', 'va'].includes(kind) || !name || extra.length) {
+    process.stderr.write(
+      `callfleet status: ${kind && !['voiceagent', 'voiceagents', 'va'].includes(kind) ? `unknown kind ${kind}` : 'a VoiceAgent name is required'}\n${usage}`,
+    );
+    return 2;
+  }
+  if (values.output !== 'text' && values.output !== 'json') {
+    process.stderr.write(`callfleet status: --output: text or json, not ${values.output}\n`);
+    return 2;
+  }
+  const kc = new KubeConfig();
+  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
+  else kc.loadFromDefault();
+  const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  try {
+    const report = await gatherVoiceAgentStatus(new KubeRest(kc), namespace, name);
+    process.stdout.write(
+      values.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatVoiceAgentStatus(report),
+    );
+    return 0;
+  } catch (error) {
+    process.stderr.write(`callfleet status: ${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+function parse(args: string[]) {
+  return parseArgs({
+    args,
+    allowPositionals: true,
+    options: {
+      namespace: { type: 'string', short: 'n' },
+      kubeconfig: { type: 'string' },
+      output: { type: 'string', short: 'o', default: 'text' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
