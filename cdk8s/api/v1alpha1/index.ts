@@ -44,6 +44,12 @@ const ready: PrinterColumn = {
   jsonPath: '.status.conditions[?(@.type=="Ready")].status',
   description: 'Whether the Ready condition is True.',
 };
+const reason: PrinterColumn = {
+  name: 'Reason',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+  description: 'Why the VoiceAgent is (not) Ready, e.g. InvalidSpec, SecretNotFound, MemoryStoreNotReady.',
+};
 const age: PrinterColumn = {
   name: 'Age',
   type: 'date',
@@ -68,6 +74,7 @@ export const kinds: KindDefinition[] = [
     },
     printerColumns: [
       ready,
+      reason,
       { name: 'Replicas', type: 'integer', jsonPath: '.status.replicas', description: 'Gateway pods.' },
       { name: 'Active Calls', type: 'integer', jsonPath: '.status.activeCalls', description: 'Live calls.' },
       { name: 'Provider', type: 'string', jsonPath: '.spec.agent.provider', description: 'Agent backend.' },

@@ -66,10 +66,11 @@ export const WebsocketAgentSchema = z
 export const EchoAgentSchema = z
   .strictObject({
     greeting: z
-      .string()
-      .max(1024)
-      .optional()
-      .describe('Text announced before the caller hears their own audio.'),
+      .boolean()
+      .default(true)
+      .describe(
+        'Play a greeting tone before the caller hears their own audio (a two-note chime for a returning caller).',
+      ),
   })
   .describe('Echo backend for smoke tests: plays the caller back to themselves.');
 
@@ -160,11 +161,19 @@ export const MemorySchema = z
       .describe(
         'Time budget in milliseconds for the caller lookup at call start; on timeout the call proceeds without memory.',
       ),
-    recordTranscripts: z.boolean().default(true).describe('Store call transcripts in the MemoryStore.'),
+    recordTranscripts: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Store call transcripts in the MemoryStore; false keeps no transcript (nor a summary derived from one).',
+      ),
     extractMemories: z
       .boolean()
       .default(true)
-      .describe('Distil facts about the caller from each call and recall them on the next call.'),
+      .describe(
+        "Store what each call teaches about the caller as memories recalled on the next call: the call's summary " +
+          "(the backend's, or what the caller said) and any facts the backend reports; false stores none.",
+      ),
   })
   .describe('Caller memory: who called before and what they said.');
 

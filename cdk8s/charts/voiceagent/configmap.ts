@@ -53,8 +53,21 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
   }
   if (agent.websocket) cfg.agent = { ...cfg.agent, websocket: { url: agent.websocket.url } };
   // The gateway's echo greeting is a switch (it has no text); a VoiceAgent greeting turns it on.
-  if (agent.echo) cfg.agent = { ...cfg.agent, echo: { greeting: agent.echo.greeting !== '' } };
-  if (memory) cfg.memory = { enabled: true, lookupBudgetMs: memory.lookupBudgetMs };
+  if (agent.echo) cfg.agent = { ...cfg.agent, echo: { greeting: agent.echo.greeting } };
+  // Every memory value is written explicitly: the pod runs with the API's defaults, never the gateway's.
+  cfg.memory = { enabled: false };
+  if (memory && m.memory) {
+    cfg.memory = {
+      enabled: true,
+      lookupBudgetMs: memory.lookupBudgetMs,
+      recordTranscripts: memory.recordTranscripts,
+      extractMemories: memory.extractMemories,
+      retention: {
+        transcriptsDays: m.memory.retention.transcriptsDays,
+        memoriesDays: m.memory.retention.memoriesDays,
+      },
+    };
+  }
   if (telephony.twilio?.apiBaseUrl) cfg.twilio = { apiBaseUrl: telephony.twilio.apiBaseUrl };
   const handoff = m.spec.drain.handoff;
   if (handoff && handoffActive(m.spec)) {

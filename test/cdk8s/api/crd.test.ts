@@ -159,7 +159,7 @@ describe('CRD facts', () => {
       labelSelectorPath: '.status.selector',
     });
     const cols = (v.additionalPrinterColumns as { name: string }[]).map((c) => c.name);
-    assert.deepEqual(cols, ['Ready', 'Replicas', 'Active Calls', 'Provider', 'Age']);
+    assert.deepEqual(cols, ['Ready', 'Reason', 'Replicas', 'Active Calls', 'Provider', 'Age']);
   });
 
   test('MemoryStore: printer columns, short name, category, no scale', () => {

@@ -83,7 +83,7 @@ describe('elevenlabs-native webhooks', () => {
 
   test('conversation-init for an unknown caller, post-call (valid / invalid / stale), then init knows them', async () => {
     const store = h.store();
-    const hooks = createElevenLabsWebhooks(store, SECRET);
+    const hooks = createElevenLabsWebhooks(store, SECRET, { lookupBudgetMs: 150 });
     const init1 = await hooks.conversationInit(
       Buffer.from(
         JSON.stringify({ caller_id: phone, agent_id: 'a', called_number: '+442000000000', call_sid: 'CA1' }),
@@ -119,7 +119,7 @@ describe('elevenlabs-native webhooks', () => {
     // Idempotent per conversation id: the same pod and another pod (new handler set).
     const again = await hooks.postCall(Buffer.from(raw), { 'ElevenLabs-Signature': sign(raw, now) }, now);
     assert.equal(again.status, 200);
-    const otherPod = createElevenLabsWebhooks(store, SECRET);
+    const otherPod = createElevenLabsWebhooks(store, SECRET, { lookupBudgetMs: 150 });
     assert.equal(
       (await otherPod.postCall(Buffer.from(raw), { 'ElevenLabs-Signature': sign(raw, now) }, now)).status,
       200,
@@ -155,7 +155,7 @@ describe('elevenlabs-native webhooks', () => {
   });
 
   test('request token guards conversation-init and tools when configured', async () => {
-    const hooks = createElevenLabsWebhooks(h.store(), SECRET, { requestToken: 'tok' });
+    const hooks = createElevenLabsWebhooks(h.store(), SECRET, { lookupBudgetMs: 150, requestToken: 'tok' });
     const body = Buffer.from(JSON.stringify({ caller_id: phone }));
     assert.equal((await hooks.conversationInit(body, {})).status, 401);
     assert.equal((await hooks.conversationInit(body, { authorization: 'Bearer nope' })).status, 401);
