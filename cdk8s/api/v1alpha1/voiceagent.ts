@@ -214,6 +214,16 @@ export const CallsSchema = z
 export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 
+/** True for a time zone this Node's ICU knows (what the operator's schedule uses). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const ScheduleWindowSchema = z
   .strictObject({
     name: z.string().min(1).max(63).regex(DNS_LABEL).describe('Name of the window (unique in the list).'),
@@ -223,7 +233,15 @@ export const ScheduleWindowSchema = z
       .string()
       .regex(HHMM)
       .describe('End time, HH:MM (24 h) in timeZone; before start means the next day.'),
-    timeZone: z.string().min(1).max(64).default('UTC').describe('IANA time zone, e.g. Europe/Berlin.'),
+    // CEL cannot know the IANA database: the API server accepts any name, the operator's parse refuses
+    // an unknown one (Ready=False, InvalidSpec, with this field's path) before anything is applied.
+    timeZone: z
+      .string()
+      .min(1)
+      .max(64)
+      .refine(isTimeZone, { message: 'unknown IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' })
+      .default('UTC')
+      .describe('IANA time zone, e.g. Europe/Berlin.'),
     minReplicas: z.int().min(1).max(1000).describe('Minimum replicas while the window is active.'),
   })
   .describe('A time window with its own minimum (e.g. business hours).');
