@@ -249,7 +249,7 @@ function checkContract(kind: 'VoiceAgent' | 'MemoryStore', schema: z.ZodType, sc
       assert.ok(
         read,
         `${leaf.name}: setting it to another valid value changes no rendered object ` +
-          `(tried ${verdict.tried.join(', ') || 'no valid value on any example'}) and it is not on OPERATOR_READ. ${WHAT_TO_DO}`,
+          `(tried ${[...new Set(verdict.tried)].join(', ') || 'no valid value on any example'}) and it is not on OPERATOR_READ. ${WHAT_TO_DO}`,
       );
     });
   }
