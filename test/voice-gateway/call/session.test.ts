@@ -1,8 +1,8 @@
 // The media-stream rules of test/fixtures/twilio-media-streams.json, driven by the simulator.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import fixture from '../../fixtures/twilio-media-streams.json' with { type: 'json' };
 import { FakeElevenLabs } from '../../fakes/elevenlabs.ts';
+import fixture from '../../fixtures/twilio-media-streams.json' with { type: 'json' };
 import { type OutboundMessage, silence, speechPattern } from '../../simulator/call.ts';
 import { sleep, startGateway, type TestGateway, until } from '../helpers.ts';
 
