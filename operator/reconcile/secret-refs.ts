@@ -11,6 +11,7 @@ const FIELD_OF_ENV: Record<string, string> = {
   TWILIO_ACCOUNT_SID: 'spec.telephony.twilio.accountSidSecretRef',
   ELEVENLABS_API_KEY: 'spec.agent.elevenlabs.apiKeySecretRef',
   ELEVENLABS_WEBHOOK_SECRET: 'spec.agent.elevenlabs.webhookSecretRef',
+  ELEVENLABS_REQUEST_TOKEN: 'spec.agent.elevenlabs.requestTokenSecretRef',
   OPENAI_API_KEY: 'spec.agent.openaiRealtime.apiKeySecretRef',
   AGENT_WEBSOCKET_TOKEN: 'spec.agent.websocket.tokenSecretRef',
   CALLFLEET_MEMORY_URL: 'the connection Secret of spec.memory.storeRef',

@@ -107,7 +107,11 @@ export function exampleSecrets(): KObject[] {
   });
   return [
     secret('twilio', { 'account-sid': 'AC00000000000000000000000000000000', 'auth-token': 'test-token' }),
-    secret('elevenlabs', { 'api-key': 'test-key', 'webhook-secret': 'test-secret' }),
+    secret('elevenlabs', {
+      'api-key': 'test-key',
+      'webhook-secret': 'test-secret',
+      'request-token': 'test-token',
+    }),
     secret('openai', { 'api-key': 'test-key' }),
   ] as unknown as KObject[];
 }

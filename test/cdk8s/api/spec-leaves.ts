@@ -2,7 +2,7 @@
 // arrays of objects are descended; strings, numbers, booleans, enums, records and arrays of those are
 // leaves), and generates values for a leaf that its own schema accepts. Used by the API contract test,
 // so a field added to the API tomorrow is covered without anyone listing it.
-import type { z } from 'zod';
+import { z } from 'zod';
 
 type Def = {
   type: string;
@@ -25,6 +25,11 @@ export interface Leaf {
   schema: z.ZodType;
   /** Schema of each object on the way, by path length (so a missing parent can be created). */
   parents: z.ZodType[];
+  /**
+   * The leaf is a key of a list-map (`x-kubernetes-list-map-keys`): the identity of its list entry,
+   * which the API server keeps unique and server-side apply merges by.
+   */
+  listMapKey?: boolean;
 }
 
 export function defOf(schema: z.ZodType): Def {
@@ -61,20 +66,36 @@ export function leafName(path: Segment[]): string {
   return out;
 }
 
+/** The list-map keys declared on an array schema (on any of its wrappers). */
+function listMapKeys(schema: z.ZodType): string[] {
+  let s: z.ZodType | undefined = schema;
+  while (s) {
+    const keys = (z.globalRegistry.get(s) as Record<string, unknown> | undefined)?.[
+      'x-kubernetes-list-map-keys'
+    ];
+    if (Array.isArray(keys)) return keys as string[];
+    s = defOf(s).innerType;
+  }
+  return [];
+}
+
 export function specLeaves(schema: z.ZodType, prefix: Segment[] = ['spec']): Leaf[] {
   const leaves: Leaf[] = [];
-  const walk = (s: z.ZodType, path: Segment[], parents: z.ZodType[]) => {
+  const walk = (s: z.ZodType, path: Segment[], parents: z.ZodType[], keys: string[] = []) => {
     const inner = unwrap(s);
     const d = defOf(inner);
     if (d.type === 'object' && d.shape) {
-      for (const [key, child] of Object.entries(d.shape)) walk(child, [...path, key], [...parents, inner]);
+      for (const [key, child] of Object.entries(d.shape))
+        walk(child, [...path, key], [...parents, inner], keys.includes(key) ? ['*'] : []);
       return;
     }
     if (d.type === 'array' && d.element && defOf(unwrap(d.element)).type === 'object') {
-      walk(d.element, [...path, 0], [...parents, inner]);
+      walk(d.element, [...path, 0], [...parents, inner], listMapKeys(s));
       return;
     }
-    leaves.push({ path, name: leafName(path), schema: s, parents });
+    const leaf: Leaf = { path, name: leafName(path), schema: s, parents };
+    if (keys.includes('*')) leaf.listMapKey = true;
+    leaves.push(leaf);
   };
   const inner = unwrap(schema);
   const d = defOf(inner);
