@@ -113,6 +113,9 @@ export function exampleSecrets(): KObject[] {
       'request-token': 'test-token',
     }),
     secret('openai', { 'api-key': 'test-key' }),
+    // memorystore-*.yaml bring their own encryption key (a user-made Secret the gateways read).
+    secret('callers-encryption', { key: Buffer.alloc(32, 7).toString('base64') }),
+    secret('callers-rds', { url: 'postgres://callfleet:secret@db.example.com:5432/callers?sslmode=require' }),
   ] as unknown as KObject[];
 }
 
