@@ -52,7 +52,7 @@ export const gatewayConfigSchema = z
             greeting: z.boolean().default(true),
             pauseMs: z.number().int().min(100).max(10000).default(600),
           })
-          .optional(),
+          .prefault({}),
         circuitBreaker: z
           .object({
             failureThreshold: z.number().int().min(1).max(1000).default(5),

@@ -8,7 +8,7 @@ import {
   type GatewayConfigInput,
   gatewayConfigSchema,
 } from '../../../voice-gateway/config/schema.ts';
-import { formatPath, handoffActive } from '../../api/v1alpha1/index.ts';
+import { EchoAgentSchema, formatPath, handoffActive } from '../../api/v1alpha1/index.ts';
 import { RenderError } from '../errors.ts';
 import { CONFIG_FILE, type VoiceAgentModel } from './model.ts';
 
@@ -52,8 +52,9 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
     };
   }
   if (agent.websocket) cfg.agent = { ...cfg.agent, websocket: { url: agent.websocket.url } };
-  // The gateway's echo greeting is a switch (it has no text); a VoiceAgent greeting turns it on.
-  if (agent.echo) cfg.agent = { ...cfg.agent, echo: { greeting: agent.echo.greeting } };
+  // Written even without an echo block: the pod runs with the API's default, not the gateway's.
+  const echo = agent.echo ?? EchoAgentSchema.parse({});
+  cfg.agent = { ...cfg.agent, echo: { greeting: echo.greeting } };
   // Every memory value is written explicitly: the pod runs with the API's defaults, never the gateway's.
   cfg.memory = { enabled: false };
   if (memory && m.memory) {
