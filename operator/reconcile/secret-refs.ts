@@ -48,8 +48,12 @@ export function secretKeysOnly(object: KubernetesObject): KubernetesObject {
   } as V1Secret;
 }
 
-/** Every non-optional Secret the rendered gateway pods read (env, envFrom, volumes). */
+/**
+ * Every non-optional Secret the rendered gateway pods read (env, envFrom, volumes), except the Secrets
+ * rendered alongside them (the operator creates those in the same apply).
+ */
 export function referencedSecrets(objects: KubernetesObject[]): SecretRef[] {
+  const rendered = new Set(objects.filter((o) => o.kind === 'Secret').map((o) => o.metadata?.name));
   const refs: SecretRef[] = [];
   for (const object of objects) {
     if (object.kind !== 'Deployment') continue;
@@ -73,7 +77,7 @@ export function referencedSecrets(objects: KubernetesObject[]): SecretRef[] {
       }
     }
   }
-  return refs;
+  return refs.filter((r) => !rendered.has(r.name));
 }
 
 /** The first missing Secret or key, in reference order; undefined when every one is there. */
