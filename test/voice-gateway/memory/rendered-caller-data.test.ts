@@ -181,12 +181,14 @@ describe('caller data from a rendered config on real PostgreSQL', () => {
   test('recordTranscripts and extractMemories: a real call leaves transcript and memories only when they are on', async () => {
     const { url, pool } = await database('recording');
     const on = renderedConfig({});
-    const off = renderedConfig({ recordTranscripts: false, extractMemories: false });
-    assert.equal(off.memory.recordTranscripts, false, 'the switch reaches the gateway config');
-    assert.equal(off.memory.extractMemories, false);
-    const [gwOn, gwOff] = await Promise.all([
+    const noTranscripts = renderedConfig({ recordTranscripts: false });
+    const noMemories = renderedConfig({ extractMemories: false });
+    assert.equal(noTranscripts.memory.recordTranscripts, false, 'the switch reaches the gateway config');
+    assert.equal(noMemories.memory.extractMemories, false, 'the switch reaches the gateway config');
+    const [gwOn, gwNoTranscripts, gwNoMemories] = await Promise.all([
       startGateway('record-on', on, url),
-      startGateway('record-off', off, url),
+      startGateway('no-transcripts', noTranscripts, url),
+      startGateway('no-memories', noMemories, url),
     ]);
     await waitFor(
       'the gateways to migrate',
@@ -212,10 +214,22 @@ describe('caller data from a rendered config on real PostgreSQL', () => {
       );
       return c.callSid;
     };
-    const [sidOn, sidOff] = await Promise.all([call(gwOn, '+14155550201'), call(gwOff, '+14155550202')]);
-    assert.ok((await countFor(pool, 'transcript_turns', sidOn)) > 0, 'recordTranscripts true: turns stored');
-    assert.ok((await countFor(pool, 'memories', sidOn)) > 0, 'extractMemories true: a memory stored');
-    assert.equal(await countFor(pool, 'transcript_turns', sidOff), 0, 'recordTranscripts false: no turn');
-    assert.equal(await countFor(pool, 'memories', sidOff), 0, 'extractMemories false: no memory');
+    const [sidOn, sidNoTranscripts, sidNoMemories] = await Promise.all([
+      call(gwOn, '+14155550201'),
+      call(gwNoTranscripts, '+14155550202'),
+      call(gwNoMemories, '+14155550203'),
+    ]);
+    assert.ok((await countFor(pool, 'transcript_turns', sidOn)) > 0, 'defaults: turns stored');
+    assert.ok((await countFor(pool, 'memories', sidOn)) > 0, 'defaults: a memory (the summary) stored');
+    assert.equal(
+      await countFor(pool, 'transcript_turns', sidNoTranscripts),
+      0,
+      'recordTranscripts false: no turn',
+    );
+    assert.ok(
+      (await countFor(pool, 'transcript_turns', sidNoMemories)) > 0,
+      'extractMemories false: turns kept',
+    );
+    assert.equal(await countFor(pool, 'memories', sidNoMemories), 0, 'extractMemories false: no memory');
   });
 });
