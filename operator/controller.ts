@@ -10,6 +10,7 @@ import type { OperatorMetrics } from './metrics.ts';
 import type { ChildCaches } from './reconcile/children.ts';
 import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
 import { reconcileMemoryStore } from './reconcile/memorystore.ts';
+import { SecretIndex, secretKeysOnly } from './reconcile/secret-refs.ts';
 import type { WithStatus } from './reconcile/status.ts';
 import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
 import { Informer } from './runtime/informer.ts';
@@ -86,13 +87,18 @@ export class Controller {
   async start(): Promise<void> {
     const { log, metrics } = this.#options;
     const served = await this.#servedKinds();
-    const informer = <T extends KubernetesObject>(resource: ResourceType, labelSelector?: string) => {
+    const informer = <T extends KubernetesObject>(
+      resource: ResourceType,
+      labelSelector?: string,
+      transform?: (object: KubernetesObject) => KubernetesObject,
+    ) => {
       const created = new Informer<T>(
         this.#rest,
         {
           resource,
           namespaces: this.#options.namespaces,
           labelSelector,
+          transform,
           resyncMs: this.#options.resyncMs,
           watchdogMs: this.#options.watchdogMs,
           onWatchRestart: (reason) => metrics.watchRestarts.inc({ kind: resource.kind, reason }),
@@ -135,12 +141,19 @@ export class Controller {
         : undefined;
     if (nodes) this.#informers.push(nodes as unknown as Informer);
 
+    // Every Secret in the watched namespaces, names and keys only: a VoiceAgent whose Secret is missing
+    // says so, and is reconciled again when the Secret appears.
+    const secrets = informer(resourceFor('v1', 'Secret'), undefined, secretKeysOnly);
+    const secretIndex = new SecretIndex();
+
     const ctx: ReconcileContext = {
       rest: this.#rest,
       caches,
       voiceAgents,
       memoryStores,
       replicaSets,
+      secrets,
+      secretIndex,
       events: new EventRecorder(this.#rest, this.#options.identity, log),
       metrics,
       log,
@@ -180,6 +193,9 @@ export class Controller {
           ?.name;
         if (ref === object.metadata?.name) queue.add(`VoiceAgent:${objectKey(va)}`);
       }
+    });
+    secrets.on((_event, secret) => {
+      for (const agent of secretIndex.agentsReading(objectKey(secret))) queue.add(`VoiceAgent:${agent}`);
     });
     for (const child of caches.values()) {
       child.on((event, object, previous) => {

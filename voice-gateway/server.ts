@@ -23,6 +23,7 @@ import type { Logger } from './log.ts';
 import { maskPhone } from './log.ts';
 import type { CallerMemory } from './memory/types.ts';
 import { GatewayMetrics } from './metrics.ts';
+import type { GatewayStatus } from './status.ts';
 import { TwilioRest } from './twilio/rest.ts';
 import { type SignatureParams, validateSignature } from './twilio/signature.ts';
 import { connectStreamTwiml, fallbackTwiml } from './twilio/twiml.ts';
@@ -280,15 +281,16 @@ export class Gateway {
         .filter((v) => FAILED_OUTCOMES.has(String(v.labels.outcome)) === failed)
         .reduce((n, v) => n + v.value, 0);
     const callsFailed = count(true);
+    const status: GatewayStatus = {
+      activeCalls: this.sessions.size,
+      capacity: this.capacity,
+      draining: this.#draining,
+      callsTotal: callsFailed + count(false),
+      callsFailed,
+    };
     return {
       status: 200,
-      body: {
-        activeCalls: this.sessions.size,
-        capacity: this.capacity,
-        draining: this.#draining,
-        callsTotal: callsFailed + count(false),
-        callsFailed,
-      },
+      body: status,
     };
   }
 

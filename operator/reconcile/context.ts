@@ -1,4 +1,4 @@
-import type { V1ReplicaSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { EventRecorder } from '../events.ts';
 import type { KubeRest } from '../kube/rest.ts';
@@ -7,6 +7,7 @@ import type { Informer } from '../runtime/informer.ts';
 import type { ReconcileOutcome } from '../runtime/work-queue.ts';
 import type { CallTracker } from '../tracker/call-tracker.ts';
 import type { ChildCaches } from './children.ts';
+import type { SecretIndex } from './secret-refs.ts';
 import type { WithStatus } from './status.ts';
 
 /** What a reconciler can see and use; the queue, retries and leadership live outside it. */
@@ -20,6 +21,10 @@ export interface ReconcileContext {
   events: EventRecorder;
   metrics: OperatorMetrics;
   log: Logger;
+  /** Secrets in the watched namespaces, names and keys only (absent: references are not checked). */
+  secrets?: Informer<KubernetesObject>;
+  /** Which VoiceAgents read which Secrets (so a Secret that appears wakes them). */
+  secretIndex?: SecretIndex;
   /** Live calls per gateway pod (absent when call tracking is off). */
   tracker?: CallTracker;
   /** The operator's namespace (admitted to the gateways' internal port). */

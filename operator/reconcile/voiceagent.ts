@@ -15,6 +15,7 @@ import { applyChildren, pruneChildren } from './children.ts';
 import { type Condition, condition, findCondition } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
 import { guardRollout, holdRolledBackTemplate } from './rollout.ts';
+import { missingSecret, referencedSecrets } from './secret-refs.ts';
 import { type WithStatus, writeStatus } from './status.ts';
 
 export async function reconcileVoiceAgent(
@@ -23,7 +24,10 @@ export async function reconcileVoiceAgent(
   log: Logger,
 ): Promise<ReconcileOutcome> {
   const va = ctx.voiceAgents.get(key);
-  if (!va || va.metadata?.deletionTimestamp) return;
+  if (!va || va.metadata?.deletionTimestamp) {
+    ctx.secretIndex?.delete(key);
+    return;
+  }
   const generation = va.metadata?.generation;
 
   const parsed = parseVoiceAgent(va);
@@ -44,8 +48,8 @@ export async function reconcileVoiceAgent(
     if (!store || !storeReady || !parsedStore?.ok) {
       const reason = store ? 'MemoryStoreNotReady' : 'MemoryStoreNotFound';
       const message = store
-        ? `waiting for MemoryStore ${storeName} to become Ready`
-        : `MemoryStore ${storeName} does not exist in namespace ${va.metadata?.namespace}`;
+        ? `waiting for MemoryStore ${storeName} (spec.memory.storeRef) to become Ready`
+        : `MemoryStore ${storeName} (spec.memory.storeRef) does not exist in namespace ${va.metadata?.namespace}`;
       await writeStatus(
         ctx.rest,
         ctx.events,
@@ -75,6 +79,18 @@ export async function reconcileVoiceAgent(
   if (!rendered.ok) {
     await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
     return;
+  }
+
+  // Every Secret the pods read must exist, with its key, before anything is applied.
+  if (ctx.secrets) {
+    const refs = referencedSecrets(rendered.objects);
+    ctx.secretIndex?.set(key, namespace, new Set(refs.map((r) => r.name)));
+    const missing = missingSecret(namespace, refs, (k) => ctx.secrets?.get(k));
+    if (missing) {
+      log.warn({ reason: missing.reason }, missing.message);
+      await notReady(ctx, va, missing.reason, missing.message, generation);
+      return;
+    }
   }
 
   const desired = holdRolledBackTemplate(ctx, va, rendered.objects);
@@ -155,15 +171,26 @@ async function invalid(
   generation?: number,
 ): Promise<void> {
   ctx.metrics.reconciles.inc({ kind: 'VoiceAgent', result: 'invalid' });
+  await notReady(ctx, va, 'InvalidSpec', message, generation);
+}
+
+/** A problem only the user can fix (the spec, a Secret): not Ready, not progressing, degraded. */
+async function notReady(
+  ctx: ReconcileContext,
+  va: WithStatus,
+  reason: string,
+  message: string,
+  generation?: number,
+): Promise<void> {
   await writeStatus(
     ctx.rest,
     ctx.events,
     va,
     baseStatus(va),
     [
-      condition('Ready', false, 'InvalidSpec', message, generation),
-      condition('Progressing', false, 'InvalidSpec', message, generation),
-      condition('Degraded', true, 'InvalidSpec', message, generation),
+      condition('Ready', false, reason, message, generation),
+      condition('Progressing', false, reason, message, generation),
+      condition('Degraded', true, reason, message, generation),
     ],
     ctx.voiceAgents,
   );

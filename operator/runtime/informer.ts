@@ -21,6 +21,8 @@ export interface InformerOptions {
   /** A watch that delivers nothing (not even a bookmark) for this long is restarted. */
   watchdogMs?: number;
   onWatchRestart?: (reason: string) => void;
+  /** Keeps only what the cache needs of each object (e.g. a Secret's keys, never its values). */
+  transform?: (object: KubernetesObject) => KubernetesObject;
 }
 
 /** One list-watch: all namespaces (namespace undefined) or one namespace. */
@@ -39,7 +41,9 @@ interface ListResponse<T> {
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly cache = new Map<string, T>();
   readonly #rest: KubeRest;
-  readonly #options: Required<Omit<InformerOptions, 'namespaces' | 'labelSelector' | 'onWatchRestart'>> &
+  readonly #options: Required<
+    Omit<InformerOptions, 'namespaces' | 'labelSelector' | 'onWatchRestart' | 'transform'>
+  > &
     InformerOptions;
   readonly #streams: Stream[];
   readonly #wakers = new Set<() => void>();
@@ -153,7 +157,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     });
     const seen = new Set<string>();
     const isResync = this.cache.size > 0 || stream.resourceVersion === undefined;
-    for (const item of list.items) {
+    const transform = this.#options.transform;
+    for (const raw of list.items) {
+      const item = (transform ? transform(raw) : raw) as T;
       item.apiVersion ??= this.#options.resource.apiVersion;
       item.kind ??= this.#options.resource.kind;
       const key = objectKey(item);
@@ -215,7 +221,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       const code = event.object.code ?? 500;
       throw new KubeError(code, event.object.reason ?? '', event.object.message ?? 'watch error');
     }
-    const object = event.object as T;
+    const transform = this.#options.transform;
+    const object = (transform ? transform(event.object) : event.object) as T;
     if (object.metadata?.resourceVersion) stream.resourceVersion = object.metadata.resourceVersion;
     if (event.type === 'BOOKMARK') return;
     object.apiVersion ??= this.#options.resource.apiVersion;

@@ -5,20 +5,14 @@ import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
 import { INTERNAL_PORT, INTERNAL_PORT_NAME } from '../../cdk8s/charts/voiceagent/model.ts';
+import { type GatewayStatus, parseGatewayStatus } from '../../voice-gateway/status.ts';
 import { objectKey, objectPath } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { forEachLimited } from '../runtime/limit.ts';
 import { desiredMarks, marksPatch } from './pod-marks.ts';
 
-export interface GatewayStatus {
-  activeCalls: number;
-  capacity: number;
-  draining: boolean;
-  /** Calls ended since the gateway started, and how many of them failed. */
-  callsTotal: number;
-  callsFailed: number;
-}
+export type { GatewayStatus };
 
 interface PodState extends GatewayStatus {
   seenAt: number;
@@ -222,15 +216,7 @@ export class CallTracker {
         signal: AbortSignal.timeout(this.#options.timeoutMs),
       });
       if (!res.ok) return undefined;
-      const body = (await res.json()) as Partial<GatewayStatus>;
-      if (typeof body.activeCalls !== 'number') return undefined;
-      return {
-        activeCalls: body.activeCalls,
-        capacity: body.capacity ?? 0,
-        draining: body.draining === true,
-        callsTotal: body.callsTotal ?? 0,
-        callsFailed: body.callsFailed ?? 0,
-      };
+      return parseGatewayStatus(await res.json());
     } catch {
       return undefined;
     }

@@ -13,7 +13,7 @@ import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
 import { KubeRest } from '../../operator/kube/rest.ts';
 import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { startCluster } from '../support/cluster.ts';
-import { kubectlOk } from '../support/kube-helpers.ts';
+import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
 import { startOperator, sumMetric } from '../support/operator.ts';
 import { waitFor } from '../support/processes.ts';
 
@@ -163,7 +163,7 @@ try {
 
   // (b) the operator: COUNT VoiceAgents created at once in a fresh namespace.
   const opNs = 'bench-operator';
-  await kubectlOk(cluster, ['create', 'namespace', opNs]);
+  await createNamespace(cluster, opNs); // with the Secrets the VoiceAgents read
   const operator = await startOperator(cluster, [`--namespace=${opNs}`, `--concurrency=${CONCURRENCY}`]);
   try {
     await waitFor('operator caches synced', async () => {

@@ -97,6 +97,30 @@ export async function waitForReady(
   return last as unknown as KObject;
 }
 
+/** The Secrets the examples/ reference, with fake values (a user creates them before the VoiceAgent). */
+export function exampleSecrets(): KObject[] {
+  const secret = (name: string, data: Record<string, string>) => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name },
+    stringData: data,
+  });
+  return [
+    secret('twilio', { 'account-sid': 'AC00000000000000000000000000000000', 'auth-token': 'test-token' }),
+    secret('elevenlabs', {
+      'api-key': 'test-key',
+      'webhook-secret': 'test-secret',
+      'request-token': 'test-token',
+    }),
+    secret('openai', { 'api-key': 'test-key' }),
+    // memorystore-*.yaml bring their own encryption key (a user-made Secret the gateways read).
+    secret('callers-encryption', { key: Buffer.alloc(32, 7).toString('base64') }),
+    secret('callers-rds', { url: 'postgres://callfleet:secret@db.example.com:5432/callers?sslmode=require' }),
+  ] as unknown as KObject[];
+}
+
+/** A namespace with the examples' Secrets in it (the operator refuses a VoiceAgent whose Secret is missing). */
 export async function createNamespace(cluster: Cluster, name: string): Promise<void> {
   await kubectlOk(cluster, ['create', 'namespace', name]);
+  await applyObjects(cluster, name, exampleSecrets());
 }

@@ -46,7 +46,7 @@ export class BackendRegistry {
     };
     switch (a.provider) {
       case 'echo':
-        return new EchoBackend(sink, { greeting: a.echo?.greeting ?? true, pauseMs: a.echo?.pauseMs ?? 600 });
+        return new EchoBackend(sink, { greeting: a.echo.greeting, pauseMs: a.echo.pauseMs });
       case 'elevenlabs':
         return new ElevenLabsBackend(sink, {
           ...base,

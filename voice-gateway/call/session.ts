@@ -337,7 +337,7 @@ export class CallSession {
   }
 
   async #lookup(memory: CallerMemory, phone: string): Promise<CallerContext | null> {
-    const budget = this.#d.config.memory?.lookupBudgetMs ?? 300;
+    const budget = this.#d.config.memory.lookupBudgetMs;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<null>((r) => {
       timer = setTimeout(() => r(null), budget + 20);

@@ -52,7 +52,7 @@ export const gatewayConfigSchema = z
             greeting: z.boolean().default(true),
             pauseMs: z.number().int().min(100).max(10000).default(600),
           })
-          .optional(),
+          .prefault({}),
         circuitBreaker: z
           .object({
             failureThreshold: z.number().int().min(1).max(1000).default(5),
@@ -80,7 +80,7 @@ export const gatewayConfigSchema = z
       }),
     calls: z
       .object({
-        maxConcurrentPerPod: z.number().int().min(1).max(100000).default(50),
+        maxConcurrentPerPod: z.number().int().min(1).max(100000).default(20),
         maxDurationSeconds: z.number().min(1).max(86400).default(600),
         silenceTimeoutSeconds: z.number().min(1).max(3600).default(30),
         fallback: fallbackSchema.prefault({
@@ -127,6 +127,9 @@ export const gatewayConfigSchema = z
           });
         }
       }),
+    // Every memory setting has its default here, so a parsed config (and the ConfigMap the operator
+    // renders from it) carries each value explicitly. These defaults apply only to a gateway run without
+    // the operator: the operator renders the VoiceAgent's and MemoryStore's values (docs/memory-and-pii.md).
     memory: z
       .object({
         enabled: z
@@ -140,43 +143,60 @@ export const gatewayConfigSchema = z
           .int()
           .min(1)
           .max(10000)
-          .default(300)
+          .default(150)
           .describe(
             'Time budget of the caller lookup at call start; past it the call proceeds without memory',
           ),
-        // The fields below have no zod default, so a rendered ConfigMap only carries what was set;
-        // the defaults live in memoryDefaults (voice-gateway/memory/runtime.ts).
         required: z
           .boolean()
-          .optional()
+          .default(false)
           .describe(
-            'Readiness answers 503 while the memory database is unreachable (default false: calls go on without memory)',
+            'Readiness answers 503 while the memory database is unreachable (false: calls go on without memory)',
           ),
         recordTranscripts: z
           .boolean()
-          .optional()
-          .describe('Store transcript turns and the summary derived from them (default true)'),
+          .default(true)
+          .describe('Store transcript turns; false keeps no transcript (and no summary derived from one)'),
+        extractMemories: z
+          .boolean()
+          .default(true)
+          .describe(
+            'Store what a call teaches about the caller (its summary and any facts) as memories recalled on the next call',
+          ),
         healthCheckSeconds: z
           .number()
           .min(0.1)
           .max(3600)
-          .optional()
-          .describe('How often the database is probed for callfleet_memory_up (default 5)'),
+          .default(5)
+          .describe('How often the database is probed for callfleet_memory_up'),
         retention: z
           .object({
-            transcriptDays: z.number().int().min(0).max(36500).optional().describe('0/unset: kept forever'),
-            memoryDays: z.number().int().min(0).max(36500).optional().describe('0/unset: kept forever'),
+            transcriptsDays: z
+              .number()
+              .int()
+              .min(0)
+              .max(36500)
+              .default(30)
+              .describe('Days transcript turns are kept; 0 keeps them forever'),
+            memoriesDays: z
+              .number()
+              .int()
+              .min(0)
+              .max(36500)
+              .default(365)
+              .describe('Days memories are kept; 0 keeps them forever'),
             sweepIntervalSeconds: z
               .number()
               .min(1)
               .max(604800)
-              .optional()
-              .describe('How often a pod tries to sweep, one pod at a time (default 3600)'),
+              .default(3600)
+              .describe('How often a pod tries to sweep, one pod at a time'),
           })
           .strict()
-          .optional(),
+          .prefault({}),
       })
-      .optional(),
+      .strict()
+      .prefault({}),
     twilio: z.object({ apiBaseUrl: httpUrl.optional() }).optional(),
     limits: z
       .object({

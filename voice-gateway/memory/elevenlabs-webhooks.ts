@@ -26,8 +26,8 @@ export interface ElevenLabsWebhooks {
 }
 
 export interface ElevenLabsWebhookOptions {
-  /** Time budget of the caller lookup in conversation-init (default 150 ms). */
-  lookupBudgetMs?: number;
+  /** Time budget of the caller lookup in conversation-init (the gateway config's memory.lookupBudgetMs). */
+  lookupBudgetMs: number;
   /**
    * Shared secret ElevenLabs sends on conversation-init and tool calls (configure it as a secret
    * header `Authorization: Bearer ...` in the agent). Requests without it get 401; unset, every
@@ -135,9 +135,9 @@ export function dynamicVariables(
 export function createElevenLabsWebhooks(
   store: CallerMemory,
   secret: string,
-  options: ElevenLabsWebhookOptions = {},
+  options: ElevenLabsWebhookOptions,
 ): ElevenLabsWebhooks {
-  const budget = options.lookupBudgetMs ?? 150;
+  const budget = options.lookupBudgetMs;
   const seen = new Set<string>();
 
   /** undefined when the request carries the request token; otherwise the refusal. */

@@ -40,6 +40,12 @@ export interface PostgresMemoryOptions {
    * the backend gave and explicit memories are kept.
    */
   recordTranscripts?: boolean;
+  /**
+   * Store memories from each call: the summary (the backend's, or derived from what the caller said) and
+   * the facts the call record carries. Default true; when false a call leaves no memory (only the call
+   * itself and, if recorded, its transcript).
+   */
+  extractMemories?: boolean;
   queue?: WriteQueueOptions;
   logger?: MemoryLogger;
   /** How long a hand-off record waits for the pod resuming the call. Default 10 minutes. */
@@ -69,6 +75,7 @@ export class PostgresCallerMemory implements CallerMemory {
   readonly keyring: Keyring;
   readonly encryptText: boolean;
   readonly recordTranscripts: boolean;
+  readonly extractMemories: boolean;
   readonly #recent: number;
   readonly #queue: WriteQueue<CallRecord>;
   readonly #log: MemoryLogger;
@@ -79,6 +86,7 @@ export class PostgresCallerMemory implements CallerMemory {
     this.keyring = options.keyring;
     this.encryptText = options.encryptText ?? true;
     this.recordTranscripts = options.recordTranscripts ?? true;
+    this.extractMemories = options.extractMemories ?? true;
     this.#recent = options.recentMemories ?? 10;
     this.#log = options.logger ?? { warn: () => {} };
     this.#handoffTtlMs = options.handoffTtlMs ?? 600_000;
@@ -384,8 +392,11 @@ export class PostgresCallerMemory implements CallerMemory {
         );
       }
 
-      const memories: { kind: MemoryKind; text: string }[] = [...(record.memories ?? [])];
-      const summary = record.summary?.trim() || deriveSummary(record);
+      // extractMemories off: the call leaves no memory (no summary, no facts), only the call and its transcript.
+      const memories: { kind: MemoryKind; text: string }[] = this.extractMemories
+        ? [...(record.memories ?? [])]
+        : [];
+      const summary = this.extractMemories ? record.summary?.trim() || deriveSummary(record) : undefined;
       if (summary) memories.push({ kind: 'summary', text: summary });
       if (memories.length > 0) {
         const stored = memories.map((m) => this.#storeText(m.text, `memory:${callerId}`));

@@ -7,10 +7,10 @@ import { retentionDeleted } from './metrics.ts';
 export const RETENTION_LOCK_ID = 7_242_115_301_002n;
 
 export interface RetentionPolicy {
-  /** Days to keep transcript turns; 0 or undefined keeps them forever. */
-  transcriptDays?: number;
-  /** Days to keep memories (facts, preferences, summaries); 0 or undefined keeps them forever. */
-  memoryDays?: number;
+  /** Days to keep transcript turns; 0 or undefined keeps them forever (MemoryStore spec.retention.transcriptsDays). */
+  transcriptsDays?: number;
+  /** Days to keep memories (facts, preferences, summaries); 0 or undefined keeps them forever (spec.retention.memoriesDays). */
+  memoriesDays?: number;
   batchSize?: number;
 }
 
@@ -38,8 +38,8 @@ export async function sweepRetention(
     if (!locked.rows[0]?.ok) return result;
     result.ran = true;
     try {
-      if (policy.transcriptDays && policy.transcriptDays > 0) {
-        const cutoff = new Date(now.getTime() - policy.transcriptDays * DAY_MS);
+      if (policy.transcriptsDays && policy.transcriptsDays > 0) {
+        const cutoff = new Date(now.getTime() - policy.transcriptsDays * DAY_MS);
         result.transcriptTurns = await deleteInBatches(
           client,
           `DELETE FROM transcript_turns WHERE (call_id, seq) IN (
@@ -49,8 +49,8 @@ export async function sweepRetention(
         );
         retentionDeleted.inc({ table: 'transcript_turns' }, result.transcriptTurns);
       }
-      if (policy.memoryDays && policy.memoryDays > 0) {
-        const cutoff = new Date(now.getTime() - policy.memoryDays * DAY_MS);
+      if (policy.memoriesDays && policy.memoriesDays > 0) {
+        const cutoff = new Date(now.getTime() - policy.memoriesDays * DAY_MS);
         result.memories = await deleteInBatches(
           client,
           'DELETE FROM memories WHERE id IN (SELECT id FROM memories WHERE created_at < $1 LIMIT $2)',
@@ -82,18 +82,22 @@ async function deleteInBatches(
   }
 }
 
-/** Runs sweepRetention every `everyMs` (first run after a random delay so pods do not all start at once). */
+/**
+ * Runs sweepRetention every `everyMs`; the first run comes within seconds of start (after a random delay of
+ * up to 5 s so pods do not all start at once; the advisory lock lets one of them sweep).
+ */
 export function startRetentionSweeper(
   pool: pg.Pool,
   policy: RetentionPolicy,
   everyMs = 3_600_000,
   onError: (error: unknown) => void = () => {},
+  onSwept: (result: SweepResult) => void = () => {},
 ): { stop(): void } {
   let stopped = false;
   let timer: NodeJS.Timeout;
   const tick = async (): Promise<void> => {
     try {
-      await sweepRetention(pool, policy);
+      onSwept(await sweepRetention(pool, policy));
     } catch (error) {
       onError(error);
     }
@@ -102,7 +106,7 @@ export function startRetentionSweeper(
       timer.unref();
     }
   };
-  timer = setTimeout(tick, Math.random() * Math.min(everyMs, 60_000));
+  timer = setTimeout(tick, Math.random() * Math.min(everyMs, 5_000));
   timer.unref();
   return {
     stop() {

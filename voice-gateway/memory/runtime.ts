@@ -17,25 +17,13 @@ import { createPool } from './pool.ts';
 import { PostgresCallerMemory } from './postgres-store.ts';
 import { startRetentionSweeper } from './retention.ts';
 
-type MemoryConfig = NonNullable<GatewayConfig['memory']>;
-
-/** The memory block with every default applied (the schema leaves them out of rendered ConfigMaps). */
-export function memoryDefaults(c: GatewayConfig['memory']) {
-  return {
-    lookupBudgetMs: c?.lookupBudgetMs ?? 300,
-    required: c?.required ?? false,
-    recordTranscripts: c?.recordTranscripts ?? true,
-    healthCheckMs: (c?.healthCheckSeconds ?? 5) * 1000,
-    transcriptDays: c?.retention?.transcriptDays ?? 0,
-    memoryDays: c?.retention?.memoryDays ?? 0,
-    sweepEveryMs: (c?.retention?.sweepIntervalSeconds ?? 3600) * 1000,
-  };
-}
+type MemoryConfig = GatewayConfig['memory'];
 
 export interface MemoryRuntimeOptions {
   url: string;
   keyring: Keyring;
-  config: MemoryConfig | undefined;
+  /** The parsed memory block: every value is explicit (schema defaults, or what the operator rendered). */
+  config: MemoryConfig;
   telephony: GatewayConfig['telephony'];
   log: Logger;
   /** HMAC secret of the post-call webhook (ELEVENLABS_WEBHOOK_SECRET); unset: post-call answers 401. */
@@ -54,7 +42,7 @@ export class MemoryRuntime {
   /** Only in elevenlabs-native mode: in twilio-stream mode nobody should be able to ask about a number. */
   readonly webhooks: ElevenLabsWebhookHandlers | undefined;
   readonly memoryApi: ApiHandler;
-  readonly settings: ReturnType<typeof memoryDefaults>;
+  readonly settings: MemoryConfig;
   readonly #log: Logger;
   #migrated = false;
   #up = false;
@@ -64,13 +52,14 @@ export class MemoryRuntime {
   #sweeper: { stop(): void } | undefined;
 
   constructor(o: MemoryRuntimeOptions) {
-    this.settings = memoryDefaults(o.config);
+    this.settings = o.config;
     this.#log = o.log.child({ component: 'caller-memory' });
     this.pool = createPool(o.url, { max: 10, applicationName: 'callfleet-gateway' });
     this.store = new PostgresCallerMemory({
       pool: this.pool,
       keyring: o.keyring,
       recordTranscripts: this.settings.recordTranscripts,
+      extractMemories: this.settings.extractMemories,
       logger: this.#log,
       queue: { baseDelayMs: o.retry?.baseDelayMs ?? 200, maxDelayMs: o.retry?.maxDelayMs ?? 5_000 },
     });
@@ -113,7 +102,7 @@ export class MemoryRuntime {
 
   start(): void {
     void this.#migrate(0);
-    this.#probeTimer = setInterval(() => void this.#probe(), this.settings.healthCheckMs);
+    this.#probeTimer = setInterval(() => void this.#probe(), this.settings.healthCheckSeconds * 1000);
     this.#probeTimer.unref();
   }
 
@@ -159,13 +148,20 @@ export class MemoryRuntime {
   }
 
   #startSweeper(): void {
-    const s = this.settings;
-    if (this.#sweeper || (s.transcriptDays <= 0 && s.memoryDays <= 0)) return;
+    const r = this.settings.retention;
+    if (this.#sweeper || (r.transcriptsDays <= 0 && r.memoriesDays <= 0)) return;
     this.#sweeper = startRetentionSweeper(
       this.pool,
-      { transcriptDays: s.transcriptDays, memoryDays: s.memoryDays },
-      s.sweepEveryMs,
+      { transcriptsDays: r.transcriptsDays, memoriesDays: r.memoriesDays },
+      r.sweepIntervalSeconds * 1000,
       (error) => this.#log.warn({ err: (error as Error).message }, 'retention sweep failed'),
+      (result) => {
+        if (result.transcriptTurns || result.memories)
+          this.#log.info(
+            { transcriptTurns: result.transcriptTurns, memories: result.memories },
+            'retention sweep deleted expired caller data',
+          );
+      },
     );
   }
 

@@ -44,6 +44,12 @@ const ready: PrinterColumn = {
   jsonPath: '.status.conditions[?(@.type=="Ready")].status',
   description: 'Whether the Ready condition is True.',
 };
+const reason: PrinterColumn = {
+  name: 'Reason',
+  type: 'string',
+  jsonPath: '.status.conditions[?(@.type=="Ready")].reason',
+  description: 'Why the VoiceAgent is (not) Ready, e.g. InvalidSpec, SecretNotFound, MemoryStoreNotReady.',
+};
 const age: PrinterColumn = {
   name: 'Age',
   type: 'date',
@@ -92,6 +98,7 @@ export const kinds: KindDefinition[] = [
         description: 'Gateway pods finishing their calls before they exit.',
       },
       { name: 'Calls', type: 'integer', jsonPath: '.status.activeCalls', description: 'Live calls.' },
+      reason,
       { name: 'Provider', type: 'string', jsonPath: '.spec.agent.provider', description: 'Agent backend.' },
       age,
       {

@@ -50,15 +50,20 @@ export const ExternalSchema = z
 
 export const RetentionSchema = z
   .strictObject({
-    transcriptsDays: z.int().min(1).max(3650).default(30).describe('Days call transcripts are kept.'),
+    transcriptsDays: z
+      .int()
+      .min(1)
+      .max(3650)
+      .default(30)
+      .describe('Days call transcripts are kept; every gateway using the store deletes older ones.'),
     memoriesDays: z
       .int()
       .min(1)
       .max(3650)
       .default(365)
-      .describe('Days caller memories are kept after last use.'),
+      .describe('Days caller memories (summaries, facts) are kept after they were stored.'),
   })
-  .describe('How long caller data is kept.');
+  .describe('How long caller data is kept; the gateways using the store sweep it hourly.');
 
 export const EncryptionSchema = z
   .strictObject({

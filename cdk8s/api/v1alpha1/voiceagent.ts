@@ -69,10 +69,11 @@ export const WebsocketAgentSchema = z
 export const EchoAgentSchema = z
   .strictObject({
     greeting: z
-      .string()
-      .max(1024)
-      .optional()
-      .describe('Text announced before the caller hears their own audio.'),
+      .boolean()
+      .default(true)
+      .describe(
+        'Play a greeting tone before the caller hears their own audio (a two-note chime for a returning caller).',
+      ),
   })
   .describe('Echo backend for smoke tests: plays the caller back to themselves.');
 
@@ -163,11 +164,19 @@ export const MemorySchema = z
       .describe(
         'Time budget in milliseconds for the caller lookup at call start; on timeout the call proceeds without memory.',
       ),
-    recordTranscripts: z.boolean().default(true).describe('Store call transcripts in the MemoryStore.'),
+    recordTranscripts: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Store call transcripts in the MemoryStore; false keeps no transcript (nor a summary derived from one).',
+      ),
     extractMemories: z
       .boolean()
       .default(true)
-      .describe('Distil facts about the caller from each call and recall them on the next call.'),
+      .describe(
+        "Store what each call teaches about the caller as memories recalled on the next call: the call's summary " +
+          "(the backend's, or what the caller said) and any facts the backend reports; false stores none.",
+      ),
   })
   .describe('Caller memory: who called before and what they said.');
 
@@ -208,6 +217,16 @@ export const CallsSchema = z
 export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
 
+/** True for a time zone this Node's ICU knows (what the operator's schedule uses). */
+export function isTimeZone(name: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export const ScheduleWindowSchema = z
   .strictObject({
     name: z.string().min(1).max(63).regex(DNS_LABEL).describe('Name of the window (unique in the list).'),
@@ -217,7 +236,15 @@ export const ScheduleWindowSchema = z
       .string()
       .regex(HHMM)
       .describe('End time, HH:MM (24 h) in timeZone; before start means the next day.'),
-    timeZone: z.string().min(1).max(64).default('UTC').describe('IANA time zone, e.g. Europe/Berlin.'),
+    // CEL cannot know the IANA database: the API server accepts any name, the operator's parse refuses
+    // an unknown one (Ready=False, InvalidSpec, with this field's path) before anything is applied.
+    timeZone: z
+      .string()
+      .min(1)
+      .max(64)
+      .refine(isTimeZone, { message: 'unknown IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' })
+      .default('UTC')
+      .describe('IANA time zone, e.g. Europe/Berlin.'),
     minReplicas: z.int().min(1).max(1000).describe('Minimum replicas while the window is active.'),
   })
   .describe('A time window with its own minimum (e.g. business hours).');

@@ -29,7 +29,8 @@ export function buildMemoryStore(chart: Chart, ms: MemoryStore, ctx: MemoryStore
 
 /**
  * What a VoiceAgent referencing this store needs (the operator and `callfleet render` build the
- * VoiceAgent render context from it): the Secret key with the connection URL, the encryption key.
+ * VoiceAgent render context from it): the Secret key with the connection URL, the encryption key, and
+ * the retention every gateway using the store sweeps with.
  */
 export function memoryStoreConnection(ms: MemoryStore) {
   const name = ms.metadata.name ?? '';
@@ -41,5 +42,6 @@ export function memoryStoreConnection(ms: MemoryStore) {
     connectionSecretName: external?.name ?? names.connection,
     connectionSecretKey: external?.key ?? 'url',
     encryptionKeySecretRef: ms.spec.encryption?.keySecretRef ?? { name: names.encryption, key: 'key' },
+    retention: { ...ms.spec.retention },
   };
 }

@@ -8,7 +8,7 @@ import {
   type GatewayConfigInput,
   gatewayConfigSchema,
 } from '../../../voice-gateway/config/schema.ts';
-import { formatPath, handoffActive } from '../../api/v1alpha1/index.ts';
+import { EchoAgentSchema, formatPath, handoffActive } from '../../api/v1alpha1/index.ts';
 import { RenderError } from '../errors.ts';
 import { CONFIG_FILE, type VoiceAgentModel } from './model.ts';
 
@@ -52,9 +52,23 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
     };
   }
   if (agent.websocket) cfg.agent = { ...cfg.agent, websocket: { url: agent.websocket.url } };
-  // The gateway's echo greeting is a switch (it has no text); a VoiceAgent greeting turns it on.
-  if (agent.echo) cfg.agent = { ...cfg.agent, echo: { greeting: agent.echo.greeting !== '' } };
-  if (memory) cfg.memory = { enabled: true, lookupBudgetMs: memory.lookupBudgetMs };
+  // Written even without an echo block: the pod runs with the API's default, not the gateway's.
+  const echo = agent.echo ?? EchoAgentSchema.parse({});
+  cfg.agent = { ...cfg.agent, echo: { greeting: echo.greeting } };
+  // Every memory value is written explicitly: the pod runs with the API's defaults, never the gateway's.
+  cfg.memory = { enabled: false };
+  if (memory && m.memory) {
+    cfg.memory = {
+      enabled: true,
+      lookupBudgetMs: memory.lookupBudgetMs,
+      recordTranscripts: memory.recordTranscripts,
+      extractMemories: memory.extractMemories,
+      retention: {
+        transcriptsDays: m.memory.retention.transcriptsDays,
+        memoriesDays: m.memory.retention.memoriesDays,
+      },
+    };
+  }
   if (telephony.twilio?.apiBaseUrl) cfg.twilio = { apiBaseUrl: telephony.twilio.apiBaseUrl };
   const handoff = m.spec.drain.handoff;
   if (handoff && handoffActive(m.spec)) {

@@ -1,5 +1,10 @@
 // Everything the VoiceAgent children derive from the spec, computed once per render.
-import { drainGracePeriodSeconds, type VoiceAgent, type VoiceAgentSpec } from '../../api/v1alpha1/index.ts';
+import {
+  drainGracePeriodSeconds,
+  RetentionSchema,
+  type VoiceAgent,
+  type VoiceAgentSpec,
+} from '../../api/v1alpha1/index.ts';
 import {
   BUSY_LABEL,
   childLabels,
@@ -34,6 +39,8 @@ export interface MemoryStoreContext {
   encryptionKeySecretRef?: { name: string; key: string };
   /** postgres: egress to the store's pods; external: egress to port 5432 anywhere. Unknown: both. */
   engine?: 'postgres' | 'external';
+  /** The store's spec.retention (the API defaults when the store is unknown). */
+  retention?: { transcriptsDays: number; memoriesDays: number };
 }
 
 export interface VoiceAgentRenderContext {
@@ -65,6 +72,8 @@ export interface VoiceAgentModel {
     connection: { name: string; key: string };
     encryption: { name: string; key: string };
     engine?: 'postgres' | 'external';
+    /** The MemoryStore's retention: every gateway using the store sweeps with it. */
+    retention: { transcriptsDays: number; memoriesDays: number };
   };
   /** See VoiceAgentRenderContext.idleReadyPods. */
   idleReadyPods?: number;
@@ -94,6 +103,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
       },
       encryption: ms?.encryptionKeySecretRef ?? { name: defaults.encryption, key: 'key' },
       engine: ms?.engine,
+      retention: ms?.retention ?? RetentionSchema.parse({}),
     };
   }
   const podLabels: Labels = {

@@ -11,7 +11,8 @@
 - apiGroups: [callfleet.io]
   resources: [voiceagents/finalizers, memorystores/finalizers]
   verbs: [update]
-# Children, applied server-side (create + patch), watched by label, pruned (delete).
+# Children, applied server-side (create + patch), watched by label, pruned (delete). Secrets are also
+# listed/watched unlabelled (names and keys cached, never values) to report a VoiceAgent's missing Secret.
 - apiGroups: [""]
   resources: [configmaps, secrets, services, serviceaccounts]
   verbs: [get, list, watch, create, update, patch, delete]

@@ -161,7 +161,7 @@ describe('CRD facts', () => {
     const columns = v.additionalPrinterColumns as { name: string; priority?: number }[];
     assert.deepEqual(
       columns.filter((c) => !c.priority).map((c) => c.name),
-      ['Desired', 'Ready', 'Busy', 'Draining', 'Calls', 'Provider', 'Age'],
+      ['Desired', 'Ready', 'Busy', 'Draining', 'Calls', 'Reason', 'Provider', 'Age'],
     );
     assert.deepEqual(
       columns.filter((c) => c.priority === 1).map((c) => c.name),

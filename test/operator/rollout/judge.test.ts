@@ -57,3 +57,23 @@ test('the rollback target is the ReplicaSet of the last good revision, without i
   assert.deepEqual(templateOf(good)?.metadata?.labels, { app: 'g' });
   assert.equal(replicaSetOf(sets, deployment, '7'), undefined);
 });
+
+test('calls.total == minCalls is judged; one call fewer is not', () => {
+  const deployment = progressing('True', 'ReplicaSetUpdated');
+  // minCalls 5: exactly 5 calls with 3 failed (60% > 10%) fails the rollout ...
+  assert.match(String(rolloutFailure(deployment, { total: 5, failed: 3 }, policy)), /3 of 5 calls failed/);
+  // ... 4 calls, even all failed, are too few to judge.
+  assert.equal(rolloutFailure(deployment, { total: 4, failed: 4 }, policy), undefined);
+  // The rate boundary: exactly maxCallFailureRate passes, just above fails.
+  const strict = { maxCallFailureRate: 0.2, minCalls: 5 };
+  assert.equal(
+    rolloutFailure(deployment, { total: 5, failed: 1 }, strict),
+    undefined,
+    '20% is not above 20%',
+  );
+  assert.match(String(rolloutFailure(deployment, { total: 5, failed: 2 }, strict)), /2 of 5 calls failed/);
+  // maxCallFailureRate 0: any failed call fails a judged rollout; none passes.
+  const zero = { maxCallFailureRate: 0, minCalls: 1 };
+  assert.match(String(rolloutFailure(deployment, { total: 1, failed: 1 }, zero)), /1 of 1 calls failed/);
+  assert.equal(rolloutFailure(deployment, { total: 1, failed: 0 }, zero), undefined);
+});

@@ -85,7 +85,7 @@ describe('elevenlabs-native webhooks', () => {
 
   test('conversation-init for an unknown caller, post-call (valid / invalid / stale), then init knows them', async () => {
     const store = h.store();
-    const hooks = createElevenLabsWebhooks(store, SECRET, { requestToken: TOKEN });
+    const hooks = createElevenLabsWebhooks(store, SECRET, { requestToken: TOKEN, lookupBudgetMs: 150 });
     const init1 = await hooks.conversationInit(
       Buffer.from(
         JSON.stringify({ caller_id: phone, agent_id: 'a', called_number: '+442000000000', call_sid: 'CA1' }),
@@ -121,7 +121,7 @@ describe('elevenlabs-native webhooks', () => {
     // Idempotent per conversation id: the same pod and another pod (new handler set).
     const again = await hooks.postCall(Buffer.from(raw), { 'ElevenLabs-Signature': sign(raw, now) }, now);
     assert.equal(again.status, 200);
-    const otherPod = createElevenLabsWebhooks(store, SECRET);
+    const otherPod = createElevenLabsWebhooks(store, SECRET, { lookupBudgetMs: 150 });
     assert.equal(
       (await otherPod.postCall(Buffer.from(raw), { 'ElevenLabs-Signature': sign(raw, now) }, now)).status,
       200,
@@ -157,7 +157,7 @@ describe('elevenlabs-native webhooks', () => {
   });
 
   test('request token guards conversation-init and tools when configured', async () => {
-    const hooks = createElevenLabsWebhooks(h.store(), SECRET, { requestToken: 'tok' });
+    const hooks = createElevenLabsWebhooks(h.store(), SECRET, { lookupBudgetMs: 150, requestToken: 'tok' });
     const body = Buffer.from(JSON.stringify({ caller_id: phone }));
     assert.equal((await hooks.conversationInit(body, {})).status, 401);
     assert.equal((await hooks.conversationInit(body, { authorization: 'Bearer nope' })).status, 401);
@@ -169,7 +169,7 @@ describe('elevenlabs-native webhooks', () => {
   });
 
   test('without a configured request token, conversation-init and tools refuse everything (fail closed)', async () => {
-    const hooks = createElevenLabsWebhooks(h.store(), SECRET);
+    const hooks = createElevenLabsWebhooks(h.store(), SECRET, { lookupBudgetMs: 150 });
     const body = Buffer.from(JSON.stringify({ caller_id: phone, query: 'x' }));
     for (const headers of [{}, { authorization: 'Bearer ' }, { authorization: 'Bearer anything' }]) {
       const init = await hooks.conversationInit(body, headers);

@@ -36,7 +36,7 @@ describe('retention sweeper', () => {
     store.record(at(20, '+14155550301', 'mid'));
     await store.flush(5000);
 
-    const result = await sweepRetention(h.pool, { transcriptDays: 14, memoryDays: 30, batchSize: 3 });
+    const result = await sweepRetention(h.pool, { transcriptsDays: 14, memoriesDays: 30, batchSize: 3 });
     assert.deepEqual(result, { ran: true, transcriptTurns: 16, memories: 7 });
     const turns = await h.pool.query<{ text: string }>('SELECT text FROM transcript_turns ORDER BY text');
     assert.deepEqual(
@@ -60,7 +60,7 @@ describe('retention sweeper', () => {
       ['summary mid', 'summary new0', 'summary new1', 'summary new2', 'summary new3', 'summary new4'],
     );
     // A second sweep has nothing left to do.
-    assert.deepEqual(await sweepRetention(h.pool, { transcriptDays: 14, memoryDays: 30 }), {
+    assert.deepEqual(await sweepRetention(h.pool, { transcriptsDays: 14, memoriesDays: 30 }), {
       ran: true,
       transcriptTurns: 0,
       memories: 0,
@@ -71,7 +71,7 @@ describe('retention sweeper', () => {
     const other = await h.pool.connect();
     try {
       await other.query('SELECT pg_advisory_lock($1)', [RETENTION_LOCK_ID.toString()]);
-      assert.deepEqual(await sweepRetention(h.pool, { transcriptDays: 1 }), {
+      assert.deepEqual(await sweepRetention(h.pool, { transcriptsDays: 1 }), {
         ran: false,
         transcriptTurns: 0,
         memories: 0,

@@ -9,7 +9,7 @@ import { after, describe, test } from 'node:test';
 import { parseGatewayConfig } from '../../../voice-gateway/config/load.ts';
 import { createLogger } from '../../../voice-gateway/log.ts';
 import { parseKeyring } from '../../../voice-gateway/memory/crypto.ts';
-import { MemoryRuntime, memoryDefaults } from '../../../voice-gateway/memory/runtime.ts';
+import { MemoryRuntime } from '../../../voice-gateway/memory/runtime.ts';
 import { GatewayMetrics } from '../../../voice-gateway/metrics.ts';
 import { Gateway } from '../../../voice-gateway/server.ts';
 import { freePort } from '../../support/ports.ts';
@@ -56,26 +56,28 @@ async function gatewayWith(memory: Record<string, unknown>, telephony = 'twilio-
 }
 
 describe('memory config', () => {
-  test('{publicBaseUrl} alone is valid and memory defaults apply', () => {
+  test('{publicBaseUrl} alone is valid and every memory default is explicit in the parsed config', () => {
     const config = parseGatewayConfig({ publicBaseUrl: PUBLIC_BASE_URL });
-    assert.equal(config.memory, undefined);
-    assert.deepEqual(memoryDefaults(config.memory), {
-      lookupBudgetMs: 300,
+    assert.deepEqual(config.memory, {
+      lookupBudgetMs: 150,
       required: false,
       recordTranscripts: true,
-      healthCheckMs: 5000,
-      transcriptDays: 0,
-      memoryDays: 0,
-      sweepEveryMs: 3_600_000,
+      extractMemories: true,
+      healthCheckSeconds: 5,
+      retention: { transcriptsDays: 30, memoriesDays: 365, sweepIntervalSeconds: 3600 },
     });
   });
 
-  test('the rendered memory block stays minimal; bad fields are named', () => {
-    const config = parseGatewayConfig({ publicBaseUrl: PUBLIC_BASE_URL, memory: { enabled: true } });
-    assert.deepEqual(config.memory, { enabled: true, lookupBudgetMs: 300 });
+  test('bad and misspelled fields are named', () => {
     assert.throws(
-      () => parseGatewayConfig({ publicBaseUrl: PUBLIC_BASE_URL, memory: { retention: { memoryDays: -1 } } }),
-      /memory\.retention\.memoryDays/,
+      () =>
+        parseGatewayConfig({ publicBaseUrl: PUBLIC_BASE_URL, memory: { retention: { memoriesDays: -1 } } }),
+      /memory\.retention\.memoriesDays/,
+    );
+    // The old spelling is refused, not silently dropped.
+    assert.throws(
+      () => parseGatewayConfig({ publicBaseUrl: PUBLIC_BASE_URL, memory: { retention: { memoryDays: 7 } } }),
+      /memoryDays/,
     );
   });
 });

@@ -1,0 +1,280 @@
+// The API contract (rule 12): every leaf field of the VoiceAgent and MemoryStore specs, enumerated from
+// the zod schemas themselves, takes effect. For each leaf the test renders the examples/ with the field
+// at a different valid value and requires the rendered objects to change (the gateway config, env, a
+// child), unless the field is on OPERATOR_READ: fields the operator acts on itself, each naming the
+// test that proves the effect, or it is a list-map key (`x-kubernetes-list-map-keys`: the identity of
+// its list entry). A field doing none of these fails with its path and what to do.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import type { z } from 'zod';
+import {
+  MemoryStoreSpecSchema,
+  parseMemoryStore,
+  parseVoiceAgent,
+  VoiceAgentSpecSchema,
+} from '../../../cdk8s/api/v1alpha1/index.ts';
+import { renderDocuments } from '../../../operator/cli/render.ts';
+import { EXAMPLES, fixedCtx, ROOT, readDocs } from '../charts/fixtures.ts';
+import {
+  candidates,
+  ensureParents,
+  getIn,
+  type Leaf,
+  minimalValue,
+  type Segment,
+  setIn,
+  specLeaves,
+  unwrap,
+} from './spec-leaves.ts';
+
+const THIS_FILE = 'test/cdk8s/api/contract.test.ts';
+
+/** Fields the operator reads itself (they change what it does, not what it renders). */
+export const OPERATOR_READ: Record<string, { file: string; test: string }> = {
+  'spec.replicas': {
+    file: 'test/operator/reconcile/voiceagent.test.ts',
+    test: 'spec.replicas is what the Deployment is scaled to',
+  },
+  'spec.autoscaling.schedule[].days': {
+    file: 'test/operator/scaling/schedule.test.ts',
+    test: 'a window is active on its days between start and end, in its own time zone',
+  },
+  'spec.autoscaling.schedule[].start': {
+    file: 'test/operator/scaling/schedule.test.ts',
+    test: 'a window is active on its days between start and end, in its own time zone',
+  },
+  'spec.autoscaling.schedule[].end': {
+    file: 'test/operator/scaling/schedule.test.ts',
+    test: 'an overnight window belongs to the day it starts on',
+  },
+  'spec.autoscaling.schedule[].timeZone': {
+    file: 'test/operator/scaling/schedule.test.ts',
+    test: 'a window is active on its days between start and end, in its own time zone',
+  },
+  'spec.autoscaling.schedule[].minReplicas': {
+    file: 'test/operator/reconcile/voiceagent.test.ts',
+    test: 'an active schedule window raises the replicas above spec.replicas',
+  },
+  'spec.rollout.autoRollback': {
+    file: 'test/operator/reconcile/rollout.test.ts',
+    test: 'autoRollback false: a failing rollout is reported, not rolled back',
+  },
+  'spec.rollout.maxCallFailureRate': {
+    file: 'test/operator/rollout/judge.test.ts',
+    test: 'new pods failing more calls than allowed fail the rollout, once there are enough calls to judge',
+  },
+  'spec.rollout.minCalls': {
+    file: 'test/operator/rollout/judge.test.ts',
+    test: 'calls.total == minCalls is judged; one call fewer is not',
+  },
+};
+
+const WHAT_TO_DO =
+  'Every API field must take effect (ARCHITECTURE rule 12). Either render it (cdk8s/charts/: the gateway ' +
+  'config in voiceagent/configmap.ts, env in voiceagent/deployment.ts, or a child) so the pods run with it, ' +
+  `or, if the operator itself acts on it, add it to OPERATOR_READ in ${THIS_FILE} naming the test that ` +
+  'proves its effect. A field that does neither must be removed from the API.';
+
+type Raw = Record<string, unknown>;
+
+const clone = <T>(v: T): T => structuredClone(v);
+const stable = (v: unknown): string =>
+  JSON.stringify(v, (_k, x) =>
+    x && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+      : x,
+  );
+
+function load(file: string): Raw {
+  return readDocs(join(EXAMPLES, file))[0] as Raw;
+}
+
+const exampleFiles = readdirSync(EXAMPLES).sort();
+const vaExamples = exampleFiles.filter((f) => f.startsWith('voiceagent-')).map(load);
+const msExamples = exampleFiles.filter((f) => f.startsWith('memorystore-')).map(load);
+const storeFor = (name: string): Raw => {
+  const ms = clone(msExamples.find((m) => (m.metadata as Raw).name === 'callers') as Raw);
+  (ms.metadata as Raw).name = name;
+  return ms;
+};
+const agentUsing = (store: string): Raw => {
+  const va = clone(vaExamples.find((v) => getIn(v, ['spec', 'memory', 'storeRef']) !== undefined) as Raw);
+  setIn(va, ['spec', 'memory', 'storeRef', 'name'], store);
+  return va;
+};
+
+/** The documents rendered for one base: the VoiceAgent with its MemoryStore, or the store with an agent using it. */
+type Scenario = { kind: 'VoiceAgent' | 'MemoryStore'; subject: Raw; companion: Raw };
+
+function render(s: Scenario): string | undefined {
+  const docs = s.kind === 'VoiceAgent' ? [s.companion, s.subject] : [s.subject, s.companion];
+  const r = renderDocuments(docs, fixedCtx);
+  return r.ok ? stable(r.objects) : undefined;
+}
+
+function parses(s: Scenario): unknown {
+  const r = s.kind === 'VoiceAgent' ? parseVoiceAgent(s.subject) : parseMemoryStore(s.subject);
+  return r.ok ? r.value : undefined;
+}
+
+/** A discriminator (enum) may need its companion block: fill what is required, drop what is refused. */
+function repair(s: Scenario, schema: z.ZodType): boolean {
+  for (let i = 0; i < 3; i++) {
+    const r = s.kind === 'VoiceAgent' ? parseVoiceAgent(s.subject) : parseMemoryStore(s.subject);
+    if (r.ok) return true;
+    for (const issue of r.issues) {
+      const path = issue.path.split('.') as Segment[];
+      if (path[0] !== 'spec') return false;
+      const field = unwrap(schema);
+      const existing = getIn(s.subject, path);
+      if (existing === undefined) {
+        const sub = path
+          .slice(1)
+          .reduce<z.ZodType | undefined>(
+            (sch, seg) =>
+              sch
+                ? (unwrap(sch) as unknown as { shape?: Record<string, z.ZodType> }).shape?.[seg]
+                : undefined,
+            field,
+          );
+        if (!sub) return false;
+        setIn(s.subject, path, minimalValue(sub));
+      } else {
+        setIn(s.subject, path, undefined);
+      }
+    }
+  }
+  return (s.kind === 'VoiceAgent' ? parseVoiceAgent(s.subject) : parseMemoryStore(s.subject)).ok;
+}
+
+interface Verdict {
+  effect?: string;
+  tried: string[];
+}
+
+/**
+ * Each example with the leaf's parents created, and again with the leaf's boolean siblings switched on
+ * (a setting may only matter while its block is enabled, e.g. drain.handoff.deadlineSeconds).
+ */
+function bases(leaf: Leaf, scenarios: Scenario[]): Scenario[] {
+  const out: Scenario[] = [];
+  const parentPath = leaf.path.slice(0, -1);
+  const parentShape =
+    (
+      unwrap(leaf.parents[leaf.parents.length - 1] as z.ZodType) as unknown as {
+        shape?: Record<string, z.ZodType>;
+      }
+    ).shape ?? {};
+  for (const scenario of scenarios) {
+    const base = clone(scenario);
+    try {
+      ensureParents(base.subject, leaf);
+    } catch {
+      continue;
+    }
+    out.push(base);
+    const switched = clone(base);
+    let any = false;
+    for (const [key, schema] of Object.entries(parentShape)) {
+      const path = [...parentPath, key];
+      if (key === leaf.path[leaf.path.length - 1]) continue;
+      if ((unwrap(schema) as unknown as { _zod: { def: { type: string } } })._zod.def.type !== 'boolean')
+        continue;
+      if (getIn(switched.subject, path) === true) continue;
+      setIn(switched.subject, path, true);
+      any = true;
+    }
+    if (any) out.push(switched);
+  }
+  return out;
+}
+
+/** Tries every base and candidate value until the rendered objects change. */
+function probe(leaf: Leaf, scenarios: Scenario[], specSchema: z.ZodType): Verdict {
+  const tried: string[] = [];
+  const isEnum =
+    (unwrap(leaf.schema) as unknown as { _zod: { def: { type: string } } })._zod.def.type === 'enum';
+  for (const base of bases(leaf, scenarios)) {
+    const scenario = base;
+    const parsedBase = parses(base);
+    if (!parsedBase) continue;
+    const baseRender = render(base);
+    if (!baseRender) continue;
+    const current = getIn(parsedBase, leaf.path);
+    for (const value of candidates(leaf.schema, current)) {
+      const variant = clone(base);
+      setIn(variant.subject, leaf.path, value);
+      if (!parses(variant) && !(isEnum && repair(variant, specSchema))) continue;
+      const parsed = parses(variant);
+      if (stable(getIn(parsed, leaf.path)) === stable(current)) continue;
+      const out = render(variant);
+      if (!out) continue;
+      const name = (scenario.subject.metadata as Raw).name;
+      tried.push(`${name}: ${JSON.stringify(value)}`);
+      if (out !== baseRender) return { effect: `${name}: ${JSON.stringify(value)}`, tried };
+    }
+  }
+  return { tried };
+}
+
+function checkContract(kind: 'VoiceAgent' | 'MemoryStore', schema: z.ZodType, scenarios: Scenario[]) {
+  const leaves = specLeaves(schema);
+  test(`${kind}: the walk finds the spec's leaves`, () => {
+    assert.ok(leaves.length > (kind === 'VoiceAgent' ? 60 : 10), `only ${leaves.length} leaves`);
+    if (process.env.CONTRACT_VERBOSE)
+      console.log(`${kind} spec leaves (${leaves.length}):\n  ${leaves.map((l) => l.name).join('\n  ')}`);
+  });
+  for (const leaf of leaves) {
+    test(`${leaf.name} takes effect`, () => {
+      // A list-map key is the identity of its entry (unique, what server-side apply merges by): the
+      // API server acts on it. Its entry's other fields must still take effect.
+      if (leaf.listMapKey) return;
+      const verdict = probe(leaf, scenarios, schema);
+      if (process.env.CONTRACT_VERBOSE) console.log(`${leaf.name} → ${verdict.effect ?? 'operator-read'}`);
+      if (verdict.effect) return;
+      const read = OPERATOR_READ[leaf.name];
+      assert.ok(
+        read,
+        `${leaf.name}: setting it to another valid value changes no rendered object ` +
+          `(tried ${[...new Set(verdict.tried)].join(', ') || 'no valid value on any example'}) and it is not on OPERATOR_READ. ${WHAT_TO_DO}`,
+      );
+    });
+  }
+}
+
+const vaScenarios: Scenario[] = vaExamples.map((va) => {
+  const store = getIn(va, ['spec', 'memory', 'storeRef', 'name']);
+  return { kind: 'VoiceAgent', subject: clone(va), companion: storeFor(String(store ?? 'callers')) };
+});
+const msScenarios: Scenario[] = msExamples.map((ms) => ({
+  kind: 'MemoryStore',
+  subject: clone(ms),
+  companion: agentUsing(String((ms.metadata as Raw).name)),
+}));
+
+describe('API contract: every VoiceAgent spec field takes effect', () => {
+  checkContract('VoiceAgent', VoiceAgentSpecSchema, vaScenarios);
+});
+
+describe('API contract: every MemoryStore spec field takes effect', () => {
+  checkContract('MemoryStore', MemoryStoreSpecSchema, msScenarios);
+});
+
+describe('OPERATOR_READ', () => {
+  const names = new Set([
+    ...specLeaves(VoiceAgentSpecSchema).map((l) => l.name),
+    ...specLeaves(MemoryStoreSpecSchema).map((l) => l.name),
+  ]);
+  for (const [field, proof] of Object.entries(OPERATOR_READ)) {
+    test(`${field}: is an API field and its proof exists (${proof.file})`, () => {
+      assert.ok(names.has(field), `${field} is on OPERATOR_READ but is no spec field: remove it`);
+      const text = readFileSync(join(ROOT, proof.file), 'utf8');
+      assert.ok(
+        text.includes(proof.test),
+        `${field}: OPERATOR_READ names the test "${proof.test}" in ${proof.file}, which does not exist`,
+      );
+    });
+  }
+});

@@ -1,0 +1,119 @@
+// The informer on the in-memory API door: a 410 relists (and sees what changed meanwhile), a silent
+// watch is restarted by the watchdog, and a write-through is never replaced by an older watch event.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import pino from 'pino';
+import { resourceFor } from '../../../operator/kube/resources.ts';
+import { Informer, type InformerEvent } from '../../../operator/runtime/informer.ts';
+import { waitFor } from '../../support/processes.ts';
+import { FakeKube } from '../fake-kube.ts';
+
+const log = pino({ level: 'silent' });
+const cm = (name: string, data: Record<string, string> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name, namespace: 'ns' },
+  data,
+});
+
+function start(kube: FakeKube, options: { watchdogMs?: number; restarts?: string[] } = {}) {
+  const events: [InformerEvent, string][] = [];
+  const informer = new Informer<KubernetesObject>(
+    kube.rest,
+    {
+      resource: resourceFor('v1', 'ConfigMap'),
+      watchdogMs: options.watchdogMs ?? 60_000,
+      onWatchRestart: (reason) => options.restarts?.push(reason),
+    },
+    log,
+  );
+  informer.on((event, object) => events.push([event, object.metadata?.name ?? '']));
+  return { informer, events };
+}
+
+test('410 Gone: the informer relists and catches up with what changed while its watch was stale', async () => {
+  const kube = new FakeKube();
+  kube.put(cm('a'));
+  const restarts: string[] = [];
+  const { informer, events } = start(kube, { restarts });
+  await informer.start();
+  await waitFor('the watch', async () => kube.watchers.size === 1, 2000, 5);
+  assert.deepEqual(events, [['added', 'a']]);
+  // Changes the watch never delivered (the server compacted past them) ...
+  kube.put(cm('b'), undefined, { silent: true });
+  kube.objects.delete('configmaps/ns/a');
+  // ... and then the watch expires.
+  kube.expireWatches();
+  await waitFor('the relist', async () => informer.cache.has('ns/b') && !informer.cache.has('ns/a'), 2000, 5);
+  assert.deepEqual(restarts, ['gone']);
+  assert.deepEqual(events.slice(1), [
+    ['added', 'b'],
+    ['deleted', 'a'],
+  ]);
+  await waitFor('a new watch', async () => kube.watchers.size === 1, 2000, 5);
+  await informer.stop();
+});
+
+test('a silent watch is restarted by the watchdog, and events flow again', async () => {
+  const kube = new FakeKube();
+  const restarts: string[] = [];
+  const { informer } = start(kube, { watchdogMs: 60, restarts });
+  await informer.start();
+  await waitFor(
+    'two watchdog restarts',
+    async () => restarts.filter((r) => r === 'watchdog').length >= 2,
+    3000,
+    5,
+  );
+  assert.ok(kube.watchCount >= 3, `re-watched (${kube.watchCount} watches)`);
+  kube.put(cm('late'));
+  await waitFor('the event on the new watch', async () => informer.cache.has('ns/late'), 2000, 5);
+  await informer.stop();
+});
+
+test('write-through: an older watch event never replaces the object the operator just wrote', async () => {
+  const kube = new FakeKube();
+  const { informer } = start(kube);
+  await informer.start();
+  await waitFor('the watch', async () => kube.watchers.size === 1, 2000, 5);
+  const v1 = kube.put(cm('x', { v: '1' }), undefined, { silent: true });
+  const v2 = kube.put(cm('x', { v: '2' }), undefined, { silent: true });
+  informer.update(v2);
+  // The watch now delivers the older version late: the cache keeps v2.
+  for (const w of kube.watchers) w.onEvent({ type: 'MODIFIED', object: v1 });
+  assert.equal((informer.get('ns/x') as { data?: { v?: string } }).data?.v, '2');
+  // An older write-through is ignored too; a newer event replaces.
+  informer.update(v1);
+  assert.equal((informer.get('ns/x') as { data?: { v?: string } }).data?.v, '2');
+  const v3 = kube.put(cm('x', { v: '3' }));
+  await waitFor(
+    'v3',
+    async () => informer.get('ns/x')?.metadata?.resourceVersion === v3.metadata?.resourceVersion,
+    2000,
+    5,
+  );
+  await informer.stop();
+});
+
+test('a transform keeps only what the cache needs (a Secret: its keys, never the values)', async () => {
+  const { secretKeysOnly } = await import('../../../operator/reconcile/secret-refs.ts');
+  const kube = new FakeKube();
+  kube.put({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 's', namespace: 'ns' },
+    data: { token: Buffer.from('hunter2').toString('base64') },
+  } as KubernetesObject);
+  const informer = new Informer(
+    kube.rest,
+    { resource: resourceFor('v1', 'Secret'), transform: secretKeysOnly },
+    log,
+  );
+  await informer.start();
+  assert.deepEqual((informer.get('ns/s') as { data?: Record<string, string> }).data, { token: '' });
+  assert.ok(
+    !JSON.stringify([...informer.cache.values()]).includes(Buffer.from('hunter2').toString('base64')),
+  );
+  await informer.stop();
+});
