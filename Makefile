@@ -38,6 +38,7 @@ typecheck: install
 
 manifests: install
 	node bin/callfleet.ts crds --out crds
+	node bin/callfleet.ts crds --docs docs/api.md
 	node charts/generate.ts
 
 # CI fails when crds/ is out of date with the zod schemas.

@@ -62,6 +62,7 @@ async function startGateway(name: string, config: object, databaseUrl: string): 
     env: {
       CALLFLEET_GATEWAY_CONFIG: file,
       PORT: '0',
+      CALLFLEET_INTERNAL_PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
