@@ -13,7 +13,10 @@ export type MalformedReason =
   | 'wrong_stream_sid'
   | 'oversize'
   | 'flood'
-  | 'before_start';
+  | 'before_start'
+  | 'too_deep'
+  | 'over_budget'
+  | 'cpu_budget';
 
 function foldedCounter(
   registry: Registry,
@@ -56,8 +59,13 @@ export class GatewayMetrics {
     oversize: 0,
     flood: 0,
     before_start: 0,
+    too_deep: 0,
+    over_budget: 0,
+    cpu_budget: 0,
   };
   readonly activeCalls: Gauge;
+  readonly openStreams: Gauge;
+  readonly streamsRefused: Counter<'reason'>;
   readonly calls: Counter<'outcome'>;
   readonly callDuration: Histogram;
   readonly firstAudio: Histogram;
@@ -80,6 +88,17 @@ export class GatewayMetrics {
     this.activeCalls = new Gauge({
       name: 'callfleet_active_calls',
       help: 'Calls with a live media stream on this pod',
+      registers: [r],
+    });
+    this.openStreams = new Gauge({
+      name: 'callfleet_open_streams',
+      help: 'Open media-stream WebSockets, also those that have not (yet) become a call',
+      registers: [r],
+    });
+    this.streamsRefused = new Counter({
+      name: 'callfleet_streams_refused_total',
+      help: 'Media streams refused at the upgrade or closed before becoming a call, by reason',
+      labelNames: ['reason'],
       registers: [r],
     });
     this.calls = new Counter({

@@ -1,4 +1,5 @@
 // HTTP + WebSocket wiring: Twilio webhooks, the media-stream upgrade, health, status and metrics.
+import { randomBytes } from 'node:crypto';
 import {
   createServer,
   type IncomingHttpHeaders,
@@ -8,10 +9,11 @@ import {
 } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
-import { WebSocketServer } from 'ws';
 import { BackendRegistry } from './backends/registry.ts';
 import type { BackendSecrets } from './backends/types.ts';
-import { CallSession, type HandoffResult } from './call/session.ts';
+import { type CallOutcome, FAILED_OUTCOMES } from './call/outcome.ts';
+import type { CallSession, HandoffResult } from './call/session.ts';
+import { StreamServer } from './call/stream-server.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
 import type { Logger } from './log.ts';
@@ -20,10 +22,13 @@ import type { CallerMemory } from './memory/types.ts';
 import { GatewayMetrics } from './metrics.ts';
 import { TwilioRest } from './twilio/rest.ts';
 import { type SignatureParams, validateSignature } from './twilio/signature.ts';
+import {
+  MAX_PARTY_LENGTH,
+  STREAM_CREDENTIAL_PARAM,
+  StreamCredentials,
+  streamKeyProblem,
+} from './twilio/stream-credential.ts';
 import { connectStreamTwiml, fallbackTwiml } from './twilio/twiml.ts';
-
-/** Call outcomes that count as a failed call (the caller got the fallback, or the stream broke). */
-const FAILED_OUTCOMES = new Set(['backend_failed', 'backend_unavailable', 'circuit_open', 'dropped']);
 
 export interface WebhookRequest {
   headers: IncomingHttpHeaders;
@@ -49,6 +54,8 @@ export interface ElevenLabsWebhookHandlers {
 export interface GatewaySecrets extends BackendSecrets {
   twilioAuthToken: string;
   twilioAccountSid?: string | undefined;
+  /** Per-VoiceAgent key of the stream credentials (env CALLFLEET_STREAM_KEY); required in twilio-stream mode. */
+  streamKey?: string | undefined;
 }
 
 export interface GatewayOptions {
@@ -71,17 +78,14 @@ export interface GatewayOptions {
 }
 
 const MAX_BODY = 64 * 1024;
-const STREAM_PATH = /^\/twilio\/stream\/([A-Za-z0-9_-]{1,64})$/;
 
 export class Gateway {
   readonly server: Server;
   readonly metrics: GatewayMetrics;
-  readonly sessions = new Set<CallSession>();
   readonly #o: GatewayOptions;
-  readonly #wss: WebSocketServer;
+  readonly #streams: StreamServer;
   readonly #backends: BackendRegistry;
   readonly #rest: TwilioRest | undefined;
-  readonly #ticker: NodeJS.Timeout;
   readonly #endListeners = new Set<() => void>();
   readonly #wssBase: string;
   readonly #httpBase: string;
@@ -103,29 +107,44 @@ export class Gateway {
     }
     this.metrics.draining.set(0);
     this.metrics.activeCalls.set(0);
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      // Hard guard only: frames above the configured limit (but under this) are counted and skipped.
-      maxPayload: o.config.limits.maxPayloadBytes * 4,
-      perMessageDeflate: false,
-      skipUTF8Validation: true,
+    const keyProblem = streamKeyProblem(o.secrets.streamKey);
+    if (keyProblem && o.config.telephony === 'twilio-stream')
+      throw new Error(`CALLFLEET_STREAM_KEY: ${keyProblem} (required in twilio-stream mode)`);
+    this.#streams = new StreamServer({
+      config: o.config,
+      metrics: this.metrics,
+      log: o.log,
+      backends: this.#backends,
+      rest: this.#rest,
+      memory: o.memory,
+      // elevenlabs-native mode serves no streams: a random key refuses every stream credential.
+      credentials: new StreamCredentials(
+        keyProblem ? randomBytes(32).toString('base64') : (o.secrets.streamKey as string),
+      ),
+      twilioAuthToken: o.secrets.twilioAuthToken,
+      wssBase: this.#wssBase,
+      podName: o.podName,
+      onCallEnded: () => {
+        for (const l of this.#endListeners) l();
+      },
     });
-    if (o.podName) {
-      const line = `X-Callfleet-Pod: ${o.podName.replace(/[^\w.-]/g, '')}`;
-      this.#wss.on('headers', (headers) => headers.push(line));
-    }
     this.server = createServer((req, res) => {
       this.#route(req, res).catch((err) => {
         o.log.error({ err: (err as Error).message, path: req.url }, 'request failed');
         if (!res.headersSent) send(res, 500, 'text/plain', 'internal error');
       });
     });
-    this.server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
-    this.#ticker = setInterval(() => {
-      const now = Date.now();
-      for (const s of this.sessions) s.tick(now);
-    }, 250);
-    this.#ticker.unref();
+    this.server.on('upgrade', (req, socket, head) => this.#streams.upgrade(req, socket, head));
+  }
+
+  /** Every open media stream (also those whose start has not been accepted yet). */
+  get sessions(): ReadonlySet<CallSession> {
+    return this.#streams.sessions;
+  }
+
+  /** Live calls: streams whose credential was accepted. */
+  get activeCalls(): number {
+    return this.#streams.calls;
   }
 
   get draining(): boolean {
@@ -152,15 +171,15 @@ export class Gateway {
     this.#draining = true;
     this.metrics.draining.set(1);
     this.#o.log.info(
-      { activeCalls: this.sessions.size },
+      { activeCalls: this.activeCalls },
       'draining: readiness 503, new calls get the fallback',
     );
     const d = this.#o.config.drain;
-    return drainCalls(
+    const result = await drainCalls(
       {
-        activeCalls: () => this.sessions.size,
+        activeCalls: () => this.activeCalls,
         endAllPolitely: (outcome) => {
-          for (const s of this.sessions) s.endPolitely(outcome);
+          for (const s of this.sessions) if (s.started) s.endPolitely(outcome as CallOutcome);
         },
         onCallEnded: (l) => {
           this.#endListeners.add(l);
@@ -175,6 +194,9 @@ export class Gateway {
           : undefined,
       },
     );
+    // Streams that never became calls never delay a drain, and end with it.
+    this.#streams.closeUnstarted();
+    return result;
   }
 
   /**
@@ -182,7 +204,7 @@ export class Gateway {
    * drains as before. Resolves with the count per result.
    */
   async handOffAll(): Promise<Partial<Record<HandoffResult, number>>> {
-    const sessions = [...this.sessions];
+    const sessions = [...this.sessions].filter((s) => s.started);
     this.#o.log.info({ activeCalls: sessions.length }, 'hand-off deadline: handing live calls to other pods');
     const results = await Promise.all(
       sessions.map((s) =>
@@ -202,9 +224,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#ticker);
-    for (const client of this.#wss.clients) client.terminate();
-    this.#wss.close();
+    this.#streams.close();
     await new Promise<void>((r) => {
       this.server.close(() => r());
       this.server.closeAllConnections();
@@ -231,7 +251,7 @@ export class Gateway {
           const outcomes = (await this.metrics.calls.get()).values;
           const count = (failed: boolean) =>
             outcomes
-              .filter((v) => FAILED_OUTCOMES.has(String(v.labels.outcome)) === failed)
+              .filter((v) => FAILED_OUTCOMES.has(v.labels.outcome as CallOutcome) === failed)
               .reduce((n, v) => n + v.value, 0);
           const callsFailed = count(true);
           return send(
@@ -239,7 +259,7 @@ export class Gateway {
             200,
             'application/json',
             JSON.stringify({
-              activeCalls: this.sessions.size,
+              activeCalls: this.activeCalls,
               capacity: this.capacity,
               draining: this.#draining,
               callsTotal: callsFailed + count(false),
@@ -303,9 +323,10 @@ export class Gateway {
     const to = first(params.To) ?? '';
     let reason: string | undefined;
     if (this.#draining) reason = 'fallback_draining';
-    else if (this.sessions.size >= this.capacity) reason = 'fallback_capacity';
+    else if (this.activeCalls >= this.capacity) reason = 'fallback_capacity';
     else if (!this.#backends.breaker().allowsCalls) reason = 'fallback_circuit_open';
     else if (!callSid || !/^[A-Za-z0-9_-]{1,64}$/.test(callSid)) reason = 'fallback_bad_request';
+    else if (from.length > MAX_PARTY_LENGTH || to.length > MAX_PARTY_LENGTH) reason = 'fallback_bad_request';
     this.metrics.webhooks.labels(reason ?? 'stream').inc();
     this.#o.log.info(
       { callSid, from: maskPhone(from), to: maskPhone(to), result: reason ?? 'stream' },
@@ -315,10 +336,17 @@ export class Gateway {
       send(res, 200, 'text/xml', fallbackTwiml(this.#o.config.calls.fallback));
       return;
     }
+    // The stream acts only on what this signed request says: its credential carries exactly that.
+    const credential = this.#streams.issue({
+      callSid: callSid as string,
+      accountSid: first(params.AccountSid) ?? '',
+      from,
+      to,
+    });
     const twiml = connectStreamTwiml({
       streamUrl: `${this.#wssBase}/twilio/stream/${callSid}`,
       statusCallback: `${this.#httpBase}/twilio/stream-status`,
-      parameters: { From: from, To: to, CallSid: callSid as string },
+      parameters: { [STREAM_CREDENTIAL_PARAM]: credential },
     });
     send(res, 200, 'text/xml', twiml);
   }
@@ -356,53 +384,11 @@ export class Gateway {
     res.writeHead(r.status, { 'content-type': 'application/json', ...r.headers });
     res.end(text);
   }
-
-  // ---- WebSocket ---------------------------------------------------------------------------
-
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const match = STREAM_PATH.exec(path);
-    if (!match) {
-      refuse(socket, 404, 'Not Found');
-      return;
-    }
-    const sig = header(req.headers['x-twilio-signature']);
-    const url = this.#wssBase + (req.url ?? '/');
-    if (!sig || !validateSignature(this.#o.secrets.twilioAuthToken, sig, url, {})) {
-      this.metrics.signatureRejected.labels('stream').inc();
-      this.#o.log.warn(
-        { callSid: match[1], missing: !sig },
-        'refused a media stream without a valid signature',
-      );
-      refuse(socket, sig ? 403 : 400, sig ? 'Forbidden' : 'Bad Request');
-      return;
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new CallSession(ws, match[1] as string, {
-        config: this.#o.config,
-        metrics: this.metrics,
-        log: this.#o.log,
-        backends: this.#backends,
-        twilioRest: this.#rest,
-        memory: this.#o.memory,
-        onEnd: (s) => {
-          this.sessions.delete(s);
-          for (const l of this.#endListeners) l();
-        },
-      });
-      this.sessions.add(session);
-    });
-  }
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
   res.end(body);
-}
-
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.on('error', () => {});
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
 function header(v: string | string[] | undefined): string | undefined {

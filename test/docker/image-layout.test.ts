@@ -136,6 +136,7 @@ describe('the image runtime layout (no Docker)', { timeout: 300_000 }, () => {
         env: {
           CALLFLEET_GATEWAY_CONFIG: config,
           TWILIO_AUTH_TOKEN: 'test-token',
+          CALLFLEET_STREAM_KEY: 'test-stream-key-0123456789abcdefghijklmnop',
           PORT: String(port),
           HOST: '127.0.0.1',
           NODE_ENV: 'production',

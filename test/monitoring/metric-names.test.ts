@@ -27,6 +27,7 @@ describe('metric names used by alerts and the dashboard', { timeout: 120_000 }, 
         env: {
           CALLFLEET_GATEWAY_CONFIG: config,
           TWILIO_AUTH_TOKEN: 'test-token',
+          CALLFLEET_STREAM_KEY: 'test-stream-key-0123456789abcdefghijklmnop',
           PORT: String(gatewayPort),
           HOST: '127.0.0.1',
         },

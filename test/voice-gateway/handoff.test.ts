@@ -17,7 +17,7 @@ import { type CallResult, speechPattern, startCall } from '../simulator/call.ts'
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { type Managed, startProcess, waitFor } from '../support/processes.ts';
 import { ReadyBalancer } from './balancer.ts';
-import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL } from './helpers.ts';
+import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, STREAM_KEY } from './helpers.ts';
 import { KEY_SPEC } from './memory/harness.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -59,6 +59,7 @@ async function spawnGateway(name: string, opts: { memory: boolean; deadline?: nu
       HOSTNAME: name,
       LOG_LEVEL: 'info',
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      CALLFLEET_STREAM_KEY: STREAM_KEY,
       TWILIO_ACCOUNT_SID: ACCOUNT_SID,
       TWILIO_API_BASE_URL: restUrl,
       ...(opts.memory ? { CALLFLEET_MEMORY_URL: db.url, CALLFLEET_ENCRYPTION_KEY: KEY_SPEC } : {}),
