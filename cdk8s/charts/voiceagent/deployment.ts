@@ -8,6 +8,7 @@ import type { SecretKeySelector } from '../../api/v1alpha1/index.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../labels.ts';
 import { patchOutput } from '../synth.ts';
 import { CONFIG_DIR, CONFIG_FILE, GATEWAY_PORT, PORT_NAME, type VoiceAgentModel } from './model.ts';
+import { streamKeyRef } from './stream-key.ts';
 
 export const DEFAULT_IMAGE = `ghcr.io/callfleet/callfleet:${pkg.version}`;
 export const DEFAULT_RESOURCES = {
@@ -28,6 +29,7 @@ export function secretEnv(m: VoiceAgentModel): [string, SecretKeySelector][] {
     ['AGENT_WEBSOCKET_TOKEN', agent.websocket?.tokenSecretRef],
     ['CALLFLEET_MEMORY_URL', m.memory?.connection],
     ['CALLFLEET_ENCRYPTION_KEY', m.memory?.encryption],
+    ['CALLFLEET_STREAM_KEY', streamKeyRef(m)],
   ];
   return env.filter((e): e is [string, SecretKeySelector] => e[1] !== undefined);
 }

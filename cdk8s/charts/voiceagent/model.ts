@@ -35,6 +35,13 @@ export interface VoiceAgentRenderContext {
   memoryStore?: MemoryStoreContext;
   /** Ready gateway pods without a call, as the operator's call tracker last saw them. */
   idleReadyPods?: number;
+  /**
+   * The stream-credential key already in the `<name>-stream-key` Secret (re-renders it identically).
+   * The Secret is create-only: absent, a fresh key is generated; present, the operator never rewrites it.
+   */
+  streamKey?: string;
+  /** The only source of randomness of a render (tests pass a fixed one). */
+  randomBytes?: (size: number) => Uint8Array;
 }
 
 export interface VoiceAgentModel {
@@ -59,6 +66,7 @@ export interface VoiceAgentModel {
   };
   /** See VoiceAgentRenderContext.idleReadyPods. */
   idleReadyPods?: number;
+  ctx: VoiceAgentRenderContext;
   labels(component: string): Labels;
 }
 
@@ -105,6 +113,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     podLabels,
     memory,
     idleReadyPods: ctx.idleReadyPods,
+    ctx,
     labels: (component) => childLabels(owner, component),
   };
 }
