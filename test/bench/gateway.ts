@@ -231,6 +231,7 @@ const gw = pinned(
     PORT: String(gwPort),
     HOST: '127.0.0.1',
     TWILIO_AUTH_TOKEN: '12345',
+    CALLFLEET_STREAM_KEY: 'bench-stream-key-0123456789abcdefghijklmnop',
     LOG_LEVEL: 'warn',
   },
   2,
