@@ -19,6 +19,7 @@ import type {
 import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
 import { examples, find, ROOT, render } from '../cdk8s/charts/fixtures.ts';
 import { FakeTwilioRest } from '../fakes/twilio-rest.ts';
+import { newCallSid } from '../simulator/call.ts';
 import { ACCOUNT_SID, AUTH_TOKEN, STREAM_KEY } from '../voice-gateway/helpers.ts';
 
 export const FULL = process.env.ADVERSARIAL_SCALE === 'full';
@@ -113,11 +114,9 @@ export function mediaFrame(streamSid: string, payload: string, seq = 2): string 
   return `{"event":"media","sequenceNumber":"${seq}","media":{"track":"inbound","chunk":"${seq}","timestamp":"${seq * 20}","payload":"${payload}"},"streamSid":"${streamSid}"}`;
 }
 
-/** The `callfleet_stream` credential of a voice webhook's TwiML answer. */
+/** The `callfleet_stream` credential of a voice webhook's TwiML answer ('' when there is none). */
 export function credentialOf(twiml: string): string {
-  const m = /<Parameter name="callfleet_stream" value="([^"]+)"\/>/.exec(twiml);
-  if (!m) throw new Error(`no stream credential in ${twiml}`);
-  return m[1] as string;
+  return /<Parameter name="callfleet_stream" value="([^"]+)"\/>/.exec(twiml)?.[1] ?? '';
 }
 
 /** Caller memory that remembers every phone number looked up or recorded (for "never touched" asserts). */
@@ -273,4 +272,47 @@ export async function voiceWebhook(
 /** Resolves with the close code, or 0 when the stream is still open after `ms`. */
 export function closedWithin(s: RawStream, ms: number): Promise<number> {
   return Promise.race([s.closed, sleep(ms).then(() => 0)]);
+}
+
+export interface RawCall extends RawStream {
+  callSid: string;
+  streamSid: string;
+}
+
+/** A call as Twilio places it (signed webhook, signed upgrade, start with the TwiML's parameters), driven by hand. */
+export async function rawCall(
+  gatewayUrl: string,
+  publicBaseUrl: string,
+  o: { from?: string; autoPong?: boolean } = {},
+): Promise<RawCall> {
+  const callSid = newCallSid();
+  const streamSid = `MZ${callSid.slice(2)}`;
+  const twiml = await voiceWebhook(gatewayUrl, publicBaseUrl, { callSid, from: o.from ?? '+14155550123' });
+  const params: Record<string, string> = {};
+  for (const m of twiml.matchAll(/<Parameter name="([^"]*)" value="([^"]*)"\/>/g))
+    params[m[1] as string] = m[2] as string;
+  const s = await openStream(gatewayUrl, capturedUpgrade(publicBaseUrl, callSid), { autoPong: o.autoPong });
+  if (s.status === 101) s.ws.send(startFrame(callSid, streamSid, params));
+  return { ...s, callSid, streamSid };
+}
+
+/** A TCP server that accepts connections and never answers (an agent backend that hangs). */
+export async function blackHole(): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer } = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const server = createServer((s) => {
+    sockets.add(s);
+    s.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const a = server.address();
+  const port = typeof a === 'object' && a ? a.port : 0;
+  return {
+    url: `ws://127.0.0.1:${port}/agent`,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
 }
