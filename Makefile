@@ -7,7 +7,7 @@ TEST_FILES = $(shell find test -name '*.test.ts' | sort)
 UNIT_FILES = $(filter-out %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 INT_FILES = $(filter %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 
-.PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int test-continuity test-handoff \
+.PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int test-continuity test-handoff test-adversarial \
         bench cluster cluster-down demo demo-down
 
 all: test
@@ -59,6 +59,11 @@ test-continuity: install system-deps tools
 test-handoff: install system-deps tools
 	HANDOFF_CALLS=$${HANDOFF_CALLS:-60} HANDOFF_MIN_S=$${HANDOFF_MIN_S:-300} HANDOFF_MAX_S=$${HANDOFF_MAX_S:-600} \
 	HANDOFF_DEADLINE_S=$${HANDOFF_DEADLINE_S:-60} $(NODE_TEST) test/e2e/handoff.e2e.test.ts
+
+# Issue 15's adversarial suite at full size (make test runs it small), one file at a time so the
+# attacks of one file do not share the machine with another's measurements.
+test-adversarial: install
+	ADVERSARIAL_SCALE=full $(NODE_TEST) --test-concurrency=1 test/adversarial/*.test.ts
 
 test: install system-deps tools lint typecheck check-manifests
 	$(NODE_TEST) --test-concurrency=2 $(TEST_FILES)

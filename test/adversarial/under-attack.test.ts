@@ -1,0 +1,165 @@
+// Issue 15 acceptance: a gateway as production renders it carries legitimate calls through the
+// whole adversarial suite (attacks.ts, run by its own process). Two phases on fresh gateways, the
+// same legitimate calls without and with the attack: 0 crashes, RSS below 60% of the rendered memory
+// limit, /health p99 and the calls' response latency p99 within 1.5x, no audio lost. Prints one JSON
+// line with the figures and ratios. Full size: 20 calls of 20 s (ADVERSARIAL_SCALE=full).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { type CallResult, placeCall, speechPattern } from '../simulator/call.ts';
+import { AUTH_TOKEN } from '../voice-gateway/helpers.ts';
+import { ATTACKS, type AttackTarget } from './attacks.ts';
+import { FULL, percentile, production, size, sleep, startGatewayProcess } from './harness.ts';
+
+const LEGIT = size(5, 20);
+const CALL_MS = size(6000, 20_000);
+const prod = production();
+const attackerCalls = ATTACKS.reduce((n, a) => n + a.calls, 0);
+// The attacker's own calls are calls too: capacity fits the legitimate calls beside them.
+const config = {
+  ...prod.config,
+  calls: {
+    ...prod.config.calls,
+    maxConcurrentPerPod: Math.max(LEGIT + attackerCalls, prod.config.calls?.maxConcurrentPerPod ?? 20),
+  },
+};
+
+interface Phase {
+  healthP99Ms: number;
+  healthP50Ms: number;
+  responseP99Ms: number;
+  agentAudioMs: number;
+  rssPeakMiB: number;
+  crashed: boolean;
+  calls: CallResult[];
+  attack?: unknown;
+}
+
+async function phase(attack: boolean): Promise<Phase> {
+  const gw = await startGatewayProcess(config);
+  try {
+    let attacker: ReturnType<typeof spawn> | undefined;
+    let report = '';
+    if (attack) {
+      const target: AttackTarget = {
+        url: gw.url,
+        publicBaseUrl: config.publicBaseUrl,
+        mediaFrameBytes: config.limits?.mediaFrameBytes ?? 65536,
+        maxPayloadBytes: config.limits?.maxPayloadBytes ?? 65536,
+      };
+      // ADVERSARIAL_ATTACKS=name,name runs only those (to find which attack costs what).
+      const names = (process.env.ADVERSARIAL_ATTACKS ?? '').split(',').filter(Boolean);
+      attacker = spawn(process.execPath, [join(import.meta.dirname, 'attacker.ts'), JSON.stringify(target), ...names], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      attacker.stdout?.on('data', (d: Buffer) => {
+        report += d.toString();
+      });
+      while (!report.includes('ATTACKING')) await sleep(20);
+      await sleep(1000);
+    }
+    let rssPeak = gw.rss();
+    const health: number[] = [];
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        const t0 = performance.now();
+        await (await fetch(`${gw.url}/health`)).text();
+        health.push(performance.now() - t0);
+        rssPeak = Math.max(rssPeak, gw.rss());
+        await sleep(50);
+      }
+    })();
+    const calls = await Promise.all(
+      Array.from({ length: LEGIT }, async (_, i) => {
+        await sleep(i * 50);
+        return placeCall({
+          gatewayUrl: gw.url,
+          publicBaseUrl: config.publicBaseUrl,
+          authToken: AUTH_TOKEN,
+          audio: speechPattern(CALL_MS - 2000, 1000, 1500),
+          hangupAfterMs: CALL_MS,
+        });
+      }),
+    );
+    sampling = false;
+    await sampler;
+    if (attacker) {
+      const exited = new Promise((r) => attacker.once('exit', r));
+      attacker.kill('SIGTERM');
+      await exited;
+    }
+    const crashed = gw.exited() !== undefined;
+    return {
+      healthP99Ms: percentile(health, 99),
+      healthP50Ms: percentile(health, 50),
+      responseP99Ms: percentile(
+        calls.flatMap((c) => c.responseLatencyMs),
+        99,
+      ),
+      agentAudioMs: calls.reduce((n, c) => n + c.agentAudioMs, 0),
+      rssPeakMiB: rssPeak / 2 ** 20,
+      crashed,
+      calls,
+      attack: report ? JSON.parse(report.slice(report.indexOf('\n') + 1) || '{}') : undefined,
+    };
+  } finally {
+    await gw.stop();
+  }
+}
+
+describe('adversarial: legitimate calls under the whole attack', () => {
+  it(`${LEGIT} calls of ${CALL_MS / 1000} s beside every attack: no crash, bounded RSS, latency within 1.5x, no audio lost`, async () => {
+    const quiet = await phase(false);
+    const attacked = await phase(true);
+    const round = (x: number) => Math.round(x * 100) / 100;
+    const figures = {
+      scale: FULL ? 'full' : 'small',
+      legitimateCalls: LEGIT,
+      callSeconds: CALL_MS / 1000,
+      memoryLimitMiB: prod.memoryLimitBytes / 2 ** 20,
+      quiet: {
+        healthP50Ms: round(quiet.healthP50Ms),
+        healthP99Ms: round(quiet.healthP99Ms),
+        responseP99Ms: round(quiet.responseP99Ms),
+        agentAudioMs: round(quiet.agentAudioMs),
+        rssPeakMiB: round(quiet.rssPeakMiB),
+      },
+      attacked: {
+        healthP50Ms: round(attacked.healthP50Ms),
+        healthP99Ms: round(attacked.healthP99Ms),
+        responseP99Ms: round(attacked.responseP99Ms),
+        agentAudioMs: round(attacked.agentAudioMs),
+        rssPeakMiB: round(attacked.rssPeakMiB),
+        crashed: attacked.crashed,
+      },
+      ratios: {
+        healthP99: round(attacked.healthP99Ms / quiet.healthP99Ms),
+        responseP99: round(attacked.responseP99Ms / quiet.responseP99Ms),
+        audio: round(attacked.agentAudioMs / quiet.agentAudioMs),
+        rssOfLimit: round((attacked.rssPeakMiB * 2 ** 20) / prod.memoryLimitBytes),
+      },
+      attacks: attacked.attack,
+    };
+    process.stdout.write(`${JSON.stringify(figures)}\n`);
+    assert.equal(attacked.crashed, false, 'no gateway crash');
+    assert.ok(figures.ratios.rssOfLimit < 0.6, `RSS ${figures.attacked.rssPeakMiB} MiB`);
+    for (const c of attacked.calls) {
+      assert.equal(c.kind, 'stream', 'every legitimate call was taken');
+      assert.equal(c.endedBy, 'caller');
+      assert.equal(c.invalidOutbound, 0);
+    }
+    assert.ok(figures.ratios.audio >= 0.98, `legitimate calls lost audio: ratio ${figures.ratios.audio}`);
+    // One run's p99 on a shared machine: the 1.5x bound is the acceptance at full size.
+    const bound = FULL ? 1.5 : 3;
+    assert.ok(
+      figures.ratios.healthP99 <= bound || figures.attacked.healthP99Ms < 20,
+      `/health p99 ratio ${figures.ratios.healthP99}`,
+    );
+    assert.ok(
+      figures.ratios.responseP99 <= bound,
+      `response latency p99 ratio ${figures.ratios.responseP99}`,
+    );
+  });
+});
