@@ -3,9 +3,9 @@
 // in-process (to watch REST calls and caller memory) or as a real `callfleet gateway` process (to
 // measure RSS and see crashes), and the attacker's tools. ADVERSARIAL_SCALE=full runs every test at
 // full size (`make test-adversarial`); `make test` runs them small.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import type { GatewayConfigInput } from '../../voice-gateway/config/schema.ts';
@@ -171,14 +171,18 @@ export interface GatewayProcess {
 }
 
 /** `callfleet gateway` as its own process with `config` (as rendered) and the production secrets. */
-export async function startGatewayProcess(config: GatewayConfigInput): Promise<GatewayProcess> {
+export async function startGatewayProcess(
+  config: GatewayConfigInput,
+  o: { cpu?: number } = {},
+): Promise<GatewayProcess> {
   const rest = new FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN);
   const restUrl = await rest.start();
   const dir = mkdtempSync(join(tmpdir(), 'callfleet-adv-'));
   const file = join(dir, 'gateway.json');
   writeFileSync(file, JSON.stringify(config));
   const port = await freePort();
-  const child: ChildProcess = spawn(process.execPath, [join(ROOT, 'bin/callfleet.ts'), 'gateway'], {
+  const [cmd, ...args] = [...pinned(o.cpu), process.execPath, join(ROOT, 'bin/callfleet.ts'), 'gateway'];
+  const child: ChildProcess = spawn(cmd as string, args, {
     env: {
       PATH: process.env.PATH,
       CALLFLEET_GATEWAY_CONFIG: file,
@@ -315,4 +319,17 @@ export async function blackHole(): Promise<{ url: string; close(): Promise<void>
         server.close(() => r());
       }),
   };
+}
+
+/** `taskset -c N` when there is such a core and taskset works here, else nothing. */
+export function pinned(cpu: number | undefined, nice = 0): string[] {
+  const prefix: string[] = [];
+  if (
+    cpu !== undefined &&
+    cpu < availableParallelism() &&
+    spawnSync('taskset', ['-c', String(cpu), 'true']).status === 0
+  )
+    prefix.push('taskset', '-c', String(cpu));
+  if (nice > 0) prefix.unshift('nice', '-n', String(nice));
+  return prefix;
 }

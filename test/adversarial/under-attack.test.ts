@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { type CallResult, placeCall, speechPattern } from '../simulator/call.ts';
 import { AUTH_TOKEN } from '../voice-gateway/helpers.ts';
 import { ATTACKS, type AttackTarget } from './attacks.ts';
-import { FULL, percentile, production, size, sleep, startGatewayProcess } from './harness.ts';
+import { FULL, percentile, pinned, production, size, sleep, startGatewayProcess } from './harness.ts';
 
 const LEGIT = size(5, 20);
 const CALL_MS = size(6000, 20_000);
@@ -37,7 +37,8 @@ interface Phase {
 }
 
 async function phase(attack: boolean): Promise<Phase> {
-  const gw = await startGatewayProcess(config);
+  // The gateway has core 0; the attacker (niced, on core 1) models a client on another machine.
+  const gw = await startGatewayProcess(config, { cpu: 0 });
   try {
     let attacker: ReturnType<typeof spawn> | undefined;
     let report = '';
@@ -50,7 +51,14 @@ async function phase(attack: boolean): Promise<Phase> {
       };
       // ADVERSARIAL_ATTACKS=name,name runs only those (to find which attack costs what).
       const names = (process.env.ADVERSARIAL_ATTACKS ?? '').split(',').filter(Boolean);
-      attacker = spawn(process.execPath, [join(import.meta.dirname, 'attacker.ts'), JSON.stringify(target), ...names], {
+      const [cmd, ...args] = [
+        ...pinned(1, 10),
+        process.execPath,
+        join(import.meta.dirname, 'attacker.ts'),
+        JSON.stringify(target),
+        ...names,
+      ];
+      attacker = spawn(cmd as string, args, {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
       attacker.stdout?.on('data', (d: Buffer) => {

@@ -4,7 +4,7 @@
 // - a token bucket on inbound bytes per second and a frame-rate window;
 // - the `JSON.parse` path (everything but Twilio's exact media shape) gets a nesting pre-scan and a
 //   parse-time budget per second, so no single stream can take the event loop from the others.
-// The per-frame cost is a few number comparisons; only the slow path reads the clock twice.
+// The per-frame cost is a few number comparisons; only the slow path reads the thread's CPU time.
 import type { RawData } from 'ws';
 import type { MalformedReason } from '../metrics.ts';
 import type { InboundMessage } from '../twilio/media-protocol.ts';
@@ -64,9 +64,12 @@ export class FramePolicy {
     if (media) return media;
     if (this.#parseMs >= this.#limits.parseBudgetMs) return 'cpu_budget';
     if (jsonDepthExceeds(buf, MAX_JSON_DEPTH)) return 'too_deep';
-    const t0 = performance.now();
+    // CPU time of this thread, not wall time: a pod descheduled mid-parse must not spend the budget
+    // (a legitimate `start` dropped that way would cost the call).
+    const c0 = process.threadCpuUsage();
     const msg = parseInbound(buf.toString());
-    this.#parseMs += performance.now() - t0;
+    const c1 = process.threadCpuUsage();
+    this.#parseMs += (c1.user - c0.user + c1.system - c0.system) / 1000;
     return 'error' in msg ? msg.error : msg;
   }
 }
