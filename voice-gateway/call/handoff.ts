@@ -5,7 +5,8 @@
 // stream sends about itself is trusted.
 import type { Logger } from '../log.ts';
 import type { CallerContext, CallerMemory, HandoffRecord } from '../memory/types.ts';
-import { STREAM_CREDENTIAL_PARAM } from '../twilio/stream-credential.ts';
+import type { TwilioRest } from '../twilio/rest.ts';
+import { STREAM_CREDENTIAL_PARAM, type StreamClaims } from '../twilio/stream-credential.ts';
 import { connectStreamTwiml } from '../twilio/twiml.ts';
 
 /** What became of one call at the hand-off deadline (the label of callfleet_handoffs_total). */
@@ -88,4 +89,50 @@ export async function lookupCaller(
   budgetMs: number,
 ): Promise<CallerContext | null> {
   return withTimeout(memory.lookup(phone, budgetMs), budgetMs + 20, null);
+}
+
+export interface HandoffRequest {
+  claims: StreamClaims;
+  record: HandoffRecord;
+  memory: CallerMemory;
+  rest: TwilioRest;
+  streamUrl: string;
+  statusCallback: string;
+  issueCredential(claims: Omit<StreamClaims, 'expiresAt' | 'id'>): string;
+  /** False once the call ended (or started ending) while the record was being stored. */
+  live(): boolean;
+  log: Logger;
+}
+
+/**
+ * Stores the record, then re-points the call to a fresh stream (REST update) whose credential this
+ * pod issues. `sent` means Twilio took the update; anything else leaves the call where it is.
+ */
+export async function sendHandoff(h: HandoffRequest): Promise<HandoffResult> {
+  const failed = await storeHandoff(h.memory, h.record);
+  if (failed) {
+    h.log.warn({ err: failed.message }, 'hand-off record not stored: the call stays (plain draining)');
+    return 'store_failed';
+  }
+  const callSid = h.claims.callSid;
+  if (!h.live()) {
+    discardHandoff(h.memory, callSid);
+    return 'not_live';
+  }
+  const credential = h.issueCredential({
+    callSid,
+    accountSid: h.claims.accountSid,
+    from: h.claims.from,
+    to: h.claims.to,
+    handoffAt: Date.now(),
+    startedAt: Date.parse(h.record.startedAt),
+  });
+  const twiml = resumeTwiml({ streamUrl: h.streamUrl, statusCallback: h.statusCallback, credential });
+  if (!(await h.rest.updateCall(callSid, twiml))) {
+    discardHandoff(h.memory, callSid);
+    h.log.warn('Twilio REST update for the hand-off failed: the call stays (plain draining)');
+    return 'rest_failed';
+  }
+  h.log.info({ handoffs: h.record.handoffs, turns: h.record.transcript.length }, 'call handed off');
+  return 'sent';
 }

@@ -11,7 +11,7 @@ import type { BackendRegistry } from '../backends/registry.ts';
 import type { AgentBackend, BackendSink } from '../backends/types.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { type Logger, maskPhone } from '../log.ts';
-import type { CallerContext, CallerMemory, HandoffRecord, TranscriptTurn } from '../memory/types.ts';
+import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
 import {
   clearMessage,
@@ -24,14 +24,7 @@ import type { TwilioRest } from '../twilio/rest.ts';
 import type { StreamClaims } from '../twilio/stream-credential.ts';
 import { fallbackTwiml, goodbyeTwiml } from '../twilio/twiml.ts';
 import { FramePolicy } from './frame-policy.ts';
-import {
-  discardHandoff,
-  type HandoffResult,
-  loadHandoff,
-  lookupCaller,
-  resumeTwiml,
-  storeHandoff,
-} from './handoff.ts';
+import { type HandoffResult, loadHandoff, lookupCaller, sendHandoff } from './handoff.ts';
 import { MarkTracker } from './marks.ts';
 import type { CallOutcome, StreamRefusal } from './outcome.ts';
 
@@ -520,48 +513,29 @@ export class CallSession {
     if (this.#ending || this.#finished || this.#handingOff || !claims || !this.#backendReady)
       return 'not_live';
     const d = this.#d;
-    const memory = d.memory;
-    if (!memory?.saveHandoff) return 'no_memory';
-    const rest = d.twilioRest;
-    if (!rest) return 'no_rest';
+    if (!d.memory?.saveHandoff) return 'no_memory';
+    if (!d.twilioRest) return 'no_rest';
     this.#handingOff = true;
-    const record: HandoffRecord = {
-      callSid: claims.callSid,
-      from: claims.from,
-      to: claims.to,
-      startedAt: new Date(this.#callStartedAt).toISOString(),
-      transcript: [...this.#transcript],
-      context: this.#context,
-      handoffs: this.#handoffs + 1,
-    };
-    const failed = await storeHandoff(memory, record);
-    if (failed) {
-      this.#handingOff = false;
-      this.#log.warn({ err: failed.message }, 'hand-off record not stored: the call stays (plain draining)');
-      return 'store_failed';
-    }
-    if (this.#ending || this.#finished) {
-      this.#handingOff = false;
-      discardHandoff(memory, claims.callSid);
-      return 'not_live';
-    }
-    const credential = d.issueCredential({
-      callSid: claims.callSid,
-      accountSid: claims.accountSid,
-      from: claims.from,
-      to: claims.to,
-      handoffAt: Date.now(),
-      startedAt: this.#callStartedAt,
+    const result = await sendHandoff({
+      ...o,
+      claims,
+      memory: d.memory,
+      rest: d.twilioRest,
+      issueCredential: d.issueCredential,
+      live: () => !this.#ending && !this.#finished,
+      log: this.#log,
+      record: {
+        callSid: claims.callSid,
+        from: claims.from,
+        to: claims.to,
+        startedAt: new Date(this.#callStartedAt).toISOString(),
+        transcript: [...this.#transcript],
+        context: this.#context,
+        handoffs: this.#handoffs + 1,
+      },
     });
-    const ok = await rest.updateCall(claims.callSid, resumeTwiml({ ...o, credential }));
-    if (!ok) {
-      this.#handingOff = false;
-      discardHandoff(memory, claims.callSid);
-      this.#log.warn('Twilio REST update for the hand-off failed: the call stays (plain draining)');
-      return 'rest_failed';
-    }
-    this.#log.info({ handoffs: record.handoffs, turns: record.transcript.length }, 'call handed off');
-    if (this.#finished) return 'sent';
+    if (result !== 'sent') this.#handingOff = false;
+    if (result !== 'sent' || this.#finished) return result;
     this.#ending = true;
     this.#outcome = 'handed_off';
     this.#backendReady = false;
