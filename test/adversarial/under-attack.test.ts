@@ -14,6 +14,7 @@ import { FULL, percentile, pinned, production, size, sleep, startGatewayProcess 
 
 const LEGIT = size(5, 20);
 const CALL_MS = size(6000, 20_000);
+const ROUNDS = size(1, 2);
 const prod = production();
 const attackerCalls = ATTACKS.reduce((n, a) => n + a.calls, 0);
 // The attacker's own calls are calls too: capacity fits the legitimate calls beside them.
@@ -26,6 +27,8 @@ const config = {
 };
 
 interface Phase {
+  health: number[];
+  responses: number[];
   healthP99Ms: number;
   healthP50Ms: number;
   responseP99Ms: number;
@@ -40,8 +43,8 @@ async function phase(attack: boolean): Promise<Phase> {
   // The gateway has core 0; the attacker (niced, on core 1) models a client on another machine.
   const gw = await startGatewayProcess(config, { cpu: 0 });
   try {
-    let attacker: ReturnType<typeof spawn> | undefined;
-    let report = '';
+    // One process per attack, so a busy attack (the replay flood) does not starve another.
+    const attackers: { name: string; child: ReturnType<typeof spawn>; out: string }[] = [];
     if (attack) {
       const target: AttackTarget = {
         url: gw.url,
@@ -50,21 +53,27 @@ async function phase(attack: boolean): Promise<Phase> {
         maxPayloadBytes: config.limits?.maxPayloadBytes ?? 65536,
       };
       // ADVERSARIAL_ATTACKS=name,name runs only those (to find which attack costs what).
-      const names = (process.env.ADVERSARIAL_ATTACKS ?? '').split(',').filter(Boolean);
-      const [cmd, ...args] = [
-        ...pinned(1, 10),
-        process.execPath,
-        join(import.meta.dirname, 'attacker.ts'),
-        JSON.stringify(target),
-        ...names,
-      ];
-      attacker = spawn(cmd as string, args, {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      });
-      attacker.stdout?.on('data', (d: Buffer) => {
-        report += d.toString();
-      });
-      while (!report.includes('ATTACKING')) await sleep(20);
+      const chosen = (process.env.ADVERSARIAL_ATTACKS ?? '').split(',').filter(Boolean);
+      for (const a of ATTACKS) {
+        if (chosen.length && !chosen.includes(a.name)) continue;
+        const [cmd, ...args] = [
+          ...pinned(1, 10),
+          process.execPath,
+          join(import.meta.dirname, 'attacker.ts'),
+          JSON.stringify(target),
+          a.name,
+        ];
+        const entry = {
+          name: a.name,
+          child: spawn(cmd as string, args, { stdio: ['ignore', 'pipe', 'inherit'] }),
+          out: '',
+        };
+        entry.child.stdout?.on('data', (d: Buffer) => {
+          entry.out += d.toString();
+        });
+        attackers.push(entry);
+      }
+      while (!attackers.every((e) => e.out.includes('ATTACKING'))) await sleep(20);
       await sleep(1000);
     }
     let rssPeak = gw.rss();
@@ -93,38 +102,70 @@ async function phase(attack: boolean): Promise<Phase> {
     );
     sampling = false;
     await sampler;
-    if (attacker) {
-      const exited = new Promise((r) => attacker.once('exit', r));
-      attacker.kill('SIGTERM');
-      await exited;
-    }
+    const reports: Record<string, unknown> = {};
+    await Promise.all(
+      attackers.map(async (e) => {
+        const exited = new Promise((r) => e.child.once('exit', r));
+        e.child.kill('SIGTERM');
+        await exited;
+        const line = e.out.slice(e.out.indexOf('\n') + 1).trim();
+        Object.assign(reports, line ? JSON.parse(line) : { [e.name]: 'no report' });
+      }),
+    );
     const crashed = gw.exited() !== undefined;
+    const responses = calls.flatMap((c) => c.responseLatencyMs);
     return {
+      health,
+      responses,
       healthP99Ms: percentile(health, 99),
       healthP50Ms: percentile(health, 50),
-      responseP99Ms: percentile(
-        calls.flatMap((c) => c.responseLatencyMs),
-        99,
-      ),
+      responseP99Ms: percentile(responses, 99),
       agentAudioMs: calls.reduce((n, c) => n + c.agentAudioMs, 0),
       rssPeakMiB: rssPeak / 2 ** 20,
       crashed,
       calls,
-      attack: report ? JSON.parse(report.slice(report.indexOf('\n') + 1) || '{}') : undefined,
+      attack: attack ? reports : undefined,
     };
   } finally {
     await gw.stop();
   }
 }
 
+function pool(phases: Phase[]): Phase {
+  const health = phases.flatMap((p) => p.health);
+  const responses = phases.flatMap((p) => p.responses);
+  return {
+    health,
+    responses,
+    healthP99Ms: percentile(health, 99),
+    healthP50Ms: percentile(health, 50),
+    responseP99Ms: percentile(responses, 99),
+    agentAudioMs: phases.reduce((n, p) => n + p.agentAudioMs, 0),
+    rssPeakMiB: Math.max(...phases.map((p) => p.rssPeakMiB)),
+    crashed: phases.some((p) => p.crashed),
+    calls: phases.flatMap((p) => p.calls),
+    attack: phases.map((p) => p.attack),
+  };
+}
+
 describe('adversarial: legitimate calls under the whole attack', () => {
   it(`${LEGIT} calls of ${CALL_MS / 1000} s beside every attack: no crash, bounded RSS, latency within 1.5x, no audio lost`, async () => {
-    const quiet = await phase(false);
-    const attacked = await phase(true);
+    // Quiet and attacked phases alternate (ROUNDS of each, fresh gateways) and their samples are
+    // pooled, so a burst of unrelated load on a shared machine weighs on both sides alike.
+    const quiets: Phase[] = [];
+    const attackeds: Phase[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      quiets.push(await phase(false));
+      attackeds.push(await phase(true));
+    }
+    const quiet = pool(quiets);
+    const attacked = pool(attackeds);
     const round = (x: number) => Math.round(x * 100) / 100;
     const figures = {
       scale: FULL ? 'full' : 'small',
       legitimateCalls: LEGIT,
+      rounds: ROUNDS,
+      healthSamples: [quiet.health.length, attacked.health.length],
       callSeconds: CALL_MS / 1000,
       memoryLimitMiB: prod.memoryLimitBytes / 2 ** 20,
       quiet: {
@@ -158,7 +199,11 @@ describe('adversarial: legitimate calls under the whole attack', () => {
       assert.equal(c.endedBy, 'caller');
       assert.equal(c.invalidOutbound, 0);
     }
-    assert.ok(figures.ratios.audio >= 0.98, `legitimate calls lost audio: ratio ${figures.ratios.audio}`);
+    // Echo answers each utterance; a few hundred ms of the last one may fall after the hang-up either way.
+    assert.ok(
+      figures.ratios.audio >= (FULL ? 0.98 : 0.95),
+      `legitimate calls lost audio: ratio ${figures.ratios.audio}`,
+    );
     // One run's p99 on a shared machine: the 1.5x bound is the acceptance at full size.
     const bound = FULL ? 1.5 : 3;
     assert.ok(
