@@ -22,6 +22,7 @@ export const FAILED_OUTCOMES: ReadonlySet<CallOutcome> = new Set<CallOutcome>([
 /** Why a media stream was refused or closed before it became a call (callfleet_streams_refused_total). */
 export type StreamRefusal =
   | 'capacity'
+  | 'evicted'
   | 'duplicate_pending'
   | 'start_timeout'
   | 'dead_peer'

@@ -23,6 +23,8 @@ import { CallSession } from './session.ts';
 
 const STREAM_PATH = /^\/twilio\/stream\/([A-Za-z0-9_-]{1,64})$/;
 const TICK_MS = 250;
+/** A stream without an accepted start this old gives way to a new upgrade when the pod is at its ceiling. */
+const STALE_PENDING_MS = 1000;
 
 export interface StreamServerOptions {
   config: GatewayConfig;
@@ -108,7 +110,9 @@ export class StreamServer {
       refuse(socket, sig ? 403 : 400, sig ? 'Forbidden' : 'Bad Request');
       return;
     }
-    if (this.sessions.size >= this.ceiling) {
+    // At the ceiling a stream still waiting for its start after a second (Twilio sends start at once)
+    // makes room; otherwise the upgrade is refused. Half-open streams cannot lock real calls out.
+    if (this.sessions.size >= this.ceiling && !this.#evictStale()) {
       this.#refuseUpgrade(socket, 'capacity', 503);
       return;
     }
@@ -152,6 +156,17 @@ export class StreamServer {
       this.sessions.add(session);
       o.metrics.openStreams.set(this.sessions.size);
     });
+  }
+
+  #evictStale(): boolean {
+    const now = Date.now();
+    for (const s of this.sessions) {
+      if (!s.started && !s.ending && now - s.connectedAt >= STALE_PENDING_MS) {
+        s.refuse('evicted', true);
+        return true;
+      }
+    }
+    return false;
   }
 
   #refuseUpgrade(socket: Duplex, reason: StreamRefusal, status: 503 | 409): void {
