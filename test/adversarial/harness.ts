@@ -165,6 +165,8 @@ export interface GatewayProcess {
   rest: FakeTwilioRest;
   /** Resident set size of the gateway process now, in bytes. */
   rss(): number;
+  /** CPU seconds (user + system) the gateway process has used. */
+  cpuSeconds(): number;
   /** Exit code/signal once the process ended on its own (a crash), else undefined. */
   exited(): string | undefined;
   stop(): Promise<void>;
@@ -215,6 +217,11 @@ export async function startGatewayProcess(
     rss: () => {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
       return Number(m?.[1] ?? 0) * 1024;
+    },
+    cpuSeconds: () => {
+      const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100;
     },
     exited: () => exit,
     async stop() {
