@@ -54,7 +54,7 @@ export class StreamServer {
   readonly #wss: WebSocketServer;
   readonly #used = new UsedCredentials();
   /** Streams not yet started, per path call sid (a replayed upgrade holds at most one). */
-  readonly #pending = new Map<string, number>();
+  readonly #pending = new Set<string>();
   readonly #ticker: NodeJS.Timeout;
   #calls = 0;
 
@@ -110,18 +110,18 @@ export class StreamServer {
       refuse(socket, sig ? 403 : 400, sig ? 'Forbidden' : 'Bad Request');
       return;
     }
+    // A signed upgrade names one call: a second stream for it waiting for its start is a replay.
+    if (this.#pending.has(pathSid)) {
+      this.#refuseUpgrade(socket, 'duplicate_pending', 409);
+      return;
+    }
     // At the ceiling a stream still waiting for its start after a second (Twilio sends start at once)
     // makes room; otherwise the upgrade is refused. Half-open streams cannot lock real calls out.
     if (this.sessions.size >= this.ceiling && !this.#evictStale()) {
       this.#refuseUpgrade(socket, 'capacity', 503);
       return;
     }
-    // A signed upgrade names one call: a second stream for it waiting for its start is a replay.
-    if (this.#pending.has(pathSid)) {
-      this.#refuseUpgrade(socket, 'duplicate_pending', 409);
-      return;
-    }
-    this.#pending.set(pathSid, 1);
+    this.#pending.add(pathSid);
     let taken = false;
     // A handshake that fails never reaches the callback: free the call's pending slot anyway.
     socket.once('close', () => {
