@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import vectors from '../../fixtures/twilio-signature-vectors.json' with { type: 'json' };
 import {
   computeSignature,
   validateSignature,
   validateSignatureWithBody,
 } from '../../../voice-gateway/twilio/signature.ts';
-import vectors from '../../fixtures/twilio-signature-vectors.json' with { type: 'json' };
 
 type Case = { name: string; url: string; params: unknown; signature: string; body?: string };
 
