@@ -156,7 +156,7 @@ describe('adversarial: a stream is bound to the webhook that issued it', () => {
     ['missing (bare From only)', 'credential_missing', async () => ({ From: VICTIM })],
   ];
   for (const [what, reason, params] of forged) {
-    it(`a ${what} credential is refused`, async () => {
+    it(`refuses a credential: ${what}`, async () => {
       const sid = newCallSid();
       const lookups = victimLookups();
       const before = await g.metric('callfleet_streams_refused_total', `reason="${reason}"`);
