@@ -61,7 +61,8 @@ test-handoff: install system-deps tools
 	HANDOFF_CALLS=$${HANDOFF_CALLS:-60} HANDOFF_MIN_S=$${HANDOFF_MIN_S:-300} HANDOFF_MAX_S=$${HANDOFF_MAX_S:-600} \
 	HANDOFF_DEADLINE_S=$${HANDOFF_DEADLINE_S:-60} $(NODE_TEST) test/e2e/handoff.e2e.test.ts
 
-# Issue 15's adversarial suite at full size (make test runs it small).
+# Issue 15's adversarial suite at full size (make test runs it small), one file at a time so the
+# attacks of one file do not share the machine with another's measurements.
 test-adversarial: install system-deps
 	ADVERSARIAL_SCALE=full $(NODE_TEST) --test-concurrency=1 test/adversarial/*.test.ts
 

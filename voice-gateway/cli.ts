@@ -5,6 +5,7 @@ import { createLogger } from './log.ts';
 import type { MemoryRuntime } from './memory/runtime.ts';
 import type { CallerMemory } from './memory/types.ts';
 import { type ElevenLabsWebhookHandlers, Gateway } from './server.ts';
+import { streamKeyProblem } from './twilio/stream-credential.ts';
 
 /** Default of CALLFLEET_INTERNAL_PORT (gateway contract). */
 export const DEFAULT_INTERNAL_PORT = 9090;
@@ -41,6 +42,13 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
   ) {
     process.stderr.write(
       `callfleet gateway: CALLFLEET_INTERNAL_PORT: not a valid port distinct from PORT (${env.CALLFLEET_INTERNAL_PORT})\n`,
+    );
+    return 1;
+  }
+  const keyProblem = streamKeyProblem(env.CALLFLEET_STREAM_KEY);
+  if (keyProblem && config.telephony === 'twilio-stream') {
+    process.stderr.write(
+      `callfleet gateway: CALLFLEET_STREAM_KEY: ${keyProblem}; required in twilio-stream mode (the operator mounts it from the Secret <voiceagent>-stream-key)\n`,
     );
     return 1;
   }
@@ -95,6 +103,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
       elevenlabsApiKey: env.ELEVENLABS_API_KEY,
       openaiApiKey: env.OPENAI_API_KEY,
       websocketToken: env.AGENT_WEBSOCKET_TOKEN,
+      streamKey: env.CALLFLEET_STREAM_KEY,
     },
     memory,
     webhooks: deps.webhooks ?? runtime?.webhooks,
@@ -129,7 +138,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     process.on('SIGTERM', () => onSignal('SIGTERM'));
     process.on('SIGINT', () => onSignal('SIGINT'));
   });
-  log.info({ result, activeCalls: gateway.sessions.size }, 'drain finished, exiting');
+  log.info({ result, activeCalls: gateway.activeCalls }, 'drain finished, exiting');
   // Calls that just ended queued their records: write them within what is left of the grace period
   // (at least a second, so a drain that used the whole period still tries).
   const flushMs = Math.max(1000, config.drain.gracePeriodSeconds * 1000 - (Date.now() - signalAt));

@@ -13,7 +13,10 @@ export type MalformedReason =
   | 'wrong_stream_sid'
   | 'oversize'
   | 'flood'
-  | 'before_start';
+  | 'before_start'
+  | 'too_deep'
+  | 'over_budget'
+  | 'cpu_budget';
 
 function foldedCounter(
   registry: Registry,
@@ -56,9 +59,14 @@ export class GatewayMetrics {
     oversize: 0,
     flood: 0,
     before_start: 0,
+    too_deep: 0,
+    over_budget: 0,
+    cpu_budget: 0,
   };
   readonly activeCalls: Gauge;
   readonly capacity: Gauge;
+  readonly openStreams: Gauge;
+  readonly streamsRefused: Counter<'reason'>;
   readonly calls: Counter<'outcome'>;
   readonly callDuration: Histogram;
   readonly firstAudio: Histogram;
@@ -88,6 +96,17 @@ export class GatewayMetrics {
     this.capacity = new Gauge({
       name: 'callfleet_call_capacity',
       help: 'Calls this pod takes at most (calls.maxConcurrentPerPod)',
+      registers: [r],
+    });
+    this.openStreams = new Gauge({
+      name: 'callfleet_open_streams',
+      help: 'Open media-stream WebSockets, also those that have not (yet) become a call',
+      registers: [r],
+    });
+    this.streamsRefused = new Counter({
+      name: 'callfleet_streams_refused_total',
+      help: 'Media streams refused at the upgrade or closed before becoming a call, by reason',
+      labelNames: ['reason'],
       registers: [r],
     });
     this.calls = new Counter({

@@ -1,11 +1,12 @@
 // HTTP + WebSocket wiring: Twilio webhooks, the media-stream upgrade, health, status and metrics.
-import type { IncomingMessage, Server } from 'node:http';
-import type { Duplex } from 'node:stream';
+import { randomBytes } from 'node:crypto';
+import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
-import { WebSocketServer } from 'ws';
 import { BackendRegistry } from './backends/registry.ts';
 import type { BackendSecrets } from './backends/types.ts';
-import { CallSession, type HandoffResult } from './call/session.ts';
+import { type CallOutcome, FAILED_OUTCOMES } from './call/outcome.ts';
+import type { CallSession, HandoffResult } from './call/session.ts';
+import { StreamServer } from './call/stream-server.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
@@ -26,10 +27,13 @@ import { GatewayMetrics } from './metrics.ts';
 import type { GatewayStatus } from './status.ts';
 import { TwilioRest } from './twilio/rest.ts';
 import { type SignatureParams, validateSignature } from './twilio/signature.ts';
+import {
+  MAX_PARTY_LENGTH,
+  STREAM_CREDENTIAL_PARAM,
+  StreamCredentials,
+  streamKeyProblem,
+} from './twilio/stream-credential.ts';
 import { connectStreamTwiml, fallbackTwiml } from './twilio/twiml.ts';
-
-/** Call outcomes that count as a failed call (the caller got the fallback, or the stream broke). */
-const FAILED_OUTCOMES = new Set(['backend_failed', 'backend_unavailable', 'circuit_open', 'dropped']);
 
 export type WebhookRequest = HttpRequest;
 export type WebhookResponse = HttpResponse;
@@ -47,6 +51,8 @@ export interface ElevenLabsWebhookHandlers {
 export interface GatewaySecrets extends BackendSecrets {
   twilioAuthToken: string;
   twilioAccountSid?: string | undefined;
+  /** Per-VoiceAgent key of the stream credentials (env CALLFLEET_STREAM_KEY); required in twilio-stream mode. */
+  streamKey?: string | undefined;
 }
 
 export interface GatewayOptions {
@@ -70,20 +76,16 @@ export interface GatewayOptions {
   http?: Partial<HttpLimits> | undefined;
 }
 
-const STREAM_PATH = /^\/twilio\/stream\/([A-Za-z0-9_-]{1,64})$/;
-
 export class Gateway {
   /** The public door: Twilio / ElevenLabs webhooks, media-stream upgrades, health. */
   readonly server: Server;
   /** The internal door (rule 10): health, status, metrics, the data-rights API. */
   readonly internalServer: Server;
   readonly metrics: GatewayMetrics;
-  readonly sessions = new Set<CallSession>();
   readonly #o: GatewayOptions;
-  readonly #wss: WebSocketServer;
+  readonly #streams: StreamServer;
   readonly #backends: BackendRegistry;
   readonly #rest: TwilioRest | undefined;
-  readonly #ticker: NodeJS.Timeout;
   readonly #endListeners = new Set<() => void>();
   readonly #wssBase: string;
   readonly #httpBase: string;
@@ -106,17 +108,27 @@ export class Gateway {
     this.metrics.draining.set(0);
     this.metrics.activeCalls.set(0);
     this.metrics.capacity.set(o.config.calls.maxConcurrentPerPod);
-    this.#wss = new WebSocketServer({
-      noServer: true,
-      // Hard guard only: frames above the configured limit (but under this) are counted and skipped.
-      maxPayload: o.config.limits.maxPayloadBytes * 4,
-      perMessageDeflate: false,
-      skipUTF8Validation: true,
+    const keyProblem = streamKeyProblem(o.secrets.streamKey);
+    if (keyProblem && o.config.telephony === 'twilio-stream')
+      throw new Error(`CALLFLEET_STREAM_KEY: ${keyProblem} (required in twilio-stream mode)`);
+    this.#streams = new StreamServer({
+      config: o.config,
+      metrics: this.metrics,
+      log: o.log,
+      backends: this.#backends,
+      rest: this.#rest,
+      memory: o.memory,
+      // elevenlabs-native mode serves no streams: a random key refuses every stream credential.
+      credentials: new StreamCredentials(
+        keyProblem ? randomBytes(32).toString('base64') : (o.secrets.streamKey as string),
+      ),
+      twilioAuthToken: o.secrets.twilioAuthToken,
+      wssBase: this.#wssBase,
+      podName: o.podName,
+      onCallEnded: () => {
+        for (const l of this.#endListeners) l();
+      },
     });
-    if (o.podName) {
-      const line = `X-Callfleet-Pod: ${o.podName.replace(/[^\w.-]/g, '')}`;
-      this.#wss.on('headers', (headers) => headers.push(line));
-    }
     const limits = { ...DEFAULT_HTTP_LIMITS, ...o.http };
     const http = new HttpMetrics(this.metrics.registry);
     const door = (name: DoorName, routes: Route[]) =>
@@ -130,12 +142,17 @@ export class Gateway {
       });
     this.server = door('public', this.#publicRoutes());
     this.internalServer = door('internal', this.#internalRoutes());
-    this.server.on('upgrade', (req, socket, head) => this.#upgrade(req, socket, head));
-    this.#ticker = setInterval(() => {
-      const now = Date.now();
-      for (const s of this.sessions) s.tick(now);
-    }, 250);
-    this.#ticker.unref();
+    this.server.on('upgrade', (req, socket, head) => this.#streams.upgrade(req, socket, head));
+  }
+
+  /** Every open media stream (also those whose start has not been accepted yet). */
+  get sessions(): ReadonlySet<CallSession> {
+    return this.#streams.sessions;
+  }
+
+  /** Live calls: streams whose credential was accepted. */
+  get activeCalls(): number {
+    return this.#streams.calls;
   }
 
   get draining(): boolean {
@@ -161,15 +178,15 @@ export class Gateway {
     this.#draining = true;
     this.metrics.draining.set(1);
     this.#o.log.info(
-      { activeCalls: this.sessions.size },
+      { activeCalls: this.activeCalls },
       'draining: readiness 503, new calls get the fallback',
     );
     const d = this.#o.config.drain;
-    return drainCalls(
+    const result = await drainCalls(
       {
-        activeCalls: () => this.sessions.size,
+        activeCalls: () => this.activeCalls,
         endAllPolitely: (outcome) => {
-          for (const s of this.sessions) s.endPolitely(outcome);
+          for (const s of this.sessions) if (s.started) s.endPolitely(outcome as CallOutcome);
         },
         onCallEnded: (l) => {
           this.#endListeners.add(l);
@@ -184,6 +201,9 @@ export class Gateway {
           : undefined,
       },
     );
+    // Streams that never became calls never delay a drain, and end with it.
+    this.#streams.closeUnstarted();
+    return result;
   }
 
   /**
@@ -191,7 +211,7 @@ export class Gateway {
    * drains as before. Resolves with the count per result.
    */
   async handOffAll(): Promise<Partial<Record<HandoffResult, number>>> {
-    const sessions = [...this.sessions];
+    const sessions = [...this.sessions].filter((s) => s.started);
     this.#o.log.info({ activeCalls: sessions.length }, 'hand-off deadline: handing live calls to other pods');
     const results = await Promise.all(
       sessions.map((s) =>
@@ -211,9 +231,7 @@ export class Gateway {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.#ticker);
-    for (const client of this.#wss.clients) client.terminate();
-    this.#wss.close();
+    this.#streams.close();
     await Promise.all(
       [this.server, this.internalServer].map(
         (server) =>
@@ -278,11 +296,11 @@ export class Gateway {
     const outcomes = (await this.metrics.calls.get()).values;
     const count = (failed: boolean) =>
       outcomes
-        .filter((v) => FAILED_OUTCOMES.has(String(v.labels.outcome)) === failed)
+        .filter((v) => FAILED_OUTCOMES.has(v.labels.outcome as CallOutcome) === failed)
         .reduce((n, v) => n + v.value, 0);
     const callsFailed = count(true);
     const status: GatewayStatus = {
-      activeCalls: this.sessions.size,
+      activeCalls: this.activeCalls,
       capacity: this.capacity,
       draining: this.#draining,
       callsTotal: callsFailed + count(false),
@@ -325,9 +343,10 @@ export class Gateway {
     const to = first(params.To) ?? '';
     let reason: string | undefined;
     if (this.#draining) reason = 'fallback_draining';
-    else if (this.sessions.size >= this.capacity) reason = 'fallback_capacity';
+    else if (this.activeCalls >= this.capacity) reason = 'fallback_capacity';
     else if (!this.#backends.breaker().allowsCalls) reason = 'fallback_circuit_open';
     else if (!callSid || !/^[A-Za-z0-9_-]{1,64}$/.test(callSid)) reason = 'fallback_bad_request';
+    else if (from.length > MAX_PARTY_LENGTH || to.length > MAX_PARTY_LENGTH) reason = 'fallback_bad_request';
     this.metrics.webhooks.labels(reason ?? 'stream').inc();
     this.#o.log.info(
       { callSid, from: maskPhone(from), to: maskPhone(to), result: reason ?? 'stream' },
@@ -336,10 +355,17 @@ export class Gateway {
     if (reason) {
       return xml(fallbackTwiml(this.#o.config.calls.fallback));
     }
+    // The stream acts only on what this signed request says: its credential carries exactly that.
+    const credential = this.#streams.issue({
+      callSid: callSid as string,
+      accountSid: first(params.AccountSid) ?? '',
+      from,
+      to,
+    });
     const twiml = connectStreamTwiml({
       streamUrl: `${this.#wssBase}/twilio/stream/${callSid}`,
       statusCallback: `${this.#httpBase}/twilio/stream-status`,
-      parameters: { From: from, To: to, CallSid: callSid as string },
+      parameters: { [STREAM_CREDENTIAL_PARAM]: credential },
     });
     return xml(twiml);
   }
@@ -359,43 +385,6 @@ export class Gateway {
     );
     return text(204, '');
   }
-
-  // ---- WebSocket ---------------------------------------------------------------------------
-
-  #upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const match = STREAM_PATH.exec(path);
-    if (!match) {
-      refuse(socket, 404, 'Not Found');
-      return;
-    }
-    const sig = first(req.headers['x-twilio-signature']);
-    const url = this.#wssBase + (req.url ?? '/');
-    if (!sig || !validateSignature(this.#o.secrets.twilioAuthToken, sig, url, {})) {
-      this.metrics.signatureRejected.labels('stream').inc();
-      this.#o.log.warn(
-        { callSid: match[1], missing: !sig },
-        'refused a media stream without a valid signature',
-      );
-      refuse(socket, sig ? 403 : 400, sig ? 'Forbidden' : 'Bad Request');
-      return;
-    }
-    this.#wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new CallSession(ws, match[1] as string, {
-        config: this.#o.config,
-        metrics: this.metrics,
-        log: this.#o.log,
-        backends: this.#backends,
-        twilioRest: this.#rest,
-        memory: this.#o.memory,
-        onEnd: (s) => {
-          this.sessions.delete(s);
-          for (const l of this.#endListeners) l();
-        },
-      });
-      this.sessions.add(session);
-    });
-  }
 }
 
 function listenOn(server: Server, port: number, host: string): Promise<number> {
@@ -411,11 +400,6 @@ function listenOn(server: Server, port: number, host: string): Promise<number> {
 
 const json = (status: number, body: string): HttpResponse => ({ status, body });
 const xml = (body: string): HttpResponse => ({ status: 200, body, type: 'text/xml' });
-
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.on('error', () => {});
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
 
 function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;

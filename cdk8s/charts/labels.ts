@@ -98,6 +98,7 @@ export const voiceAgentNames = (name: string) => ({
   deployment: name,
   serviceAccount: `${name}-gateway`,
   configMap: `${name}-gateway-config`,
+  streamKey: `${name}-stream-key`,
   webhooksService: `${name}-webhooks`,
   streamsService: `${name}-streams`,
   metricsService: `${name}-metrics`,

@@ -70,7 +70,10 @@ export function renderDocuments(
   for (const { index, va } of agents) {
     const store = va.spec.memory?.storeRef.name;
     const conn = store ? connections.get(`${va.metadata.namespace ?? 'default'}/${store}`) : undefined;
-    const r = renderVoiceAgent(va, { memoryStore: conn ? { ...conn, ready: false } : undefined });
+    const r = renderVoiceAgent(va, {
+      memoryStore: conn ? { ...conn, ready: false } : undefined,
+      randomBytes: msCtx.randomBytes,
+    });
     if (r.ok) objects.push(...r.objects);
     else failures.push({ document: index + 1, kind: 'VoiceAgent', name: va.metadata.name ?? '', ...r.error });
   }

@@ -1,5 +1,5 @@
 // VoiceAgent: observe → parse → render → apply → prune → scale → status.
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseMemoryStore, parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import {
@@ -7,6 +7,7 @@ import {
   memoryStoreConnection,
   renderVoiceAgent,
 } from '../../cdk8s/charts/index.ts';
+import { voiceAgentNames } from '../../cdk8s/charts/labels.ts';
 import { objectPath } from '../kube/resources.ts';
 import type { ReconcileOutcome } from '../runtime/work-queue.ts';
 import { decideReplicas } from '../scaling/busy-aware.ts';
@@ -75,6 +76,7 @@ export async function reconcileVoiceAgent(
     idleReadyPods: calls?.idleReadyPods,
     operatorNamespace: ctx.operatorNamespace,
     monitoringLabels: ctx.monitoringLabels,
+    streamKey: existingStreamKey(ctx, namespace, name),
   });
   if (!rendered.ok) {
     await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
@@ -244,4 +246,13 @@ function publicUrls(spec: {
     webhookUrl: `${trimmed}/twilio/voice`,
     streamUrl: `${trimmed.replace(/^http/, 'ws')}/twilio/stream/`,
   };
+}
+
+/** The stream key already generated for this VoiceAgent (its Secret is create-only: never rotated). */
+function existingStreamKey(ctx: ReconcileContext, namespace: string, name: string): string | undefined {
+  const secret = ctx.caches.get('v1/Secret')?.get(`${namespace}/${voiceAgentNames(name).streamKey}`) as
+    | V1Secret
+    | undefined;
+  const value = secret?.data?.key;
+  return value ? Buffer.from(value, 'base64').toString('utf8') : undefined;
 }

@@ -15,6 +15,10 @@ import { createServer } from 'node:http';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { WebSocket, WebSocketServer } from 'ws';
 import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
+import { STREAM_CREDENTIAL_PARAM, StreamCredentials } from '../../voice-gateway/twilio/stream-credential.ts';
+
+/** CALLFLEET_STREAM_KEY of the benchmarked gateway (the load generator plays the voice webhook's part). */
+const BENCH_STREAM_KEY = 'bench-stream-key-0123456789abcdefghijklmnop';
 
 const [mode, target, nArg, secondsArg, backendPortArg] = process.argv.slice(2);
 const N = Number(nArg);
@@ -106,6 +110,7 @@ interface Caller {
 }
 const callers: Caller[] = [];
 const targetUrl = new URL(target as string);
+const credentials = new StreamCredentials(BENCH_STREAM_KEY);
 for (let i = 0; i < N; i++) {
   const callSid = `CA${String(i).padStart(32, '0')}`;
   const streamSid = `MZ${String(i).padStart(32, '0')}`;
@@ -146,7 +151,14 @@ for (let i = 0; i < N; i++) {
           callSid,
           tracks: ['inbound'],
           mediaFormat: { encoding: 'audio/x-mulaw', sampleRate: 8000, channels: 1 },
-          customParameters: { From: '+14155550100', To: '+14155550199' },
+          customParameters: {
+            [STREAM_CREDENTIAL_PARAM]: credentials.issue({
+              callSid,
+              accountSid: 'AC0',
+              from: '+14155550100',
+              to: '+14155550199',
+            }),
+          },
         },
         streamSid,
       }),

@@ -239,6 +239,7 @@ const gw = pinned(
     CALLFLEET_INTERNAL_PORT: String(gwInternalPort),
     HOST: '127.0.0.1',
     TWILIO_AUTH_TOKEN: '12345',
+    CALLFLEET_STREAM_KEY: 'bench-stream-key-0123456789abcdefghijklmnop',
     LOG_LEVEL: 'warn',
   },
   2,

@@ -137,6 +137,7 @@ describe('the image runtime layout (no Docker)', { timeout: 300_000 }, () => {
         env: {
           CALLFLEET_GATEWAY_CONFIG: config,
           TWILIO_AUTH_TOKEN: 'test-token',
+          CALLFLEET_STREAM_KEY: 'test-stream-key-0123456789abcdefghijklmnop',
           PORT: String(port),
           CALLFLEET_INTERNAL_PORT: String(internalPort),
           HOST: '127.0.0.1',

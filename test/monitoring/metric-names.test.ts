@@ -43,6 +43,7 @@ describe('metric names used by alerts and the dashboard', { timeout: 120_000 }, 
     const env = {
       CALLFLEET_GATEWAY_CONFIG: config,
       TWILIO_AUTH_TOKEN: 'test-token',
+      CALLFLEET_STREAM_KEY: 'test-stream-key-0123456789abcdefghijklmnop',
       PORT: String(gatewayPort),
       CALLFLEET_INTERNAL_PORT: String(internalPort),
       HOST: '127.0.0.1',

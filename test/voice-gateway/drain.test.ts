@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { FakeTwilioRest } from '../fakes/twilio-rest.ts';
 import { placeCall, speechPattern } from '../simulator/call.ts';
-import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, sleep } from './helpers.ts';
+import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, STREAM_KEY, sleep } from './helpers.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 
@@ -23,6 +23,7 @@ export function spawnGateway(config: unknown, env: Record<string, string> = {}) 
       CALLFLEET_INTERNAL_PORT: '0',
       HOST: '127.0.0.1',
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      CALLFLEET_STREAM_KEY: STREAM_KEY,
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

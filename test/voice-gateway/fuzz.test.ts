@@ -24,7 +24,7 @@ function malformed(i: number, streamSid: string): string | Buffer {
     case 5:
       return `{"event":"media","streamSid":"${streamSid}","media":{"payload":"not base64!\\""}}`;
     case 6:
-      return i % 1000 === 6 ? `{"event":"media","x":"${'A'.repeat(100_000)}"}` : '[1,2,3]';
+      return i % 1000 === 6 ? `{"event":"media","x":"${'A'.repeat(10_000)}"}` : '[1,2,3]';
     case 7:
       return `{"event":"mark","streamSid":"${streamSid}","mark":{"name":"${i}"}}`;
     case 8:
@@ -63,6 +63,9 @@ describe('fuzz', () => {
         'wrong_stream_sid',
         'oversize',
         'flood',
+        'over_budget',
+        'cpu_budget',
+        'too_deep',
       ]) {
         counted += await g.metric('callfleet_frames_malformed_total', `reason="${r}"`);
       }

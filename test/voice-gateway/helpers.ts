@@ -18,6 +18,8 @@ import {
 export const AUTH_TOKEN = '12345';
 export const ACCOUNT_SID = 'AC00000000000000000000000000000000';
 export const PUBLIC_BASE_URL = 'https://voice.example.com';
+/** CALLFLEET_STREAM_KEY of test gateways (the operator generates one per VoiceAgent). */
+export const STREAM_KEY = 'test-stream-key-0123456789abcdefghijklmnopqrstuv';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -47,7 +49,12 @@ export async function startGateway(
     config: parsed,
     log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     metrics: new GatewayMetrics({ defaultMetrics: false }),
-    secrets: { twilioAuthToken: AUTH_TOKEN, twilioAccountSid: ACCOUNT_SID, ...extra.secrets },
+    secrets: {
+      twilioAuthToken: AUTH_TOKEN,
+      twilioAccountSid: ACCOUNT_SID,
+      streamKey: STREAM_KEY,
+      ...extra.secrets,
+    },
     memory: extra.memory,
     webhooks: extra.webhooks,
     twilioApiBaseUrl: restUrl,

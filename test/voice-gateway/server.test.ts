@@ -34,7 +34,7 @@ describe('gateway HTTP surface', () => {
     assert.equal((await fetch(`${g.url}/elevenlabs/post-call`, { method: 'POST', body: '{}' })).status, 404);
   });
 
-  it('answers <Connect><Stream> with the call sid in the wss path and From/To/CallSid parameters', async () => {
+  it('answers <Connect><Stream> with the call sid in the wss path and a stream credential parameter', async () => {
     const r = await g.call({
       callSid: 'CA11111111111111111111111111111111',
       from: '+14155550100',
@@ -45,9 +45,19 @@ describe('gateway HTTP surface', () => {
       r.twiml,
       /<Connect><Stream url="wss:\/\/voice\.example\.com\/twilio\/stream\/CA11111111111111111111111111111111"/,
     );
-    assert.match(r.twiml, /<Parameter name="From" value="\+14155550100"\/>/);
-    assert.match(r.twiml, /<Parameter name="To" value="\+14155550199"\/>/);
-    assert.match(r.twiml, /<Parameter name="CallSid" value="CA11111111111111111111111111111111"\/>/);
+    const credential = /<Parameter name="callfleet_stream" value="([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)"\/>/.exec(
+      r.twiml,
+    );
+    assert.ok(credential, 'the stream credential is passed as a <Parameter>');
+    assert.ok(
+      `callfleet_stream${credential[1]}`.length < 500,
+      'Twilio limit: name + value under 500 characters',
+    );
+    assert.doesNotMatch(
+      r.twiml,
+      /name="From"|name="To"/,
+      'the caller travels only inside the signed credential',
+    );
     assert.doesNotMatch(r.twiml, /<Stream url="[^"]*\?/, 'no query string on the stream URL');
   });
 

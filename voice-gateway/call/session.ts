@@ -1,6 +1,9 @@
 // One phone call: the Twilio media stream on one side, the agent backend on the other.
 // The per-frame path parses the Twilio message once, splices the untouched base64 payload into the
 // backend's message, and touches only preallocated state (no closures, timers or logs per frame).
+// Until its `start` carries a valid stream credential (twilio/stream-credential.ts) a stream is not
+// a call: it acts on nothing, and what it acts on afterwards (call sid, caller, REST, hand-off
+// records) comes only from the credential's claims.
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { mulawPeak } from '../audio/mulaw.ts';
@@ -8,7 +11,7 @@ import type { BackendRegistry } from '../backends/registry.ts';
 import type { AgentBackend, BackendSink } from '../backends/types.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { type Logger, maskPhone } from '../log.ts';
-import type { CallerContext, CallerMemory, HandoffRecord, TranscriptTurn } from '../memory/types.ts';
+import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
 import {
   clearMessage,
@@ -17,10 +20,16 @@ import {
   markMessage,
   mediaMessage,
 } from '../twilio/media-protocol.ts';
-import { parseInboundFrame } from '../twilio/media-scan.ts';
 import type { TwilioRest } from '../twilio/rest.ts';
-import { connectStreamTwiml, fallbackTwiml, goodbyeTwiml } from '../twilio/twiml.ts';
+import type { StreamClaims } from '../twilio/stream-credential.ts';
+import { fallbackTwiml, goodbyeTwiml } from '../twilio/twiml.ts';
+import { FramePolicy } from './frame-policy.ts';
+import { type HandoffResult, loadHandoff, lookupCaller, sendHandoff } from './handoff.ts';
 import { MarkTracker } from './marks.ts';
+import type { CallOutcome, StreamRefusal } from './outcome.ts';
+
+export type { HandoffResult } from './handoff.ts';
+export { RESUMED_PARAM } from './handoff.ts';
 
 export interface SessionDeps {
   config: GatewayConfig;
@@ -29,22 +38,17 @@ export interface SessionDeps {
   backends: BackendRegistry;
   twilioRest: TwilioRest | undefined;
   memory: CallerMemory | undefined;
+  /** The claims of the start's credential when it names exactly this stream's call, else why not. */
+  authorize(pathCallSid: string, start: InboundStart): StreamClaims | StreamRefusal;
+  /** A fresh credential (for the resumed stream of a hand-off). */
+  issueCredential(claims: Omit<StreamClaims, 'expiresAt' | 'id'>): string;
+  /** The stream became a call (its credential was accepted). */
+  onStart(session: CallSession): void;
   onEnd(session: CallSession): void;
 }
 
-/** What became of one call at the hand-off deadline (the label of callfleet_handoffs_total). */
-export type HandoffResult = 'sent' | 'no_memory' | 'no_rest' | 'store_failed' | 'rest_failed' | 'not_live';
-
-/** Stream <Parameter>s that mark a resumed call (set by the pod that handed it off). */
-export const RESUMED_PARAM = 'callfleet_resumed';
-export const HANDOFF_AT_PARAM = 'callfleet_handoff_at';
-export const STARTED_AT_PARAM = 'callfleet_started_at';
-const HANDOFF_STORE_TIMEOUT_MS = 3000;
-const HANDOFF_LOAD_TIMEOUT_MS = 2000;
-
 const SPEECH_PEAK = 1000;
 const SPEECH_END_MS = 500;
-const FLOOD_PER_SECOND = 400;
 const MAX_TRANSCRIPT_TURNS = 500;
 
 export class CallSession {
@@ -53,9 +57,9 @@ export class CallSession {
   readonly pathCallSid: string;
   #log: Logger;
   #streamSid: string | undefined;
+  /** The call this stream acts on: the path's sid until start, then the credential's (the same). */
   callSid: string;
-  #from = '';
-  #to = '';
+  #claims: StreamClaims | undefined;
   readonly connectedAt = Date.now();
   #startAt = 0;
   /** When the call started: the first stream's start, also on a pod that resumed the call. */
@@ -68,26 +72,30 @@ export class CallSession {
   #backend: AgentBackend | undefined;
   #backendReady = false;
   #pending: string[] = [];
+  #pendingBytes = 0;
   readonly #marks = new MarkTracker();
   readonly #scratch = Buffer.allocUnsafe(8192);
+  readonly #policy: FramePolicy;
   #callerSpeaking = false;
   #lastSpeechAt = 0;
   #awaitingResponseSince = 0;
   #lastActivityAt = Date.now();
   #agentAudioUntil = 0;
   #firstAudioSent = false;
-  #windowStart = Date.now();
-  #windowCount = 0;
+  /** Keep-alive: something (a frame or a pong) arrived since the last ping. */
+  #alive = true;
+  #lastPingAt = Date.now();
   #malformedLogged = new Set<string>();
   #ending = false;
   #finished = false;
-  #outcome = 'dropped';
+  #outcome: CallOutcome = 'dropped';
+  #refused: StreamRefusal | undefined;
   #conversationId: string | undefined;
   #context: CallerContext | null = null;
   readonly #transcript: TranscriptTurn[] = [];
-  readonly #maxPayloadBytes: number;
   readonly #outboundLimit: number;
   readonly #queueCap: number;
+  readonly #queueBytes: number;
 
   constructor(ws: WebSocket, pathCallSid: string, deps: SessionDeps) {
     this.#ws = ws;
@@ -95,11 +103,15 @@ export class CallSession {
     this.pathCallSid = pathCallSid;
     this.callSid = pathCallSid;
     this.#log = deps.log.child({ callSid: pathCallSid });
-    this.#maxPayloadBytes = deps.config.limits.maxPayloadBytes;
-    this.#outboundLimit = deps.config.limits.outboundBufferBytes;
-    this.#queueCap = deps.config.limits.queueFrames;
-    deps.metrics.activeCalls.inc();
+    const limits = deps.config.limits;
+    this.#outboundLimit = limits.outboundBufferBytes;
+    this.#queueCap = limits.queueFrames;
+    this.#queueBytes = limits.pendingAudioBytes;
+    this.#policy = new FramePolicy(limits);
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary, performance.now()));
+    ws.on('pong', () => {
+      this.#alive = true;
+    });
     ws.on('close', (code) => this.#finish(code));
     ws.on('error', () => {});
   }
@@ -112,34 +124,20 @@ export class CallSession {
     return this.#ending;
   }
 
+  /** True once the start's credential was accepted: the stream is a call. */
+  get started(): boolean {
+    return this.#startAt > 0;
+  }
+
   // ---- Twilio side -------------------------------------------------------------------------
 
   #onMessage(data: RawData, isBinary: boolean, receivedAt: number): void {
-    const m = this.#d.metrics;
-    m.frames.in++;
-    if (this.#finished) return;
-    if (isBinary) {
-      this.#malformed('binary');
-      return;
-    }
-    if (++this.#windowCount > FLOOD_PER_SECOND) {
-      const now = Date.now();
-      if (now - this.#windowStart >= 1000) {
-        this.#windowStart = now;
-        this.#windowCount = 1;
-      } else {
-        this.#malformed('flood');
-        return;
-      }
-    }
-    const buf = data as Buffer;
-    if (buf.length > this.#maxPayloadBytes) {
-      this.#malformed('oversize');
-      return;
-    }
-    const msg = parseInboundFrame(buf);
-    if ('error' in msg) {
-      this.#malformed(msg.error);
+    this.#d.metrics.frames.in++;
+    this.#alive = true;
+    if (this.#finished || this.#refused) return;
+    const msg = this.#policy.admit(data, isBinary, receivedAt, this.#streamSid !== undefined);
+    if (typeof msg === 'string') {
+      this.#malformed(msg);
       return;
     }
     switch (msg.event) {
@@ -195,6 +193,17 @@ export class CallSession {
     }
   }
 
+  /** Closes a stream that never became a call (counted by reason; no call outcome, no REST). */
+  refuse(reason: StreamRefusal, terminate = false): void {
+    if (this.#refused || this.#finished || this.#startAt) return;
+    this.#refused = reason;
+    this.#ending = true;
+    this.#d.metrics.streamsRefused.labels(reason).inc();
+    this.#log.warn({ reason }, 'media stream refused');
+    if (terminate) this.#ws.terminate();
+    else this.#ws.close(1008);
+  }
+
   #callerAudio(payload: string, receivedAt: number): void {
     const now = Date.now();
     const n = this.#scratch.write(payload, 'base64');
@@ -216,32 +225,34 @@ export class CallSession {
         m.relayLatency.observe('to_backend', receivedAt);
       } else m.dropped.backend_backpressure++;
     } else if (!this.#ending) {
-      if (this.#pending.length < this.#queueCap) this.#pending.push(payload);
-      else m.dropped.queue_full++;
+      if (this.#pending.length < this.#queueCap && this.#pendingBytes + payload.length <= this.#queueBytes) {
+        this.#pending.push(payload);
+        this.#pendingBytes += payload.length;
+      } else m.dropped.queue_full++;
     }
   }
 
   async #start(s: InboundStart): Promise<void> {
     const d = this.#d;
+    const claims = d.authorize(this.pathCallSid, s);
+    if (typeof claims === 'string') return this.refuse(claims);
+    this.#claims = claims;
     this.#streamSid = s.streamSid;
-    this.callSid = s.callSid;
-    this.#from = s.customParameters.From ?? '';
-    this.#to = s.customParameters.To ?? '';
+    this.callSid = claims.callSid;
     this.#startAt = Date.now();
     this.#callStartedAt = this.#startAt;
     this.#lastActivityAt = this.#startAt;
-    const params = s.customParameters;
-    this.#resumed = params[RESUMED_PARAM] === '1';
+    this.#resumed = claims.handoffAt !== undefined;
     if (this.#resumed) {
-      this.#handoffAt = Number(params[HANDOFF_AT_PARAM]) || 0;
-      const started = Number(params[STARTED_AT_PARAM]);
+      this.#handoffAt = claims.handoffAt ?? 0;
+      const started = claims.startedAt ?? 0;
       if (started > 0 && started <= this.#startAt) this.#callStartedAt = started;
     }
-    this.#log = d.log.child({ callSid: s.callSid, streamSid: s.streamSid });
-    if (s.callSid !== this.pathCallSid)
-      this.#log.warn({ pathCallSid: this.pathCallSid }, 'callSid differs from the stream path');
+    d.metrics.activeCalls.inc();
+    d.onStart(this);
+    this.#log = d.log.child({ callSid: claims.callSid, streamSid: s.streamSid });
     this.#log.info(
-      { from: maskPhone(this.#from), to: maskPhone(this.#to), resumed: this.#resumed || undefined },
+      { from: maskPhone(claims.from), to: maskPhone(claims.to), resumed: this.#resumed || undefined },
       'media stream started',
     );
 
@@ -252,23 +263,8 @@ export class CallSession {
     }
     const backend = d.backends.create(this.#sink, d.memory !== undefined);
     this.#backend = backend;
-    let resumed: { transcript: TranscriptTurn[] } | undefined;
-    if (this.#resumed) {
-      const record = d.memory ? await this.#takeHandoff(d.memory) : null;
-      d.metrics.handoffs.labels(record ? 'resumed' : 'resumed_without_record').inc();
-      if (record) {
-        this.#context = record.context;
-        this.#handoffs = record.handoffs;
-        const started = Date.parse(record.startedAt);
-        if (started > 0 && started <= this.#startAt) this.#callStartedAt = started;
-        this.#transcript.push(...record.transcript.slice(-MAX_TRANSCRIPT_TURNS));
-      } else {
-        this.#log.warn('resumed stream without a hand-off record: continuing without the transcript');
-        if (d.memory && this.#from) this.#context = await this.#lookup(d.memory, this.#from);
-      }
-      // Mid-call: the caller has been greeted already, with or without the transcript.
-      resumed = { transcript: [...this.#transcript] };
-    } else if (d.memory && this.#from) this.#context = await this.#lookup(d.memory, this.#from);
+    const resumed = d.memory ? await this.#loadContext(d.memory, claims.from) : undefined;
+    if (!d.memory && this.#resumed) d.metrics.handoffs.labels('resumed_without_record').inc();
     if (this.#finished) {
       backend.close();
       return;
@@ -277,10 +273,10 @@ export class CallSession {
       await backend.start({
         callSid: this.callSid,
         streamSid: s.streamSid,
-        from: this.#from,
-        to: this.#to,
+        from: claims.from,
+        to: claims.to,
         context: this.#context,
-        resumed,
+        resumed: this.#resumed ? (resumed ?? { transcript: [] }) : undefined,
       });
     } catch (err) {
       breaker.failure();
@@ -301,29 +297,46 @@ export class CallSession {
     this.#backendReady = true;
     const queued = this.#pending;
     this.#pending = [];
+    this.#pendingBytes = 0;
     for (const p of queued) {
       if (backend.sendAudio(p)) d.metrics.frames.to_backend++;
       else d.metrics.dropped.backend_backpressure++;
     }
   }
 
-  async #takeHandoff(memory: CallerMemory): Promise<HandoffRecord | null> {
-    if (!memory.takeHandoff) return null;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((r) => {
-      timer = setTimeout(() => r(null), HANDOFF_LOAD_TIMEOUT_MS);
-    });
-    try {
-      return await Promise.race([
-        memory.takeHandoff(this.callSid).catch((err: unknown) => {
-          this.#log.warn({ err: (err as Error).message }, 'hand-off record could not be read');
-          return null;
-        }),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
+  /**
+   * The caller's memory (or, on a resumed stream, the hand-off record) for the credential's caller
+   * only; returns the transcript so far of a resumed call.
+   */
+  async #loadContext(
+    memory: CallerMemory,
+    from: string,
+  ): Promise<{ transcript: TranscriptTurn[] } | undefined> {
+    const d = this.#d;
+    const budget = d.config.memory.lookupBudgetMs;
+    const lookup = async () => {
+      if (!from) return;
+      this.#context = await lookupCaller(memory, from, budget);
+      d.metrics.memoryLookups.labels(this.#context ? 'hit' : 'miss').inc();
+    };
+    if (!this.#resumed) {
+      await lookup();
+      return undefined;
     }
+    const record = await loadHandoff(memory, this.callSid, this.#log);
+    d.metrics.handoffs.labels(record ? 'resumed' : 'resumed_without_record').inc();
+    if (record) {
+      this.#context = record.context;
+      this.#handoffs = record.handoffs;
+      const started = Date.parse(record.startedAt);
+      if (started > 0 && started <= this.#startAt) this.#callStartedAt = started;
+      this.#transcript.push(...record.transcript.slice(-MAX_TRANSCRIPT_TURNS));
+    } else {
+      this.#log.warn('resumed stream without a hand-off record: continuing without the transcript');
+      await lookup();
+    }
+    // Mid-call: the caller has been greeted already, with or without the transcript.
+    return { transcript: [...this.#transcript] };
   }
 
   #measureGap(): void {
@@ -334,21 +347,6 @@ export class CallSession {
       { gapMs: Math.round(gap * 1000) },
       'resumed stream: first caller audio after the hand-off',
     );
-  }
-
-  async #lookup(memory: CallerMemory, phone: string): Promise<CallerContext | null> {
-    const budget = this.#d.config.memory.lookupBudgetMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<null>((r) => {
-      timer = setTimeout(() => r(null), budget + 20);
-    });
-    try {
-      const ctx = await Promise.race([memory.lookup(phone, budget).catch(() => null), timeout]);
-      this.#d.metrics.memoryLookups.labels(ctx ? 'hit' : 'miss').inc();
-      return ctx;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   // ---- backend side ------------------------------------------------------------------------
@@ -367,6 +365,7 @@ export class CallSession {
       this.#log = this.#log.child({ conversationId: id });
     },
     hangup: () => {
+      if (this.#ending || this.#finished) return;
       this.#outcome = 'completed';
       this.#ending = true;
       this.#backend?.close();
@@ -469,9 +468,29 @@ export class CallSession {
 
   // ---- ending ------------------------------------------------------------------------------
 
-  /** Called about twice a second by the server's shared ticker. */
-  tick(now: number): void {
-    if (this.#ending || this.#finished || !this.#startAt) return;
+  /**
+   * Called four times a second by the stream server's shared ticker: the start deadline, keep-alive
+   * pings, and the call's own limits. False when the stream was closed for being dead or late.
+   */
+  tick(now: number): boolean {
+    if (this.#finished) return true;
+    const limits = this.#d.config.limits;
+    if (!this.#startAt && !this.#refused && now - this.connectedAt >= limits.startTimeoutMs) {
+      this.refuse('start_timeout', true);
+      return false;
+    }
+    if (now - this.#lastPingAt >= limits.pingIntervalMs) {
+      this.#lastPingAt = now;
+      if (!this.#alive) {
+        this.#log.warn('media stream peer answered no ping for a whole interval: closing');
+        if (!this.#startAt) this.refuse('dead_peer', true);
+        else this.#ws.terminate();
+        return false;
+      }
+      this.#alive = false;
+      this.#ws.ping();
+    }
+    if (this.#ending || !this.#startAt) return true;
     const calls = this.#d.config.calls;
     if (now - this.#callStartedAt >= calls.maxDurationSeconds * 1000) {
       this.endPolitely('max_duration');
@@ -481,6 +500,7 @@ export class CallSession {
     ) {
       this.endPolitely('silence_timeout');
     }
+    return true;
   }
 
   /**
@@ -489,67 +509,33 @@ export class CallSession {
    * draining. On success Twilio ends this stream; on any failure the call stays here (plain draining).
    */
   async handOff(o: { streamUrl: string; statusCallback: string }): Promise<HandoffResult> {
-    if (this.#ending || this.#finished || this.#handingOff || !this.#startAt || !this.#backendReady)
+    const claims = this.#claims;
+    if (this.#ending || this.#finished || this.#handingOff || !claims || !this.#backendReady)
       return 'not_live';
     const d = this.#d;
-    const memory = d.memory;
-    if (!memory?.saveHandoff) return 'no_memory';
-    const rest = d.twilioRest;
-    if (!rest) return 'no_rest';
+    if (!d.memory?.saveHandoff) return 'no_memory';
+    if (!d.twilioRest) return 'no_rest';
     this.#handingOff = true;
-    const record: HandoffRecord = {
-      callSid: this.callSid,
-      from: this.#from,
-      to: this.#to,
-      startedAt: new Date(this.#callStartedAt).toISOString(),
-      transcript: [...this.#transcript],
-      context: this.#context,
-      handoffs: this.#handoffs + 1,
-    };
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        memory.saveHandoff(record),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timed out')), HANDOFF_STORE_TIMEOUT_MS);
-        }),
-      ]);
-    } catch (err) {
-      this.#handingOff = false;
-      this.#log.warn(
-        { err: (err as Error).message },
-        'hand-off record not stored: the call stays (plain draining)',
-      );
-      return 'store_failed';
-    } finally {
-      clearTimeout(timer);
-    }
-    if (this.#ending || this.#finished) {
-      this.#handingOff = false;
-      void memory.takeHandoff?.(this.callSid).catch(() => {});
-      return 'not_live';
-    }
-    const twiml = connectStreamTwiml({
-      streamUrl: o.streamUrl,
-      statusCallback: o.statusCallback,
-      parameters: {
-        From: this.#from,
-        To: this.#to,
-        CallSid: this.callSid,
-        [RESUMED_PARAM]: '1',
-        [HANDOFF_AT_PARAM]: String(Date.now()),
-        [STARTED_AT_PARAM]: String(this.#callStartedAt),
+    const result = await sendHandoff({
+      ...o,
+      claims,
+      memory: d.memory,
+      rest: d.twilioRest,
+      issueCredential: d.issueCredential,
+      live: () => !this.#ending && !this.#finished,
+      log: this.#log,
+      record: {
+        callSid: claims.callSid,
+        from: claims.from,
+        to: claims.to,
+        startedAt: new Date(this.#callStartedAt).toISOString(),
+        transcript: [...this.#transcript],
+        context: this.#context,
+        handoffs: this.#handoffs + 1,
       },
     });
-    const ok = await rest.updateCall(this.callSid, twiml);
-    if (!ok) {
-      this.#handingOff = false;
-      void memory.takeHandoff?.(this.callSid).catch(() => {});
-      this.#log.warn('Twilio REST update for the hand-off failed: the call stays (plain draining)');
-      return 'rest_failed';
-    }
-    this.#log.info({ handoffs: record.handoffs, turns: record.transcript.length }, 'call handed off');
-    if (this.#finished) return 'sent';
+    if (result !== 'sent') this.#handingOff = false;
+    if (result !== 'sent' || this.#finished) return result;
     this.#ending = true;
     this.#outcome = 'handed_off';
     this.#backendReady = false;
@@ -560,11 +546,11 @@ export class CallSession {
   }
 
   /** Ends the call with a goodbye (Twilio REST redirect), not a cut. */
-  endPolitely(outcome: string): void {
+  endPolitely(outcome: CallOutcome): void {
     this.#redirect(goodbyeTwiml(this.#d.config.calls.goodbye), outcome);
   }
 
-  #redirect(twiml: string, outcome: string): void {
+  #redirect(twiml: string, outcome: CallOutcome): void {
     if (this.#ending || this.#finished) return;
     this.#ending = true;
     this.#outcome = outcome;
@@ -572,11 +558,12 @@ export class CallSession {
     this.#backend?.close();
     this.#log.info({ outcome }, 'ending the call through Twilio');
     const rest = this.#d.twilioRest;
-    if (!rest) {
+    // Only a call whose credential was accepted is ever touched through the REST API.
+    if (!rest || !this.#claims) {
       this.#ws.close(1000);
       return;
     }
-    void rest.updateCall(this.callSid, twiml).then((ok) => {
+    void rest.updateCall(this.#claims.callSid, twiml).then((ok) => {
       if (!ok) this.#log.error({ outcome }, 'Twilio REST call update failed; closing the stream');
       // Twilio ends the stream itself after the update; close after a grace period in case it does not.
       setTimeout(() => this.#ws.close(1000), ok ? 1500 : 0).unref();
@@ -587,34 +574,42 @@ export class CallSession {
     if (this.#finished) return;
     this.#finished = true;
     const d = this.#d;
+    this.#backendReady = false;
+    this.#backend?.close();
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const claims = this.#claims;
+    if (!claims || !this.#startAt) {
+      // Never a call: no outcome, no record (refusals were counted when they happened).
+      if (code === 1009) this.#malformed('oversize');
+      d.onEnd(this);
+      return;
+    }
     if (!this.#ending) {
       d.metrics.websocketDrops.inc();
       if (code === 1009) this.#malformed('oversize');
     }
-    this.#backendReady = false;
-    this.#backend?.close();
-    this.#pending = [];
     d.metrics.activeCalls.dec();
     // A handed-off call goes on elsewhere: the pod where it really ends counts and records it, once.
     const handedOff = this.#outcome === 'handed_off';
     const endedAt = Date.now();
     if (!handedOff) {
       d.metrics.calls.labels(this.#outcome).inc();
-      if (this.#startAt) d.metrics.callDuration.observe((endedAt - this.#callStartedAt) / 1000);
+      d.metrics.callDuration.observe((endedAt - this.#callStartedAt) / 1000);
     }
     this.#log.info(
       {
         outcome: this.#outcome,
-        durationMs: this.#startAt ? endedAt - this.#callStartedAt : 0,
-        streamMs: this.#startAt ? endedAt - this.#startAt : undefined,
+        durationMs: endedAt - this.#callStartedAt,
+        streamMs: endedAt - this.#startAt,
       },
       handedOff ? 'stream ended: call handed off' : 'call ended',
     );
-    if (d.memory && this.#startAt && this.#from && !handedOff) {
+    if (d.memory && claims.from && !handedOff) {
       d.memory.record({
-        callSid: this.callSid,
-        from: this.#from,
-        to: this.#to,
+        callSid: claims.callSid,
+        from: claims.from,
+        to: claims.to,
         startedAt: new Date(this.#callStartedAt).toISOString(),
         endedAt: new Date(endedAt).toISOString(),
         outcome: this.#outcome,

@@ -205,7 +205,10 @@ export const gatewayConfigSchema = z
           .int()
           .min(1024)
           .max(16 * 1024 * 1024)
-          .default(64 * 1024),
+          .default(16 * 1024)
+          .describe(
+            'Hard WebSocket frame limit: a larger frame closes the stream (1009) before it is buffered',
+          ),
         queueFrames: z.number().int().min(1).max(100000).default(250),
         outboundBufferBytes: z
           .number()
@@ -213,6 +216,62 @@ export const gatewayConfigSchema = z
           .min(1024)
           .max(64 * 1024 * 1024)
           .default(512 * 1024),
+        startFrameBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(64 * 1024)
+          .default(4096)
+          .describe('Largest media-stream frame before start (start carries the stream credential)'),
+        mediaFrameBytes: z
+          .number()
+          .int()
+          .min(512)
+          .max(64 * 1024)
+          .default(2048)
+          .describe('Largest media-stream frame after start (a Twilio media frame is about 400 bytes)'),
+        inboundBytesPerSecond: z
+          .number()
+          .int()
+          .min(4096)
+          .max(16 * 1024 * 1024)
+          .default(32 * 1024)
+          .describe(
+            'Sustained inbound bytes per second per stream (Twilio sends about 19 KB/s); the burst is twice that',
+          ),
+        parseBudgetMs: z
+          .number()
+          .min(1)
+          .max(1000)
+          .default(10)
+          .describe(
+            'Milliseconds of JSON parsing per second one stream may use (media frames take a parse-free path)',
+          ),
+        pendingAudioBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .max(16 * 1024 * 1024)
+          .default(32 * 1024)
+          .describe(
+            'Caller audio (base64 bytes) held per call until the backend answers: about 3 s of audio',
+          ),
+        startTimeoutMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(60000)
+          .default(5000)
+          .describe('A media stream without a valid start within this time is closed'),
+        pingIntervalMs: z
+          .number()
+          .int()
+          .min(100)
+          .max(600000)
+          .default(10000)
+          .describe(
+            'WebSocket keep-alive: a stream silent for a whole interval that misses the ping is closed',
+          ),
       })
       .prefault({}),
   })

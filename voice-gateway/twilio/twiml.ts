@@ -17,7 +17,7 @@ export interface StreamTwimlOptions {
 export function connectStreamTwiml(o: StreamTwimlOptions): string {
   let params = '';
   for (const [name, value] of Object.entries(o.parameters)) {
-    params += `<Parameter name="${escapeXml(name)}" value="${escapeXml(value.slice(0, 400))}"/>`;
+    params += `<Parameter name="${escapeXml(name)}" value="${escapeXml(value.slice(0, 480))}"/>`;
   }
   const cb = o.statusCallback ? ` statusCallback="${escapeXml(o.statusCallback)}"` : '';
   return `${head}<Response><Connect><Stream url="${escapeXml(o.streamUrl)}"${cb}>${params}</Stream></Connect></Response>`;

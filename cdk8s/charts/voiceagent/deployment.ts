@@ -16,6 +16,7 @@ import {
   PORT_NAME,
   type VoiceAgentModel,
 } from './model.ts';
+import { streamKeyRef } from './stream-key.ts';
 
 export const DEFAULT_IMAGE = `ghcr.io/callfleet/callfleet:${pkg.version}`;
 export const DEFAULT_RESOURCES = {
@@ -38,6 +39,7 @@ export function secretEnv(m: VoiceAgentModel): [string, SecretKeySelector][] {
     ['ELEVENLABS_REQUEST_TOKEN', agent.elevenlabs?.requestTokenSecretRef],
     ['CALLFLEET_MEMORY_URL', m.memory?.connection],
     ['CALLFLEET_ENCRYPTION_KEY', m.memory?.encryption],
+    ['CALLFLEET_STREAM_KEY', streamKeyRef(m)],
   ];
   return env.filter((e): e is [string, SecretKeySelector] => e[1] !== undefined);
 }

@@ -13,12 +13,14 @@ import { addMonitoring } from './monitoring.ts';
 import { addNetworkPolicy } from './network-policy.ts';
 import { addPdbs } from './pdb.ts';
 import { addServices } from './services.ts';
+import { addStreamKeySecret } from './stream-key.ts';
 
 export type { MemoryStoreContext, VoiceAgentRenderContext } from './model.ts';
 
 export function buildVoiceAgent(chart: Chart, va: VoiceAgent, ctx: VoiceAgentRenderContext): VoiceAgentModel {
   const m = voiceAgentModel(va, ctx);
   const { configMap, checksum } = addConfigMap(chart, m);
+  addStreamKeySecret(chart, m);
   addDeployment(chart, m, configMap, checksum);
   addServices(chart, m);
   addAutoscaler(chart, m);

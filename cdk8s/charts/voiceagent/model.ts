@@ -51,6 +51,13 @@ export interface VoiceAgentRenderContext {
   operatorNamespace?: string;
   /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule (operator flag, chart-wide). */
   monitoringLabels?: Record<string, string>;
+  /**
+   * The stream-credential key already in the `<name>-stream-key` Secret (re-renders it identically).
+   * The Secret is create-only: absent, a fresh key is generated; present, the operator never rewrites it.
+   */
+  streamKey?: string;
+  /** The only source of randomness of a render (tests pass a fixed one). */
+  randomBytes?: (size: number) => Uint8Array;
 }
 
 export interface VoiceAgentModel {
@@ -80,6 +87,7 @@ export interface VoiceAgentModel {
   operatorNamespace: string;
   /** See VoiceAgentRenderContext.monitoringLabels. */
   monitoringLabels: Record<string, string>;
+  ctx: VoiceAgentRenderContext;
   labels(component: string): Labels;
 }
 
@@ -129,6 +137,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     idleReadyPods: ctx.idleReadyPods,
     operatorNamespace: ctx.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
     monitoringLabels: ctx.monitoringLabels ?? {},
+    ctx,
     labels: (component) => childLabels(owner, component),
   };
 }

@@ -18,6 +18,7 @@ const SECRET_ENV = [
   'ELEVENLABS_REQUEST_TOKEN',
   'CALLFLEET_MEMORY_URL',
   'CALLFLEET_ENCRYPTION_KEY',
+  'CALLFLEET_STREAM_KEY',
 ];
 
 const cases = allExamples().flatMap((example) => {
@@ -41,9 +42,10 @@ for (const { example, va, objects } of cases) {
 
   describe(`VoiceAgent ${example}`, () => {
     it('renders deterministically, with no cdk8s bookkeeping labels', () => {
-      const again = renderVoiceAgent(va, {});
+      const fixed = { randomBytes: (n: number) => new Uint8Array(n).fill(7) };
+      const again = renderVoiceAgent(va, fixed);
       assert.ok(again.ok);
-      assert.deepEqual(renderVoiceAgent(va, {}), again);
+      assert.deepEqual(renderVoiceAgent(va, fixed), again);
       assert.doesNotMatch(JSON.stringify(objects), /cdk8s\.io/);
     });
 
@@ -230,6 +232,23 @@ for (const { example, va, objects } of cases) {
       }
       assert.equal(byName.has('CALLFLEET_MEMORY_URL'), spec.memory !== undefined);
       assert.equal(byName.has('CALLFLEET_ENCRYPTION_KEY'), spec.memory !== undefined);
+      // Stream credentials: a key per VoiceAgent, from the create-only Secret the operator generates.
+      const streams = spec.telephony.mode === 'twilio-stream';
+      assert.equal(byName.has('CALLFLEET_STREAM_KEY'), streams);
+      if (streams) {
+        assert.deepEqual(byName.get('CALLFLEET_STREAM_KEY')?.valueFrom?.secretKeyRef, {
+          name: `${name}-stream-key`,
+          key: 'key',
+        });
+        const [secret] = find(objects, 'Secret').filter((o) => o.metadata?.name === `${name}-stream-key`);
+        assert.ok(secret, 'the stream-key Secret is rendered');
+        assert.equal(secret.metadata?.annotations?.['callfleet.io/create-only'], 'true');
+        assert.ok(Buffer.from(secret.stringData.key, 'base64').length >= 32, 'a 256-bit key');
+        const kept = renderVoiceAgent(va, { streamKey: 'existing-key-0123456789abcdefghijklmnop' });
+        assert.ok(kept.ok);
+        const again = kept.objects.find((o) => o.metadata?.name === `${name}-stream-key`) as Obj;
+        assert.equal(again.stringData.key, 'existing-key-0123456789abcdefghijklmnop', 'never rotated');
+      }
     });
 
     it('pod template: serving label "true", memorystore label when a store is referenced', () => {

@@ -19,7 +19,7 @@ import { FakeTwilioRest } from '../../fakes/twilio-rest.ts';
 import { type CallOptions, type SimulatedCall, startCall } from '../../simulator/call.ts';
 import { PG_BIN, startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import { type Managed, startProcess, waitFor } from '../../support/processes.ts';
-import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, sleep } from '../helpers.ts';
+import { ACCOUNT_SID, AUTH_TOKEN, PUBLIC_BASE_URL, STREAM_KEY, sleep } from '../helpers.ts';
 import { KEY_SPEC, phoneForms } from './harness.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -64,6 +64,7 @@ async function spawnGateway(
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
+      CALLFLEET_STREAM_KEY: STREAM_KEY,
       TWILIO_ACCOUNT_SID: ACCOUNT_SID,
       CALLFLEET_ENCRYPTION_KEY: KEY_SPEC,
       ...env,

@@ -13,7 +13,7 @@ import { MemoryRuntime } from '../../../voice-gateway/memory/runtime.ts';
 import { GatewayMetrics } from '../../../voice-gateway/metrics.ts';
 import { Gateway } from '../../../voice-gateway/server.ts';
 import { freePort } from '../../support/ports.ts';
-import { AUTH_TOKEN, PUBLIC_BASE_URL } from '../helpers.ts';
+import { AUTH_TOKEN, PUBLIC_BASE_URL, STREAM_KEY } from '../helpers.ts';
 import { KEY_SPEC } from './harness.ts';
 
 const log = createLogger('silent');
@@ -43,7 +43,7 @@ async function gatewayWith(memory: Record<string, unknown>, telephony = 'twilio-
     config,
     log,
     metrics: new GatewayMetrics({ defaultMetrics: false }),
-    secrets: { twilioAuthToken: AUTH_TOKEN },
+    secrets: { twilioAuthToken: AUTH_TOKEN, streamKey: STREAM_KEY },
     memory: runtime.store,
     webhooks: runtime.webhooks,
     memoryApi: runtime.memoryApi,
@@ -144,6 +144,7 @@ describe('callfleet gateway with CALLFLEET_MEMORY_URL', () => {
       PORT: '0',
       HOST: '127.0.0.1',
       CALLFLEET_MEMORY_URL: await downDatabaseUrl(),
+      CALLFLEET_STREAM_KEY: STREAM_KEY,
     };
     delete env.CALLFLEET_ENCRYPTION_KEY;
     const r = spawnSync(process.execPath, [join(root, 'bin/callfleet.ts'), 'gateway'], {
