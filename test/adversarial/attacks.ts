@@ -1,6 +1,6 @@
 // The attacks under-attack.test.ts runs beside legitimate calls (in their own process: attacker.ts),
-// each until the signal aborts, each reporting what it tried and what the gateway did. More attacks
-// (e.g. the HTTP-level ones: path confusion, endless bodies, slowloris) join by being added to ATTACKS.
+// each until the signal aborts, each reporting what it tried and what the gateway did. The HTTP-level
+// attacks of http-attacks.ts (path confusion, endless bodies, slow clients) run as one more attacker.
 import { StreamCredentials } from '../../voice-gateway/twilio/stream-credential.ts';
 import { newCallSid } from '../simulator/call.ts';
 import { ACCOUNT_SID } from '../voice-gateway/helpers.ts';
@@ -15,6 +15,7 @@ import {
   startFrame,
   voiceWebhook,
 } from './harness.ts';
+import { ATTACKS as HTTP_ATTACKS, targetOf } from './http-attacks.ts';
 
 export interface AttackTarget {
   /** Where the gateway listens. */
@@ -185,4 +186,24 @@ const byteFlood: Attack = {
   },
 };
 
-export const ATTACKS: Attack[] = [replayFlood, halfOpen, crossCall, forged, frameBombs, byteFlood];
+/** The public door's HTTP attacks (http-attacks.ts), one after another, again and again. */
+const httpDoor: Attack = {
+  name: 'http-door',
+  calls: 0,
+  async run(t, signal) {
+    const r: AttackReport = {};
+    const target = targetOf(t.url, { publicBaseUrl: t.publicBaseUrl });
+    const full = process.env.ADVERSARIAL_SCALE === 'full';
+    while (!signal.aborted) {
+      for (const a of HTTP_ATTACKS) {
+        if (signal.aborted) break;
+        const result = await a.run(target, full);
+        count(r, `${a.name}_${result.held ? 'held' : 'NOT_HELD'}`);
+      }
+      await sleep(1000);
+    }
+    return r;
+  },
+};
+
+export const ATTACKS: Attack[] = [replayFlood, halfOpen, crossCall, forged, frameBombs, byteFlood, httpDoor];

@@ -144,7 +144,7 @@ describe('adversarial: frame bombs', () => {
         await sleep(20);
       }
       peak = Math.max(peak, gw.rss());
-      const queueFull = await scrape(gw.url, 'callfleet_frames_dropped_total', 'reason="queue_full"');
+      const queueFull = await scrape(gw.internalUrl, 'callfleet_frames_dropped_total', 'reason="queue_full"');
       assert.equal(gw.exited(), undefined, 'no crash');
       process.stderr.write(
         `[memory] ${calls} calls, ${payload.length} B payloads: RSS ${rss0 >> 20} -> peak ${peak >> 20} MB (limit ${ws.memoryLimitBytes >> 20} MB); queue_full drops ${queueFull}\n`,

@@ -5,6 +5,7 @@ import type { GatewayConfigInput } from '../../voice-gateway/config/schema.ts';
 import { createLogger } from '../../voice-gateway/log.ts';
 import { GatewayMetrics } from '../../voice-gateway/metrics.ts';
 import { Gateway, type GatewayOptions } from '../../voice-gateway/server.ts';
+import { STREAM_KEY } from '../voice-gateway/helpers.ts';
 import { type Target, targetOf } from './http-attacks.ts';
 
 export const AUTH_TOKEN = 'adversarial-twilio-token';
@@ -19,8 +20,7 @@ type ApiAnswer = { status: number; body?: unknown } | undefined;
 export interface AdversarialGateway {
   gateway: Gateway;
   url: string;
-  /** Absent on a gateway without an internal door. */
-  internalUrl: string | undefined;
+  internalUrl: string;
   target: Target;
   /** Raw request targets that reached the data-rights API handler. */
   dataRightsReached: string[];
@@ -43,7 +43,7 @@ export async function startAdversarialGateway(
     config: parseGatewayConfig({ publicBaseUrl: PUBLIC_BASE_URL, ...o.config }),
     log: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'),
     metrics: new GatewayMetrics({ defaultMetrics: false }),
-    secrets: { twilioAuthToken: AUTH_TOKEN },
+    secrets: { twilioAuthToken: AUTH_TOKEN, streamKey: STREAM_KEY },
     memoryApi: async (req: ApiRequest) => {
       dataRightsReached.push(req.url);
       return inner(req);
@@ -53,15 +53,12 @@ export async function startAdversarialGateway(
   } as unknown as GatewayOptions;
   const gateway = new Gateway(options);
   const port = await gateway.listen(0, '127.0.0.1');
-  const withInternal = gateway as unknown as { listenInternal?: (p: number, h: string) => Promise<number> };
-  const internalPort = withInternal.listenInternal
-    ? await withInternal.listenInternal(0, '127.0.0.1')
-    : undefined;
+  const internalPort = await gateway.listenInternal(0, '127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
   return {
     gateway,
     url,
-    internalUrl: internalPort ? `http://127.0.0.1:${internalPort}` : undefined,
+    internalUrl: `http://127.0.0.1:${internalPort}`,
     target: targetOf(url, { publicBaseUrl: PUBLIC_BASE_URL, authToken: AUTH_TOKEN }),
     dataRightsReached,
     async metric(name, labels) {

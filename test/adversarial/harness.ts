@@ -161,6 +161,8 @@ export class WatchedMemory implements CallerMemory {
 
 export interface GatewayProcess {
   url: string;
+  /** The internal door (status, metrics). */
+  internalUrl: string;
   pid: number;
   rest: FakeTwilioRest;
   /** Resident set size of the gateway process now, in bytes. */
@@ -183,12 +185,14 @@ export async function startGatewayProcess(
   const file = join(dir, 'gateway.json');
   writeFileSync(file, JSON.stringify(config));
   const port = await freePort();
+  const internalPort = await freePort();
   const [cmd, ...args] = [...pinned(o.cpu), process.execPath, join(ROOT, 'bin/callfleet.ts'), 'gateway'];
   const child: ChildProcess = spawn(cmd as string, args, {
     env: {
       PATH: process.env.PATH,
       CALLFLEET_GATEWAY_CONFIG: file,
       PORT: String(port),
+      CALLFLEET_INTERNAL_PORT: String(internalPort),
       HOST: '127.0.0.1',
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
       TWILIO_ACCOUNT_SID: ACCOUNT_SID,
@@ -212,6 +216,7 @@ export async function startGatewayProcess(
   }
   return {
     url,
+    internalUrl: `http://127.0.0.1:${internalPort}`,
     pid: child.pid as number,
     rest,
     rss: () => {

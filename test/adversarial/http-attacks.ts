@@ -175,8 +175,8 @@ export interface StreamingBodyResult extends AttackResult {
 }
 
 /**
- * A chunked body that never ends. Held when the server answers 413 and closes the connection before
- * `giveUpBytes` / `giveUpMs`; bytesSent bounds what the server could have read.
+ * A chunked body that never ends. Held when the server closes the connection (answering 413, unless a
+ * reset ate the answer) before `giveUpBytes` / `giveUpMs`; bytesSent bounds what the server could read.
  */
 export function endlessChunkedBody(
   t: Target,
@@ -199,7 +199,9 @@ export function endlessChunkedBody(
       if (stop) return;
       stop = true;
       socket.destroy();
-      const held = status === 413 && msToClose !== undefined;
+      // Held: the server cut the body off before we gave up. Its 413 may be lost to the reset that
+      // closing a socket with unread input sends (the peer's kernel drops what it had not read).
+      const held = msToClose !== undefined && (status === 413 || status === undefined);
       resolve({
         name: 'endless-chunked-body',
         held,

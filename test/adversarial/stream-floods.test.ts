@@ -41,7 +41,7 @@ describe('adversarial: half-open streams', () => {
     assert.ok(taken.length <= ceiling, `${taken.length} taken`);
     assert.ok(refused.length >= capacity + extra - ceiling, `${refused.length} upgrades refused with 503`);
     assert.equal(g.gateway.activeCalls, 0, 'a stream that never started is not a call');
-    const status = (await (await fetch(`${g.url}/status`)).json()) as {
+    const status = (await (await fetch(`${g.internalUrl}/status`)).json()) as {
       activeCalls: number;
       capacity: number;
     };
@@ -147,7 +147,7 @@ describe('adversarial: an agent floods a caller who stopped reading', () => {
         peak = Math.max(peak, gw.rss());
         await sleep(100);
       }
-      const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+      const metrics = await (await fetch(`${gw.internalUrl}/metrics`)).text();
       const dropped = Number(
         /callfleet_frames_dropped_total\{reason="twilio_backpressure"\} (\d+)/.exec(metrics)?.[1],
       );

@@ -208,6 +208,8 @@ describe('adversarial: legitimate calls under the whole attack', () => {
       assert.equal(c.endedBy, 'caller');
       assert.equal(c.invalidOutbound, 0);
     }
+    const notHeld = JSON.stringify(figures.attacks ?? []).match(/[\w-]+_NOT_HELD/g);
+    assert.equal(notHeld, null, `HTTP attacks the door did not hold: ${notHeld?.join(', ')}`);
     // Echo answers each utterance; a few hundred ms of the last one may fall after the hang-up either way.
     assert.ok(
       figures.ratios.audio >= (FULL ? 0.98 : 0.95),

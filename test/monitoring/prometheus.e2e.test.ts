@@ -19,6 +19,7 @@ import { applyObjects, createNamespace, example, kubectlOk } from '../support/ku
 import { sumMetric } from '../support/operator.ts';
 import { freePort } from '../support/ports.ts';
 import { type Managed, startProcess, waitFor } from '../support/processes.ts';
+import { STREAM_KEY } from '../voice-gateway/helpers.ts';
 import { dashboardExprs, voiceAgentRuleGroups } from './names.ts';
 import {
   AlertWatcher,
@@ -83,6 +84,7 @@ describe('alerts on a real Prometheus [e2e]', { timeout: 600_000 }, () => {
       env: {
         CALLFLEET_GATEWAY_CONFIG: config,
         TWILIO_AUTH_TOKEN: 'prometheus-e2e-token',
+        CALLFLEET_STREAM_KEY: STREAM_KEY,
         PORT: String(g.port),
         CALLFLEET_INTERNAL_PORT: String(g.internalPort),
         HOST: '127.0.0.1',

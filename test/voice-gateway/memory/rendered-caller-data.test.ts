@@ -19,7 +19,7 @@ import { fixedCtx, readDocs } from '../../cdk8s/charts/fixtures.ts';
 import { speechPattern, startCall } from '../../simulator/call.ts';
 import { startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import { type Managed, startProcess, waitFor } from '../../support/processes.ts';
-import { AUTH_TOKEN } from '../helpers.ts';
+import { AUTH_TOKEN, STREAM_KEY } from '../helpers.ts';
 import { KEY_SPEC } from './harness.ts';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -63,6 +63,7 @@ async function startGateway(name: string, config: object, databaseUrl: string): 
       CALLFLEET_GATEWAY_CONFIG: file,
       PORT: '0',
       CALLFLEET_INTERNAL_PORT: '0',
+      CALLFLEET_STREAM_KEY: STREAM_KEY,
       HOST: '127.0.0.1',
       LOG_LEVEL: 'info',
       TWILIO_AUTH_TOKEN: AUTH_TOKEN,
