@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig, KubernetesObject, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { GatewayDefaults } from '../cdk8s/charts/voiceagent/model.ts';
 import { EventRecorder } from './events.ts';
 import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
 import { KubeError, KubeRest } from './kube/rest.ts';
@@ -58,6 +59,8 @@ export interface ControllerOptions {
   watchdogMs?: number;
   /** How often the call tracker polls each gateway pod's /status; 0 turns tracking off. */
   callPollIntervalMs?: number;
+  /** Gateway image and pull secrets when a VoiceAgent names none (the chart passes the operator's own). */
+  gatewayDefaults?: GatewayDefaults;
 }
 
 export class Controller {
@@ -136,6 +139,7 @@ export class Controller {
       events: new EventRecorder(this.#rest, this.#options.identity, log),
       metrics,
       log,
+      gatewayDefaults: this.#options.gatewayDefaults,
     };
     const queue = new WorkQueue((key) => this.#reconcile(ctx, key), {
       concurrency: this.#options.concurrency ?? 8,

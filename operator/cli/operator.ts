@@ -8,6 +8,7 @@ import { Controller } from '../controller.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { createOperatorMetrics } from '../metrics.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
+import { parseGatewayDefaults } from './gateway-defaults.ts';
 
 const usage = `usage: callfleet operator [options]
   --kubeconfig PATH        kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
@@ -18,6 +19,10 @@ const usage = `usage: callfleet operator [options]
   --concurrency N          reconciles running at once (default 8)
   --resync SECONDS         full relist period (default 300)
   --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5)
+  --lease-name NAME        name of the leader-election Lease (default callfleet-operator; the chart sets one per release)
+  --gateway-image REF      gateway image when a VoiceAgent sets no spec.image (default ghcr.io/callfleet/callfleet:<version>)
+  --gateway-image-pull-policy POLICY   Always, IfNotPresent or Never (default IfNotPresent)
+  --gateway-image-pull-secrets A,B     pull Secrets (in each VoiceAgent's namespace) when spec.imagePullSecrets is unset
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -34,6 +39,10 @@ export async function run(args: string[]): Promise<number> {
         concurrency: { type: 'string', default: '8' },
         resync: { type: 'string', default: '300' },
         'call-poll': { type: 'string', default: '5' },
+        'lease-name': { type: 'string', default: 'callfleet-operator' },
+        'gateway-image': { type: 'string' },
+        'gateway-image-pull-policy': { type: 'string' },
+        'gateway-image-pull-secrets': { type: 'string' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -44,6 +53,24 @@ export async function run(args: string[]): Promise<number> {
   if (values.help) {
     process.stdout.write(usage);
     return 0;
+  }
+
+  const gatewayDefaults = parseGatewayDefaults({
+    image: values['gateway-image'] as string | undefined,
+    pullPolicy: values['gateway-image-pull-policy'] as string | undefined,
+    pullSecrets: values['gateway-image-pull-secrets'] as string | undefined,
+  });
+  if (!gatewayDefaults.ok) {
+    process.stderr.write(`callfleet operator: ${gatewayDefaults.error}\n`);
+    return 2;
+  }
+  const leaseName = String(values['lease-name']);
+  if (
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(leaseName) ||
+    leaseName.length > 253
+  ) {
+    process.stderr.write(`callfleet operator: --lease-name: "${leaseName}" is not an object name\n`);
+    return 2;
   }
 
   const log = pino({ base: { component: 'operator' }, level: process.env.LOG_LEVEL ?? 'info' });
@@ -70,6 +97,7 @@ export async function run(args: string[]): Promise<number> {
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
       callPollIntervalMs: Number(values['call-poll']) * 1000,
+      gatewayDefaults: gatewayDefaults.value,
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller
@@ -119,7 +147,7 @@ export async function run(args: string[]): Promise<number> {
       {
         namespace:
           (values['lease-namespace'] as string | undefined) ?? process.env.POD_NAMESPACE ?? 'default',
-        name: 'callfleet-operator',
+        name: leaseName,
         identity,
         onStartedLeading: startLeading,
         onStoppedLeading: stopLeading,

@@ -1,5 +1,6 @@
 import type { V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { GatewayDefaults } from '../../cdk8s/charts/voiceagent/model.ts';
 import type { EventRecorder } from '../events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { OperatorMetrics } from '../metrics.ts';
@@ -22,6 +23,8 @@ export interface ReconcileContext {
   log: Logger;
   /** Live calls per gateway pod (absent when call tracking is off). */
   tracker?: CallTracker;
+  /** Gateway image and pull secrets for VoiceAgents that name none (operator flags, set by the chart). */
+  gatewayDefaults?: GatewayDefaults;
 }
 
 export type Reconciler = (ctx: ReconcileContext, key: string, log: Logger) => Promise<ReconcileOutcome>;

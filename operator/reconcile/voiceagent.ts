@@ -66,7 +66,11 @@ export async function reconcileVoiceAgent(
   const namespace = va.metadata?.namespace ?? '';
   const name = va.metadata?.name ?? '';
   const calls = ctx.tracker?.summary(namespace, name);
-  const rendered = renderVoiceAgent(parsed.value, { memoryStore, idleReadyPods: calls?.idleReadyPods });
+  const rendered = renderVoiceAgent(parsed.value, {
+    memoryStore,
+    idleReadyPods: calls?.idleReadyPods,
+    gateway: ctx.gatewayDefaults,
+  });
   if (!rendered.ok) {
     await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
     return;

@@ -14,6 +14,12 @@ import {
   stringMap,
   WS_URL,
 } from './common.ts';
+import {
+  ImagePullSecretsSchema,
+  NetworkPolicySpecSchema,
+  podFitFields,
+  refinePodFit,
+} from './gateway-fit.ts';
 
 const httpUrl = (description: string) => z.string().max(2048).regex(HTTP_URL).describe(description);
 
@@ -425,8 +431,8 @@ export const MonitoringSchema = z
   })
   .describe('Metrics and alerts.');
 
-export const PodTemplateSchema = z
-  .strictObject({
+export const PodTemplateSchema = refinePodFit(
+  z.strictObject({
     labels: stringMap('Extra labels on the gateway pods.').optional(),
     annotations: stringMap('Extra annotations on the gateway pods.').optional(),
     nodeSelector: stringMap('Node selector for the gateway pods.').optional(),
@@ -437,8 +443,9 @@ export const PodTemplateSchema = z
       .describe('Tolerations for the gateway pods (core/v1 Toleration list).'),
     affinity: passthrough('Affinity for the gateway pods (core/v1 Affinity).').optional(),
     priorityClassName: z.string().max(253).optional().describe('PriorityClass of the gateway pods.'),
-  })
-  .describe('Passthroughs to the gateway pod template.');
+    ...podFitFields,
+  }),
+).describe('Passthroughs to the gateway pod template.');
 
 const specBase = z
   .strictObject({
@@ -462,15 +469,19 @@ const specBase = z
       .min(1)
       .max(512)
       .optional()
-      .describe("Gateway container image; defaults to the operator's own version."),
+      .describe(
+        "Gateway container image (repository:tag or repository@sha256:digest); default: the operator's own image, as the chart sets it (registry mirror included).",
+      ),
     imagePullPolicy: z
       .enum(['Always', 'IfNotPresent', 'Never'])
       .optional()
       .describe('Image pull policy of the gateway container.'),
+    imagePullSecrets: ImagePullSecretsSchema.optional(),
     resources: passthrough(
       'Compute resources of the gateway container (core/v1 ResourceRequirements).',
     ).optional(),
     podTemplate: PodTemplateSchema.optional(),
+    networkPolicy: NetworkPolicySpecSchema.optional(),
   })
   .describe('Desired state of the VoiceAgent.');
 

@@ -8,6 +8,7 @@ import type { SecretKeySelector } from '../../api/v1alpha1/index.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../labels.ts';
 import { patchOutput } from '../synth.ts';
 import { CONFIG_DIR, CONFIG_FILE, GATEWAY_PORT, PORT_NAME, type VoiceAgentModel } from './model.ts';
+import { gatewayImage, podFitPatches, topologySpread } from './pod-fit.ts';
 
 export const DEFAULT_IMAGE = `ghcr.io/callfleet/callfleet:${pkg.version}`;
 export const DEFAULT_RESOURCES = {
@@ -39,7 +40,11 @@ export function addDeployment(
   checksum: string,
 ) {
   const serviceAccount = new kplus.ServiceAccount(chart, 'serviceaccount', {
-    metadata: { name: m.names.serviceAccount, labels: m.labels('gateway') },
+    metadata: {
+      name: m.names.serviceAccount,
+      labels: { ...(m.spec.podTemplate?.serviceAccount?.labels ?? {}), ...m.labels('gateway') },
+      annotations: m.spec.podTemplate?.serviceAccount?.annotations,
+    },
     automountToken: false,
   });
   const deployment = new kplus.Deployment(chart, 'deployment', {
@@ -70,8 +75,8 @@ export function addDeployment(
   const probe = { port: GATEWAY_PORT, timeoutSeconds: Duration.seconds(2) };
   const container = deployment.addContainer({
     name: 'gateway',
-    image: m.spec.image ?? DEFAULT_IMAGE,
-    imagePullPolicy: (m.spec.imagePullPolicy ?? 'IfNotPresent') as kplus.ImagePullPolicy,
+    image: gatewayImage(m, DEFAULT_IMAGE).image,
+    imagePullPolicy: gatewayImage(m, DEFAULT_IMAGE).pullPolicy as kplus.ImagePullPolicy,
     args: ['gateway'],
     ports: [{ number: GATEWAY_PORT, name: PORT_NAME }],
     envVariables: {
@@ -149,19 +154,7 @@ export function addDeployment(
   if (pt?.priorityClassName) {
     patches.push(JsonPatch.add('/spec/template/spec/priorityClassName', pt.priorityClassName));
   }
+  patches.push(...podFitPatches(m, c));
   patchOutput(chart, 'Deployment', m.names.deployment, ...patches);
   return deployment;
-}
-
-function topologySpread(m: VoiceAgentModel) {
-  const labelSelector = { matchLabels: m.selector };
-  return [
-    {
-      maxSkew: 1,
-      topologyKey: 'topology.kubernetes.io/zone',
-      whenUnsatisfiable: 'ScheduleAnyway',
-      labelSelector,
-    },
-    { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector },
-  ];
 }

@@ -31,8 +31,18 @@ export interface MemoryStoreContext {
   engine?: 'postgres' | 'external';
 }
 
+/** What the operator was started with for gateways (the chart passes its own image and pull secrets). */
+export interface GatewayDefaults {
+  /** repository:tag or repository@digest; a VoiceAgent's spec.image wins. */
+  image?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Names of pull Secrets, expected in each VoiceAgent's namespace; spec.imagePullSecrets wins. */
+  imagePullSecrets?: string[];
+}
+
 export interface VoiceAgentRenderContext {
   memoryStore?: MemoryStoreContext;
+  gateway?: GatewayDefaults;
   /** Ready gateway pods without a call, as the operator's call tracker last saw them. */
   idleReadyPods?: number;
 }
@@ -59,6 +69,8 @@ export interface VoiceAgentModel {
   };
   /** See VoiceAgentRenderContext.idleReadyPods. */
   idleReadyPods?: number;
+  /** See VoiceAgentRenderContext.gateway. */
+  gatewayDefaults: GatewayDefaults;
   labels(component: string): Labels;
 }
 
@@ -105,6 +117,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     podLabels,
     memory,
     idleReadyPods: ctx.idleReadyPods,
+    gatewayDefaults: ctx.gateway ?? {},
     labels: (component) => childLabels(owner, component),
   };
 }

@@ -51,6 +51,35 @@ export function examples(): Example[] {
 
 const echo = () => readDocs(join(EXAMPLES, 'voiceagent-echo.yaml'))[0] as { spec: Record<string, unknown> };
 
+/** Every passthrough that fits gateway pods to a cluster (issue 17), as a platform team on EKS would set them. */
+export const FITTED_SPEC = {
+  image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/callfleet:0.1.0',
+  imagePullPolicy: 'Always',
+  imagePullSecrets: [{ name: 'ecr-pull' }],
+  podTemplate: {
+    priorityClassName: 'voice-critical',
+    serviceAccount: {
+      annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/callfleet-gateway' },
+      labels: { team: 'voice' },
+    },
+    env: [
+      { name: 'HTTPS_PROXY', value: 'http://proxy.internal:3128' },
+      { name: 'NO_PROXY', value: '.svc,.cluster.local,10.0.0.0/8' },
+      { name: 'NODE_EXTRA_CA_CERTS', value: '/etc/corp-ca/ca.crt' },
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    ],
+    envFrom: [{ configMapRef: { name: 'gateway-extra' } }],
+    volumes: [{ name: 'corp-ca', configMap: { name: 'corp-ca' } }],
+    volumeMounts: [{ name: 'corp-ca', mountPath: '/etc/corp-ca', readOnly: true }],
+    topologySpreadConstraints: [
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' },
+    ],
+  },
+  networkPolicy: {
+    extraEgress: [{ to: [{ ipBlock: { cidr: '10.0.0.10/32' } }], ports: [{ protocol: 'TCP', port: 3128 }] }],
+  },
+};
+
 /** One VoiceAgent per ingress flavour the examples do not all cover. */
 export function variants(): Example[] {
   const make = (
@@ -84,6 +113,7 @@ export function variants(): Example[] {
         drain: { preStopSeconds: 0 },
       },
     ),
+    make('fitted', { host: 'fitted.example.com', className: 'nginx' }, FITTED_SPEC),
   ];
 }
 

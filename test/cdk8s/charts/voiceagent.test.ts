@@ -153,7 +153,8 @@ for (const { example, va, objects } of cases) {
       assert.ok(requests.cpu && requests.memory);
     });
 
-    it('Deployment: topology spread across zones and nodes', () => {
+    it('Deployment: topology spread across zones and nodes (unless the spec overrides it)', () => {
+      if (spec.podTemplate?.topologySpreadConstraints) return;
       const keys = podSpec(deployment).topologySpreadConstraints.map(
         (t: { topologyKey: string }) => t.topologyKey,
       );
