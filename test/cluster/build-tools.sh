@@ -30,7 +30,7 @@ kube_minor=${KUBERNETES_VERSION#v1.}; kube_minor=${kube_minor%%.*}
 kv=k8s.io/component-base/version
 kube_ldflags="-X $kv.gitVersion=$KUBERNETES_VERSION -X $kv.gitMajor=1 -X $kv.gitMinor=$kube_minor -X $kv.gitTreeState=clean -X $kv.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kube_minor"
 
-want=${*:-etcd kubernetes kwok helm promtool}
+want=${*:-etcd kubernetes kwok helm promtool actionlint}
 for tool in $want; do
   case $tool in
     kubernetes) build kubernetes "$KUBERNETES_VERSION" kubernetes "$kube_ldflags" \
@@ -40,6 +40,7 @@ for tool in $want; do
     kwok)       build kwok "$KWOK_VERSION" kwok "-X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok ;;
     helm)       build helm "$HELM_VERSION" helm "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" helm.sh/helm/v3/cmd/helm ;;
     promtool)   build promtool "$PROMETHEUS_VERSION" promtool "" github.com/prometheus/prometheus/cmd/promtool ;;
+    actionlint) build actionlint "$ACTIONLINT_VERSION" actionlint "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint ;;
     *) log "unknown tool: $tool"; exit 2 ;;
   esac
 done
@@ -51,5 +52,6 @@ for tool in $want; do
     kwok) echo "$cache/kwok-$KWOK_VERSION/bin" ;;
     helm) echo "$cache/helm-$HELM_VERSION/bin" ;;
     promtool) echo "$cache/promtool-$PROMETHEUS_VERSION/bin" ;;
+    actionlint) echo "$cache/actionlint-$ACTIONLINT_VERSION/bin" ;;
   esac
 done

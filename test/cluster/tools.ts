@@ -20,6 +20,7 @@ const versionKey = {
   kwok: 'KWOK_VERSION',
   helm: 'HELM_VERSION',
   promtool: 'PROMETHEUS_VERSION',
+  actionlint: 'ACTIONLINT_VERSION',
 } as const;
 
 export type Tool = keyof typeof versionKey;
