@@ -38,6 +38,7 @@ const CHILD_KINDS: [string, string][] = [
   ['keda.sh/v1alpha1', 'ScaledObject'],
   ['cloud.google.com/v1', 'BackendConfig'],
   ['networking.gke.io/v1', 'GCPBackendPolicy'],
+  ['networking.gke.io/v1', 'ManagedCertificate'],
   ['gateway.envoyproxy.io/v1alpha1', 'BackendTrafficPolicy'],
   ['v1', 'PersistentVolumeClaim'],
 ];
@@ -250,7 +251,8 @@ export class Controller {
 }
 
 /** Kinds whose status a reconcile reads (readiness of the fleet / the database). */
-const STATUS_READ = new Set(['Deployment', 'StatefulSet']);
+// HTTPRoute: its status.parents (accepted by the Gateway?) becomes the VoiceAgent's RouteAccepted condition.
+const STATUS_READ = new Set(['Deployment', 'StatefulSet', 'HTTPRoute']);
 
 /** An update that touched only the status of a child whose status no reconcile reads (HPA, PDB, ...). */
 function onlyStatusChanged(object: KubernetesObject, previous: KubernetesObject): boolean {

@@ -15,6 +15,7 @@ import { applyChildren, pruneChildren } from './children.ts';
 import { type Condition, condition, findCondition } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
 import { guardRollout, holdRolledBackTemplate } from './rollout.ts';
+import { type HTTPRouteObject, routeAcceptedCondition } from './route-status.ts';
 import { type WithStatus, writeStatus } from './status.ts';
 
 export async function reconcileVoiceAgent(
@@ -116,6 +117,9 @@ export async function reconcileVoiceAgent(
       ),
     );
   }
+  // Gateway API: whether the Gateway accepted the route is part of the VoiceAgent's status.
+  const route = [...applied.live.values()].find((o) => o.kind === 'HTTPRoute');
+  if (route) conditions.push(routeAcceptedCondition(route as HTTPRouteObject, generation));
   const base = publicUrls(spec);
   await writeStatus(
     ctx.rest,

@@ -4,7 +4,8 @@
 # Output: ~/.cache/callfleet/crds-<versions>/*.yaml ; prints that directory on stdout last.
 # Not shipped as YAML by any module on the Go proxy (rendered objects are validated against the
 # minimal stubs in test/cluster/crd-stubs/ instead): GKE BackendConfig (k8s.io/ingress-gce
-# generates it in Go at runtime, pkg/crd) and GCPBackendPolicy (gke-gateway-api is not on the proxy).
+# generates it in Go at runtime, pkg/crd), GCPBackendPolicy (gke-gateway-api is not on the proxy) and
+# ManagedCertificate (gke-managed-certs is not on the proxy).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${CALLFLEET_CACHE:-$HOME/.cache/callfleet}
@@ -15,7 +16,9 @@ PROMETHEUS_OPERATOR_VERSION=v0.85.0
 KEDA_VERSION=v2.18.1
 ENVOY_GATEWAY_VERSION=v1.6.0
 
-out="$cache/crds-gwapi$GATEWAY_API_VERSION-promop$PROMETHEUS_OPERATOR_VERSION-keda$KEDA_VERSION-eg$ENVOY_GATEWAY_VERSION"
+# The stubs are part of the key: a new or changed stub refreshes the cache.
+stubs=$(cat "$here"/crd-stubs/*.yaml | sha256sum | cut -c1-8)
+out="$cache/crds-gwapi$GATEWAY_API_VERSION-promop$PROMETHEUS_OPERATOR_VERSION-keda$KEDA_VERSION-eg$ENVOY_GATEWAY_VERSION-stubs$stubs"
 log() { printf '[crds] %s\n' "$*" >&2; }
 
 if [ -f "$out/.done" ]; then log "cached: $out"; echo "$out"; exit 0; fi

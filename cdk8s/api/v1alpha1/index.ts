@@ -7,6 +7,7 @@ import { type VoiceAgent, VoiceAgentSchema } from './voiceagent.ts';
 
 export * from './common.ts';
 export * from './gateway-fit.ts';
+export * from './ingress-fit.ts';
 export * from './memorystore.ts';
 export * from './voiceagent.ts';
 

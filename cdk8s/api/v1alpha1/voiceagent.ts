@@ -20,6 +20,7 @@ import {
   podFitFields,
   refinePodFit,
 } from './gateway-fit.ts';
+import { ingressFitFields, refineIngressFit } from './ingress-fit.ts';
 
 const httpUrl = (description: string) => z.string().max(2048).regex(HTTP_URL).describe(description);
 
@@ -395,11 +396,12 @@ const ingressBase = z
       .describe(
         'Extra policy object for long-lived streams on the Gateway implementation (none, gcp, envoy).',
       ),
+    ...ingressFitFields,
   })
   .describe('One stable Ingress or HTTPRoute in front of the fleet.');
 
 const ingressExclusive = celRefine(
-  ingressBase,
+  refineIngressFit(ingressBase),
   {
     rule: '!(has(self.className) && has(self.gatewayRef))',
     message: 'className and gatewayRef are mutually exclusive',

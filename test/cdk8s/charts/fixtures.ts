@@ -80,6 +80,45 @@ export const FITTED_SPEC = {
   },
 };
 
+/** Ingress fitted to the cluster (issue 17): class names, annotation passthrough, ALB HTTPS, GKE certificates. */
+export const FITTED_INGRESS = {
+  nginx: {
+    host: 'fitted.example.com',
+    className: 'nginx',
+    ingressClassName: 'internal-nginx',
+    tls: { secretName: 'fitted-tls' },
+    annotations: {
+      'cert-manager.io/cluster-issuer': 'letsencrypt-prod',
+      'external-dns.alpha.kubernetes.io/ttl': '60',
+      'nginx.ingress.kubernetes.io/proxy-body-size': '1m',
+    },
+  },
+  alb: {
+    host: 'alb-https.example.com',
+    className: 'alb',
+    ingressClassName: 'alb-internet',
+    alb: {
+      certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+      groupName: 'voice',
+    },
+    annotations: {
+      'alb.ingress.kubernetes.io/wafv2-acl-arn':
+        'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/voice/1',
+    },
+  },
+  gce: {
+    host: 'gce-managed.example.com',
+    className: 'gce',
+    gce: { staticIpName: 'voice-ip', managedCertificate: true },
+    annotations: { 'kubernetes.io/ingress.allow-http': 'false' },
+  },
+  gateway: {
+    host: 'gw-annotated.example.com',
+    gatewayRef: { name: 'external' },
+    annotations: { 'external-dns.alpha.kubernetes.io/hostname': 'gw-annotated.example.com' },
+  },
+};
+
 /** One VoiceAgent per ingress flavour the examples do not all cover. */
 export function variants(): Example[] {
   const make = (
@@ -113,7 +152,10 @@ export function variants(): Example[] {
         drain: { preStopSeconds: 0 },
       },
     ),
-    make('fitted', { host: 'fitted.example.com', className: 'nginx' }, FITTED_SPEC),
+    make('fitted', FITTED_INGRESS.nginx, FITTED_SPEC),
+    make('alb-https', FITTED_INGRESS.alb),
+    make('gce-managed', FITTED_INGRESS.gce),
+    make('gateway-annotated', FITTED_INGRESS.gateway),
   ];
 }
 
