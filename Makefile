@@ -8,7 +8,7 @@ UNIT_FILES = $(filter-out %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 INT_FILES = $(filter %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 
 .PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int test-continuity test-handoff test-adversarial \
-        bench cluster cluster-down demo demo-down
+        bench cluster cluster-down demo demo-down image
 
 all: test
 
@@ -45,6 +45,11 @@ manifests: install
 check-manifests: install
 	@if [ -f cdk8s/api/crd.ts ]; then node bin/callfleet.ts crds --check crds; fi
 	node charts/generate.ts --check
+
+# Builds the shipped Dockerfile for real with podman (the base image is built locally under the name the
+# Dockerfile names: no registry is reachable here). IMAGE=... to choose the tag. Prints size and build time.
+image: install system-deps
+	@bash test/image/build.sh
 
 test-unit: install
 	$(NODE_TEST) $(UNIT_FILES)

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import type { KubeConfig, KubernetesObject, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { GatewayDefaults } from '../cdk8s/charts/voiceagent/model.ts';
 import { EventRecorder } from './events.ts';
 import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
 import { KubeError, KubeRest } from './kube/rest.ts';
@@ -38,6 +39,7 @@ const CHILD_KINDS: [string, string][] = [
   ['keda.sh/v1alpha1', 'ScaledObject'],
   ['cloud.google.com/v1', 'BackendConfig'],
   ['networking.gke.io/v1', 'GCPBackendPolicy'],
+  ['networking.gke.io/v1', 'ManagedCertificate'],
   ['gateway.envoyproxy.io/v1alpha1', 'BackendTrafficPolicy'],
   ['v1', 'PersistentVolumeClaim'],
 ];
@@ -63,6 +65,8 @@ export interface ControllerOptions {
   operatorNamespace?: string;
   /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule. */
   monitoringLabels?: Record<string, string>;
+  /** Gateway image and pull secrets when a VoiceAgent names none (the chart passes the operator's own). */
+  gatewayDefaults?: GatewayDefaults;
 }
 
 export class Controller {
@@ -159,6 +163,7 @@ export class Controller {
       log,
       ...(this.#options.operatorNamespace ? { operatorNamespace: this.#options.operatorNamespace } : {}),
       monitoringLabels: this.#options.monitoringLabels,
+      gatewayDefaults: this.#options.gatewayDefaults,
     };
     const queue = new WorkQueue((key) => this.#reconcile(ctx, key), {
       concurrency: this.#options.concurrency ?? 8,
@@ -301,7 +306,8 @@ export class Controller {
 const REPORTED_CONDITIONS = new Set(['Ready', 'Degraded']);
 
 /** Kinds whose status a reconcile reads (readiness of the fleet / the database). */
-const STATUS_READ = new Set(['Deployment', 'StatefulSet']);
+// HTTPRoute: its status.parents (accepted by the Gateway?) becomes the VoiceAgent's RouteAccepted condition.
+const STATUS_READ = new Set(['Deployment', 'StatefulSet', 'HTTPRoute']);
 
 /** An update that touched only the status of a child whose status no reconcile reads (HPA, PDB, ...). */
 function onlyStatusChanged(object: KubernetesObject, previous: KubernetesObject): boolean {

@@ -25,6 +25,10 @@ export const commands: Record<string, Command> = {
     summary: 'write the CustomResourceDefinitions generated from the API schemas',
     load: () => import('./crds.ts'),
   },
+  check: {
+    summary: 'check an installation: CRDs, the operator, a VoiceAgent dry run (what `helm test` runs)',
+    load: () => import('./check.ts'),
+  },
   call: {
     summary: 'place a simulated Twilio call against a gateway',
     load: () => import('../../test/simulator/cli.ts'),

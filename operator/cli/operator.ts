@@ -9,6 +9,7 @@ import { Controller } from '../controller.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
+import { parseGatewayDefaults } from './gateway-defaults.ts';
 
 const usage = `usage: callfleet operator [options]
   --kubeconfig PATH        kubeconfig (default: in-cluster, then $KUBECONFIG, then ~/.kube/config)
@@ -24,6 +25,10 @@ const usage = `usage: callfleet operator [options]
   --voiceagent-monitoring-labels K=V[,K=V...]
                            labels on every VoiceAgent's ServiceMonitor and PrometheusRule, e.g.
                            release=kube-prometheus-stack (a VoiceAgent's spec.monitoring.labels win)
+  --lease-name NAME        name of the leader-election Lease (default callfleet-operator; the chart sets one per release)
+  --gateway-image REF      gateway image when a VoiceAgent sets no spec.image (default ghcr.io/callfleet/callfleet:<version>)
+  --gateway-image-pull-policy POLICY   Always, IfNotPresent or Never (default IfNotPresent)
+  --gateway-image-pull-secrets A,B     pull Secrets (in each VoiceAgent's namespace) when spec.imagePullSecrets is unset
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -42,6 +47,10 @@ export async function run(args: string[]): Promise<number> {
         'call-poll': { type: 'string', default: '5' },
         'operator-namespace': { type: 'string' },
         'voiceagent-monitoring-labels': { type: 'string', default: '' },
+        'lease-name': { type: 'string', default: 'callfleet-operator' },
+        'gateway-image': { type: 'string' },
+        'gateway-image-pull-policy': { type: 'string' },
+        'gateway-image-pull-secrets': { type: 'string' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -59,6 +68,24 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`--voiceagent-monitoring-labels: ${monitoringLabels}\n`);
     return 2;
   }
+  const gatewayDefaults = parseGatewayDefaults({
+    image: values['gateway-image'] as string | undefined,
+    pullPolicy: values['gateway-image-pull-policy'] as string | undefined,
+    pullSecrets: values['gateway-image-pull-secrets'] as string | undefined,
+  });
+  if (!gatewayDefaults.ok) {
+    process.stderr.write(`callfleet operator: ${gatewayDefaults.error}\n`);
+    return 2;
+  }
+  const leaseName = String(values['lease-name']);
+  if (
+    !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(leaseName) ||
+    leaseName.length > 253
+  ) {
+    process.stderr.write(`callfleet operator: --lease-name: "${leaseName}" is not an object name\n`);
+    return 2;
+  }
+
   const log = pino(loggerOptions('operator', process.env.LOG_LEVEL ?? 'info'));
   const kc = new KubeConfig();
   if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
@@ -87,6 +114,7 @@ export async function run(args: string[]): Promise<number> {
         (typeof values['operator-namespace'] === 'string' ? values['operator-namespace'] : undefined) ??
         process.env.POD_NAMESPACE,
       monitoringLabels,
+      gatewayDefaults: gatewayDefaults.value,
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller
@@ -139,7 +167,7 @@ export async function run(args: string[]): Promise<number> {
       {
         namespace:
           (values['lease-namespace'] as string | undefined) ?? process.env.POD_NAMESPACE ?? 'default',
-        name: 'callfleet-operator',
+        name: leaseName,
         identity,
         onStartedLeading: startLeading,
         onStoppedLeading: stopLeading,

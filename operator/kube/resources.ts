@@ -50,6 +50,12 @@ const table: ResourceType[] = [
   { apiVersion: 'cloud.google.com/v1', kind: 'BackendConfig', plural: 'backendconfigs', namespaced: true },
   {
     apiVersion: 'networking.gke.io/v1',
+    kind: 'ManagedCertificate',
+    plural: 'managedcertificates',
+    namespaced: true,
+  },
+  {
+    apiVersion: 'networking.gke.io/v1',
     kind: 'GCPBackendPolicy',
     plural: 'gcpbackendpolicies',
     namespaced: true,

@@ -1,5 +1,6 @@
 import type { KubernetesObject, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { GatewayDefaults } from '../../cdk8s/charts/voiceagent/model.ts';
 import type { EventRecorder } from '../events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { OperatorMetrics } from '../metrics.ts';
@@ -31,6 +32,8 @@ export interface ReconcileContext {
   operatorNamespace?: string;
   /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule (--voiceagent-monitoring-labels). */
   monitoringLabels?: Record<string, string>;
+  /** Gateway image and pull secrets for VoiceAgents that name none (operator flags, set by the chart). */
+  gatewayDefaults?: GatewayDefaults;
 }
 
 export type Reconciler = (ctx: ReconcileContext, key: string, log: Logger) => Promise<ReconcileOutcome>;

@@ -16,6 +16,7 @@ import { applyChildren, pruneChildren } from './children.ts';
 import { type Condition, condition, findCondition } from './conditions.ts';
 import type { ReconcileContext } from './context.ts';
 import { guardRollout, holdRolledBackTemplate } from './rollout.ts';
+import { type HTTPRouteObject, routeAcceptedCondition } from './route-status.ts';
 import { missingSecret, referencedSecrets } from './secret-refs.ts';
 import { type WithStatus, writeStatus } from './status.ts';
 
@@ -77,6 +78,7 @@ export async function reconcileVoiceAgent(
     operatorNamespace: ctx.operatorNamespace,
     monitoringLabels: ctx.monitoringLabels,
     streamKey: existingStreamKey(ctx, namespace, name),
+    gateway: ctx.gatewayDefaults,
   });
   if (!rendered.ok) {
     await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
@@ -135,6 +137,9 @@ export async function reconcileVoiceAgent(
       ),
     );
   }
+  // Gateway API: whether the Gateway accepted the route is part of the VoiceAgent's status.
+  const route = [...applied.live.values()].find((o) => o.kind === 'HTTPRoute');
+  if (route) conditions.push(routeAcceptedCondition(route as HTTPRouteObject, generation));
   const base = publicUrls(spec);
   await writeStatus(
     ctx.rest,

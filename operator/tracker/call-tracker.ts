@@ -1,5 +1,5 @@
 // The call tracker: polls every gateway pod's /status (bounded concurrency), keeps the busy label,
-// pod-deletion-cost and safe-to-evict annotation on each pod, takes pods on cordoned nodes out of the
+// pod-deletion-cost, safe-to-evict and karpenter.sh/do-not-disrupt annotations on each pod, takes pods on cordoned nodes out of the
 // Services, and aggregates live calls per VoiceAgent for status and busy-aware scaling.
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';

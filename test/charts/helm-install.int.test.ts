@@ -210,7 +210,13 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
 
     operator = await startOperator(
       cluster,
-      [`--kubeconfig=${kubeconfig}`, `--lease-namespace=${ns}`, `--namespace=${watched},${watchedToo}`],
+      [
+        `--kubeconfig=${kubeconfig}`,
+        `--lease-namespace=${ns}`,
+        // The chart names the Lease per release (and its Role allows only that one).
+        '--lease-name=team-callfleet-operator',
+        `--namespace=${watched},${watchedToo}`,
+      ],
       'team-operator',
     );
     await applyObjects(cluster, watched, [example('examples/voiceagent-echo.yaml')]);

@@ -30,7 +30,7 @@ kube_minor=${KUBERNETES_VERSION#v1.}; kube_minor=${kube_minor%%.*}
 kv=k8s.io/component-base/version
 kube_ldflags="-X $kv.gitVersion=$KUBERNETES_VERSION -X $kv.gitMajor=1 -X $kv.gitMinor=$kube_minor -X $kv.gitTreeState=clean -X $kv.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kube_minor"
 
-want=${*:-etcd kubernetes kwok helm promtool prometheus}
+want=${*:-etcd kubernetes kwok helm promtool prometheus actionlint}
 for tool in $want; do
   case $tool in
     kubernetes) build kubernetes "$KUBERNETES_VERSION" kubernetes "$kube_ldflags" \
@@ -43,6 +43,7 @@ for tool in $want; do
     # The server for the alerting end-to-end test. Without the builtinassets tag the web UI is not embedded
     # (nothing to build with npm); the API and rule evaluation are all the test uses.
     prometheus) build prometheus "$PROMETHEUS_VERSION" prometheus "" github.com/prometheus/prometheus/cmd/prometheus ;;
+    actionlint) build actionlint "$ACTIONLINT_VERSION" actionlint "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint ;;
     *) log "unknown tool: $tool"; exit 2 ;;
   esac
 done
@@ -55,5 +56,6 @@ for tool in $want; do
     helm) echo "$cache/helm-$HELM_VERSION/bin" ;;
     promtool) echo "$cache/promtool-$PROMETHEUS_VERSION/bin" ;;
     prometheus) echo "$cache/prometheus-$PROMETHEUS_VERSION/bin" ;;
+    actionlint) echo "$cache/actionlint-$ACTIONLINT_VERSION/bin" ;;
   esac
 done

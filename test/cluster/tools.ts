@@ -21,6 +21,7 @@ const versionKey = {
   helm: 'HELM_VERSION',
   promtool: 'PROMETHEUS_VERSION',
   prometheus: 'PROMETHEUS_VERSION',
+  actionlint: 'ACTIONLINT_VERSION',
 } as const;
 
 export type Tool = keyof typeof versionKey;

@@ -30,6 +30,43 @@ const AUDIO = (process.env.CONTINUITY_AUDIO ?? 'speech') as LoadOptions['audio']
 const AUTH_TOKEN = 'continuity-auth-token';
 const BUSY = 'callfleet.io/busy';
 const SERVING = 'callfleet.io/serving';
+const SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
+const DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
+
+/**
+ * Busy pods tell every autoscaler to keep their node (safe-to-evict "false" and karpenter.sh/do-not-disrupt
+ * "true"); idle pods carry neither block (no do-not-disrupt; safe-to-evict "true" for the emptyDir).
+ * The marks follow the calls with the poll's lag, so this waits until every running pod agrees.
+ */
+async function assertDisruptionMarks(agent: Agent, what: string): Promise<{ busy: number; idle: number }> {
+  let seen = { busy: 0, idle: 0 };
+  let last = '';
+  await waitFor(
+    `${what}: busy pods carry both autoscaler annotations, idle pods neither (${last})`,
+    async () => {
+      const pods = (await agent.pods.list()).filter((p) => isLive(p) && !p.metadata?.deletionTimestamp);
+      const calls = await agent.pods.calls(pods);
+      seen = { busy: 0, idle: 0 };
+      const wrong: string[] = [];
+      for (const pod of pods) {
+        const name = pod.metadata?.name ?? '';
+        const a = pod.metadata?.annotations ?? {};
+        const busy = (calls.get(name) ?? 0) > 0;
+        seen[busy ? 'busy' : 'idle']++;
+        const ok = busy
+          ? a[SAFE_TO_EVICT] === 'false' && a[DO_NOT_DISRUPT] === 'true'
+          : a[SAFE_TO_EVICT] !== 'false' && a[DO_NOT_DISRUPT] === undefined;
+        if (!ok)
+          wrong.push(`${name} (${calls.get(name) ?? 0} calls): ${a[SAFE_TO_EVICT]}/${a[DO_NOT_DISRUPT]}`);
+      }
+      last = wrong.join(', ');
+      return wrong.length === 0;
+    },
+    30_000,
+    250,
+  );
+  return seen;
+}
 
 let fleet: OperatedFleet;
 
@@ -347,6 +384,8 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
         30_000,
         250,
       );
+      const marked = await assertDisruptionMarks(agent, 'before the drain');
+      assert.ok(marked.busy > 0, 'busy pods to check');
       const watch = new PodWatch(agent.pods);
       const drain = fleet.cluster.kubectl([
         'drain',
@@ -424,6 +463,10 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
         assert.equal(result.code, 0, `kubectl drain: ${result.stderr.slice(-2000)}`);
       }
       await load.settle(90_000);
+      // Every call has ended: no pod may keep its node from any autoscaler any more.
+      const after = await assertDisruptionMarks(agent, 'after the calls');
+      assert.equal(after.busy, 0);
+      assert.ok(after.idle > 0, 'idle pods to check');
       const drainSeconds = ((drainDoneAt - drainStartedAt) / 1000).toFixed(1);
       // When the drained node's last busy pod went idle, and how long the drain took after that.
       const lastIdle = Math.max(...busyPods.map((n) => watch.idleAt.get(n) ?? Number.NaN));

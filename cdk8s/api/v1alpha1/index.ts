@@ -6,6 +6,8 @@ import { type MemoryStore, MemoryStoreSchema } from './memorystore.ts';
 import { type VoiceAgent, VoiceAgentSchema } from './voiceagent.ts';
 
 export * from './common.ts';
+export * from './gateway-fit.ts';
+export * from './ingress-fit.ts';
 export * from './memorystore.ts';
 export * from './voiceagent.ts';
 

@@ -14,6 +14,8 @@ import {
   stringMap,
   WS_URL,
 } from './common.ts';
+import { ImagePullSecretsSchema, podFitFields, refinePodFit } from './gateway-fit.ts';
+import { ingressFitFields, refineIngressFit } from './ingress-fit.ts';
 
 const httpUrl = (description: string) => z.string().max(2048).regex(HTTP_URL).describe(description);
 
@@ -469,11 +471,12 @@ const ingressBase = z
       .describe(
         'Extra policy object for long-lived streams on the Gateway implementation (none, gcp, envoy).',
       ),
+    ...ingressFitFields,
   })
   .describe('One stable Ingress or HTTPRoute in front of the fleet.');
 
 const ingressExclusive = celRefine(
-  ingressBase,
+  refineIngressFit(ingressBase),
   {
     rule: '!(has(self.className) && has(self.gatewayRef))',
     message: 'className and gatewayRef are mutually exclusive',
@@ -594,13 +597,20 @@ export const NetworkPolicySchema = z
       .describe(
         "Further sources admitted to the gateways' internal port (status, metrics, data-rights API), besides the operator's namespace and monitoring.prometheusNamespace.",
       ),
+    extraEgress: z
+      .array(passthrough('A networking.k8s.io/v1 NetworkPolicyEgressRule (to, ports).'))
+      .max(16)
+      .optional()
+      .describe(
+        'Egress rules added to the gateway NetworkPolicy, e.g. an HTTP(S) proxy: {to: [{ipBlock: {cidr: 10.0.0.10/32}}], ports: [{protocol: TCP, port: 3128}]}.',
+      ),
   })
   .describe(
-    'The NetworkPolicy of the gateway pods: the public port admits anyone; the internal port only the operator, Prometheus and internalFrom.',
+    'The NetworkPolicy of the gateway pods: the public port admits anyone; the internal port only the operator, Prometheus and internalFrom; egress to DNS, HTTPS, the MemoryStore and extraEgress.',
   );
 
-export const PodTemplateSchema = z
-  .strictObject({
+export const PodTemplateSchema = refinePodFit(
+  z.strictObject({
     labels: stringMap('Extra labels on the gateway pods.').optional(),
     annotations: stringMap('Extra annotations on the gateway pods.').optional(),
     nodeSelector: stringMap('Node selector for the gateway pods.').optional(),
@@ -611,8 +621,9 @@ export const PodTemplateSchema = z
       .describe('Tolerations for the gateway pods (core/v1 Toleration list).'),
     affinity: passthrough('Affinity for the gateway pods (core/v1 Affinity).').optional(),
     priorityClassName: z.string().max(253).optional().describe('PriorityClass of the gateway pods.'),
-  })
-  .describe('Passthroughs to the gateway pod template.');
+    ...podFitFields,
+  }),
+).describe('Passthroughs to the gateway pod template.');
 
 const specBase = z
   .strictObject({
@@ -638,11 +649,14 @@ const specBase = z
       .min(1)
       .max(512)
       .optional()
-      .describe("Gateway container image; defaults to the operator's own version."),
+      .describe(
+        "Gateway container image (repository:tag or repository@sha256:digest); default: the operator's own image, as the chart sets it (registry mirror included).",
+      ),
     imagePullPolicy: z
       .enum(['Always', 'IfNotPresent', 'Never'])
       .optional()
       .describe('Image pull policy of the gateway container.'),
+    imagePullSecrets: ImagePullSecretsSchema.optional(),
     resources: passthrough(
       'Compute resources of the gateway container (core/v1 ResourceRequirements).',
     ).optional(),

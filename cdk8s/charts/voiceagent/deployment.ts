@@ -16,6 +16,7 @@ import {
   PORT_NAME,
   type VoiceAgentModel,
 } from './model.ts';
+import { gatewayImage, podFitPatches, topologySpread } from './pod-fit.ts';
 import { streamKeyRef } from './stream-key.ts';
 
 export const DEFAULT_IMAGE = `ghcr.io/callfleet/callfleet:${pkg.version}`;
@@ -51,7 +52,11 @@ export function addDeployment(
   checksum: string,
 ) {
   const serviceAccount = new kplus.ServiceAccount(chart, 'serviceaccount', {
-    metadata: { name: m.names.serviceAccount, labels: m.labels('gateway') },
+    metadata: {
+      name: m.names.serviceAccount,
+      labels: { ...(m.spec.podTemplate?.serviceAccount?.labels ?? {}), ...m.labels('gateway') },
+      annotations: m.spec.podTemplate?.serviceAccount?.annotations,
+    },
     automountToken: false,
   });
   const deployment = new kplus.Deployment(chart, 'deployment', {
@@ -82,8 +87,8 @@ export function addDeployment(
   const probe = { port: GATEWAY_PORT, timeoutSeconds: Duration.seconds(2) };
   const container = deployment.addContainer({
     name: 'gateway',
-    image: m.spec.image ?? DEFAULT_IMAGE,
-    imagePullPolicy: (m.spec.imagePullPolicy ?? 'IfNotPresent') as kplus.ImagePullPolicy,
+    image: gatewayImage(m, DEFAULT_IMAGE).image,
+    imagePullPolicy: gatewayImage(m, DEFAULT_IMAGE).pullPolicy as kplus.ImagePullPolicy,
     args: ['gateway'],
     ports: [
       { number: GATEWAY_PORT, name: PORT_NAME },
@@ -169,19 +174,7 @@ export function addDeployment(
   if (pt?.priorityClassName) {
     patches.push(JsonPatch.add('/spec/template/spec/priorityClassName', pt.priorityClassName));
   }
+  patches.push(...podFitPatches(m, c));
   patchOutput(chart, 'Deployment', m.names.deployment, ...patches);
   return deployment;
-}
-
-function topologySpread(m: VoiceAgentModel) {
-  const labelSelector = { matchLabels: m.selector };
-  return [
-    {
-      maxSkew: 1,
-      topologyKey: 'topology.kubernetes.io/zone',
-      whenUnsatisfiable: 'ScheduleAnyway',
-      labelSelector,
-    },
-    { maxSkew: 1, topologyKey: 'kubernetes.io/hostname', whenUnsatisfiable: 'ScheduleAnyway', labelSelector },
-  ];
 }

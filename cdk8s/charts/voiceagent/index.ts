@@ -6,6 +6,7 @@ import { addDeployment } from './deployment.ts';
 import { addGatewayApi } from './gateway-api.ts';
 import { addAutoscaler } from './hpa.ts';
 import { addAlbIngress } from './ingress-alb.ts';
+import { fitIngress } from './ingress-fit.ts';
 import { addGceIngress } from './ingress-gce.ts';
 import { addNginxIngress } from './ingress-nginx.ts';
 import { type VoiceAgentModel, type VoiceAgentRenderContext, voiceAgentModel } from './model.ts';
@@ -29,6 +30,7 @@ export function buildVoiceAgent(chart: Chart, va: VoiceAgent, ctx: VoiceAgentRen
   addAlbIngress(chart, m);
   addGceIngress(chart, m);
   addGatewayApi(chart, m);
+  fitIngress(chart, m);
   addNetworkPolicy(chart, m);
   addMonitoring(chart, m);
   return m;

@@ -43,8 +43,18 @@ export interface MemoryStoreContext {
   retention?: { transcriptsDays: number; memoriesDays: number };
 }
 
+/** What the operator was started with for gateways (the chart passes its own image and pull secrets). */
+export interface GatewayDefaults {
+  /** repository:tag or repository@digest; a VoiceAgent's spec.image wins. */
+  image?: string;
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  /** Names of pull Secrets, expected in each VoiceAgent's namespace; spec.imagePullSecrets wins. */
+  imagePullSecrets?: string[];
+}
+
 export interface VoiceAgentRenderContext {
   memoryStore?: MemoryStoreContext;
+  gateway?: GatewayDefaults;
   /** Ready gateway pods without a call, as the operator's call tracker last saw them. */
   idleReadyPods?: number;
   /** Namespace of the operator (admitted to the internal port); default DEFAULT_OPERATOR_NAMESPACE. */
@@ -88,6 +98,8 @@ export interface VoiceAgentModel {
   /** See VoiceAgentRenderContext.monitoringLabels. */
   monitoringLabels: Record<string, string>;
   ctx: VoiceAgentRenderContext;
+  /** See VoiceAgentRenderContext.gateway. */
+  gatewayDefaults: GatewayDefaults;
   labels(component: string): Labels;
 }
 
@@ -138,6 +150,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     operatorNamespace: ctx.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
     monitoringLabels: ctx.monitoringLabels ?? {},
     ctx,
+    gatewayDefaults: ctx.gateway ?? {},
     labels: (component) => childLabels(owner, component),
   };
 }

@@ -61,6 +61,8 @@ export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
       egress.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [tcp(POSTGRES_PORT)] });
     }
   }
+  // The spec's extra rules (e.g. an HTTP(S) proxy port), after the operator's own.
+  egress.push(...(m.spec.networkPolicy?.extraEgress ?? []));
   new ApiObject(chart, 'networkpolicy', {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',

@@ -29,6 +29,27 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/part-of: callfleet
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* The leader-election Lease: one per release, so two releases in one namespace never share a leader. */}}
+{{- define "callfleet.leaseName" -}}
+{{- printf "%s-operator" (include "callfleet.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Pull secrets: the chart's and an umbrella chart's global.imagePullSecrets (names or {name: ...}). */}}
+{{- define "callfleet.imagePullSecretNames" -}}
+{{- $names := list }}
+{{- range (concat (.Values.imagePullSecrets | default list) ((.Values.global).imagePullSecrets | default list)) }}
+{{- if kindIs "map" . }}
+{{- $names = append $names .name }}
+{{- else }}
+{{- $names = append $names . }}
+{{- end }}
+{{- end }}
+{{- join "," ($names | uniq) }}
 {{- end }}
 
 {{- define "callfleet.serviceAccountName" -}}
@@ -39,11 +60,18 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* The image, on a registry mirror when image.registry or global.imageRegistry names one (it replaces the
+     repository's own registry host). The operator passes the same reference to the gateways it renders. */}}
 {{- define "callfleet.image" -}}
+{{- $registry := coalesce ((.Values.global).imageRegistry) .Values.image.registry "" }}
+{{- $repository := .Values.image.repository }}
+{{- if $registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" $registry) (regexReplaceAll "^[^/]*[.:][^/]*/" $repository "") }}
+{{- end }}
 {{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- printf "%s:%s" $repository (default .Chart.AppVersion .Values.image.tag) }}
 {{- end }}
 {{- end }}
 

@@ -58,7 +58,7 @@
   resources: [backendconfigs]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [networking.gke.io]
-  resources: [gcpbackendpolicies]
+  resources: [gcpbackendpolicies, managedcertificates]
   verbs: [get, list, watch, create, update, patch, delete]
 - apiGroups: [gateway.envoyproxy.io]
   resources: [backendtrafficpolicies]

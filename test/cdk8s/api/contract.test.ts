@@ -71,6 +71,17 @@ export const OPERATOR_READ: Record<string, { file: string; test: string }> = {
   },
 };
 
+/**
+ * Fields whose value must name another field's entry (a mount names a volume), so no single-field change
+ * is valid: each names the test that varies it together with what it references and shows the effect.
+ */
+export const REFERENCES: Record<string, { file: string; test: string }> = {
+  'spec.podTemplate.volumeMounts[].name': {
+    file: 'test/cdk8s/charts/voiceagent-fit.test.ts',
+    test: 'extra env comes after the operator’s own; envFrom, volumes and mounts are added, the own ones kept',
+  },
+};
+
 const WHAT_TO_DO =
   'Every API field must take effect (ARCHITECTURE rule 12). Either render it (cdk8s/charts/: the gateway ' +
   'config in voiceagent/configmap.ts, env in voiceagent/deployment.ts, or a child) so the pods run with it, ' +
@@ -234,7 +245,7 @@ function checkContract(kind: 'VoiceAgent' | 'MemoryStore', schema: z.ZodType, sc
       const verdict = probe(leaf, scenarios, schema);
       if (process.env.CONTRACT_VERBOSE) console.log(`${leaf.name} → ${verdict.effect ?? 'operator-read'}`);
       if (verdict.effect) return;
-      const read = OPERATOR_READ[leaf.name];
+      const read = OPERATOR_READ[leaf.name] ?? REFERENCES[leaf.name];
       assert.ok(
         read,
         `${leaf.name}: setting it to another valid value changes no rendered object ` +
@@ -267,7 +278,7 @@ describe('OPERATOR_READ', () => {
     ...specLeaves(VoiceAgentSpecSchema).map((l) => l.name),
     ...specLeaves(MemoryStoreSpecSchema).map((l) => l.name),
   ]);
-  for (const [field, proof] of Object.entries(OPERATOR_READ)) {
+  for (const [field, proof] of Object.entries({ ...OPERATOR_READ, ...REFERENCES })) {
     test(`${field}: is an API field and its proof exists (${proof.file})`, () => {
       assert.ok(names.has(field), `${field} is on OPERATOR_READ but is no spec field: remove it`);
       const text = readFileSync(join(ROOT, proof.file), 'utf8');

@@ -103,7 +103,11 @@ for (const def of kinds) {
       walk(schema, (_node, path) => {
         const name = path.split('.').pop() ?? '';
         if (!/key|token|secret|password|sid/i.test(name) || /SecretRef$/.test(name)) return;
-        if (['key', 'secretName', 'connectionSecret'].includes(name)) return;
+        // imagePullSecrets names Secrets (core/v1 LocalObjectReference); it holds no credential itself.
+        if (
+          ['key', 'secretName', 'connectionSecret', 'imagePullSecrets', 'imagePullSecrets[*]'].includes(name)
+        )
+          return;
         assert.fail(`${path}: credential-like field that is not a *SecretRef`);
       });
       walk(schema, (node, path) => {

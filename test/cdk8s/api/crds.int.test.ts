@@ -225,8 +225,11 @@ describe('CRDs on the API server [integration]', () => {
     const got = await cluster.kubectl(['get', 'va', name, '-n', ns]);
     assert.equal(got.code, 0, got.stderr);
     const [header, row] = got.stdout.trim().split('\n');
-    assert.match(header ?? '', /^NAME\s+DESIRED\s+READY\s+BUSY\s+DRAINING\s+CALLS\s+PROVIDER\s+AGE$/);
-    assert.match(row ?? '', /^echo\s+3\s+2\s+1\s+0\s+7\s+echo\s+\S+$/);
+    assert.match(
+      header ?? '',
+      /^NAME\s+DESIRED\s+READY\s+BUSY\s+DRAINING\s+CALLS\s+REASON\s+PROVIDER\s+AGE$/,
+    );
+    assert.match(row ?? '', /^echo\s+3\s+2\s+1\s+0\s+7\s+AllReplicasReady\s+echo\s+\S+$/);
     const wide = await cluster.kubectl(['get', 'va', name, '-n', ns, '-o', 'wide']);
     assert.match(wide.stdout.split('\n')[0] ?? '', /\s+MESSAGE\s+WEBHOOK$/);
     assert.match(wide.stdout, /2\/2 gateways ready\s+https:\/\/calls\.example\.com\/twilio\/voice/);

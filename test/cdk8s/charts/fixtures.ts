@@ -51,6 +51,74 @@ export function examples(): Example[] {
 
 const echo = () => readDocs(join(EXAMPLES, 'voiceagent-echo.yaml'))[0] as { spec: Record<string, unknown> };
 
+/** Every passthrough that fits gateway pods to a cluster (issue 17), as a platform team on EKS would set them. */
+export const FITTED_SPEC = {
+  image: '123456789012.dkr.ecr.eu-west-1.amazonaws.com/mirror/callfleet:0.1.0',
+  imagePullPolicy: 'Always',
+  imagePullSecrets: [{ name: 'ecr-pull' }],
+  podTemplate: {
+    priorityClassName: 'voice-critical',
+    serviceAccount: {
+      annotations: { 'eks.amazonaws.com/role-arn': 'arn:aws:iam::123456789012:role/callfleet-gateway' },
+      labels: { team: 'voice' },
+    },
+    env: [
+      { name: 'HTTPS_PROXY', value: 'http://proxy.internal:3128' },
+      { name: 'NO_PROXY', value: '.svc,.cluster.local,10.0.0.0/8' },
+      { name: 'NODE_EXTRA_CA_CERTS', value: '/etc/corp-ca/ca.crt' },
+      { name: 'NODE_NAME', valueFrom: { fieldRef: { fieldPath: 'spec.nodeName' } } },
+    ],
+    envFrom: [{ configMapRef: { name: 'gateway-extra' } }],
+    volumes: [{ name: 'corp-ca', configMap: { name: 'corp-ca' } }],
+    volumeMounts: [{ name: 'corp-ca', mountPath: '/etc/corp-ca', readOnly: true }],
+    topologySpreadConstraints: [
+      { maxSkew: 1, topologyKey: 'topology.kubernetes.io/zone', whenUnsatisfiable: 'DoNotSchedule' },
+    ],
+  },
+  networkPolicy: {
+    extraEgress: [{ to: [{ ipBlock: { cidr: '10.0.0.10/32' } }], ports: [{ protocol: 'TCP', port: 3128 }] }],
+  },
+};
+
+/** Ingress fitted to the cluster (issue 17): class names, annotation passthrough, ALB HTTPS, GKE certificates. */
+export const FITTED_INGRESS = {
+  nginx: {
+    host: 'fitted.example.com',
+    className: 'nginx',
+    ingressClassName: 'internal-nginx',
+    tls: { secretName: 'fitted-tls' },
+    annotations: {
+      'cert-manager.io/cluster-issuer': 'letsencrypt-prod',
+      'external-dns.alpha.kubernetes.io/ttl': '60',
+      'nginx.ingress.kubernetes.io/proxy-body-size': '1m',
+    },
+  },
+  alb: {
+    host: 'alb-https.example.com',
+    className: 'alb',
+    ingressClassName: 'alb-internet',
+    alb: {
+      certificateArn: 'arn:aws:acm:eu-west-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789',
+      groupName: 'voice',
+    },
+    annotations: {
+      'alb.ingress.kubernetes.io/wafv2-acl-arn':
+        'arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/voice/1',
+    },
+  },
+  gce: {
+    host: 'gce-managed.example.com',
+    className: 'gce',
+    gce: { staticIpName: 'voice-ip', managedCertificate: true },
+    annotations: { 'kubernetes.io/ingress.allow-http': 'false' },
+  },
+  gateway: {
+    host: 'gw-annotated.example.com',
+    gatewayRef: { name: 'external' },
+    annotations: { 'external-dns.alpha.kubernetes.io/hostname': 'gw-annotated.example.com' },
+  },
+};
+
 /** One VoiceAgent per ingress flavour the examples do not all cover. */
 export function variants(): Example[] {
   const make = (
@@ -84,6 +152,10 @@ export function variants(): Example[] {
         drain: { preStopSeconds: 0 },
       },
     ),
+    make('fitted', FITTED_INGRESS.nginx, FITTED_SPEC),
+    make('alb-https', FITTED_INGRESS.alb),
+    make('gce-managed', FITTED_INGRESS.gce),
+    make('gateway-annotated', FITTED_INGRESS.gateway),
   ];
 }
 

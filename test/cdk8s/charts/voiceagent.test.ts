@@ -168,7 +168,8 @@ for (const { example, va, objects } of cases) {
       assert.ok(requests.cpu && requests.memory);
     });
 
-    it('Deployment: topology spread across zones and nodes', () => {
+    it('Deployment: topology spread across zones and nodes (unless the spec overrides it)', () => {
+      if (spec.podTemplate?.topologySpreadConstraints) return;
       const keys = podSpec(deployment).topologySpreadConstraints.map(
         (t: { topologyKey: string }) => t.topologyKey,
       );
@@ -188,7 +189,10 @@ for (const { example, va, objects } of cases) {
       assert.equal(byName.get('CALLFLEET_GATEWAY_CONFIG')?.value, '/etc/callfleet/gateway.json');
       assert.equal(byName.get('PORT')?.value, '8080');
       assert.equal(byName.get('CALLFLEET_INTERNAL_PORT')?.value, '9090');
+      // The spec's own extra env (podTemplate.env) comes last, after the operator's.
+      const extra = new Set((spec.podTemplate?.env ?? []).map((e) => e.name));
       for (const e of env) {
+        if (extra.has(e.name)) continue;
         if (SECRET_ENV.includes(e.name)) {
           assert.equal(e.value, undefined, e.name);
           assert.ok(e.valueFrom?.secretKeyRef, e.name);
@@ -206,7 +210,7 @@ for (const { example, va, objects } of cases) {
           );
         }
       }
-      assert.equal(gateway(deployment).envFrom, undefined);
+      assert.deepEqual(gateway(deployment).envFrom, spec.podTemplate?.envFrom);
       const twilio = spec.telephony.twilio;
       if (twilio)
         assert.deepEqual(byName.get('TWILIO_AUTH_TOKEN')?.valueFrom?.secretKeyRef, twilio.authTokenSecretRef);

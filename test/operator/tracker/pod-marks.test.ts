@@ -2,18 +2,41 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { desiredMarks, marksPatch } from '../../../operator/tracker/pod-marks.ts';
 
-test('a busy pod is labelled busy, costs its call count and is not safe to evict', () => {
+test('a busy pod is labelled busy, costs its call count and blocks both the cluster-autoscaler and Karpenter', () => {
   assert.deepEqual(desiredMarks(3, false), {
     labels: { 'callfleet.io/busy': 'true', 'callfleet.io/serving': 'true' },
     annotations: {
       'controller.kubernetes.io/pod-deletion-cost': '3',
       'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false',
+      'karpenter.sh/do-not-disrupt': 'true',
     },
   });
   assert.deepEqual(desiredMarks(0, false).annotations, {
     'controller.kubernetes.io/pod-deletion-cost': '0',
     'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
+    'karpenter.sh/do-not-disrupt': null,
   });
+});
+
+test('going idle removes karpenter.sh/do-not-disrupt (merge-patch null); an idle pod without it is not written', () => {
+  const busy = desiredMarks(2, false);
+  const pod = {
+    metadata: { labels: { ...busy.labels }, annotations: { ...busy.annotations } as Record<string, string> },
+  };
+  assert.deepEqual(marksPatch(pod, desiredMarks(0, false))?.metadata.annotations, {
+    'controller.kubernetes.io/pod-deletion-cost': '0',
+    'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
+    'karpenter.sh/do-not-disrupt': null,
+  });
+  const idle = desiredMarks(0, false);
+  const { 'karpenter.sh/do-not-disrupt': _gone, ...idleAnnotations } = idle.annotations;
+  assert.equal(
+    marksPatch(
+      { metadata: { labels: { ...idle.labels }, annotations: idleAnnotations as Record<string, string> } },
+      idle,
+    ),
+    undefined,
+  );
 });
 
 test('a pod on a cordoned node stops serving new calls', () => {
@@ -22,7 +45,12 @@ test('a pod on a cordoned node stops serving new calls', () => {
 
 test('only changed marks are patched; unchanged pods are not written', () => {
   const marks = desiredMarks(1, false);
-  const pod = { metadata: { labels: { ...marks.labels, app: 'x' }, annotations: { ...marks.annotations } } };
+  const pod = {
+    metadata: {
+      labels: { ...marks.labels, app: 'x' },
+      annotations: { ...marks.annotations } as Record<string, string>,
+    },
+  };
   assert.equal(marksPatch(pod, marks), undefined);
   assert.deepEqual(marksPatch(pod, desiredMarks(2, false)), {
     metadata: { labels: {}, annotations: { 'controller.kubernetes.io/pod-deletion-cost': '2' } },
