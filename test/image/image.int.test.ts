@@ -22,6 +22,7 @@ import {
 } from '../support/kube-helpers.ts';
 import { freePort } from '../support/ports.ts';
 import { type Managed, startProcess, waitFor } from '../support/processes.ts';
+import { STREAM_KEY } from '../voice-gateway/helpers.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const exec = promisify(execFile);
@@ -117,6 +118,7 @@ describe('the image', { timeout: 900_000 }, () => {
 
   it('`callfleet gateway` answers simulated calls as uid 10001 on a read-only root', async () => {
     const port = await freePort();
+    const internalPort = await freePort();
     writeFileSync(join(dir, 'gateway.json'), JSON.stringify({ publicBaseUrl: PUBLIC }));
     const gateway = runContainer(
       'gateway',
@@ -125,7 +127,9 @@ describe('the image', { timeout: 900_000 }, () => {
         `--volume=${dir}/gateway.json:/etc/callfleet/gateway.json:ro`,
         '--env=CALLFLEET_GATEWAY_CONFIG=/etc/callfleet/gateway.json',
         `--env=TWILIO_AUTH_TOKEN=${AUTH_TOKEN}`,
+        `--env=CALLFLEET_STREAM_KEY=${STREAM_KEY}`,
         `--env=PORT=${port}`,
+        `--env=CALLFLEET_INTERNAL_PORT=${internalPort}`,
         '--env=HOST=127.0.0.1',
       ],
     );
@@ -135,6 +139,9 @@ describe('the image', { timeout: 900_000 }, () => {
         async () => (await fetch(`http://127.0.0.1:${port}/health/ready`)).ok,
         60_000,
       );
+      // Two doors: status on the internal port only.
+      assert.equal((await fetch(`http://127.0.0.1:${internalPort}/status`)).status, 200);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/status`)).status, 404);
       const uids = await containerUids(gateway.name);
       assert.ok(uids.length >= 2, 'tini and node');
       assert.deepEqual(new Set(uids), new Set([10001]));
