@@ -168,6 +168,11 @@ export class AlertWatcher {
     return path;
   }
 
+  /** Alerts pending or firing now (`name{labels}`). */
+  active(): string[] {
+    return [...this.#states.keys()];
+  }
+
   now(): number {
     return (performance.now() - this.#start) / 1000;
   }
