@@ -3,17 +3,12 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
+import type { Rule } from '../../cdk8s/charts/voiceagent/monitoring.ts';
+import { minimalVoiceAgent } from '../cdk8s/charts/fixtures.ts';
 
 const files = new URL('../../charts/callfleet/files/', import.meta.url);
 
-export interface AlertRule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
+export type AlertRule = Rule;
 
 export function alertRules(): AlertRule[] {
   const { groups } = parse(readFileSync(new URL('prometheus-rules.yaml', files), 'utf8')) as {
@@ -64,23 +59,12 @@ export function exposedNames(text: string): Set<string> {
 export function voiceAgentRuleGroups(
   spec: Record<string, unknown> = {},
 ): { name: string; rules: AlertRule[] }[] {
-  const parsed = parseVoiceAgent({
-    apiVersion: 'callfleet.io/v1alpha1',
-    kind: 'VoiceAgent',
-    metadata: { name: 'echo', namespace: 'voice', uid: '00000000-0000-4000-8000-000000000001' },
-    spec: {
-      agent: { provider: 'echo' },
-      telephony: {
-        twilio: {
-          accountSidSecretRef: { name: 'twilio', key: 'account-sid' },
-          authTokenSecretRef: { name: 'twilio', key: 'auth-token' },
-        },
-        publicBaseUrl: 'https://calls.example.com',
-      },
+  const parsed = parseVoiceAgent(
+    minimalVoiceAgent('echo', 'voice', {
       monitoring: { serviceMonitor: true, prometheusRule: true },
       ...spec,
-    },
-  });
+    }),
+  );
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.issues));
   const rendered = renderVoiceAgent(parsed.value);
   if (!rendered.ok) throw new Error(rendered.error.message);

@@ -18,6 +18,10 @@ export const QUANTITY = /^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/;
 export const objectName = (description: string) =>
   z.string().min(1).max(253).regex(DNS_SUBDOMAIN).describe(description);
 
+/** An optional namespace name (a DNS label). */
+export const namespaceName = (description: string) =>
+  z.string().min(1).max(63).regex(DNS_LABEL).optional().describe(description);
+
 export const SecretKeySelectorSchema = z
   .strictObject({
     name: objectName('Name of the Secret in the same namespace.'),

@@ -7,6 +7,7 @@ import {
   DNS_LABEL,
   DNS_SUBDOMAIN,
   HTTP_URL,
+  namespaceName,
   ObjectMetaSchema,
   objectName,
   passthrough,
@@ -431,13 +432,7 @@ export const RolloutSchema = z
 export const GatewayRefSchema = z
   .strictObject({
     name: objectName('Name of the Gateway (gateway.networking.k8s.io).'),
-    namespace: z
-      .string()
-      .min(1)
-      .max(63)
-      .regex(DNS_LABEL)
-      .optional()
-      .describe('Namespace of the Gateway; defaults to the VoiceAgent namespace.'),
+    namespace: namespaceName('Namespace of the Gateway; defaults to the VoiceAgent namespace.'),
     sectionName: z
       .string()
       .min(1)
@@ -498,15 +493,9 @@ const monitoringBase = z
   .strictObject({
     serviceMonitor: z.boolean().default(false).describe('Create a Prometheus Operator ServiceMonitor.'),
     prometheusRule: z.boolean().default(false).describe('Create a PrometheusRule with the callfleet alerts.'),
-    prometheusNamespace: z
-      .string()
-      .min(1)
-      .max(63)
-      .regex(DNS_LABEL)
-      .optional()
-      .describe(
-        'Namespace Prometheus scrapes from; the NetworkPolicy admits it to the internal port (metrics).',
-      ),
+    prometheusNamespace: namespaceName(
+      'Namespace Prometheus scrapes from; the NetworkPolicy admits it to the internal port (metrics).',
+    ),
     labels: stringMap(
       'Extra labels on the ServiceMonitor and PrometheusRule, e.g. release: kube-prometheus-stack (the label its Prometheus selects monitors and rules by).',
     ).optional(),
@@ -568,13 +557,7 @@ export const SloSchema = z
 const InternalPeerSchema = celRefine(
   z
     .strictObject({
-      namespace: z
-        .string()
-        .min(1)
-        .max(63)
-        .regex(DNS_LABEL)
-        .optional()
-        .describe('Admit this namespace (matched by its kubernetes.io/metadata.name label).'),
+      namespace: namespaceName('Admit this namespace (matched by its kubernetes.io/metadata.name label).'),
       podLabels: stringMap(
         'Admit pods with these labels (in `namespace` if set, else in the VoiceAgent namespace).',
       ).optional(),

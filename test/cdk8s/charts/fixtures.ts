@@ -191,3 +191,28 @@ export function parsedMemoryStores(example: Example): MemoryStore[] {
 export type Obj = KubernetesObject & { spec?: any; data?: any; stringData?: any };
 export const find = (objects: KubernetesObject[], kind: string, name?: string) =>
   objects.filter((o) => o.kind === kind && (name === undefined || o.metadata?.name === name)) as Obj[];
+
+/** The smallest valid VoiceAgent (echo agent, Twilio Secrets) in `namespace`, with `spec` merged over it. */
+export function minimalVoiceAgent(
+  name: string,
+  namespace: string,
+  spec: Record<string, unknown> = {},
+  uid = '00000000-0000-4000-8000-000000000001',
+): Record<string, unknown> {
+  return {
+    apiVersion: 'callfleet.io/v1alpha1',
+    kind: 'VoiceAgent',
+    metadata: { name, namespace, uid },
+    spec: {
+      agent: { provider: 'echo' },
+      telephony: {
+        twilio: {
+          accountSidSecretRef: { name: 'twilio', key: 'account-sid' },
+          authTokenSecretRef: { name: 'twilio', key: 'auth-token' },
+        },
+        publicBaseUrl: 'https://calls.example.com',
+      },
+      ...spec,
+    },
+  };
+}

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseVoiceAgent } from '../../../cdk8s/api/v1alpha1/index.ts';
 import { renderVoiceAgent } from '../../../cdk8s/charts/index.ts';
-import { allExamples, render } from './fixtures.ts';
+import { allExamples, minimalVoiceAgent, render } from './fixtures.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: rendered objects of several kinds, read field by field
 type Obj = KubernetesObject & { spec?: Record<string, any> };
@@ -81,22 +81,7 @@ describe('two doors: rendered objects', () => {
 
 describe('two doors: the NetworkPolicy of the internal port', () => {
   const va = (extra: Record<string, unknown>) => {
-    const r = parseVoiceAgent({
-      apiVersion: 'callfleet.io/v1alpha1',
-      kind: 'VoiceAgent',
-      metadata: { name: 'np', namespace: 'voice', uid: '00000000-0000-4000-8000-000000000001' },
-      spec: {
-        agent: { provider: 'echo' },
-        telephony: {
-          twilio: {
-            accountSidSecretRef: { name: 't', key: 'sid' },
-            authTokenSecretRef: { name: 't', key: 'tok' },
-          },
-          publicBaseUrl: 'https://x.example.com',
-        },
-        ...extra,
-      },
-    });
+    const r = parseVoiceAgent(minimalVoiceAgent('np', 'voice', extra));
     assert.ok(r.ok, JSON.stringify(!r.ok && r.issues));
     return r.value;
   };

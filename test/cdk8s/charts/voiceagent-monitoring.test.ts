@@ -5,24 +5,17 @@ import { describe, it } from 'node:test';
 import { parseVoiceAgent } from '../../../cdk8s/api/v1alpha1/index.ts';
 import { renderVoiceAgent } from '../../../cdk8s/charts/index.ts';
 import { parseLabels } from '../../../operator/cli/operator.ts';
+import { minimalVoiceAgent } from './fixtures.ts';
 
 function render(monitoring: Record<string, unknown>, monitoringLabels?: Record<string, string>) {
-  const parsed = parseVoiceAgent({
-    apiVersion: 'callfleet.io/v1alpha1',
-    kind: 'VoiceAgent',
-    metadata: { name: 'echo', namespace: 'voice', uid: '00000000-0000-4000-8000-000000000002' },
-    spec: {
-      agent: { provider: 'echo' },
-      telephony: {
-        twilio: {
-          accountSidSecretRef: { name: 'twilio', key: 'account-sid' },
-          authTokenSecretRef: { name: 'twilio', key: 'auth-token' },
-        },
-        publicBaseUrl: 'https://calls.example.com',
-      },
-      monitoring: { serviceMonitor: true, prometheusRule: true, ...monitoring },
-    },
-  });
+  const parsed = parseVoiceAgent(
+    minimalVoiceAgent(
+      'echo',
+      'voice',
+      { monitoring: { serviceMonitor: true, prometheusRule: true, ...monitoring } },
+      '00000000-0000-4000-8000-000000000002',
+    ),
+  );
   assert.ok(parsed.ok);
   const rendered = renderVoiceAgent(parsed.value, { monitoringLabels });
   assert.ok(rendered.ok);
