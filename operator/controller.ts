@@ -21,7 +21,7 @@ import { CallTracker } from './tracker/call-tracker.ts';
 export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=callfleet-operator';
 
 /** Kinds the operator renders as children; informers run for the ones the cluster serves. */
-const CHILD_KINDS: [string, string][] = [
+export const CHILD_KINDS: [string, string][] = [
   ['v1', 'ConfigMap'],
   ['v1', 'Secret'],
   ['v1', 'Service'],

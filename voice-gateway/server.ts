@@ -13,6 +13,7 @@ import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
 import {
   createDoorServer,
   type DoorName,
+  firstValue,
   type Handler,
   type HttpRequest,
   type HttpResponse,
@@ -320,7 +321,7 @@ export class Gateway {
 
   /** undefined when the signature is valid; otherwise the refusal to send. */
   #checkSignature(req: HttpRequest, params: SignatureParams, endpoint: string): HttpResponse | undefined {
-    const sig = first(req.headers['x-twilio-signature']);
+    const sig = firstValue(req.headers['x-twilio-signature']);
     const url = this.#httpBase + req.url;
     if (!sig) {
       this.metrics.signatureRejected.labels(endpoint).inc();
@@ -338,9 +339,9 @@ export class Gateway {
     const params = formParams(req.body);
     const refused = this.#checkSignature(req, params, 'voice');
     if (refused) return refused;
-    const callSid = first(params.CallSid);
-    const from = first(params.From) ?? '';
-    const to = first(params.To) ?? '';
+    const callSid = firstValue(params.CallSid);
+    const from = firstValue(params.From) ?? '';
+    const to = firstValue(params.To) ?? '';
     let reason: string | undefined;
     if (this.#draining) reason = 'fallback_draining';
     else if (this.activeCalls >= this.capacity) reason = 'fallback_capacity';
@@ -358,7 +359,7 @@ export class Gateway {
     // The stream acts only on what this signed request says: its credential carries exactly that.
     const credential = this.#streams.issue({
       callSid: callSid as string,
-      accountSid: first(params.AccountSid) ?? '',
+      accountSid: firstValue(params.AccountSid) ?? '',
       from,
       to,
     });
@@ -376,10 +377,10 @@ export class Gateway {
     if (refused) return refused;
     this.#o.log.info(
       {
-        callSid: first(params.CallSid),
-        streamSid: first(params.StreamSid),
-        event: first(params.StreamEvent),
-        error: first(params.StreamError),
+        callSid: firstValue(params.CallSid),
+        streamSid: firstValue(params.StreamSid),
+        event: firstValue(params.StreamEvent),
+        error: firstValue(params.StreamError),
       },
       'stream status',
     );
@@ -400,10 +401,6 @@ function listenOn(server: Server, port: number, host: string): Promise<number> {
 
 const json = (status: number, body: string): HttpResponse => ({ status, body });
 const xml = (body: string): HttpResponse => ({ status: 200, body, type: 'text/xml' });
-
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
 
 function formParams(body: Buffer): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};

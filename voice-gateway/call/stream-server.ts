@@ -6,6 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { BackendRegistry } from '../backends/registry.ts';
 import type { GatewayConfig } from '../config/schema.ts';
+import { firstValue } from '../http/router.ts';
 import type { Logger } from '../log.ts';
 import type { CallerMemory } from '../memory/types.ts';
 import type { GatewayMetrics } from '../metrics.ts';
@@ -102,7 +103,7 @@ export class StreamServer {
       return;
     }
     const pathSid = match[1] as string;
-    const sig = header(req.headers['x-twilio-signature']);
+    const sig = firstValue(req.headers['x-twilio-signature']);
     const url = o.wssBase + (req.url ?? '/');
     if (!sig || !validateSignature(o.twilioAuthToken, sig, url, {})) {
       o.metrics.signatureRejected.labels('stream').inc();
@@ -194,10 +195,6 @@ export class StreamServer {
     for (const client of this.#wss.clients) client.terminate();
     this.#wss.close();
   }
-}
-
-function header(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
 }
 
 function refuse(socket: Duplex, status: number, text: string): void {

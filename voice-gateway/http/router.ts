@@ -152,3 +152,8 @@ export function createDoorServer(o: DoorOptions): Server {
   applyTimeouts(server, o.limits);
   return server;
 }
+
+/** The first value of a header or form field that may be repeated. */
+export function firstValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}

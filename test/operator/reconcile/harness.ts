@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { KubernetesObject, V1ReplicaSet } from '@kubernetes/client-node';
 import pino from 'pino';
 import { parse } from 'yaml';
+import { CHILD_KINDS } from '../../../operator/controller.ts';
 import { EventRecorder } from '../../../operator/events.ts';
 import { resourceFor } from '../../../operator/kube/resources.ts';
 import { createOperatorMetrics } from '../../../operator/metrics.ts';
@@ -17,18 +18,6 @@ import { FakeKube } from '../fake-kube.ts';
 
 export const log = pino({ level: 'silent' });
 const root = new URL('../../../', import.meta.url).pathname;
-
-const CHILD_KINDS: [string, string][] = [
-  ['v1', 'ConfigMap'],
-  ['v1', 'Secret'],
-  ['v1', 'Service'],
-  ['v1', 'ServiceAccount'],
-  ['apps/v1', 'Deployment'],
-  ['apps/v1', 'StatefulSet'],
-  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
-  ['policy/v1', 'PodDisruptionBudget'],
-  ['networking.k8s.io/v1', 'NetworkPolicy'],
-];
 
 export interface Harness {
   kube: FakeKube;
