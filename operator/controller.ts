@@ -9,6 +9,7 @@ import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
 import { KubeError, KubeRest } from './kube/rest.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import type { ChildCaches } from './reconcile/children.ts';
+import { storeRefOf } from './reconcile/connection-budget.ts';
 import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
 import { reconcileMemoryStore } from './reconcile/memorystore.ts';
 import { SecretIndex, secretKeysOnly } from './reconcile/secret-refs.ts';
@@ -42,6 +43,9 @@ export const CHILD_KINDS: [string, string][] = [
   ['networking.gke.io/v1', 'ManagedCertificate'],
   ['gateway.envoyproxy.io/v1alpha1', 'BackendTrafficPolicy'],
   ['v1', 'PersistentVolumeClaim'],
+  ['postgresql.cnpg.io/v1', 'Cluster'],
+  ['postgresql.cnpg.io/v1', 'ScheduledBackup'],
+  ['monitoring.coreos.com/v1', 'PodMonitor'],
 ];
 
 const reconcilers: Record<string, Reconciler> = {
@@ -189,7 +193,13 @@ export class Controller {
       });
     }
 
-    voiceAgents.on((_event, object) => queue.add(`VoiceAgent:${objectKey(object)}`));
+    voiceAgents.on((_event, object, previous) => {
+      queue.add(`VoiceAgent:${objectKey(object)}`);
+      // The store's connection budget counts its VoiceAgents: recompute it (old and new store).
+      for (const store of new Set([storeRefOf(object), storeRefOf(previous)])) {
+        if (store) queue.add(`MemoryStore:${object.metadata?.namespace}/${store}`);
+      }
+    });
     memoryStores.on((_event, object) => {
       queue.add(`MemoryStore:${objectKey(object)}`);
       // VoiceAgents wait for their store: wake the ones that reference it.
@@ -307,7 +317,7 @@ const REPORTED_CONDITIONS = new Set(['Ready', 'Degraded']);
 
 /** Kinds whose status a reconcile reads (readiness of the fleet / the database). */
 // HTTPRoute: its status.parents (accepted by the Gateway?) becomes the VoiceAgent's RouteAccepted condition.
-const STATUS_READ = new Set(['Deployment', 'StatefulSet', 'HTTPRoute']);
+const STATUS_READ = new Set(['Deployment', 'StatefulSet', 'HTTPRoute', 'Cluster']);
 
 /** An update that touched only the status of a child whose status no reconcile reads (HPA, PDB, ...). */
 function onlyStatusChanged(object: KubernetesObject, previous: KubernetesObject): boolean {

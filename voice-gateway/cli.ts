@@ -1,4 +1,5 @@
 // `callfleet gateway`: config from CALLFLEET_GATEWAY_CONFIG, secrets from the environment only.
+import { readFileSync } from 'node:fs';
 import client from 'prom-client';
 import { ConfigError, loadGatewayConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
@@ -73,8 +74,21 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
       process.stderr.write(`callfleet gateway: CALLFLEET_ENCRYPTION_KEY: ${(err as Error).message}\n`);
       return 1;
     }
+    let ca: string | undefined;
+    if (env.CALLFLEET_MEMORY_CA_FILE) {
+      try {
+        ca = readFileSync(env.CALLFLEET_MEMORY_CA_FILE, 'utf8');
+        if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new Error('no PEM certificate in it');
+      } catch (err) {
+        process.stderr.write(
+          `callfleet gateway: CALLFLEET_MEMORY_CA_FILE: cannot use ${env.CALLFLEET_MEMORY_CA_FILE}: ${(err as Error).message}\n`,
+        );
+        return 1;
+      }
+    }
     runtime = new Runtime({
       url: env.CALLFLEET_MEMORY_URL,
+      ca,
       keyring,
       config: config.memory,
       telephony: config.telephony,

@@ -92,6 +92,12 @@ export const memoryStoreNames = (name: string) => ({
   headlessService: `${name}-postgres-headless`,
   backupPvc: `${name}-backups`,
   backupCronJob: `${name}-backup`,
+  /** postgres engine: CA certificate, server certificate and key (create-only). */
+  tls: `${name}-postgres-tls`,
+  /** postgres engine: pg_hba.conf (TLS only). */
+  postgresConfig: `${name}-postgres-config`,
+  /** cloudnative-pg engine: the Cluster; CloudNativePG names its Secrets <cluster>-app and <cluster>-ca. */
+  cnpgCluster: `${name}-db`,
 });
 
 export const voiceAgentNames = (name: string) => ({

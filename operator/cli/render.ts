@@ -61,8 +61,18 @@ export function renderDocuments(
   const objects: KubernetesObject[] = [];
   const connections = new Map<string, ReturnType<typeof memoryStoreConnection>>();
   for (const { index, ms } of stores) {
-    connections.set(`${ms.metadata.namespace ?? 'default'}/${ms.metadata.name}`, memoryStoreConnection(ms));
-    const r = renderMemoryStore(ms, msCtx);
+    const namespace = ms.metadata.namespace ?? 'default';
+    // The connection budget counts the VoiceAgents in the same documents that use the store.
+    const fleet = agents
+      .filter(
+        ({ va }) =>
+          (va.metadata.namespace ?? 'default') === namespace &&
+          va.spec.memory?.storeRef.name === ms.metadata.name,
+      )
+      .map(({ va }) => ({ name: va.metadata.name ?? '', maxReplicas: va.spec.autoscaling.maxReplicas }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+    connections.set(`${namespace}/${ms.metadata.name}`, memoryStoreConnection(ms, fleet));
+    const r = renderMemoryStore(ms, { ...msCtx, fleet });
     if (r.ok) objects.push(...r.objects);
     else
       failures.push({ document: index + 1, kind: 'MemoryStore', name: ms.metadata.name ?? '', ...r.error });

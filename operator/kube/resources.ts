@@ -66,6 +66,14 @@ const table: ResourceType[] = [
     plural: 'backendtrafficpolicies',
     namespaced: true,
   },
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', plural: 'podmonitors', namespaced: true },
+  { apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', plural: 'clusters', namespaced: true },
+  {
+    apiVersion: 'postgresql.cnpg.io/v1',
+    kind: 'ScheduledBackup',
+    plural: 'scheduledbackups',
+    namespaced: true,
+  },
 ];
 
 const byKind = new Map(table.map((r) => [`${r.apiVersion}/${r.kind}`, r]));

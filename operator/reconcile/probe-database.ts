@@ -1,9 +1,11 @@
 // Does an external PostgreSQL answer? One short-lived connection and `select 1`.
 import pg from 'pg';
+import { verifyFullConfig } from '../../voice-gateway/memory/pool.ts';
 
 export async function probeDatabase(
   url: string,
   timeoutMs = 3000,
+  ca?: string,
 ): Promise<{ ok: boolean; endpoint?: string; error?: string }> {
   let endpoint: string | undefined;
   try {
@@ -13,7 +15,8 @@ export async function probeDatabase(
     return { ok: false, error: 'the connection URL does not parse' };
   }
   const client = new pg.Client({
-    connectionString: url,
+    // With the store's CA: verify-full, exactly as the gateways connect.
+    ...(ca ? verifyFullConfig(url, ca) : { connectionString: url }),
     connectionTimeoutMillis: timeoutMs,
     query_timeout: timeoutMs,
   });

@@ -14,6 +14,7 @@ import { decideReplicas } from '../scaling/busy-aware.ts';
 import { scheduledMinimum } from '../scaling/schedule.ts';
 import { applyChildren, pruneChildren } from './children.ts';
 import { type Condition, condition, findCondition } from './conditions.ts';
+import { fleetOf } from './connection-budget.ts';
 import type { ReconcileContext } from './context.ts';
 import { guardRollout, holdRolledBackTemplate } from './rollout.ts';
 import { type HTTPRouteObject, routeAcceptedCondition } from './route-status.ts';
@@ -66,7 +67,13 @@ export async function reconcileVoiceAgent(
       );
       return;
     }
-    memoryStore = { ...memoryStoreConnection(parsedStore.value), ready: storeReady };
+    memoryStore = {
+      ...memoryStoreConnection(
+        parsedStore.value,
+        fleetOf(ctx.voiceAgents, va.metadata?.namespace ?? '', storeName),
+      ),
+      ready: storeReady,
+    };
   }
 
   const namespace = va.metadata?.namespace ?? '';

@@ -163,6 +163,15 @@ export const gatewayConfigSchema = z
           .describe(
             'Store what a call teaches about the caller (its summary and any facts) as memories recalled on the next call',
           ),
+        poolSize: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .default(10)
+          .describe(
+            "Connections this pod's pool opens at most (the operator sizes it from the MemoryStore's connection budget)",
+          ),
         healthCheckSeconds: z
           .number()
           .min(0.1)

@@ -1,5 +1,8 @@
 // The PostgreSQL connection pool for caller memory: small, with connect and statement timeouts so a
 // slow or restarting database turns into fast errors (retried by the write queue) instead of stalls.
+// With a CA (the MemoryStore's, mounted at CALLFLEET_MEMORY_CA_FILE) the pool always connects with TLS
+// and verify-full: the server's certificate must chain to that CA and name the host dialled, whatever
+// sslmode the URL says (an older connection Secret may still say sslmode=disable).
 import pg from 'pg';
 
 export interface PoolOptions {
@@ -7,11 +10,28 @@ export interface PoolOptions {
   statementTimeoutMs?: number;
   connectTimeoutMs?: number;
   applicationName?: string;
+  /** PEM CA bundle: TLS with verify-full against it. */
+  ca?: string;
+}
+
+/** URL parameters that would override the TLS settings (pg lets the URL win over the config). */
+const SSL_PARAMS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslnegotiation', 'uselibpqcompat'];
+
+/** The URL without its TLS parameters, and the TLS options that replace them (verify-full with `ca`). */
+export function verifyFullConfig(
+  url: string,
+  ca: string,
+): { connectionString: string; ssl: pg.ConnectionConfig['ssl'] } {
+  const parsed = new URL(url);
+  for (const p of SSL_PARAMS) parsed.searchParams.delete(p);
+  // checkServerIdentity is Node's default (host name or IP against the certificate's names).
+  return { connectionString: parsed.toString(), ssl: { ca, rejectUnauthorized: true } };
 }
 
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
+  const connection = options.ca ? verifyFullConfig(url, options.ca) : { connectionString: url };
   const pool = new pg.Pool({
-    connectionString: url,
+    ...connection,
     max: options.max ?? 10,
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 2_000,

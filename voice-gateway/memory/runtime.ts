@@ -21,6 +21,8 @@ type MemoryConfig = GatewayConfig['memory'];
 
 export interface MemoryRuntimeOptions {
   url: string;
+  /** PEM CA of the database server (CALLFLEET_MEMORY_CA_FILE): TLS with verify-full. */
+  ca?: string | undefined;
   keyring: Keyring;
   /** The parsed memory block: every value is explicit (schema defaults, or what the operator rendered). */
   config: MemoryConfig;
@@ -54,7 +56,11 @@ export class MemoryRuntime {
   constructor(o: MemoryRuntimeOptions) {
     this.settings = o.config;
     this.#log = o.log.child({ component: 'caller-memory' });
-    this.pool = createPool(o.url, { max: 10, applicationName: 'callfleet-gateway' });
+    this.pool = createPool(o.url, {
+      max: this.settings.poolSize,
+      applicationName: 'callfleet-gateway',
+      ...(o.ca ? { ca: o.ca } : {}),
+    });
     this.store = new PostgresCallerMemory({
       pool: this.pool,
       keyring: o.keyring,

@@ -9,6 +9,7 @@ export * from './common.ts';
 export * from './gateway-fit.ts';
 export * from './ingress-fit.ts';
 export * from './memorystore.ts';
+export * from './memorystore-engines.ts';
 export * from './voiceagent.ts';
 
 export function parseVoiceAgent(obj: unknown): ParseResult<VoiceAgent> {

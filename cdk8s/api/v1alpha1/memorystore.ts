@@ -10,6 +10,7 @@ import {
   QUANTITY,
   secretRef,
 } from './common.ts';
+import { CaBundleSchema, CloudNativePgSchema, ConnectionsSchema } from './memorystore-engines.ts';
 
 export const StorageSchema = z
   .strictObject({
@@ -43,8 +44,9 @@ export const PostgresSchema = z
 export const ExternalSchema = z
   .strictObject({
     connectionSecretRef: secretRef(
-      'Secret key holding the PostgreSQL connection URL (postgres://user:pass@host:5432/db?sslmode=require).',
+      'Secret key holding the PostgreSQL connection URL (postgres://user:pass@host:5432/db?sslmode=verify-full).',
     ),
+    caBundle: CaBundleSchema.optional(),
   })
   .describe('An external PostgreSQL (RDS, Cloud SQL, ...); required when engine is external.');
 
@@ -90,11 +92,15 @@ export const BackupSchema = z
 const specBase = z
   .strictObject({
     engine: z
-      .enum(['postgres', 'external'])
+      .enum(['postgres', 'external', 'cloudnative-pg'])
       .default('postgres')
-      .describe('postgres: the operator runs PostgreSQL; external: use an existing database.'),
+      .describe(
+        'external: an existing database (RDS, Cloud SQL, ...), the production default. cloudnative-pg: a highly available CloudNativePG Cluster with backups to object storage. postgres: one PostgreSQL pod run by the operator, for development and small fleets. The gateways connect to postgres and cloudnative-pg with TLS and verify-full, to external with verify-full when external.caBundle is set.',
+      ),
     postgres: PostgresSchema.optional(),
     external: ExternalSchema.optional(),
+    cloudnativePg: CloudNativePgSchema.optional(),
+    connections: ConnectionsSchema.prefault({}),
     retention: RetentionSchema.prefault({}),
     encryption: EncryptionSchema.optional(),
     backup: BackupSchema.optional(),
@@ -134,12 +140,39 @@ const specNoExternal = celRefine(
   },
   (s) => s.engine !== 'postgres' || s.external === undefined,
 );
-export const MemoryStoreSpecSchema = celRefine(
+const specCnpgRequired = celRefine(
   specNoExternal,
+  {
+    rule: "self.engine != 'cloudnative-pg' || has(self.cloudnativePg)",
+    message: 'cloudnativePg (with its backup block) is required when engine is cloudnative-pg',
+    fieldPath: '.cloudnativePg',
+  },
+  (s) => s.engine !== 'cloudnative-pg' || s.cloudnativePg !== undefined,
+);
+const specCnpgOnly = celRefine(
+  specCnpgRequired,
+  {
+    rule: "self.engine == 'cloudnative-pg' || !has(self.cloudnativePg)",
+    message: 'cloudnativePg must not be set unless engine is cloudnative-pg',
+    fieldPath: '.cloudnativePg',
+  },
+  (s) => s.engine === 'cloudnative-pg' || s.cloudnativePg === undefined,
+);
+const specPostgresOnly = celRefine(
+  specCnpgOnly,
+  {
+    rule: "self.engine != 'cloudnative-pg' || (!has(self.postgres) && !has(self.external))",
+    message: 'postgres and external must not be set when engine is cloudnative-pg',
+    fieldPath: '.engine',
+  },
+  (s) => s.engine !== 'cloudnative-pg' || (s.postgres === undefined && s.external === undefined),
+);
+export const MemoryStoreSpecSchema = celRefine(
+  specPostgresOnly,
   {
     rule: "!has(self.backup) || self.engine == 'postgres'",
     message:
-      'backup is only supported when engine is postgres (back up external databases with their provider)',
+      'backup is only supported when engine is postgres (back up external databases with their provider; cloudnative-pg backs up through cloudnativePg.backup)',
     fieldPath: '.backup',
   },
   (s) => s.backup === undefined || s.engine === 'postgres',
@@ -157,6 +190,30 @@ export const MemoryStoreStatusSchema = z
       })
       .optional()
       .describe('Secret with the connection URL that gateways mount.'),
+    caSecret: z
+      .strictObject({
+        name: objectName('Name of the Secret or ConfigMap.'),
+        key: z.string().max(253).describe('Key holding the PEM CA bundle.'),
+        kind: z.enum(['Secret', 'ConfigMap']).describe('Secret or ConfigMap.'),
+      })
+      .optional()
+      .describe('Where the CA that signs the server certificate is (gateways verify the server with it).'),
+    connections: z
+      .strictObject({
+        maxConnections: z
+          .int()
+          .min(0)
+          .describe('max_connections the server runs with (or allows callfleet).'),
+        poolPerGateway: z.int().min(0).describe('Connection pool size of each gateway pod.'),
+        gatewaysAtPeak: z
+          .int()
+          .min(0)
+          .describe('Gateway pods at the fleet’s peak: Σ (maxReplicas + 1 surge pod) over the VoiceAgents.'),
+        needed: z.int().min(0).describe('gatewaysAtPeak × poolPerGateway + reserved.'),
+        voiceAgents: z.int().min(0).describe('VoiceAgents using the store.'),
+      })
+      .optional()
+      .describe('The connection budget as last computed (spec.connections).'),
   })
   .describe('Observed state of the MemoryStore.');
 

@@ -60,18 +60,26 @@ export function addBackup(chart: Chart, m: MemoryStoreModel): void {
                       name: 'PGPASSWORD',
                       valueFrom: { secretKeyRef: { name: m.names.credentials, key: 'password' } },
                     },
+                    // The server takes TLS only (pg_hba): verify it like the gateways do.
+                    { name: 'PGSSLMODE', value: 'verify-full' },
+                    { name: 'PGSSLROOTCERT', value: '/etc/callfleet/tls/ca.crt' },
                   ],
                   resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
                   securityContext: restrictedContainer,
                   volumeMounts: [
                     { name: 'backups', mountPath: '/backups' },
                     { name: 'tmp', mountPath: '/tmp' },
+                    { name: 'tls', mountPath: '/etc/callfleet/tls', readOnly: true },
                   ],
                 },
               ],
               volumes: [
                 { name: 'backups', persistentVolumeClaim: { claimName: m.names.backupPvc } },
                 { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
+                {
+                  name: 'tls',
+                  secret: { secretName: m.names.tls, items: [{ key: 'ca.crt', path: 'ca.crt' }] },
+                },
               ],
             },
           },

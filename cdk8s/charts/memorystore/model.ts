@@ -9,6 +9,7 @@ import {
   ownerOf,
   postgresSelector,
 } from '../labels.ts';
+import { type ConnectionBudget, connectionBudget, type FleetMember } from './budget.ts';
 
 export const POSTGRES_PORT = 5432;
 export const POSTGRES_USER = 'callfleet';
@@ -27,7 +28,20 @@ export interface MemoryStoreRenderContext {
   password?: string;
   existingEncryptionSecret?: boolean;
   encryptionKey?: string;
+  /** The TLS Secret already generated for the postgres engine (re-rendered identically). */
+  tls?: PostgresTls;
+  /** The VoiceAgents using the store: the connection budget is computed from them. */
+  fleet?: FleetMember[];
   randomBytes?: (size: number) => Uint8Array;
+  /** The clock of certificate validity (tests pass a fixed one). */
+  now?: () => Date;
+}
+
+/** PEM CA certificate, server certificate and server key of the postgres engine. */
+export interface PostgresTls {
+  'ca.crt': string;
+  'tls.crt': string;
+  'tls.key': string;
 }
 
 export interface MemoryStoreModel {
@@ -39,6 +53,9 @@ export interface MemoryStoreModel {
   selector: Labels;
   ctx: MemoryStoreRenderContext;
   random(size: number): string;
+  randomRaw(size: number): Uint8Array;
+  now(): Date;
+  budget: ConnectionBudget;
   labels(component: string): Labels;
 }
 
@@ -56,6 +73,9 @@ export function memoryStoreModel(ms: MemoryStore, ctx: MemoryStoreRenderContext)
     selector: postgresSelector(name),
     ctx,
     random: (size) => Buffer.from(source(size)).toString('base64'),
+    randomRaw: (size) => source(size),
+    now: ctx.now ?? (() => new Date()),
+    budget: connectionBudget(ms.spec.engine, ms.spec.connections, ctx.fleet ?? []),
     labels: (component) => childLabels(owner, component),
   };
 }

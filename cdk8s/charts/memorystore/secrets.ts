@@ -4,10 +4,12 @@ import type { Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import { CREATE_ONLY_ANNOTATION } from '../labels.ts';
 import { type MemoryStoreModel, POSTGRES_DB, POSTGRES_PORT, POSTGRES_USER } from './model.ts';
+import { generatePostgresTls } from './tls.ts';
 
+/** TLS with verify-full: the gateways also get the CA (status.caSecret) and refuse any other server. */
 export function connectionUrl(m: MemoryStoreModel, password: string): string {
   const host = `${m.names.clientService}.${m.namespace}.svc`;
-  return `postgres://${POSTGRES_USER}:${encodeURIComponent(password)}@${host}:${POSTGRES_PORT}/${POSTGRES_DB}?sslmode=disable`;
+  return `postgres://${POSTGRES_USER}:${encodeURIComponent(password)}@${host}:${POSTGRES_PORT}/${POSTGRES_DB}?sslmode=verify-full`;
 }
 
 function secret(
@@ -32,6 +34,11 @@ export function addPostgresSecrets(chart: Chart, m: MemoryStoreModel): void {
     m.ctx.password ?? m.random(24).replace(/[+/=]/g, (c) => ({ '+': '-', '/': '_', '=': '' })[c] ?? '');
   secret(chart, 'credentials', m, m.names.credentials, 'database', { username: POSTGRES_USER, password });
   secret(chart, 'connection', m, m.names.connection, 'connection', { url: connectionUrl(m, password) });
+}
+
+/** CA, server certificate and key (create-only: generated once, re-rendered from what exists). */
+export function addPostgresTlsSecret(chart: Chart, m: MemoryStoreModel): void {
+  secret(chart, 'tls', m, m.names.tls, 'database', { ...(m.ctx.tls ?? generatePostgresTls(m)) });
 }
 
 export function addEncryptionSecret(chart: Chart, m: MemoryStoreModel): void {

@@ -29,10 +29,48 @@ export const podSecurity = {
   seccompProfile: { type: 'RuntimeDefault' },
 };
 
+const TLS_DIR = '/etc/callfleet/tls';
+const CONFIG_DIR = '/etc/callfleet/postgres';
+
+/**
+ * Only TLS connections from the network (hostssl, scram-sha-256); the unix socket, private to the pod
+ * (an emptyDir), serves the image's init scripts and the probes.
+ */
+export const PG_HBA = [
+  'local all all trust',
+  'hostssl all all 0.0.0.0/0 scram-sha-256',
+  'hostssl all all ::/0 scram-sha-256',
+  'hostnossl all all 0.0.0.0/0 reject',
+  'hostnossl all all ::/0 reject',
+  '',
+].join('\n');
+
+/** The server's command line: TLS on, pg_hba above, max_connections from the connection budget. */
+export function postgresArgs(m: MemoryStoreModel): string[] {
+  const settings: [string, string][] = [
+    ['ssl', 'on'],
+    ['ssl_cert_file', `${TLS_DIR}/tls.crt`],
+    ['ssl_key_file', `${TLS_DIR}/tls.key`],
+    ['ssl_min_protocol_version', 'TLSv1.2'],
+    ['hba_file', `${CONFIG_DIR}/pg_hba.conf`],
+    ['max_connections', String(m.budget.maxConnections)],
+  ];
+  return ['postgres', ...settings.flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+}
+
+export function addPostgresConfig(chart: Chart, m: MemoryStoreModel): void {
+  new ApiObject(chart, 'postgres-config', {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: m.names.postgresConfig, labels: m.labels('database') },
+    data: { 'pg_hba.conf': PG_HBA },
+  });
+}
+
 export function addStatefulSet(chart: Chart, m: MemoryStoreModel): void {
   const pg = m.spec.postgres ?? { image: 'postgres:17', storage: { size: '10Gi' } };
   const ready = {
-    exec: { command: ['pg_isready', '-U', POSTGRES_USER, '-d', POSTGRES_DB, '-h', '127.0.0.1'] },
+    exec: { command: ['pg_isready', '-U', POSTGRES_USER, '-d', POSTGRES_DB, '-h', '/var/run/postgresql'] },
   };
   const retain = m.spec.deletionPolicy === 'Retain' ? 'Retain' : 'Delete';
   new ApiObject(chart, 'statefulset', {
@@ -55,6 +93,7 @@ export function addStatefulSet(chart: Chart, m: MemoryStoreModel): void {
             {
               name: 'postgres',
               image: pg.image,
+              args: postgresArgs(m),
               ports: [{ name: 'postgres', containerPort: POSTGRES_PORT }],
               env: [
                 { name: 'POSTGRES_USER', value: POSTGRES_USER },
@@ -74,10 +113,25 @@ export function addStatefulSet(chart: Chart, m: MemoryStoreModel): void {
                 { name: 'data', mountPath: '/var/lib/postgresql/data' },
                 { name: 'run', mountPath: '/var/run/postgresql' },
                 { name: 'tmp', mountPath: '/tmp' },
+                { name: 'tls', mountPath: TLS_DIR, readOnly: true },
+                { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
               ],
             },
           ],
           volumes: [
+            // root:postgres 0640 (fsGroup): what PostgreSQL accepts for a key file it does not own.
+            {
+              name: 'tls',
+              secret: {
+                secretName: m.names.tls,
+                defaultMode: 0o640,
+                items: [
+                  { key: 'tls.crt', path: 'tls.crt' },
+                  { key: 'tls.key', path: 'tls.key' },
+                ],
+              },
+            },
+            { name: 'config', configMap: { name: m.names.postgresConfig } },
             { name: 'run', emptyDir: { sizeLimit: '16Mi' } },
             { name: 'tmp', emptyDir: { sizeLimit: '256Mi' } },
           ],

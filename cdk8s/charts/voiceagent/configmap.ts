@@ -63,6 +63,7 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
       lookupBudgetMs: memory.lookupBudgetMs,
       recordTranscripts: memory.recordTranscripts,
       extractMemories: memory.extractMemories,
+      ...(m.memory.poolSize !== undefined ? { poolSize: m.memory.poolSize } : {}),
       retention: {
         transcriptsDays: m.memory.retention.transcriptsDays,
         memoriesDays: m.memory.retention.memoriesDays,

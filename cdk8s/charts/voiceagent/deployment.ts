@@ -7,6 +7,7 @@ import pkg from '../../../package.json' with { type: 'json' };
 import type { SecretKeySelector } from '../../api/v1alpha1/index.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../labels.ts';
 import { patchOutput } from '../synth.ts';
+import { mountMemoryCa } from './memory-ca.ts';
 import {
   CONFIG_DIR,
   CONFIG_FILE,
@@ -145,6 +146,7 @@ export function addDeployment(
       readOnly: true,
     },
   );
+  mountMemoryCa(chart, m, container);
   container.mount(
     '/tmp',
     kplus.Volume.fromEmptyDir(chart, 'tmp-volume', 'tmp', { sizeLimit: Size.mebibytes(64) }),

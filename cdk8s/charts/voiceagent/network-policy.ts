@@ -50,7 +50,12 @@ export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
   const egress: unknown[] = [{ ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] }, { ports: [tcp(443)] }];
   const extra = extraBackendPorts(m);
   if (extra.length) egress.push({ ports: extra.map(tcp) });
-  if (m.memory) {
+  if (m.memory?.engine === 'cloudnative-pg' && m.memory.cluster) {
+    egress.push({
+      to: [{ podSelector: { matchLabels: { 'cnpg.io/cluster': m.memory.cluster } } }],
+      ports: [tcp(POSTGRES_PORT)],
+    });
+  } else if (m.memory) {
     if (m.memory.engine !== 'external') {
       egress.push({
         to: [{ podSelector: { matchLabels: postgresSelector(m.memory.store) } }],
