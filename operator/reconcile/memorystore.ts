@@ -152,7 +152,7 @@ export async function reconcileMemoryStore(
       observedGeneration: generation,
       endpoint,
       connectionSecret: { name: connection.connectionSecretName, key: connection.connectionSecretKey },
-      ...(connection.ca ? { caSecret: connection.ca } : {}),
+      ...(connection.ca ? { caBundle: connection.ca } : {}),
       connections: {
         maxConnections: budget.maxConnections,
         poolPerGateway: budget.poolPerGateway,

@@ -6,7 +6,7 @@
 // initdb costs about a second, so the first cluster of a process is initialised into a template dir
 // that later clusters copy (cp -a), which takes a few milliseconds.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,8 +115,13 @@ function template(): string {
   return data;
 }
 
-async function canConnect(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+async function canConnect(url: string, tls = false): Promise<boolean> {
+  // The readiness check only asks whether the server answers: with TLS it does not verify the certificate.
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: 1000,
+    ...(tls ? { ssl: { rejectUnauthorized: false } } : {}),
+  });
   try {
     await client.connect();
     await client.query('SELECT 1');
@@ -128,7 +133,16 @@ async function canConnect(url: string): Promise<boolean> {
   }
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** Extra server settings (appended after the defaults, so they win), TLS files and a pg_hba.conf. */
+export interface PostgresOptions {
+  settings?: Record<string, string | number>;
+  /** PEM server certificate and key: ssl=on with them. */
+  tls?: { cert: string; key: string };
+  /** pg_hba.conf content (default: the template's, trust for everyone). */
+  hba?: string;
+}
+
+export async function startPostgres(options: PostgresOptions = {}): Promise<TestPostgres> {
   installExitHooks();
   const tpl = template();
   const root = mkdtempSync(join(tmpdir(), 'callfleet-pg-'));
@@ -136,6 +150,20 @@ export async function startPostgres(): Promise<TestPostgres> {
   const socketDir = join(root, 'sock');
   execFileSync('cp', ['-a', tpl, dataDir]);
   execFileSync('mkdir', ['-p', socketDir]);
+  const settings: Record<string, string | number> = { ...options.settings };
+  if (options.tls) {
+    writeFileSync(join(root, 'server.crt'), options.tls.cert);
+    writeFileSync(join(root, 'server.key'), options.tls.key, { mode: 0o600 });
+    Object.assign(settings, {
+      ssl: 'on',
+      ssl_cert_file: join(root, 'server.crt'),
+      ssl_key_file: join(root, 'server.key'),
+    });
+  }
+  if (options.hba !== undefined) {
+    writeFileSync(join(root, 'pg_hba.conf'), options.hba);
+    settings.hba_file = join(root, 'pg_hba.conf');
+  }
   chownToRunner(root);
   const port = await freePort();
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
@@ -167,6 +195,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       'shared_buffers=128MB',
       '-c',
       'log_min_messages=warning',
+      ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`]),
     ]);
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (chunk: Buffer) => {
@@ -182,7 +211,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
       if (!entry.child) throw new Error(`postgres exited during start: ${stderr}`);
-      if (await canConnect(url)) return;
+      if (await canConnect(url, options.tls !== undefined)) return;
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error(`postgres did not accept connections within 20 s: ${stderr}`);

@@ -19,17 +19,17 @@ export const ConfigMapKeySelectorSchema = z
 export const CaBundleSchema = celRefine(
   z
     .strictObject({
-      secretKeyRef: secretRef('Secret key holding the PEM CA bundle.').optional(),
-      configMapKeyRef: ConfigMapKeySelectorSchema.optional(),
+      caSecretRef: secretRef('Secret key holding the PEM CA bundle.').optional(),
+      caConfigMapRef: ConfigMapKeySelectorSchema.describe('ConfigMap key holding the PEM CA bundle.').optional(),
     })
     .describe(
       'PEM CA bundle that signs the database server certificate (e.g. the RDS or Cloud SQL CA). The gateways mount it and connect with TLS, verifying the certificate and the host name (verify-full), whatever sslmode the URL says.',
     ),
   {
-    rule: 'has(self.secretKeyRef) != has(self.configMapKeyRef)',
-    message: 'set exactly one of secretKeyRef and configMapKeyRef',
+    rule: 'has(self.caSecretRef) != has(self.caConfigMapRef)',
+    message: 'set exactly one of caSecretRef and caConfigMapRef',
   },
-  (c) => (c.secretKeyRef === undefined) !== (c.configMapKeyRef === undefined),
+  (c) => (c.caSecretRef === undefined) !== (c.caConfigMapRef === undefined),
 );
 
 /** The defaults of spec.connections (one place: the schema and the budget read them from here). */

@@ -190,7 +190,7 @@ export const MemoryStoreStatusSchema = z
       })
       .optional()
       .describe('Secret with the connection URL that gateways mount.'),
-    caSecret: z
+    caBundle: z
       .strictObject({
         name: objectName('Name of the Secret or ConfigMap.'),
         key: z.string().max(253).describe('Key holding the PEM CA bundle.'),

@@ -44,8 +44,8 @@ export function memoryStoreCa(
   if (ms.spec.engine === 'cloudnative-pg')
     return { kind: 'Secret', name: `${names.cnpgCluster}-ca`, key: 'ca.crt' };
   const bundle = ms.spec.external?.caBundle;
-  if (bundle?.secretKeyRef) return { kind: 'Secret', ...bundle.secretKeyRef };
-  if (bundle?.configMapKeyRef) return { kind: 'ConfigMap', ...bundle.configMapKeyRef };
+  if (bundle?.caSecretRef) return { kind: 'Secret', ...bundle.caSecretRef };
+  if (bundle?.caConfigMapRef) return { kind: 'ConfigMap', ...bundle.caConfigMapRef };
   return undefined;
 }
 

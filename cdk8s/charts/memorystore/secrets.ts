@@ -6,7 +6,7 @@ import { CREATE_ONLY_ANNOTATION } from '../labels.ts';
 import { type MemoryStoreModel, POSTGRES_DB, POSTGRES_PORT, POSTGRES_USER } from './model.ts';
 import { generatePostgresTls } from './tls.ts';
 
-/** TLS with verify-full: the gateways also get the CA (status.caSecret) and refuse any other server. */
+/** TLS with verify-full: the gateways also get the CA (status.caBundle) and refuse any other server. */
 export function connectionUrl(m: MemoryStoreModel, password: string): string {
   const host = `${m.names.clientService}.${m.namespace}.svc`;
   return `postgres://${POSTGRES_USER}:${encodeURIComponent(password)}@${host}:${POSTGRES_PORT}/${POSTGRES_DB}?sslmode=verify-full`;
