@@ -116,6 +116,9 @@ const STRING_SAMPLES = [
   '0 4 * * *',
   'registry.example.org/callfleet:contract',
   'contract.example.org',
+  '14d',
+  's3://contract-bucket/x',
+  '2026-01-02T03:04:05Z',
 ];
 const NUMBER_SAMPLES = [1, 0, 2, 3, 5, 10, 30, 60, 100, 1000, 0.5, 0.01];
 
