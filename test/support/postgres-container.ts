@@ -4,7 +4,7 @@
 // (smart/fast shutdown), exiting with postgres's code. As root it drops to nobody, as postgres wants.
 // Usage: node test/support/postgres-container.ts [postgres args...]
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PG_BIN } from './postgres.ts';
 
@@ -71,7 +71,21 @@ if (readdirSync(data).length === 0 || !existsSync(join(data, 'PG_VERSION'))) {
   }
 }
 
-const extra = process.argv.slice(2).filter((a) => a !== 'postgres');
+// Files named by settings (TLS key and certificate, pg_hba.conf) come from Secret and ConfigMap volumes
+// the kubelet wrote as root: copy them where postgres (nobody) may read them, 0600 as it wants a key.
+const FILE_SETTINGS = /^(ssl_key_file|ssl_cert_file|ssl_ca_file|hba_file)=(.+)$/;
+const extra = process.argv
+  .slice(2)
+  .filter((a) => a !== 'postgres')
+  .map((a) => {
+    const m = FILE_SETTINGS.exec(a);
+    if (!m?.[1] || !m[2]) return a;
+    const copy = join(socketDir, m[1]);
+    copyFileSync(m[2], copy);
+    chmodSync(copy, 0o600);
+    chown(copy);
+    return `${m[1]}=${copy}`;
+  });
 const [cmd, args] = asUser(join(PG_BIN, 'postgres'), [
   '-D',
   data,

@@ -34,7 +34,7 @@ const CONFIG_DIR = '/etc/callfleet/postgres';
 
 /**
  * Only TLS connections from the network (hostssl, scram-sha-256); the unix socket, private to the pod
- * (an emptyDir), serves the image's init scripts and the probes.
+ * (an emptyDir), serves the image's init scripts. (pg_isready only asks whether the server answers.)
  */
 export const PG_HBA = [
   'local all all trust',
@@ -70,7 +70,7 @@ export function addPostgresConfig(chart: Chart, m: MemoryStoreModel): void {
 export function addStatefulSet(chart: Chart, m: MemoryStoreModel): void {
   const pg = m.spec.postgres ?? { image: 'postgres:17', storage: { size: '10Gi' } };
   const ready = {
-    exec: { command: ['pg_isready', '-U', POSTGRES_USER, '-d', POSTGRES_DB, '-h', '/var/run/postgresql'] },
+    exec: { command: ['pg_isready', '-U', POSTGRES_USER, '-d', POSTGRES_DB, '-h', '127.0.0.1'] },
   };
   const retain = m.spec.deletionPolicy === 'Retain' ? 'Retain' : 'Delete';
   new ApiObject(chart, 'statefulset', {
