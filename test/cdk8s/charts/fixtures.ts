@@ -18,7 +18,11 @@ export const EXAMPLES = join(ROOT, 'examples');
 
 /** Fixed randomness: generated passwords and keys are the same on every run. */
 export const fixedRandom = (size: number) => new Uint8Array(size).map((_, i) => (i * 37 + 11) % 256);
-export const fixedCtx: MemoryStoreRenderContext = { randomBytes: fixedRandom };
+export const fixedCtx: MemoryStoreRenderContext = {
+  randomBytes: fixedRandom,
+  // Certificate validity (the postgres engine's TLS Secret) from a fixed clock.
+  now: () => new Date('2026-01-01T00:00:00Z'),
+};
 
 export interface Example {
   /** File name without .yaml, or `variant-*` for the generated variants. */

@@ -8,9 +8,14 @@ import { examples, find, fixedRandom, type Obj, parsedMemoryStores } from './fix
 const stores = examples().flatMap((e) => parsedMemoryStores(e).map((ms) => ({ example: e.name, ms })));
 assert.ok(stores.some((s) => s.ms.spec.engine === 'postgres'));
 assert.ok(stores.some((s) => s.ms.spec.engine === 'external'));
+assert.ok(stores.some((s) => s.ms.spec.engine === 'cloudnative-pg'));
 
 function rendered(ms: MemoryStore, ctx = {}) {
-  const r = renderMemoryStore(ms, { randomBytes: fixedRandom, ...ctx });
+  const r = renderMemoryStore(ms, {
+    randomBytes: fixedRandom,
+    now: () => new Date('2026-01-01T00:00:00Z'),
+    ...ctx,
+  });
   assert.ok(r.ok, JSON.stringify(r));
   return r.objects;
 }
@@ -56,7 +61,47 @@ for (const { example, ms } of stores) {
       return;
     }
 
+    if (ms.spec.engine === 'cloudnative-pg') {
+      it('cloudnative-pg: a Cluster, its ScheduledBackup and PodMonitor; gateways use the Secrets CloudNativePG creates', () => {
+        assert.equal(find(objects, 'StatefulSet').length, 0);
+        const [cluster] = find(objects, 'Cluster');
+        assert.equal(cluster?.metadata?.name, `${name}-db`);
+        assert.equal(cluster?.spec.instances, ms.spec.cloudnativePg?.instances);
+        assert.equal(
+          cluster?.spec.backup.barmanObjectStore.destinationPath,
+          ms.spec.cloudnativePg?.backup.destinationPath,
+        );
+        assert.equal(cluster?.spec.backup.retentionPolicy, ms.spec.cloudnativePg?.backup.retentionPolicy);
+        assert.equal(find(objects, 'ScheduledBackup')[0]?.spec.cluster.name, `${name}-db`);
+        assert.equal(
+          find(objects, 'PodMonitor')[0]?.spec.selector.matchLabels['cnpg.io/cluster'],
+          `${name}-db`,
+        );
+        const conn = memoryStoreConnection(ms);
+        assert.equal(conn.connectionSecretName, `${name}-db-app`);
+        assert.equal(conn.connectionSecretKey, 'uri');
+        assert.deepEqual(conn.ca, { kind: 'Secret', name: `${name}-db-ca`, key: 'ca.crt' });
+      });
+      return;
+    }
+
     const [sts] = find(objects, 'StatefulSet');
+    it('postgres: TLS on with the generated certificate, pg_hba refusing plain connections, max_connections from the budget', () => {
+      const args: string[] = sts?.spec.template.spec.containers[0].args ?? [];
+      assert.ok(args.includes('ssl=on'));
+      assert.ok(args.includes('max_connections=25'), args.join(' ')); // no VoiceAgent: the reserved 10, rounded
+      const [tls] = find(objects, 'Secret', `${name}-postgres-tls`) as Obj[];
+      assert.match(tls?.stringData['ca.crt'], /BEGIN CERTIFICATE/);
+      assert.match(tls?.stringData['tls.key'], /BEGIN PRIVATE KEY/);
+      const [hba] = find(objects, 'ConfigMap', `${name}-postgres-config`);
+      assert.match(hba?.data['pg_hba.conf'], /hostnossl all all 0\.0\.0\.0\/0 reject/);
+      assert.deepEqual(memoryStoreConnection(ms).ca, {
+        kind: 'Secret',
+        name: `${name}-postgres-tls`,
+        key: 'ca.crt',
+      });
+    });
+
     it('postgres: StatefulSet with PostgreSQL 17, PVC template, probes, non-root, resources', () => {
       assert.ok(sts);
       assert.equal(sts.spec.replicas, 1);
@@ -106,6 +151,7 @@ for (const { example, ms } of stores) {
       const url = new URL(conn?.stringData.url);
       assert.equal(url.protocol, 'postgres:');
       assert.equal(url.host, `${name}-postgres.${ns}.svc:5432`);
+      assert.equal(url.searchParams.get('sslmode'), 'verify-full');
       assert.equal(decodeURIComponent(url.password), creds?.stringData.password);
       assert.ok(String(creds?.stringData.password).length >= 24);
     });
