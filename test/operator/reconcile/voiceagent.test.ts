@@ -172,6 +172,10 @@ describe('reconcileVoiceAgent', () => {
     h.kube.put(secret('callers-connection', ['url']));
     h.kube.put(secret('callers-encryption', ['key']));
     await reconcile();
+    // The CA the gateways verify the database with (the postgres engine's generated TLS Secret).
+    assert.match(readyCondition(va())?.message ?? '', /callers-postgres-tls \(volume memory-ca\)/);
+    h.kube.put(secret('callers-postgres-tls', ['ca.crt', 'tls.crt', 'tls.key']));
+    await reconcile();
     assert.equal(readyCondition(va())?.reason, 'Creating');
     const config = h.kube.find('configmaps', 'team', 'echo-gateway-config') as {
       data?: Record<string, string>;
