@@ -167,8 +167,18 @@ const specPostgresOnly = celRefine(
   },
   (s) => s.engine !== 'cloudnative-pg' || (s.postgres === undefined && s.external === undefined),
 );
-export const MemoryStoreSpecSchema = celRefine(
+// A transition rule (the API server checks it on update; a parse sees one object, so zod cannot).
+const specEngineImmutable = celRefine(
   specPostgresOnly,
+  {
+    rule: 'self.engine == oldSelf.engine',
+    message: 'engine is immutable: create a new MemoryStore with the other engine and restore into it',
+    fieldPath: '.engine',
+  },
+  () => true,
+);
+export const MemoryStoreSpecSchema = celRefine(
+  specEngineImmutable,
   {
     rule: "!has(self.backup) || self.engine == 'postgres'",
     message:

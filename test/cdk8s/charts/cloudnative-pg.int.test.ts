@@ -92,6 +92,13 @@ describe('[integration] cloudnative-pg objects against CloudNativePG’s CRDs', 
       wanted.some((f) => f.includes('clusters')) && wanted.some((f) => f.includes('scheduledbackups')),
     );
     cluster = await startCluster();
+    const own = await cluster.kubectl([
+      'apply',
+      '--server-side',
+      '-f',
+      join(ROOT, 'crds/callfleet.io_memorystores.yaml'),
+    ]);
+    assert.equal(own.code, 0, own.stderr);
     for (const f of wanted) {
       const r = await cluster.kubectl(['apply', '--server-side', '-f', join(crdDir, f)]);
       assert.equal(r.code, 0, `installing ${f}: ${r.stderr}`);
@@ -162,5 +169,28 @@ describe('[integration] cloudnative-pg objects against CloudNativePG’s CRDs', 
     const r = renderMemoryStore(parsed.value, fixedCtx);
     assert.ok(!r.ok);
     assert.equal(r.error.path, 'spec.cloudnativePg.recovery.sourceServerName');
+  });
+
+  it('engine is immutable: the API server refuses to switch a live store to another engine', async () => {
+    const store = {
+      apiVersion: 'callfleet.io/v1alpha1',
+      kind: 'MemoryStore',
+      metadata: { name: 'switching', namespace: 'voice' },
+      spec: { engine: 'postgres' },
+    };
+    const created = await cluster.kubectl(['create', '-f', '-'], { input: JSON.stringify(store) });
+    assert.equal(created.code, 0, created.stderr);
+    const patched = await cluster.kubectl([
+      'patch',
+      '-n',
+      'voice',
+      'memorystore',
+      'switching',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { engine: 'cloudnative-pg', cloudnativePg: { backup } } }),
+    ]);
+    assert.notEqual(patched.code, 0);
+    assert.match(patched.stderr, /spec\.engine: Invalid value: .*engine is immutable/);
   });
 });
