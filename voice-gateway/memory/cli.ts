@@ -3,6 +3,7 @@
 // encryption Secrets), or from the environment (CALLFLEET_MEMORY_URL, CALLFLEET_ENCRYPTION_KEY).
 // Nothing printed here ever contains a phone number except the export document itself, which is the
 // point of an export.
+import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
@@ -18,6 +19,7 @@ const connectionOptions = {
   kubeconfig: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   host: { type: 'string' },
+  'ca-file': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -30,11 +32,16 @@ interface ConnectionFlags {
   kubeconfig?: string;
   namespace?: string;
   host?: string;
+  'ca-file'?: string;
 }
 
 interface Connection {
   url: string;
   encryptionKey?: string;
+  /** PEM CA: verify-full. */
+  ca?: string;
+  /** The name the certificate must carry when --host dials another address. */
+  serverName?: string;
 }
 
 /**
@@ -47,6 +54,7 @@ async function resolveConnection(values: ConnectionFlags, withEncryptionKey: boo
   let url = values['database-url'];
   let source = '--database-url';
   let encryptionKey = explicitKey;
+  let ca: string | undefined;
   if (!url && values.store) {
     const found = await lookupMemoryStore({
       store: values.store,
@@ -57,20 +65,45 @@ async function resolveConnection(values: ConnectionFlags, withEncryptionKey: boo
     url = found.url;
     source = found.urlSource;
     encryptionKey ??= found.encryptionKey;
+    ca = found.ca;
   }
   if (!url && process.env.CALLFLEET_MEMORY_URL) {
     url = process.env.CALLFLEET_MEMORY_URL;
     source = 'CALLFLEET_MEMORY_URL';
   }
   if (!url) throw new UsageError('--database-url, --store NAME or CALLFLEET_MEMORY_URL: required');
-  if (values.host) url = overrideHost(url, values.host);
-  else await assertHostResolves(url, source);
+  const caFile = values['ca-file'] ?? (process.env.CALLFLEET_MEMORY_CA_FILE || undefined);
+  if (caFile) {
+    try {
+      ca = readFileSync(caFile, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--ca-file ${caFile}: ${(error as Error).message}`);
+    }
+  }
+  let serverName: string | undefined;
+  if (values.host) {
+    if (ca) serverName = hostOf(url);
+    url = overrideHost(url, values.host);
+  } else await assertHostResolves(url, source);
   encryptionKey ??= process.env.CALLFLEET_ENCRYPTION_KEY || undefined;
-  return { url, encryptionKey };
+  return { url, encryptionKey, ...(ca ? { ca } : {}), ...(serverName ? { serverName } : {}) };
 }
 
-async function withPool<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+function hostOf(url: string): string | undefined {
+  try {
+    return new URL(url).hostname || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function withPool<T>(
+  { url, ca, serverName }: Connection,
+  fn: (pool: pg.Pool) => Promise<T>,
+): Promise<T> {
   const pool = createPool(url, {
+    ...(ca ? { ca } : {}),
+    ...(serverName ? { serverName } : {}),
     max: 2,
     statementTimeoutMs: 60_000,
     connectTimeoutMs: 10_000,
@@ -96,7 +129,7 @@ function fail(error: unknown): number {
   return 1;
 }
 
-const MIGRATE_USAGE = `usage: callfleet migrate [--database-url URL | --store NAME [-n NS] [--kubeconfig PATH] [--host HOST:PORT]]\n
+const MIGRATE_USAGE = `usage: callfleet migrate [--database-url URL | --store NAME [-n NS] [--kubeconfig PATH] [--host HOST:PORT]] [--ca-file PATH]\n
 Applies the caller-memory schema migrations (idempotent; safe from many pods at once).
 Connection: --database-url, the MemoryStore --store NAME, or CALLFLEET_MEMORY_URL.\n`;
 
@@ -107,8 +140,8 @@ export async function runMigrate(args: string[]): Promise<number> {
       process.stdout.write(MIGRATE_USAGE);
       return 0;
     }
-    const { url } = await resolveConnection(values, false);
-    const result = await withPool(url, (pool) => migrate(pool));
+    const connection = await resolveConnection(values, false);
+    const result = await withPool(connection, (pool) => migrate(pool));
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;
   } catch (error) {
@@ -124,12 +157,15 @@ const MEMORY_USAGE = `usage: callfleet memory <export|forget|audit> [options]
                            list data-rights audit entries (no personal data)
 
 connection (flags win over --store, which wins over the environment):
-  --store NAME             read the URL and the encryption key from the MemoryStore's Secrets
-                           (status.connectionSecret, spec.encryption.keySecretRef) via the Kubernetes API
+  --store NAME             read the URL, the CA and the encryption key from the MemoryStore's Secrets
+                           (status.connectionSecret, status.caBundle, spec.encryption.keySecretRef)
+                           via the Kubernetes API
   -n, --namespace NS       the MemoryStore's namespace (default: the kubeconfig context's, else default)
   --kubeconfig PATH        default: $KUBECONFIG, then ~/.kube/config, then in-cluster
   --host HOST:PORT         connect here instead of the URL's host (the Secret holds the in-cluster
-                           Service name; e.g. after kubectl port-forward svc/NAME-postgres 5432)
+                           Service name; e.g. after kubectl port-forward svc/NAME-postgres 5432);
+                           with a CA the certificate must still name the URL's host (verify-full)
+  --ca-file PATH           or CALLFLEET_MEMORY_CA_FILE: the server's CA, TLS with verify-full
   --database-url URL       or CALLFLEET_MEMORY_URL
   --encryption-key KEYS    or CALLFLEET_ENCRYPTION_KEY ("id:base64,..." active key first)
   --actor WHO              who asks (recorded in the audit entry; default: the OS user)
@@ -162,7 +198,8 @@ export async function runMemory(args: string[]): Promise<number> {
       throw new UsageError(`unknown memory command: ${sub}\n\n${MEMORY_USAGE}`);
     const needsKey = sub !== 'audit';
     if (needsKey && !values.phone) throw new UsageError('--phone: required (E.164, e.g. +14155550100)');
-    const { url, encryptionKey } = await resolveConnection(values, needsKey);
+    const connection = await resolveConnection(values, needsKey);
+    const { encryptionKey } = connection;
     const actor = values.actor ?? process.env.CALLFLEET_ACTOR ?? safeUser();
     if (sub === 'audit') {
       const limit = values.limit ? Number(values.limit) : 100;
@@ -171,7 +208,7 @@ export async function runMemory(args: string[]): Promise<number> {
         throw new UsageError('--action: forget or export');
       }
       const action = values.action as 'forget' | 'export' | undefined;
-      const entries = await withPool(url, (pool) =>
+      const entries = await withPool(connection, (pool) =>
         listAudit(pool, { limit, ...(action ? { action } : {}) }),
       );
       process.stdout.write(`${JSON.stringify(entries, null, 2)}\n`);
@@ -184,11 +221,11 @@ export async function runMemory(args: string[]): Promise<number> {
     const keyring = parseKeyring(encryptionKey);
     const phone = values.phone;
     if (sub === 'export') {
-      const doc = await withPool(url, (pool) => exportCaller(pool, keyring, phone, actor));
+      const doc = await withPool(connection, (pool) => exportCaller(pool, keyring, phone, actor));
       process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
       return doc.found ? 0 : 3;
     }
-    const result = await withPool(url, (pool) => forgetCaller(pool, keyring, phone, actor));
+    const result = await withPool(connection, (pool) => forgetCaller(pool, keyring, phone, actor));
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     return 0;
   } catch (error) {

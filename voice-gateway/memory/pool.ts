@@ -3,6 +3,7 @@
 // With a CA (the MemoryStore's, mounted at CALLFLEET_MEMORY_CA_FILE) the pool always connects with TLS
 // and verify-full: the server's certificate must chain to that CA and name the host dialled, whatever
 // sslmode the URL says (an older connection Secret may still say sslmode=disable).
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import pg from 'pg';
 
 export interface PoolOptions {
@@ -12,6 +13,11 @@ export interface PoolOptions {
   applicationName?: string;
   /** PEM CA bundle: TLS with verify-full against it. */
   ca?: string;
+  /**
+   * The name the server certificate must carry when the URL dials another address (`callfleet memory
+   * --host 127.0.0.1:5432` through a port-forward): verify-full still checks the in-cluster name.
+   */
+  serverName?: string;
 }
 
 /** URL parameters that would override the TLS settings (pg lets the URL win over the config). */
@@ -21,15 +27,21 @@ const SSL_PARAMS = ['ssl', 'sslmode', 'sslrootcert', 'sslcert', 'sslkey', 'sslne
 export function verifyFullConfig(
   url: string,
   ca: string,
+  serverName?: string,
 ): { connectionString: string; ssl: pg.ConnectionConfig['ssl'] } {
   const parsed = new URL(url);
   for (const p of SSL_PARAMS) parsed.searchParams.delete(p);
-  // checkServerIdentity is Node's default (host name or IP against the certificate's names).
-  return { connectionString: parsed.toString(), ssl: { ca, rejectUnauthorized: true } };
+  // Node's check of the host dialled (name or IP) against the certificate's names, or of serverName.
+  const identity = serverName
+    ? { checkServerIdentity: (_host: string, cert: PeerCertificate) => checkServerIdentity(serverName, cert) }
+    : {};
+  return { connectionString: parsed.toString(), ssl: { ca, rejectUnauthorized: true, ...identity } };
 }
 
 export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
-  const connection = options.ca ? verifyFullConfig(url, options.ca) : { connectionString: url };
+  const connection = options.ca
+    ? verifyFullConfig(url, options.ca, options.serverName)
+    : { connectionString: url };
   const pool = new pg.Pool({
     ...connection,
     max: options.max ?? 10,

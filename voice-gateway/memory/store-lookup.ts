@@ -19,6 +19,8 @@ export interface StoreConnection {
   /** `namespace/name key` of the Secret the URL came from, for error messages. */
   urlSource: string;
   encryptionKey?: string;
+  /** PEM CA of the server (status.caBundle): the CLI connects verify-full with it. */
+  ca?: string;
 }
 
 interface SecretRef {
@@ -28,7 +30,10 @@ interface SecretRef {
 
 interface MemoryStoreObject {
   spec?: { engine?: string; encryption?: { keySecretRef?: SecretRef } };
-  status?: { connectionSecret?: Partial<SecretRef> };
+  status?: {
+    connectionSecret?: Partial<SecretRef>;
+    caBundle?: Partial<SecretRef> & { kind?: 'Secret' | 'ConfigMap' };
+  };
 }
 
 export class StoreLookupError extends Error {}
@@ -70,6 +75,14 @@ export async function lookupMemoryStore(options: StoreLookupOptions): Promise<St
     url,
     urlSource: `Secret ${namespace}/${ref.name} key ${ref.key}`,
   };
+  const caRef = store.status?.caBundle;
+  if (caRef?.name && caRef.key) {
+    const ref = { name: caRef.name, key: caRef.key };
+    connection.ca =
+      caRef.kind === 'ConfigMap'
+        ? await configMapValue(core, namespace, ref)
+        : await secretValue(core, namespace, ref);
+  }
   if (options.withEncryptionKey) {
     // The operator's default when the spec names none (cdk8s/charts/labels.ts memoryStoreNames).
     const keyRef = store.spec?.encryption?.keySecretRef ?? {
@@ -87,6 +100,14 @@ async function secretValue(core: CoreV1Api, namespace: string, ref: SecretRef): 
   const encoded = secret.data?.[ref.key];
   if (encoded === undefined) throw new StoreLookupError(`${what} has no key "${ref.key}"`);
   return Buffer.from(encoded, 'base64').toString('utf8').trim();
+}
+
+async function configMapValue(core: CoreV1Api, namespace: string, ref: SecretRef): Promise<string> {
+  const what = `ConfigMap ${namespace}/${ref.name}`;
+  const map = await kubeCall(what, () => core.readNamespacedConfigMap({ name: ref.name, namespace }));
+  const value = map.data?.[ref.key];
+  if (value === undefined) throw new StoreLookupError(`${what} has no key "${ref.key}"`);
+  return value;
 }
 
 async function kubeCall<T>(what: string, call: () => Promise<T>): Promise<T> {

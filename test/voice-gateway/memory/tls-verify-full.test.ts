@@ -4,7 +4,7 @@
 // certificate names another host. The gateway's pool (and its MemoryRuntime) connect only to the real one.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,6 +14,7 @@ import { memoryStoreModel } from '../../../cdk8s/charts/memorystore/model.ts';
 import { generatePostgresTls, serverHosts } from '../../../cdk8s/charts/memorystore/tls.ts';
 import { parseGatewayConfig } from '../../../voice-gateway/config/load.ts';
 import { createLogger } from '../../../voice-gateway/log.ts';
+import { runMigrate } from '../../../voice-gateway/memory/cli.ts';
 import { parseKeyring } from '../../../voice-gateway/memory/crypto.ts';
 import { createPool } from '../../../voice-gateway/memory/pool.ts';
 import { MemoryRuntime } from '../../../voice-gateway/memory/runtime.ts';
@@ -158,6 +159,27 @@ describe('gateways connect verify-full and refuse a certificate that does not ma
       },
     );
     t.diagnostic('refused: the certificate names only the Service host names, not 127.0.0.1');
+  });
+
+  test('through a port-forward (another address), the certificate must still name the in-cluster host', async () => {
+    const dial = (serverName: string) =>
+      createPool(misnamed.url, { max: 1, connectTimeoutMs: 3000, ca: otherHost['ca.crt'], serverName });
+    const ok = dial('callers-postgres.voice.svc');
+    const wrong = dial('someone-else.voice.svc');
+    pools.push(ok, wrong);
+    assert.equal(await sslOfOneQuery(ok), true);
+    await assert.rejects(wrong.query('SELECT 1'), /does not match|altnames/i);
+  });
+
+  test('callfleet migrate --ca-file: verify-full from the CLI too', async () => {
+    const good = join(dir, 'store-ca.crt');
+    const bad = join(dir, 'ca.crt'); // the impostor CA openssl wrote
+    writeFileSync(good, real['ca.crt']);
+    assert.equal(
+      await runMigrate(['--database-url', `${genuine.url}?sslmode=disable`, '--ca-file', good]),
+      0,
+    );
+    assert.equal(await runMigrate(['--database-url', genuine.url, '--ca-file', bad]), 1);
   });
 
   test('a gateway’s memory runtime with a wrong CA stays down; with the right one it comes up', async () => {
