@@ -63,6 +63,7 @@ describe('memory config', () => {
       required: false,
       recordTranscripts: true,
       extractMemories: true,
+      poolSize: 10,
       healthCheckSeconds: 5,
       retention: { transcriptsDays: 30, memoriesDays: 365, sweepIntervalSeconds: 3600 },
     });
