@@ -4,7 +4,15 @@
 // (smart/fast shutdown), exiting with postgres's code. As root it drops to nobody, as postgres wants.
 // Usage: node test/support/postgres-container.ts [postgres args...]
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { PG_BIN } from './postgres.ts';
 

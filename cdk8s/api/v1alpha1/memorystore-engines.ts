@@ -20,7 +20,9 @@ export const CaBundleSchema = celRefine(
   z
     .strictObject({
       caSecretRef: secretRef('Secret key holding the PEM CA bundle.').optional(),
-      caConfigMapRef: ConfigMapKeySelectorSchema.describe('ConfigMap key holding the PEM CA bundle.').optional(),
+      caConfigMapRef: ConfigMapKeySelectorSchema.describe(
+        'ConfigMap key holding the PEM CA bundle.',
+      ).optional(),
     })
     .describe(
       'PEM CA bundle that signs the database server certificate (e.g. the RDS or Cloud SQL CA). The gateways mount it and connect with TLS, verifying the certificate and the host name (verify-full), whatever sslmode the URL says.',
