@@ -193,6 +193,9 @@ function engineAvailability(engine: string): { status: boolean; reason: string; 
         'engine postgres runs one PostgreSQL pod: no replica, no failover, no point-in-time recovery. It is for development and small fleets; in production use engine external (RDS, Cloud SQL) or cloudnative-pg',
     };
   }
+  if (engine === 'cloudnative-pg') {
+    return { status: false, reason: 'Waiting', message: 'waiting for the CloudNativePG Cluster' };
+  }
   return {
     status: true,
     reason: 'ProviderManaged',

@@ -97,4 +97,26 @@ describe('[integration] the connection budget follows the VoiceAgents', () => {
     await kubectlOk(cluster, ['delete', '-n', NS, 'voiceagent', 'support', '--wait=false']);
     await expectBudget(11, 125); // 11 × 10 + 10 = 120 → 125
   });
+
+  test('cloudnative-pg without CloudNativePG installed: Ready=False saying so, not a failing reconcile', async () => {
+    const ms = example('examples/memorystore-cloudnative-pg.yaml');
+    await applyObjects(cluster, NS, [ms]);
+    let last: unknown;
+    await waitFor(
+      'the NotInstalled message',
+      async () => {
+        const store = await getObject(cluster, NS, 'memorystore/callers-ha');
+        const conditions = (
+          store?.status as { conditions?: { type: string; status: string; message: string }[] }
+        )?.conditions;
+        last = conditions;
+        const ready = conditions?.find((c) => c.type === 'Ready');
+        return ready?.status === 'False' && /CloudNativePG is not installed/.test(ready.message);
+      },
+      60_000,
+      250,
+    ).catch((error) => {
+      throw new Error(`${String(error)}; last: ${JSON.stringify(last)}`);
+    });
+  });
 });
