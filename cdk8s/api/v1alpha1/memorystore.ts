@@ -182,7 +182,7 @@ export const MemoryStoreSpecSchema = celRefine(
   {
     rule: "!has(self.backup) || self.engine == 'postgres'",
     message:
-      'backup is only supported when engine is postgres (back up external databases with their provider; cloudnative-pg backs up through cloudnativePg.backup)',
+      'backup is only supported when engine is postgres (back up external databases with their provider)',
     fieldPath: '.backup',
   },
   (s) => s.backup === undefined || s.engine === 'postgres',
