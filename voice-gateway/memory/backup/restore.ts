@@ -3,6 +3,7 @@
 import type { Writable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { migrate } from '../migrate.ts';
 import { migrations } from '../migrations.ts';
 import { tableColumns } from './dump.ts';
 import {
@@ -58,6 +59,7 @@ export interface RestoreResult {
  * (restoring over live data would silently mix two histories) and a backup from a newer schema.
  */
 export async function restoreMemory(pool: pg.Pool, plaintext: AsyncIterable<Buffer>): Promise<RestoreResult> {
+  await migrate(pool);
   const client = await pool.connect();
   let header: BackupHeader | undefined;
   let trailer: BackupTrailer | undefined;
