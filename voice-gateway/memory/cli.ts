@@ -6,13 +6,14 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
+import { BACKUP_COMMANDS, runBackupCommand } from './backup/cli.ts';
 import { parseKeyring } from './crypto.ts';
 import { exportCaller, forgetCaller, listAudit } from './data-rights.ts';
 import { migrate } from './migrate.ts';
 import { createPool } from './pool.ts';
 import { assertHostResolves, lookupMemoryStore, overrideHost, StoreLookupError } from './store-lookup.ts';
 
-const connectionOptions = {
+export const connectionOptions = {
   'database-url': { type: 'string' },
   store: { type: 'string' },
   kubeconfig: { type: 'string' },
@@ -21,9 +22,9 @@ const connectionOptions = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-interface ConnectionFlags {
+export interface ConnectionFlags {
   'database-url'?: string;
   'encryption-key'?: string;
   store?: string;
@@ -42,7 +43,10 @@ interface Connection {
  * --encryption-key, then the store's key Secret, then CALLFLEET_ENCRYPTION_KEY. --host replaces the
  * URL's host:port whichever way it came.
  */
-async function resolveConnection(values: ConnectionFlags, withEncryptionKey: boolean): Promise<Connection> {
+export async function resolveConnection(
+  values: ConnectionFlags,
+  withEncryptionKey: boolean,
+): Promise<Connection> {
   const explicitKey = values['encryption-key'];
   let url = values['database-url'];
   let source = '--database-url';
@@ -69,7 +73,7 @@ async function resolveConnection(values: ConnectionFlags, withEncryptionKey: boo
   return { url, encryptionKey };
 }
 
-async function withPool<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+export async function withPool<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const pool = createPool(url, {
     max: 2,
     statementTimeoutMs: 60_000,
@@ -83,7 +87,7 @@ async function withPool<T>(url: string, fn: (pool: pg.Pool) => Promise<T>): Prom
   }
 }
 
-function fail(error: unknown): number {
+export function fail(error: unknown): number {
   if (error instanceof StoreLookupError) {
     process.stderr.write(`error: ${error.message}\n`);
     return 1;
@@ -116,7 +120,7 @@ export async function runMigrate(args: string[]): Promise<number> {
   }
 }
 
-const MEMORY_USAGE = `usage: callfleet memory <export|forget|audit> [options]
+const MEMORY_USAGE = `usage: callfleet memory <export|forget|audit|backup|restore|backups|rekey|keys> [options]
 
   export --phone +E164     print every record about the caller as one JSON document (decrypted)
   forget --phone +E164     delete every record about the caller, in one transaction, and audit it
@@ -133,10 +137,13 @@ connection (flags win over --store, which wins over the environment):
   --database-url URL       or CALLFLEET_MEMORY_URL
   --encryption-key KEYS    or CALLFLEET_ENCRYPTION_KEY ("id:base64,..." active key first)
   --actor WHO              who asks (recorded in the audit entry; default: the OS user)
+
+backups, key rotation and the keyring backup: callfleet memory backup --help
 `;
 
 export async function runMemory(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub && BACKUP_COMMANDS.has(sub)) return runBackupCommand(sub, rest);
   try {
     if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
       process.stdout.write(MEMORY_USAGE);
