@@ -10,6 +10,7 @@ import { connectionOptions, fail, resolveConnection, UsageError, withPool } from
 import { parseKeyring } from '../crypto.ts';
 import { keyringSecretManifest, openKeyring, sealKeyring } from '../key-backup.ts';
 import { rekey } from '../rekey.ts';
+import { lookupMemoryStore } from '../store-lookup.ts';
 import { backupToBucket, listBackups, restoreFromBucket } from './bucket-backups.ts';
 import { isEmpty } from './restore.ts';
 
@@ -160,10 +161,17 @@ async function keys(action: string | undefined, values: Values): Promise<number>
     throw new UsageError('CALLFLEET_KEY_PASSPHRASE: required (the passphrase of the key backup)');
   if (action === 'export') {
     if (!values.out) throw new UsageError('--out FILE: required');
-    const { encryptionKey } = await resolveConnection(
-      { ...values, 'database-url': values['database-url'] ?? 'postgres://unused/', host: undefined },
-      true,
-    ).catch(() => ({ encryptionKey: values['encryption-key'] ?? process.env.CALLFLEET_ENCRYPTION_KEY }));
+    let encryptionKey = values['encryption-key'];
+    if (!encryptionKey && values.store) {
+      const found = await lookupMemoryStore({
+        store: values.store,
+        namespace: values.namespace,
+        kubeconfig: values.kubeconfig,
+        withEncryptionKey: true,
+      });
+      encryptionKey = found.encryptionKey;
+    }
+    encryptionKey ??= process.env.CALLFLEET_ENCRYPTION_KEY || undefined;
     if (!encryptionKey)
       throw new UsageError('--encryption-key, --store NAME or CALLFLEET_ENCRYPTION_KEY: required');
     const sealed = sealKeyring(encryptionKey, passphrase);
