@@ -6,7 +6,8 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
-import { BACKUP_COMMANDS, runBackupCommand } from './backup/cli.ts';
+import { saveRecording } from '../recording/export.ts';
+import { BACKUP_COMMANDS, bucketFrom, bucketOptions, runBackupCommand } from './backup/cli.ts';
 import { parseKeyring } from './crypto.ts';
 import { exportCaller, forgetCaller, listAudit } from './data-rights.ts';
 import { migrate } from './migrate.ts';
@@ -137,6 +138,9 @@ connection (flags win over --store, which wins over the environment):
   --database-url URL       or CALLFLEET_MEMORY_URL
   --encryption-key KEYS    or CALLFLEET_ENCRYPTION_KEY ("id:base64,..." active key first)
   --actor WHO              who asks (recorded in the audit entry; default: the OS user)
+  --recordings-dir DIR     export: also write the caller's call recordings there, decrypted (stereo WAV)
+  --bucket NAME ...        the bucket of the call recordings (or CALLFLEET_OBJECT_STORAGE); forget
+                           deletes the recordings there and refuses to run without it when there are any
 
 backups, key rotation and the keyring backup: callfleet memory backup --help
 `;
@@ -158,6 +162,8 @@ export async function runMemory(args: string[]): Promise<number> {
         actor: { type: 'string' },
         limit: { type: 'string' },
         action: { type: 'string' },
+        'recordings-dir': { type: 'string' },
+        ...bucketOptions,
       },
       strict: true,
     });
@@ -190,14 +196,25 @@ export async function runMemory(args: string[]): Promise<number> {
     }
     const keyring = parseKeyring(encryptionKey);
     const phone = values.phone;
-    if (sub === 'export') {
-      const doc = await withPool(url, (pool) => exportCaller(pool, keyring, phone, actor));
-      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-      return doc.found ? 0 : 3;
+    const bucket = bucketFrom(values, values['recordings-dir'] !== undefined);
+    try {
+      if (sub === 'export') {
+        const doc = await withPool(url, (pool) => exportCaller(pool, keyring, phone, actor));
+        const dir = values['recordings-dir'];
+        if (dir && bucket) {
+          for (const r of doc.recordings) {
+            (r as typeof r & { file?: string }).file = await saveRecording(bucket, keyring, r, dir);
+          }
+        }
+        process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+        return doc.found ? 0 : 3;
+      }
+      const result = await withPool(url, (pool) => forgetCaller(pool, keyring, phone, actor, bucket));
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return 0;
+    } finally {
+      bucket?.destroy();
     }
-    const result = await withPool(url, (pool) => forgetCaller(pool, keyring, phone, actor));
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return 0;
   } catch (error) {
     return fail(error);
   }

@@ -7,7 +7,12 @@
 import type pg from 'pg';
 import type { GatewayConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { RecordingIndex } from '../recording/index-store.ts';
+import { exposeRecordingMetrics } from '../recording/metrics.ts';
+import { Recordings } from '../recording/recorder.ts';
+import { sweepRecordings } from '../recording/retention.ts';
 import type { ApiHandler, ElevenLabsWebhookHandlers } from '../server.ts';
+import { Bucket } from '../storage/bucket.ts';
 import type { Keyring } from './crypto.ts';
 import { createDataRightsApi } from './data-rights-api.ts';
 import { createElevenLabsWebhooks, type WebhookHandler } from './elevenlabs-webhooks.ts';
@@ -32,6 +37,8 @@ export interface MemoryRuntimeOptions {
   requestToken?: string | undefined;
   /** Bearer token of the data-rights API (CALLFLEET_DATA_RIGHTS_TOKEN); unset: /memory/* answers 404. */
   dataRightsToken?: string | undefined;
+  /** Call recording (needs this runtime: the index lives in the memory database). */
+  recording?: GatewayConfig['recording'] | undefined;
   /** Write-queue retry backoff (ms). */
   retry?: { baseDelayMs?: number; maxDelayMs?: number };
 }
@@ -50,6 +57,10 @@ export class MemoryRuntime {
   #probeTimer: NodeJS.Timeout | undefined;
   #migrateTimer: NodeJS.Timeout | undefined;
   #sweeper: { stop(): void } | undefined;
+  /** The team's bucket and the pod's recorders, when call recording is on. */
+  readonly bucket: Bucket | undefined;
+  readonly recordings: Recordings | undefined;
+  #recordingSweep: NodeJS.Timeout | undefined;
 
   constructor(o: MemoryRuntimeOptions) {
     this.settings = o.config;
@@ -63,8 +74,28 @@ export class MemoryRuntime {
       logger: this.#log,
       queue: { baseDelayMs: o.retry?.baseDelayMs ?? 200, maxDelayMs: o.retry?.maxDelayMs ?? 5_000 },
     });
+    const rec = o.recording;
+    if (rec?.enabled && rec.bucket) {
+      this.bucket = new Bucket(rec.bucket);
+      this.recordings = new Recordings({
+        bucket: this.bucket,
+        index: new RecordingIndex(this.pool, o.keyring),
+        keyring: o.keyring,
+        retentionDays: rec.retentionDays,
+        agentQueueBytes: Math.round(rec.agentQueueSeconds * 8000),
+        maxBufferBytes: rec.maxBufferBytes,
+        onError: (what, error) => this.#log.warn({ what, err: error.message }, 'call recording failed'),
+      });
+      this.store.recordings = this.recordings;
+      exposeRecordingMetrics(this.recordings);
+    }
     this.memoryApi = adaptApi(
-      createDataRightsApi({ pool: this.pool, keyring: o.keyring, token: o.dataRightsToken || undefined }),
+      createDataRightsApi({
+        pool: this.pool,
+        keyring: o.keyring,
+        token: o.dataRightsToken || undefined,
+        bucket: this.bucket,
+      }),
     );
     if (o.telephony === 'elevenlabs-native') {
       const h = createElevenLabsWebhooks(this.store, o.webhookSecret ?? '', {
@@ -148,6 +179,18 @@ export class MemoryRuntime {
   }
 
   #startSweeper(): void {
+    const bucket = this.bucket;
+    if (bucket && !this.#recordingSweep) {
+      const sweep = () =>
+        void sweepRecordings(this.pool, bucket).then(
+          (n) =>
+            n > 0 && this.#log.info({ recordings: n }, 'retention sweep deleted expired call recordings'),
+          (error: Error) => this.#log.warn({ err: error.message }, 'recording retention sweep failed'),
+        );
+      sweep();
+      this.#recordingSweep = setInterval(sweep, this.settings.retention.sweepIntervalSeconds * 1000);
+      this.#recordingSweep.unref();
+    }
     const r = this.settings.retention;
     if (this.#sweeper || (r.transcriptsDays <= 0 && r.memoriesDays <= 0)) return;
     this.#sweeper = startRetentionSweeper(
@@ -171,6 +214,9 @@ export class MemoryRuntime {
     clearInterval(this.#probeTimer);
     clearTimeout(this.#migrateTimer);
     this.#sweeper?.stop();
+    clearInterval(this.#recordingSweep);
+    // Recordings of the calls that just ended are completed (uploaded, indexed) before the pool closes.
+    await this.recordings?.flush(Date.now() + deadlineMs);
     const pending = this.store.pendingWrites;
     await this.store.flush(deadlineMs);
     if (this.store.pendingWrites > 0) {
@@ -183,6 +229,7 @@ export class MemoryRuntime {
     }
     await this.store.close();
     await Promise.race([this.pool.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+    this.bucket?.destroy();
   }
 }
 

@@ -38,14 +38,18 @@ credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the pod's IRSA / work
 database and key: --store NAME, --database-url, --encryption-key (see callfleet memory --help).
 `;
 
-const options = {
-  ...connectionOptions,
-  'encryption-key': { type: 'string' },
+/** The bucket flags, shared with `memory export|forget` (recordings live in the bucket). */
+export const bucketOptions = {
   bucket: { type: 'string' },
   endpoint: { type: 'string' },
   prefix: { type: 'string' },
   region: { type: 'string' },
   'path-style': { type: 'boolean' },
+} as const;
+
+const ownOptions = {
+  'encryption-key': { type: 'string' },
+  ...bucketOptions,
   keep: { type: 'string' },
   'max-age-days': { type: 'string' },
   from: { type: 'string' },
@@ -56,7 +60,15 @@ const options = {
   'secret-name': { type: 'string' },
 } as const;
 
-type Values = ReturnType<typeof parseArgs<{ options: typeof options; strict: true }>>['values'];
+// A function, not a module constant: ../cli.ts imports this module, so its exports are not ready yet
+// while this module is evaluated.
+const allOptions = () => ({ ...connectionOptions, ...ownOptions });
+type Values = ReturnType<
+  typeof parseArgs<{ options: ReturnType<typeof allOptions>; strict: true; allowPositionals: true }>
+>['values'];
+type BucketFlags = Partial<Record<'bucket' | 'endpoint' | 'prefix' | 'region', string>> & {
+  'path-style'?: boolean;
+};
 
 function positiveInt(
   flag: string,
@@ -69,7 +81,7 @@ function positiveInt(
   return n;
 }
 
-export function bucketFrom(values: Values, required: boolean): Bucket | undefined {
+export function bucketFrom(values: BucketFlags, required: boolean): Bucket | undefined {
   const env = process.env.CALLFLEET_OBJECT_STORAGE;
   let base: Partial<BucketConfig> = {};
   if (env) base = bucketConfigFromJson(env);
@@ -97,10 +109,12 @@ export async function runBackupCommand(sub: string, args: string[]): Promise<num
   try {
     const { values, positionals } = parseArgs({
       args,
-      options,
+      options: allOptions(),
       strict: true,
-      allowPositionals: sub === 'keys',
+      allowPositionals: true,
     });
+    if (sub !== 'keys' && positionals.length > 0)
+      throw new UsageError(`unexpected argument: ${positionals[0]}`);
     if (values.help) {
       process.stdout.write(USAGE);
       return 0;
