@@ -56,9 +56,9 @@ export const recordingConfigSchema = z
       ),
   })
   .strict()
-  .prefault({})
+  .optional()
   .superRefine((r, ctx) => {
-    if (r.enabled && !r.bucket)
+    if (r?.enabled && !r.bucket)
       ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'required when enabled' });
   });
 

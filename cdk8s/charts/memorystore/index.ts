@@ -43,5 +43,6 @@ export function memoryStoreConnection(ms: MemoryStore) {
     connectionSecretKey: external?.key ?? 'url',
     encryptionKeySecretRef: ms.spec.encryption?.keySecretRef ?? { name: names.encryption, key: 'key' },
     retention: { ...ms.spec.retention },
+    objectStorage: ms.spec.objectStorage,
   };
 }

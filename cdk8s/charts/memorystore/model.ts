@@ -28,6 +28,8 @@ export interface MemoryStoreRenderContext {
   existingEncryptionSecret?: boolean;
   encryptionKey?: string;
   randomBytes?: (size: number) => Uint8Array;
+  /** The product image the backup CronJob runs (the operator passes its gateway defaults). */
+  product?: { image?: string; imagePullPolicy?: string; imagePullSecrets?: string[] };
 }
 
 export interface MemoryStoreModel {
