@@ -25,7 +25,11 @@ export class PatternAgent {
   readonly pattern: Buffer;
   readonly chunkBytes: number;
 
-  constructor(patternBytes = 8000, chunkBytes = 1600) {
+  /** Said by the "caller" on every call (a transcript turn, so the call leaves a summary memory). */
+  callerSays: string | undefined;
+
+  constructor(patternBytes = 8000, chunkBytes = 1600, callerSays?: string) {
+    this.callerSays = callerSays;
     this.pattern = agentPattern(patternBytes);
     this.chunkBytes = chunkBytes;
     this.server = createServer((_req, res) => res.writeHead(404).end());
@@ -50,6 +54,8 @@ export class PatternAgent {
           const audio = this.pattern.subarray(off, off + this.chunkBytes).toString('base64');
           ws.send(JSON.stringify({ type: 'audio', audio, itemId: 'greeting' }));
         }
+        if (this.callerSays)
+          ws.send(JSON.stringify({ type: 'transcript', role: 'caller', text: this.callerSays }));
       } else if (m.type === 'audio' && m.audio && session) {
         session.received.push(Buffer.from(m.audio, 'base64'));
       }
