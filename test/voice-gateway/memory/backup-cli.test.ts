@@ -169,7 +169,7 @@ describe('backup, destroy, restore with the callfleet commands; key backup and r
       const rekeyed = cli(['memory', 'rekey', '--batch', '2'], env(second, rotated));
       assert.equal(rekeyed.status, 0, rekeyed.stderr);
       const result = JSON.parse(rekeyed.stdout) as {
-        rekeyed: Record<string, number>;
+        rekeyed: { callers: number; memories: number; recordings: number };
         remaining: Record<string, number>;
       };
       assert.ok(
