@@ -117,7 +117,7 @@ export const ObjectStorageSchema = z
         'Static credentials (S3 access keys, GCS HMAC keys, MinIO users). Omit to use the pod identity (EKS IRSA / Pod Identity via serviceAccountName).',
       ),
     serviceAccountName: objectName(
-      'ServiceAccount the backup and restore Jobs run as (e.g. annotated for EKS IRSA); the namespace default when unset. Gateways use their VoiceAgent ServiceAccount (spec.podTemplate.serviceAccount).',
+      'ServiceAccount the backup CronJob runs as (e.g. annotated for EKS IRSA); the namespace default when unset. Gateways use their VoiceAgent ServiceAccount (spec.podTemplate.serviceAccount).',
     ).optional(),
   })
   .describe(
