@@ -82,8 +82,8 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
       webhookSecret: env.ELEVENLABS_WEBHOOK_SECRET,
       requestToken: env.ELEVENLABS_REQUEST_TOKEN,
       dataRightsToken: env.CALLFLEET_DATA_RIGHTS_TOKEN,
-      recording: config.recording,
     });
+    if (config.recording?.enabled) await runtime.enableRecording(config.recording);
     runtime.start();
   } else if (!deps.memory && config.memory?.enabled) {
     if (config.memory.required) {

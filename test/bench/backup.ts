@@ -127,7 +127,9 @@ try {
       retentionDays: 30,
       agentQueueBytes: 30 * 8000,
       maxBufferBytes: 512 * 1024 * 1024,
+      onError: (what, error) => errors.push(`${what}: ${error.message}`),
     });
+    const errors: string[] = [];
     const frame = randomBytes(160);
     const agentChunk = randomBytes(1600).toString('base64');
     const frames = CALL_SECONDS * 50;
@@ -177,6 +179,8 @@ try {
       rssGrowthBytes: process.memoryUsage().rss - rss0,
       wallSeconds: round(wall, 2),
       droppedBytes: recordings.counters.droppedBytes,
+      failed: recordings.counters.failed,
+      errors: [...new Set(errors)].slice(0, 5),
     };
   } finally {
     await tpool.end();

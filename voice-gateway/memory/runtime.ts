@@ -8,11 +8,10 @@ import type pg from 'pg';
 import type { GatewayConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
 import { RecordingIndex } from '../recording/index-store.ts';
-import { exposeRecordingMetrics } from '../recording/metrics.ts';
-import { Recordings } from '../recording/recorder.ts';
+import type { Recordings } from '../recording/recorder.ts';
 import { sweepRecordings } from '../recording/retention.ts';
 import type { ApiHandler, ElevenLabsWebhookHandlers } from '../server.ts';
-import { Bucket } from '../storage/bucket.ts';
+import type { Bucket } from '../storage/bucket.ts';
 import type { Keyring } from './crypto.ts';
 import { createDataRightsApi } from './data-rights-api.ts';
 import { createElevenLabsWebhooks, type WebhookHandler } from './elevenlabs-webhooks.ts';
@@ -37,8 +36,6 @@ export interface MemoryRuntimeOptions {
   requestToken?: string | undefined;
   /** Bearer token of the data-rights API (CALLFLEET_DATA_RIGHTS_TOKEN); unset: /memory/* answers 404. */
   dataRightsToken?: string | undefined;
-  /** Call recording (needs this runtime: the index lives in the memory database). */
-  recording?: GatewayConfig['recording'] | undefined;
   /** Write-queue retry backoff (ms). */
   retry?: { baseDelayMs?: number; maxDelayMs?: number };
 }
@@ -58,8 +55,9 @@ export class MemoryRuntime {
   #migrateTimer: NodeJS.Timeout | undefined;
   #sweeper: { stop(): void } | undefined;
   /** The team's bucket and the pod's recorders, when call recording is on. */
-  readonly bucket: Bucket | undefined;
-  readonly recordings: Recordings | undefined;
+  bucket: Bucket | undefined;
+  recordings: Recordings | undefined;
+  readonly #keyring: Keyring;
   #recordingSweep: NodeJS.Timeout | undefined;
 
   constructor(o: MemoryRuntimeOptions) {
@@ -74,27 +72,21 @@ export class MemoryRuntime {
       logger: this.#log,
       queue: { baseDelayMs: o.retry?.baseDelayMs ?? 200, maxDelayMs: o.retry?.maxDelayMs ?? 5_000 },
     });
-    const rec = o.recording;
-    if (rec?.enabled && rec.bucket) {
-      this.bucket = new Bucket(rec.bucket);
-      this.recordings = new Recordings({
-        bucket: this.bucket,
-        index: new RecordingIndex(this.pool, o.keyring),
-        keyring: o.keyring,
-        retentionDays: rec.retentionDays,
-        agentQueueBytes: Math.round(rec.agentQueueSeconds * 8000),
-        maxBufferBytes: rec.maxBufferBytes,
-        onError: (what, error) => this.#log.warn({ what, err: error.message }, 'call recording failed'),
-      });
-      this.store.recordings = this.recordings;
-      exposeRecordingMetrics(this.recordings);
-    }
+    this.#keyring = o.keyring;
+    // Forget deletes the caller's recordings in the bucket; without recording on there is no bucket,
+    // and a caller with recordings cannot be forgotten here (the delete fails, the forget rolls back).
+    const objects = {
+      delete: async (keys: string[]) => {
+        if (!this.bucket) throw new Error('the caller has call recordings but this gateway has no bucket');
+        await this.bucket.delete(keys);
+      },
+    };
     this.memoryApi = adaptApi(
       createDataRightsApi({
         pool: this.pool,
         keyring: o.keyring,
         token: o.dataRightsToken || undefined,
-        bucket: this.bucket,
+        bucket: objects,
       }),
     );
     if (o.telephony === 'elevenlabs-native') {
@@ -119,6 +111,31 @@ export class MemoryRuntime {
       };
     }
     memoryUp.set(0);
+  }
+
+  /**
+   * Turns call recording on (voice-gateway/recording/). The S3 client is loaded here, only when
+   * recording is on: importing it costs about a second of start-up a gateway without it should not pay.
+   */
+  async enableRecording(rec: NonNullable<GatewayConfig['recording']>): Promise<void> {
+    if (!rec.enabled || !rec.bucket) return;
+    const [{ Bucket }, { Recordings }, { exposeRecordingMetrics }] = await Promise.all([
+      import('../storage/bucket.ts'),
+      import('../recording/recorder.ts'),
+      import('../recording/metrics.ts'),
+    ]);
+    this.bucket = new Bucket(rec.bucket);
+    this.recordings = new Recordings({
+      bucket: this.bucket,
+      index: new RecordingIndex(this.pool, this.#keyring),
+      keyring: this.#keyring,
+      retentionDays: rec.retentionDays,
+      agentQueueBytes: Math.round(rec.agentQueueSeconds * 8000),
+      maxBufferBytes: rec.maxBufferBytes,
+      onError: (what, error) => this.#log.warn({ what, err: error.message }, 'call recording failed'),
+    });
+    this.store.recordings = this.recordings;
+    exposeRecordingMetrics(this.recordings);
   }
 
   /** True while the database answers and the schema is migrated. */
