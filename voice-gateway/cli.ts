@@ -97,6 +97,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
       requestToken: env.ELEVENLABS_REQUEST_TOKEN,
       dataRightsToken: env.CALLFLEET_DATA_RIGHTS_TOKEN,
     });
+    if (config.recording?.enabled) await runtime.enableRecording(config.recording);
     runtime.start();
   } else if (!deps.memory && config.memory?.enabled) {
     if (config.memory.required) {

@@ -367,6 +367,7 @@ export class Gateway {
       streamUrl: `${this.#wssBase}/twilio/stream/${callSid}`,
       statusCallback: `${this.#httpBase}/twilio/stream-status`,
       parameters: { [STREAM_CREDENTIAL_PARAM]: credential },
+      say: this.#o.config.recording?.enabled ? this.#o.config.recording.consentAnnouncement : undefined,
     });
     return xml(twiml);
   }

@@ -47,7 +47,7 @@ export async function reconcileMemoryStore(
   const parsed = parseMemoryStore(store);
   const fleet = fleetOf(ctx.voiceAgents, store.metadata?.namespace ?? '', store.metadata?.name ?? '');
   const rendered = parsed.ok
-    ? renderMemoryStore(parsed.value, { ...existingSecrets(ctx, store), fleet })
+    ? renderMemoryStore(parsed.value, { ...existingSecrets(ctx, store), fleet, product: ctx.gatewayDefaults })
     : undefined;
   if (!parsed.ok || !rendered?.ok) {
     const message = !parsed.ok
@@ -72,7 +72,14 @@ export async function reconcileMemoryStore(
   }
 
   const applied = await applyChildren(ctx.rest, ctx.caches, rendered.objects);
-  const pruned = await pruneChildren(ctx.rest, ctx.caches, store.metadata?.uid ?? '', rendered.objects);
+  // Data is never deleted by pruning (e.g. the PVC of the pre-object-storage backups): deletionPolicy decides.
+  const pruned = await pruneChildren(
+    ctx.rest,
+    ctx.caches,
+    store.metadata?.uid ?? '',
+    rendered.objects,
+    (o) => o.kind === 'PersistentVolumeClaim',
+  );
   if (applied.writes || pruned) log.info({ applied: applied.written, pruned }, 'children updated');
 
   const spec = parsed.value.spec;

@@ -30,7 +30,7 @@ kube_minor=${KUBERNETES_VERSION#v1.}; kube_minor=${kube_minor%%.*}
 kv=k8s.io/component-base/version
 kube_ldflags="-X $kv.gitVersion=$KUBERNETES_VERSION -X $kv.gitMajor=1 -X $kv.gitMinor=$kube_minor -X $kv.gitTreeState=clean -X $kv.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBERNETES_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=$kube_minor"
 
-want=${*:-etcd kubernetes kwok helm promtool prometheus actionlint}
+want=${*:-etcd kubernetes kwok helm promtool prometheus actionlint versitygw}
 for tool in $want; do
   case $tool in
     kubernetes) build kubernetes "$KUBERNETES_VERSION" kubernetes "$kube_ldflags" \
@@ -44,6 +44,9 @@ for tool in $want; do
     # (nothing to build with npm); the API and rule evaluation are all the test uses.
     prometheus) build prometheus "$PROMETHEUS_VERSION" prometheus "" github.com/prometheus/prometheus/cmd/prometheus ;;
     actionlint) build actionlint "$ACTIONLINT_VERSION" actionlint "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint ;;
+    # The S3-compatible server of the object-storage tests (backups, call recordings): Versity's
+    # gateway over a POSIX directory. MinIO builds too but takes several times longer here (ADR 0026).
+    versitygw)  build versitygw "$VERSITYGW_VERSION" versitygw "" github.com/versity/versitygw/cmd/versitygw ;;
     *) log "unknown tool: $tool"; exit 2 ;;
   esac
 done
@@ -57,5 +60,6 @@ for tool in $want; do
     promtool) echo "$cache/promtool-$PROMETHEUS_VERSION/bin" ;;
     prometheus) echo "$cache/prometheus-$PROMETHEUS_VERSION/bin" ;;
     actionlint) echo "$cache/actionlint-$ACTIONLINT_VERSION/bin" ;;
+    versitygw) echo "$cache/versitygw-$VERSITYGW_VERSION/bin" ;;
   esac
 done

@@ -22,6 +22,7 @@ const versionKey = {
   promtool: 'PROMETHEUS_VERSION',
   prometheus: 'PROMETHEUS_VERSION',
   actionlint: 'ACTIONLINT_VERSION',
+  versitygw: 'VERSITYGW_VERSION',
 } as const;
 
 export type Tool = keyof typeof versionKey;

@@ -13,6 +13,7 @@ import type { GatewayConfig } from '../config/schema.ts';
 import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
+import type { RecordingTap } from '../recording/recorder.ts';
 import {
   clearMessage,
   type InboundStart,
@@ -92,6 +93,8 @@ export class CallSession {
   #refused: StreamRefusal | undefined;
   #conversationId: string | undefined;
   #context: CallerContext | null = null;
+  /** Call recording tap (voice-gateway/recording/): fed beside the relay, never awaited. */
+  #recording: RecordingTap | undefined;
   readonly #transcript: TranscriptTurn[] = [];
   readonly #outboundLimit: number;
   readonly #queueCap: number;
@@ -207,6 +210,7 @@ export class CallSession {
   #callerAudio(payload: string, receivedAt: number): void {
     const now = Date.now();
     const n = this.#scratch.write(payload, 'base64');
+    this.#recording?.caller(this.#scratch, n);
     if (mulawPeak(this.#scratch, n) >= SPEECH_PEAK) {
       this.#lastSpeechAt = now;
       this.#lastActivityAt = now;
@@ -250,6 +254,11 @@ export class CallSession {
     }
     d.metrics.activeCalls.inc();
     d.onStart(this);
+    this.#recording = d.memory?.openRecording?.({
+      callSid: claims.callSid,
+      streamSid: s.streamSid,
+      from: claims.from,
+    });
     this.#log = d.log.child({ callSid: claims.callSid, streamSid: s.streamSid });
     this.#log.info(
       { from: maskPhone(claims.from), to: maskPhone(claims.to), resumed: this.#resumed || undefined },
@@ -427,6 +436,7 @@ export class CallSession {
     } finally {
       socket?.uncork();
     }
+    this.#recording?.agent(payload);
     m.frames.out += 2;
     m.relayLatency.observe('to_caller', receivedAt);
   }
@@ -438,6 +448,7 @@ export class CallSession {
     const played = this.#marks.playedMs(item);
     this.#ws.send(clearMessage(this.#streamSid));
     this.#d.metrics.frames.out++;
+    this.#recording?.clear();
     this.#marks.cleared();
     this.#agentAudioUntil = 0;
     if (unheard && item !== undefined) this.#backend?.truncate?.(item, played);
@@ -578,6 +589,7 @@ export class CallSession {
     this.#backend?.close();
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#recording?.close();
     const claims = this.#claims;
     if (!claims || !this.#startAt) {
       // Never a call: no outcome, no record (refusals were counted when they happened).

@@ -1,6 +1,7 @@
 // The gateway's runtime config: the single definition shared with the operator's renderer (which
 // imports this schema to write the ConfigMap). Plain JSON-able; secrets never live here.
 import { z } from 'zod';
+import { bucketConfigSchema } from '../storage/bucket-config.ts';
 
 const httpUrl = z.url({ protocol: /^(https?|wss?)$/ });
 
@@ -20,6 +21,46 @@ export const fallbackSchema = z
       .describe('Number (E.164) or SIP URI of humans to transfer the caller to'),
   })
   .describe('What a caller gets when the pod is full, draining, or the agent backend is down');
+
+export const recordingConfigSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    bucket: bucketConfigSchema.optional().describe('Where recordings go (the MemoryStore objectStorage)'),
+    retentionDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(3650)
+      .default(90)
+      .describe('Days a recording is kept; the retention sweep deletes it (object and index row) after'),
+    consentAnnouncement: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('Said to the caller (TwiML <Say>) before the stream connects, so before the agent speaks'),
+    agentQueueSeconds: z
+      .number()
+      .min(1)
+      .max(120)
+      .default(30)
+      .describe("Agent audio held ahead of playback per call (the model of Twilio's playback buffer)"),
+    maxBufferBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .max(4 * 1024 * 1024 * 1024)
+      .default(128 * 1024 * 1024)
+      .describe(
+        'Bytes all recordings of the pod may hold before upload; beyond it audio is dropped (counted)',
+      ),
+  })
+  .strict()
+  .optional()
+  .superRefine((r, ctx) => {
+    if (r?.enabled && !r.bucket)
+      ctx.addIssue({ code: 'custom', path: ['bucket'], message: 'required when enabled' });
+  });
 
 export const gatewayConfigSchema = z
   .object({
@@ -206,6 +247,8 @@ export const gatewayConfigSchema = z
       })
       .strict()
       .prefault({}),
+    // Call recording (voice-gateway/recording/): needs caller memory (the recordings index and the key).
+    recording: recordingConfigSchema,
     twilio: z.object({ apiBaseUrl: httpUrl.optional() }).optional(),
     limits: z
       .object({

@@ -7,13 +7,15 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
+import { saveRecording } from '../recording/export.ts';
+import { BACKUP_COMMANDS, bucketFrom, bucketOptions, runBackupCommand } from './backup/cli.ts';
 import { parseKeyring } from './crypto.ts';
 import { exportCaller, forgetCaller, listAudit } from './data-rights.ts';
 import { migrate } from './migrate.ts';
 import { createPool } from './pool.ts';
 import { assertHostResolves, lookupMemoryStore, overrideHost, StoreLookupError } from './store-lookup.ts';
 
-const connectionOptions = {
+export const connectionOptions = {
   'database-url': { type: 'string' },
   store: { type: 'string' },
   kubeconfig: { type: 'string' },
@@ -23,9 +25,9 @@ const connectionOptions = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
-interface ConnectionFlags {
+export interface ConnectionFlags {
   'database-url'?: string;
   'encryption-key'?: string;
   store?: string;
@@ -49,7 +51,10 @@ interface Connection {
  * --encryption-key, then the store's key Secret, then CALLFLEET_ENCRYPTION_KEY. --host replaces the
  * URL's host:port whichever way it came.
  */
-async function resolveConnection(values: ConnectionFlags, withEncryptionKey: boolean): Promise<Connection> {
+export async function resolveConnection(
+  values: ConnectionFlags,
+  withEncryptionKey: boolean,
+): Promise<Connection> {
   const explicitKey = values['encryption-key'];
   let url = values['database-url'];
   let source = '--database-url';
@@ -97,7 +102,7 @@ function hostOf(url: string): string | undefined {
   }
 }
 
-async function withPool<T>(
+export async function withPool<T>(
   { url, ca, serverName }: Connection,
   fn: (pool: pg.Pool) => Promise<T>,
 ): Promise<T> {
@@ -116,7 +121,7 @@ async function withPool<T>(
   }
 }
 
-function fail(error: unknown): number {
+export function fail(error: unknown): number {
   if (error instanceof StoreLookupError) {
     process.stderr.write(`error: ${error.message}\n`);
     return 1;
@@ -149,7 +154,7 @@ export async function runMigrate(args: string[]): Promise<number> {
   }
 }
 
-const MEMORY_USAGE = `usage: callfleet memory <export|forget|audit> [options]
+const MEMORY_USAGE = `usage: callfleet memory <export|forget|audit|backup|restore|backups|rekey|keys> [options]
 
   export --phone +E164     print every record about the caller as one JSON document (decrypted)
   forget --phone +E164     delete every record about the caller, in one transaction, and audit it
@@ -169,10 +174,16 @@ connection (flags win over --store, which wins over the environment):
   --database-url URL       or CALLFLEET_MEMORY_URL
   --encryption-key KEYS    or CALLFLEET_ENCRYPTION_KEY ("id:base64,..." active key first)
   --actor WHO              who asks (recorded in the audit entry; default: the OS user)
+  --recordings-dir DIR     export: also write the caller's call recordings there, decrypted (stereo WAV)
+  --bucket NAME ...        the bucket of the call recordings (or CALLFLEET_OBJECT_STORAGE); forget
+                           deletes the recordings there and refuses to run without it when there are any
+
+backups, key rotation and the keyring backup: callfleet memory backup --help
 `;
 
 export async function runMemory(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub && BACKUP_COMMANDS.has(sub)) return runBackupCommand(sub, rest);
   try {
     if (!sub || sub === '--help' || sub === '-h' || sub === 'help') {
       process.stdout.write(MEMORY_USAGE);
@@ -187,6 +198,8 @@ export async function runMemory(args: string[]): Promise<number> {
         actor: { type: 'string' },
         limit: { type: 'string' },
         action: { type: 'string' },
+        'recordings-dir': { type: 'string' },
+        ...bucketOptions,
       },
       strict: true,
     });
@@ -220,14 +233,25 @@ export async function runMemory(args: string[]): Promise<number> {
     }
     const keyring = parseKeyring(encryptionKey);
     const phone = values.phone;
-    if (sub === 'export') {
-      const doc = await withPool(connection, (pool) => exportCaller(pool, keyring, phone, actor));
-      process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
-      return doc.found ? 0 : 3;
+    const bucket = bucketFrom(values, values['recordings-dir'] !== undefined);
+    try {
+      if (sub === 'export') {
+        const doc = await withPool(connection, (pool) => exportCaller(pool, keyring, phone, actor));
+        const dir = values['recordings-dir'];
+        if (dir && bucket) {
+          for (const r of doc.recordings) {
+            (r as typeof r & { file?: string }).file = await saveRecording(bucket, keyring, r, dir);
+          }
+        }
+        process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+        return doc.found ? 0 : 3;
+      }
+      const result = await withPool(connection, (pool) => forgetCaller(pool, keyring, phone, actor, bucket));
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+      return 0;
+    } finally {
+      bucket?.destroy();
     }
-    const result = await withPool(connection, (pool) => forgetCaller(pool, keyring, phone, actor));
-    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    return 0;
   } catch (error) {
     return fail(error);
   }

@@ -18,6 +18,8 @@ export interface KeyringKey {
   phoneHashKey: Buffer;
   tombstoneKey: Buffer;
   searchKey: Buffer;
+  /** Wraps the per-object data keys of sealed objects in the bucket (backups, call recordings). */
+  objectKey: Buffer;
 }
 
 export interface Keyring {
@@ -48,6 +50,7 @@ export function keyFromMaster(id: string, master: Buffer): KeyringKey {
     phoneHashKey: derive(master, 'phone-hash'),
     tombstoneKey: derive(master, 'tombstone'),
     searchKey: derive(master, 'search-token'),
+    objectKey: derive(master, 'object-dek'),
   };
 }
 

@@ -7,14 +7,16 @@
 import { timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
 import type { Keyring } from './crypto.ts';
-import { exportCaller, forgetCaller, listAudit } from './data-rights.ts';
+import { exportCaller, forgetCaller, listAudit, type ObjectDeleter } from './data-rights.ts';
 import type { Headers, WebhookResponse } from './elevenlabs-webhooks.ts';
 
 export interface DataRightsApiOptions {
   pool: pg.Pool;
   keyring: Keyring;
   /** Bearer token (from a Secret). Unset: the API is disabled. */
-  token?: string;
+  token?: string | undefined;
+  /** The team's bucket, when call recording is on: forget deletes the caller's recordings there. */
+  bucket?: ObjectDeleter | undefined;
 }
 
 export type DataRightsHandler = (
@@ -70,7 +72,10 @@ export function createDataRightsApi(options: DataRightsApiOptions): DataRightsHa
           const doc = await exportCaller(options.pool, options.keyring, body.phone, actor);
           return { status: doc.found ? 200 : 404, body: doc };
         }
-        return { status: 200, body: await forgetCaller(options.pool, options.keyring, body.phone, actor) };
+        return {
+          status: 200,
+          body: await forgetCaller(options.pool, options.keyring, body.phone, actor, options.bucket),
+        };
       }
       return { status: 405, body: { error: `${method} ${pathname}: not supported` } };
     } catch (error) {

@@ -3,6 +3,7 @@
 // leaves an audit entry that doubles as the tombstone: a call record that started before the forget
 // and reaches the database after it (a forget during a live call) is dropped by the writer.
 import type pg from 'pg';
+import { deleteRecordingsOf, type RecordingRow, recordingsOf } from '../recording/index-store.ts';
 import { decrypt, type Keyring, normalizePhone, phoneHashes, tombstoneHashes } from './crypto.ts';
 import { lockKeyOf } from './postgres-store.ts';
 
@@ -27,12 +28,19 @@ export interface CallerExport {
     transcript: { seq: number; role: string; text: string; atMs: number; at: string }[];
   }[];
   memories: { kind: string; text: string; createdAt: string; callSid: string | null }[];
+  /** Call recordings (sealed WAV objects in the team's bucket; `callfleet memory export --recordings-dir` decrypts them). */
+  recordings: RecordingRow[];
+}
+
+/** Deletes objects from the team's bucket (call recordings); absent when no bucket is configured. */
+export interface ObjectDeleter {
+  delete(keys: string[]): Promise<void>;
 }
 
 export interface ForgetResult {
   forgottenAt: string;
   subjectHash: string;
-  counts: { callers: number; calls: number; transcriptTurns: number; memories: number };
+  counts: { callers: number; calls: number; transcriptTurns: number; memories: number; recordings: number };
 }
 
 export interface AuditEntry {
@@ -72,6 +80,7 @@ export async function exportCaller(
     found: false,
     calls: [],
     memories: [],
+    recordings: [],
   };
   const client = await pool.connect();
   try {
@@ -150,6 +159,8 @@ export async function exportCaller(
         callSid: m.call_id ? (sidById.get(m.call_id) ?? null) : null,
       }));
     }
+    result.recordings = await recordingsOf(client, ring, normalized);
+    if (result.recordings.length > 0) result.found = true;
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
@@ -167,6 +178,7 @@ export async function exportCaller(
         calls: result.calls.length,
         transcriptTurns: result.calls.reduce((n, c) => n + c.transcript.length, 0),
         memories: result.memories.length,
+        recordings: result.recordings.length,
       }),
     ],
   );
@@ -182,6 +194,7 @@ export async function forgetCaller(
   ring: Keyring,
   phone: string,
   actor: string,
+  objects?: ObjectDeleter,
 ): Promise<ForgetResult> {
   const normalized = normalizePhone(phone);
   const hashes = phoneHashes(ring, normalized);
@@ -209,11 +222,23 @@ export async function forgetCaller(
       [hashes],
     );
     await client.query('DELETE FROM callers WHERE phone_hash = ANY($1::bytea[])', [hashes]);
+    // Recordings: the objects go before the rows commit, so a failed delete leaves the caller intact
+    // (and the forget retryable) rather than rows gone and audio still in the bucket.
+    const recordingKeys = await deleteRecordingsOf(client, hashes);
+    if (recordingKeys.length > 0) {
+      if (!objects) {
+        throw new Error(
+          `the caller has ${recordingKeys.length} call recording(s) in the bucket: forget needs the bucket (--bucket or CALLFLEET_OBJECT_STORAGE)`,
+        );
+      }
+      await objects.delete(recordingKeys);
+    }
     const counts = {
       callers: row.callers,
       calls: row.calls,
       transcriptTurns: row.turns,
       memories: row.memories,
+      recordings: recordingKeys.length,
     };
     const audit = await client.query<{ at: Date }>(
       `INSERT INTO memory_audit (action, subject_hash, actor, counts) VALUES ('forget', $1, $2, $3) RETURNING at`,

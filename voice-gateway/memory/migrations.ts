@@ -107,4 +107,31 @@ CREATE TABLE call_handoffs (
 CREATE INDEX call_handoffs_expires ON call_handoffs (expires_at);
 `,
   },
+  {
+    version: 3,
+    name: 'call recordings index',
+    sql: `
+-- One row per recorded media stream (a call handed off between pods has one per stream). The audio is
+-- a sealed object in the team's bucket (voice-gateway/recording/); this row is what data-rights export
+-- and forget find it by (phone_hash: the lookup hash, as in callers) and what the retention sweep
+-- deletes past expires_at. The row is written when recording starts, so a forget during the call
+-- deletes it and the recorder, finding its row gone at the end, deletes the object it wrote.
+CREATE TABLE call_recordings (
+  stream_sid   text PRIMARY KEY,
+  call_sid     text NOT NULL,
+  phone_hash   bytea NOT NULL,
+  object_key   text NOT NULL UNIQUE,
+  key_id       text NOT NULL,
+  status       text NOT NULL CHECK (status IN ('recording', 'complete', 'failed')),
+  bytes        bigint,
+  duration_ms  integer,
+  dropped_bytes bigint NOT NULL DEFAULT 0,
+  started_at   timestamptz NOT NULL,
+  ended_at     timestamptz,
+  expires_at   timestamptz NOT NULL
+);
+CREATE INDEX call_recordings_phone ON call_recordings (phone_hash);
+CREATE INDEX call_recordings_expires ON call_recordings (expires_at);
+`,
+  },
 ];

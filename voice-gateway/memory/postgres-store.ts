@@ -3,6 +3,7 @@
 // The call path never waits on the database: lookup() races a time budget, record() only enqueues.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import type { Recordings, RecordingTap } from '../recording/recorder.ts';
 import {
   decrypt,
   encrypt,
@@ -71,6 +72,19 @@ export function lockKeyOf(hash: Buffer): string {
 }
 
 export class PostgresCallerMemory implements CallerMemory {
+  /** Set by the memory runtime when call recording is on (voice-gateway/recording/). */
+  recordings: Recordings | undefined;
+
+  /** A recording tap for the call, when recording is on. Never throws into the call path. */
+  openRecording(call: { callSid: string; streamSid: string; from: string }): RecordingTap | undefined {
+    if (!this.recordings || !call.from) return undefined;
+    try {
+      return this.recordings.open(call);
+    } catch {
+      return undefined;
+    }
+  }
+
   readonly pool: pg.Pool;
   readonly keyring: Keyring;
   readonly encryptText: boolean;

@@ -7,7 +7,11 @@
 import type pg from 'pg';
 import type { GatewayConfig } from '../config/schema.ts';
 import type { Logger } from '../log.ts';
+import { RecordingIndex } from '../recording/index-store.ts';
+import type { Recordings } from '../recording/recorder.ts';
+import { sweepRecordings } from '../recording/retention.ts';
 import type { ApiHandler, ElevenLabsWebhookHandlers } from '../server.ts';
+import type { Bucket } from '../storage/bucket.ts';
 import type { Keyring } from './crypto.ts';
 import { createDataRightsApi } from './data-rights-api.ts';
 import { createElevenLabsWebhooks, type WebhookHandler } from './elevenlabs-webhooks.ts';
@@ -52,6 +56,11 @@ export class MemoryRuntime {
   #probeTimer: NodeJS.Timeout | undefined;
   #migrateTimer: NodeJS.Timeout | undefined;
   #sweeper: { stop(): void } | undefined;
+  /** The team's bucket and the pod's recorders, when call recording is on. */
+  bucket: Bucket | undefined;
+  recordings: Recordings | undefined;
+  readonly #keyring: Keyring;
+  #recordingSweep: NodeJS.Timeout | undefined;
 
   constructor(o: MemoryRuntimeOptions) {
     this.settings = o.config;
@@ -69,8 +78,22 @@ export class MemoryRuntime {
       logger: this.#log,
       queue: { baseDelayMs: o.retry?.baseDelayMs ?? 200, maxDelayMs: o.retry?.maxDelayMs ?? 5_000 },
     });
+    this.#keyring = o.keyring;
+    // Forget deletes the caller's recordings in the bucket; without recording on there is no bucket,
+    // and a caller with recordings cannot be forgotten here (the delete fails, the forget rolls back).
+    const objects = {
+      delete: async (keys: string[]) => {
+        if (!this.bucket) throw new Error('the caller has call recordings but this gateway has no bucket');
+        await this.bucket.delete(keys);
+      },
+    };
     this.memoryApi = adaptApi(
-      createDataRightsApi({ pool: this.pool, keyring: o.keyring, token: o.dataRightsToken || undefined }),
+      createDataRightsApi({
+        pool: this.pool,
+        keyring: o.keyring,
+        token: o.dataRightsToken || undefined,
+        bucket: objects,
+      }),
     );
     if (o.telephony === 'elevenlabs-native') {
       const h = createElevenLabsWebhooks(this.store, o.webhookSecret ?? '', {
@@ -94,6 +117,31 @@ export class MemoryRuntime {
       };
     }
     memoryUp.set(0);
+  }
+
+  /**
+   * Turns call recording on (voice-gateway/recording/). The S3 client is loaded here, only when
+   * recording is on: importing it costs about a second of start-up a gateway without it should not pay.
+   */
+  async enableRecording(rec: NonNullable<GatewayConfig['recording']>): Promise<void> {
+    if (!rec.enabled || !rec.bucket) return;
+    const [{ Bucket }, { Recordings }, { exposeRecordingMetrics }] = await Promise.all([
+      import('../storage/bucket.ts'),
+      import('../recording/recorder.ts'),
+      import('../recording/metrics.ts'),
+    ]);
+    this.bucket = new Bucket(rec.bucket);
+    this.recordings = new Recordings({
+      bucket: this.bucket,
+      index: new RecordingIndex(this.pool, this.#keyring),
+      keyring: this.#keyring,
+      retentionDays: rec.retentionDays,
+      agentQueueBytes: Math.round(rec.agentQueueSeconds * 8000),
+      maxBufferBytes: rec.maxBufferBytes,
+      onError: (what, error) => this.#log.warn({ what, err: error.message }, 'call recording failed'),
+    });
+    this.store.recordings = this.recordings;
+    exposeRecordingMetrics(this.recordings);
   }
 
   /** True while the database answers and the schema is migrated. */
@@ -154,6 +202,18 @@ export class MemoryRuntime {
   }
 
   #startSweeper(): void {
+    const bucket = this.bucket;
+    if (bucket && !this.#recordingSweep) {
+      const sweep = () =>
+        void sweepRecordings(this.pool, bucket).then(
+          (n) =>
+            n > 0 && this.#log.info({ recordings: n }, 'retention sweep deleted expired call recordings'),
+          (error: Error) => this.#log.warn({ err: error.message }, 'recording retention sweep failed'),
+        );
+      sweep();
+      this.#recordingSweep = setInterval(sweep, this.settings.retention.sweepIntervalSeconds * 1000);
+      this.#recordingSweep.unref();
+    }
     const r = this.settings.retention;
     if (this.#sweeper || (r.transcriptsDays <= 0 && r.memoriesDays <= 0)) return;
     this.#sweeper = startRetentionSweeper(
@@ -177,6 +237,9 @@ export class MemoryRuntime {
     clearInterval(this.#probeTimer);
     clearTimeout(this.#migrateTimer);
     this.#sweeper?.stop();
+    clearInterval(this.#recordingSweep);
+    // Recordings of the calls that just ended are completed (uploaded, indexed) before the pool closes.
+    await this.recordings?.flush(Date.now() + deadlineMs);
     const pending = this.store.pendingWrites;
     await this.store.flush(deadlineMs);
     if (this.store.pendingWrites > 0) {
@@ -189,6 +252,7 @@ export class MemoryRuntime {
     }
     await this.store.close();
     await Promise.race([this.pool.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+    this.bucket?.destroy();
   }
 }
 

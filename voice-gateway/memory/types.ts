@@ -1,5 +1,6 @@
 // The contract between the call path (voice-gateway/call, backends) and caller memory
 // (voice-gateway/memory). The call path only ever sees these types; PostgreSQL stays behind them.
+import type { RecordingTap } from '../recording/recorder.ts';
 
 /** What the agent is told about the caller at the start of a call. No phone number in here. */
 export interface CallerContext {
@@ -80,6 +81,8 @@ export interface CallerMemory {
   saveHandoff?(record: HandoffRecord): Promise<void>;
   /** Reads and deletes the hand-off record of a call; null when absent or expired. Rejects on errors. */
   takeHandoff?(callSid: string): Promise<HandoffRecord | null>;
+  /** A recording tap for the call when call recording is on (voice-gateway/recording/), else undefined. */
+  openRecording?(call: { callSid: string; streamSid: string; from: string }): RecordingTap | undefined;
   /** Waits until queued records are written or the deadline passes. */
   flush(deadlineMs: number): Promise<void>;
   close(): Promise<void>;

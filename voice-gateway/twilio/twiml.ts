@@ -12,6 +12,8 @@ export interface StreamTwimlOptions {
   streamUrl: string;
   statusCallback?: string;
   parameters: Record<string, string>;
+  /** Said before the stream connects (e.g. the call-recording consent announcement). */
+  say?: string | undefined;
 }
 
 export function connectStreamTwiml(o: StreamTwimlOptions): string {
@@ -20,7 +22,8 @@ export function connectStreamTwiml(o: StreamTwimlOptions): string {
     params += `<Parameter name="${escapeXml(name)}" value="${escapeXml(value.slice(0, 480))}"/>`;
   }
   const cb = o.statusCallback ? ` statusCallback="${escapeXml(o.statusCallback)}"` : '';
-  return `${head}<Response><Connect><Stream url="${escapeXml(o.streamUrl)}"${cb}>${params}</Stream></Connect></Response>`;
+  const say = o.say ? `<Say>${escapeXml(o.say)}</Say>` : '';
+  return `${head}<Response>${say}<Connect><Stream url="${escapeXml(o.streamUrl)}"${cb}>${params}</Stream></Connect></Response>`;
 }
 
 export interface FallbackTwiml {

@@ -4,6 +4,7 @@ import { celRefine } from '../cel.ts';
 import {
   API_VERSION,
   conditionsList,
+  HTTP_URL,
   ObjectMetaSchema,
   objectName,
   passthrough,
@@ -77,6 +78,54 @@ export const EncryptionSchema = z
     'Field-level encryption of caller data; when omitted the operator generates a key in the Secret <name>-encryption (key "key").',
   );
 
+export const ObjectStorageSchema = z
+  .strictObject({
+    endpoint: z
+      .string()
+      .max(512)
+      .regex(HTTP_URL)
+      .optional()
+      .describe(
+        'S3 API endpoint; AWS S3 of the region when unset. GCS: https://storage.googleapis.com (interoperability mode, HMAC keys); MinIO: its URL.',
+      ),
+    bucket: z
+      .string()
+      .min(3)
+      .max(63)
+      .regex(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/)
+      .describe('Bucket name. Backups go under <prefix>backups/, call recordings under <prefix>recordings/.'),
+    prefix: z
+      .string()
+      .max(512)
+      .regex(/^([A-Za-z0-9!_.*'()-]+\/)*$/)
+      .default('')
+      .describe(
+        'Key prefix of every object written (empty, or path segments each ending in "/", e.g. callfleet/prod/).',
+      ),
+    region: z.string().min(1).max(64).default('us-east-1').describe('Bucket region (GCS: auto).'),
+    forcePathStyle: z
+      .boolean()
+      .default(false)
+      .describe('Path-style requests (endpoint/bucket/key), as MinIO and most self-hosted servers need.'),
+    credentials: z
+      .strictObject({
+        accessKeyIdSecretRef: secretRef('Secret key holding the access key id (GCS: the HMAC key id).'),
+        secretAccessKeySecretRef: secretRef(
+          'Secret key holding the secret access key (GCS: the HMAC secret).',
+        ),
+      })
+      .optional()
+      .describe(
+        'Static credentials (S3 access keys, GCS HMAC keys, MinIO users). Omit to use the pod identity (EKS IRSA / Pod Identity via serviceAccountName).',
+      ),
+    serviceAccountName: objectName(
+      'ServiceAccount the backup CronJob runs as (e.g. annotated for EKS IRSA); the namespace default when unset. Gateways use their VoiceAgent ServiceAccount (spec.podTemplate.serviceAccount).',
+    ).optional(),
+  })
+  .describe(
+    "The team's bucket (S3 API: AWS S3, GCS interoperability, MinIO): encrypted memory backups and call recordings of VoiceAgents using this store.",
+  );
+
 export const BackupSchema = z
   .strictObject({
     schedule: z
@@ -84,10 +133,22 @@ export const BackupSchema = z
       .min(9)
       .max(128)
       .describe('Cron schedule of the backups (CronJob syntax), e.g. "0 3 * * *".'),
-    keep: z.int().min(1).max(365).default(7).describe('Number of backups kept.'),
-    storage: StorageSchema.prefault({}),
+    keep: z
+      .int()
+      .min(1)
+      .max(1000)
+      .default(7)
+      .describe('Number of backups kept in the bucket (newest first).'),
+    maxAgeDays: z
+      .int()
+      .min(1)
+      .max(3650)
+      .optional()
+      .describe('Backups older than this are deleted too (the newest backup is always kept).'),
   })
-  .describe('Scheduled pg_dump backups to a PersistentVolumeClaim; only for engine postgres.');
+  .describe(
+    'Scheduled backups: a CronJob running `callfleet memory backup` (the product image, non-root) writes an encrypted dump to spec.objectStorage; needs objectStorage.',
+  );
 
 const specBase = z
   .strictObject({
@@ -103,6 +164,7 @@ const specBase = z
     connections: ConnectionsSchema.prefault({}),
     retention: RetentionSchema.prefault({}),
     encryption: EncryptionSchema.optional(),
+    objectStorage: ObjectStorageSchema.optional(),
     backup: BackupSchema.optional(),
     deletionPolicy: z
       .enum(['Retain', 'Delete'])
@@ -177,16 +239,16 @@ const specEngineImmutable = celRefine(
   },
   () => true,
 );
-export const MemoryStoreSpecSchema = celRefine(
+const specBackupBucket = celRefine(
   specEngineImmutable,
   {
-    rule: "!has(self.backup) || self.engine == 'postgres'",
-    message:
-      'backup is only supported when engine is postgres (back up external databases with their provider)',
+    rule: '!has(self.backup) || has(self.objectStorage)',
+    message: 'backup needs objectStorage (backups are written to the bucket)',
     fieldPath: '.backup',
   },
-  (s) => s.backup === undefined || s.engine === 'postgres',
+  (s) => s.backup === undefined || s.objectStorage !== undefined,
 );
+export const MemoryStoreSpecSchema = specBackupBucket;
 
 export const MemoryStoreStatusSchema = z
   .strictObject({
@@ -241,3 +303,4 @@ export type MemoryStore = z.output<typeof MemoryStoreSchema>;
 export type MemoryStoreInput = z.input<typeof MemoryStoreSchema>;
 export type MemoryStoreSpec = z.output<typeof MemoryStoreSpecSchema>;
 export type MemoryStoreStatus = z.output<typeof MemoryStoreStatusSchema>;
+export type ObjectStorageSpec = z.output<typeof ObjectStorageSchema>;

@@ -183,6 +183,25 @@ export const MemorySchema = z
   })
   .describe('Caller memory: who called before and what they said.');
 
+export const RecordingSchema = z
+  .strictObject({
+    retentionDays: z
+      .int()
+      .min(1)
+      .max(3650)
+      .default(90)
+      .describe('Days a recording is kept; the gateways delete it (object and index) after that.'),
+    consentAnnouncement: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('Said to the caller (Twilio <Say>) before the call connects, so before the agent speaks.'),
+  })
+  .describe(
+    "Record each call (both directions, one stereo WAV: caller left, agent right) encrypted into the MemoryStore's objectStorage bucket; included in data-rights export and forget. Needs memory (its store's objectStorage and key) and telephony mode twilio-stream.",
+  );
+
 export const CallsSchema = z
   .strictObject({
     maxConcurrentPerPod: z
@@ -214,6 +233,7 @@ export const CallsSchema = z
       })
       .optional()
       .describe('What a caller gets when the fleet is full, draining, or the backend is down.'),
+    recording: RecordingSchema.optional(),
   })
   .describe('Per-call limits.');
 
@@ -692,8 +712,18 @@ const specDrain = celRefine(
     (s.drain.handoff?.enabled === true &&
       s.drain.gracePeriodSeconds > s.drain.preStopSeconds + s.drain.handoff.deadlineSeconds),
 );
-export const VoiceAgentSpecSchema = celRefine(
+const specRecording = celRefine(
   specDrain,
+  {
+    rule: "!has(self.calls.recording) || (has(self.memory) && self.telephony.mode == 'twilio-stream')",
+    message:
+      "calls.recording needs memory (the store's bucket and key) and telephony mode twilio-stream (the audio must cross the gateways)",
+    fieldPath: '.calls.recording',
+  },
+  (s) => s.calls.recording === undefined || (s.memory !== undefined && s.telephony.mode === 'twilio-stream'),
+);
+export const VoiceAgentSpecSchema = celRefine(
+  specRecording,
   {
     rule: '!has(self.autoscaling.targetActiveCallsPerPod) || self.autoscaling.targetActiveCallsPerPod <= self.calls.maxConcurrentPerPod',
     message: 'autoscaling.targetActiveCallsPerPod must be less than or equal to calls.maxConcurrentPerPod',

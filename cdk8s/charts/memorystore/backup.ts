@@ -1,33 +1,66 @@
-// Scheduled pg_dump to a PVC, keeping the newest N dumps. The job pod carries the memorystore label,
+// Scheduled backups that leave the cluster: a CronJob running the product image's own
+// `callfleet memory backup` (non-root, read-only root filesystem, no shell) writes an encrypted dump to
+// the team's bucket and prunes old ones (voice-gateway/memory/backup/). It works the same for every
+// engine: it reads through the store's connection Secret. The job pod carries the memorystore label,
 // so the store's NetworkPolicy admits it like a gateway.
 import { ApiObject, type Chart } from 'cdk8s';
 import { MEMORYSTORE_LABEL } from '../labels.ts';
-import { type MemoryStoreModel, POSTGRES_DB, POSTGRES_PORT, POSTGRES_USER } from './model.ts';
-import { podSecurity, restrictedContainer } from './statefulset.ts';
+import { DEFAULT_IMAGE } from '../voiceagent/deployment.ts';
+import { memoryStoreConnection } from './index.ts';
+import type { MemoryStoreModel } from './model.ts';
 
-export function backupScript(keep: number): string {
+export const DEFAULT_PRODUCT_IMAGE_UID = 10001;
+
+/** The bucket as the CLI reads it (CALLFLEET_OBJECT_STORAGE); credentials travel separately. */
+export function objectStorageJson(m: MemoryStoreModel): string | undefined {
+  const o = m.spec.objectStorage;
+  if (!o) return undefined;
+  return JSON.stringify({
+    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+    bucket: o.bucket,
+    prefix: o.prefix,
+    region: o.region,
+    forcePathStyle: o.forcePathStyle,
+  });
+}
+
+/** AWS SDK credential variables from the store's credentials Secret (none: pod identity / IRSA). */
+export function objectStorageEnv(m: MemoryStoreModel): Record<string, unknown>[] {
+  const c = m.spec.objectStorage?.credentials;
+  if (!c) return [];
   return [
-    'set -eu',
-    'f="/backups/$(date -u +%Y%m%dT%H%M%SZ).dump"',
-    'pg_dump --format=custom --file="$f.partial" && mv "$f.partial" "$f"',
-    `ls -1t /backups/*.dump | tail -n +${keep + 1} | xargs -r rm -f --`,
-  ].join('\n');
+    { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: c.accessKeyIdSecretRef } },
+    { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: c.secretAccessKeySecretRef } },
+  ];
+}
+
+export function backupArgs(keep: number, maxAgeDays: number | undefined): string[] {
+  return [
+    'memory',
+    'backup',
+    '--keep',
+    String(keep),
+    ...(maxAgeDays ? ['--max-age-days', String(maxAgeDays)] : []),
+  ];
+}
+
+const BACKUP_CA_DIR = '/etc/callfleet/memory-ca';
+const BACKUP_CA_FILE = `${BACKUP_CA_DIR}/ca.crt`;
+
+function caVolume(ca: { kind: 'Secret' | 'ConfigMap'; name: string; key: string }): Record<string, unknown> {
+  const items = [{ key: ca.key, path: 'ca.crt' }];
+  return ca.kind === 'Secret'
+    ? { name: 'memory-ca', secret: { secretName: ca.name, items } }
+    : { name: 'memory-ca', configMap: { name: ca.name, items } };
 }
 
 export function addBackup(chart: Chart, m: MemoryStoreModel): void {
   const backup = m.spec.backup;
-  if (!backup || m.spec.engine !== 'postgres') return;
-  new ApiObject(chart, 'backup-pvc', {
-    apiVersion: 'v1',
-    kind: 'PersistentVolumeClaim',
-    metadata: { name: m.names.backupPvc, labels: m.labels('backup') },
-    spec: {
-      accessModes: ['ReadWriteOnce'],
-      ...(backup.storage.storageClassName ? { storageClassName: backup.storage.storageClassName } : {}),
-      resources: { requests: { storage: backup.storage.size } },
-    },
-  });
-  const image = m.spec.postgres?.image ?? 'postgres:17';
+  const storage = m.spec.objectStorage;
+  if (!backup || !storage) return;
+  const conn = memoryStoreConnection(m.ms);
+  const product = m.ctx.product ?? {};
+  const uid = DEFAULT_PRODUCT_IMAGE_UID;
   new ApiObject(chart, 'backup-cronjob', {
     apiVersion: 'batch/v1',
     kind: 'CronJob',
@@ -40,46 +73,65 @@ export function addBackup(chart: Chart, m: MemoryStoreModel): void {
       jobTemplate: {
         spec: {
           backoffLimit: 2,
+          // A backup that has not finished in six hours is stuck: stop it (bounded in time).
+          activeDeadlineSeconds: 6 * 3600,
           template: {
             metadata: { labels: { ...m.labels('backup'), [MEMORYSTORE_LABEL]: m.owner.name } },
             spec: {
               restartPolicy: 'OnFailure',
-              automountServiceAccountToken: false,
-              securityContext: podSecurity,
+              automountServiceAccountToken: storage.serviceAccountName !== undefined,
+              ...(storage.serviceAccountName ? { serviceAccountName: storage.serviceAccountName } : {}),
+              ...(product.imagePullSecrets?.length
+                ? { imagePullSecrets: product.imagePullSecrets.map((name) => ({ name })) }
+                : {}),
+              securityContext: {
+                runAsNonRoot: true,
+                runAsUser: uid,
+                runAsGroup: uid,
+                seccompProfile: { type: 'RuntimeDefault' },
+              },
               containers: [
                 {
-                  name: 'pg-dump',
-                  image,
-                  command: ['/bin/sh', '-c', backupScript(backup.keep)],
+                  name: 'backup',
+                  image: product.image ?? DEFAULT_IMAGE,
+                  imagePullPolicy: product.imagePullPolicy ?? 'IfNotPresent',
+                  args: backupArgs(backup.keep, backup.maxAgeDays),
                   env: [
-                    { name: 'PGHOST', value: `${m.names.clientService}.${m.namespace}.svc` },
-                    { name: 'PGPORT', value: String(POSTGRES_PORT) },
-                    { name: 'PGUSER', value: POSTGRES_USER },
-                    { name: 'PGDATABASE', value: POSTGRES_DB },
                     {
-                      name: 'PGPASSWORD',
-                      valueFrom: { secretKeyRef: { name: m.names.credentials, key: 'password' } },
+                      name: 'CALLFLEET_MEMORY_URL',
+                      valueFrom: {
+                        secretKeyRef: { name: conn.connectionSecretName, key: conn.connectionSecretKey },
+                      },
                     },
-                    // The server takes TLS only (pg_hba): verify it like the gateways do.
-                    { name: 'PGSSLMODE', value: 'verify-full' },
-                    { name: 'PGSSLROOTCERT', value: '/etc/callfleet/tls/ca.crt' },
+                    {
+                      name: 'CALLFLEET_ENCRYPTION_KEY',
+                      valueFrom: { secretKeyRef: conn.encryptionKeySecretRef },
+                    },
+                    { name: 'CALLFLEET_OBJECT_STORAGE', value: objectStorageJson(m) },
+                    ...objectStorageEnv(m),
+                    // The store's CA (postgres, cloudnative-pg, external with caBundle): verify-full.
+                    ...(conn.ca ? [{ name: 'CALLFLEET_MEMORY_CA_FILE', value: BACKUP_CA_FILE }] : []),
                   ],
                   resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-                  securityContext: restrictedContainer,
+                  securityContext: {
+                    runAsNonRoot: true,
+                    runAsUser: uid,
+                    runAsGroup: uid,
+                    readOnlyRootFilesystem: true,
+                    allowPrivilegeEscalation: false,
+                    privileged: false,
+                    capabilities: { drop: ['ALL'] },
+                    seccompProfile: { type: 'RuntimeDefault' },
+                  },
                   volumeMounts: [
-                    { name: 'backups', mountPath: '/backups' },
                     { name: 'tmp', mountPath: '/tmp' },
-                    { name: 'tls', mountPath: '/etc/callfleet/tls', readOnly: true },
+                    ...(conn.ca ? [{ name: 'memory-ca', mountPath: BACKUP_CA_DIR, readOnly: true }] : []),
                   ],
                 },
               ],
               volumes: [
-                { name: 'backups', persistentVolumeClaim: { claimName: m.names.backupPvc } },
                 { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-                {
-                  name: 'tls',
-                  secret: { secretName: m.names.tls, items: [{ key: 'ca.crt', path: 'ca.crt' }] },
-                },
+                ...(conn.ca ? [caVolume(conn.ca)] : []),
               ],
             },
           },

@@ -17,6 +17,9 @@ export type { MemoryStoreRenderContext } from './model.ts';
 export function buildMemoryStore(chart: Chart, ms: MemoryStore, ctx: MemoryStoreRenderContext): void {
   const m = memoryStoreModel(ms, ctx);
   addEncryptionSecret(chart, m);
+  // Logical, encrypted backups to the bucket: the same job for every engine (it reads through the
+  // connection Secret), beside CloudNativePG's own WAL archive or the provider's snapshots.
+  addBackup(chart, m);
   if (m.spec.engine === 'external') {
     addExternalNetworkPolicy(chart, m);
     return;
@@ -32,7 +35,6 @@ export function buildMemoryStore(chart: Chart, ms: MemoryStore, ctx: MemoryStore
   addServices(chart, m);
   addPdb(chart, m);
   addPostgresNetworkPolicy(chart, m);
-  addBackup(chart, m);
 }
 
 /** Where the gateways find the CA that signs the store's server certificate (none: the URL decides). */
@@ -71,5 +73,6 @@ export function memoryStoreConnection(ms: MemoryStore, fleet: FleetMember[] = []
     cluster: cnpg ? names.cnpgCluster : undefined,
     encryptionKeySecretRef: ms.spec.encryption?.keySecretRef ?? { name: names.encryption, key: 'key' },
     retention: { ...ms.spec.retention },
+    objectStorage: ms.spec.objectStorage,
   };
 }

@@ -35,6 +35,8 @@ export interface MemoryStoreRenderContext {
   randomBytes?: (size: number) => Uint8Array;
   /** The clock of certificate validity (tests pass a fixed one). */
   now?: () => Date;
+  /** The product image the backup CronJob runs (the operator passes its gateway defaults). */
+  product?: { image?: string; imagePullPolicy?: string; imagePullSecrets?: string[] };
 }
 
 /** PEM CA certificate, server certificate and server key of the postgres engine. */

@@ -20,6 +20,23 @@ export function addPostgresNetworkPolicy(chart: Chart, m: MemoryStoreModel): voi
   });
 }
 
+/** DNS and the bucket's port, for the backup job (its pods carry the store label this policy selects). */
+function bucketEgress(m: MemoryStoreModel): unknown[] {
+  const o = m.spec.objectStorage;
+  if (!o) return [];
+  const url = o.endpoint ? new URL(o.endpoint) : undefined;
+  const port = url?.port ? Number(url.port) : url?.protocol === 'http:' ? 80 : 443;
+  return [
+    {
+      ports: [
+        { protocol: 'UDP', port: 53 },
+        { protocol: 'TCP', port: 53 },
+      ],
+    },
+    { ports: [{ protocol: 'TCP', port }] },
+  ];
+}
+
 export function addExternalNetworkPolicy(chart: Chart, m: MemoryStoreModel): void {
   new ApiObject(chart, 'networkpolicy', {
     apiVersion: 'networking.k8s.io/v1',
@@ -30,6 +47,7 @@ export function addExternalNetworkPolicy(chart: Chart, m: MemoryStoreModel): voi
       policyTypes: ['Egress'],
       egress: [
         { to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ protocol: 'TCP', port: POSTGRES_PORT }] },
+        ...bucketEgress(m),
       ],
     },
   });

@@ -70,6 +70,8 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
       },
     };
   }
+  const recording = recordingConfig(m);
+  if (recording) cfg.recording = recording;
   if (telephony.twilio?.apiBaseUrl) cfg.twilio = { apiBaseUrl: telephony.twilio.apiBaseUrl };
   const handoff = m.spec.drain.handoff;
   if (handoff && handoffActive(m.spec)) {
@@ -80,6 +82,35 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
     };
   }
   return cfg;
+}
+
+/** spec.calls.recording with the bucket of the VoiceAgent's MemoryStore (its spec.objectStorage). */
+function recordingConfig(m: VoiceAgentModel): GatewayConfigInput['recording'] {
+  const r = m.spec.calls.recording;
+  if (!r) return undefined;
+  const store = m.memory;
+  // A VoiceAgent rendered without its store (`callfleet render` of one file) cannot know the bucket; the
+  // operator always renders with the store (and waits for it), so there the field always takes effect.
+  if (!store?.known) return undefined;
+  const o = store.objectStorage;
+  if (!o) {
+    throw new RenderError(
+      'spec.calls.recording',
+      `MemoryStore ${store.store} has no spec.objectStorage (the bucket recordings go to)`,
+    );
+  }
+  return {
+    enabled: true,
+    bucket: {
+      ...(o.endpoint ? { endpoint: o.endpoint } : {}),
+      bucket: o.bucket,
+      prefix: o.prefix,
+      region: o.region,
+      forcePathStyle: o.forcePathStyle,
+    },
+    retentionDays: r.retentionDays,
+    ...(r.consentAnnouncement ? { consentAnnouncement: r.consentAnnouncement } : {}),
+  };
 }
 
 /** The validated config (defaults applied, keys in schema order) or a RenderError naming the field. */

@@ -28,6 +28,16 @@ export const DEFAULT_RESOURCES = {
 /** UID/GID of the gateway process (non-root). */
 export const GATEWAY_UID = 10001;
 
+/** The bucket credentials of call recording (the store's objectStorage Secret; none: pod identity). */
+function recordingCredentials(m: VoiceAgentModel): [string, SecretKeySelector][] {
+  const c = m.spec.calls.recording ? m.memory?.objectStorage?.credentials : undefined;
+  if (!c) return [];
+  return [
+    ['AWS_ACCESS_KEY_ID', c.accessKeyIdSecretRef],
+    ['AWS_SECRET_ACCESS_KEY', c.secretAccessKeySecretRef],
+  ];
+}
+
 /** Env var → secret ref, exactly the names the gateway reads (no other way secrets reach the pod). */
 export function secretEnv(m: VoiceAgentModel): [string, SecretKeySelector][] {
   const { agent, telephony } = m.spec;
@@ -42,6 +52,7 @@ export function secretEnv(m: VoiceAgentModel): [string, SecretKeySelector][] {
     ['CALLFLEET_MEMORY_URL', m.memory?.connection],
     ['CALLFLEET_ENCRYPTION_KEY', m.memory?.encryption],
     ['CALLFLEET_STREAM_KEY', streamKeyRef(m)],
+    ...recordingCredentials(m),
   ];
   return env.filter((e): e is [string, SecretKeySelector] => e[1] !== undefined);
 }

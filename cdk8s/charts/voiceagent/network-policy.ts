@@ -11,9 +11,14 @@ export const POSTGRES_PORT = 5432;
 /** Ports of non-https backend URLs in the spec (e.g. ws://pipeline:9000). */
 function extraBackendPorts(m: VoiceAgentModel): number[] {
   const { agent } = m.spec;
-  const urls = [agent.websocket?.url, agent.elevenlabs?.baseUrl, agent.openaiRealtime?.baseUrl].filter(
-    (u): u is string => u !== undefined,
-  );
+  // The recordings bucket too, when its endpoint is not on 443 (e.g. MinIO on :9000).
+  const bucket = m.spec.calls.recording ? m.memory?.objectStorage?.endpoint : undefined;
+  const urls = [
+    agent.websocket?.url,
+    agent.elevenlabs?.baseUrl,
+    agent.openaiRealtime?.baseUrl,
+    bucket,
+  ].filter((u): u is string => u !== undefined);
   const ports = new Set<number>();
   for (const raw of urls) {
     const url = new URL(raw);

@@ -156,20 +156,38 @@ for (const { example, ms } of stores) {
       assert.ok(String(creds?.stringData.password).length >= 24);
     });
 
-    it('postgres: backup CronJob (pg_dump to a PVC, keep N) only when asked', () => {
+    it('backup CronJob: the product image runs `callfleet memory backup` to the bucket, non-root, only when asked', () => {
       const [cron] = find(objects, 'CronJob');
       assert.equal(cron !== undefined, ms.spec.backup !== undefined);
-      if (!cron || !ms.spec.backup) return;
+      if (!cron || !ms.spec.backup || !ms.spec.objectStorage) return;
       assert.equal(cron.spec.schedule, ms.spec.backup.schedule);
       assert.equal(cron.spec.concurrencyPolicy, 'Forbid');
+      assert.ok(cron.spec.jobTemplate.spec.activeDeadlineSeconds > 0, 'bounded in time');
       const pod = cron.spec.jobTemplate.spec.template;
       assert.equal(pod.metadata.labels['callfleet.io/memorystore'], name);
-      const script = pod.spec.containers[0].command.join(' ');
-      assert.match(script, /pg_dump/);
-      assert.match(script, new RegExp(`tail -n \\+${ms.spec.backup.keep + 1}`));
+      assert.equal(pod.spec.securityContext.runAsNonRoot, true);
+      const c = pod.spec.containers[0];
+      assert.match(c.image, /callfleet/);
+      assert.equal(c.command, undefined, 'the image entrypoint (callfleet), no shell');
+      assert.deepEqual(c.args.slice(0, 4), ['memory', 'backup', '--keep', String(ms.spec.backup.keep)]);
+      if (ms.spec.backup.maxAgeDays)
+        assert.deepEqual(c.args.slice(4), ['--max-age-days', String(ms.spec.backup.maxAgeDays)]);
+      assert.equal(c.securityContext.readOnlyRootFilesystem, true);
+      const env = Object.fromEntries(c.env.map((e: { name: string }) => [e.name, e]));
+      assert.equal(env.CALLFLEET_MEMORY_URL.valueFrom.secretKeyRef.name, `${name}-connection`);
+      assert.deepEqual(
+        env.CALLFLEET_ENCRYPTION_KEY.valueFrom.secretKeyRef,
+        ms.spec.encryption?.keySecretRef ?? { name: `${name}-encryption`, key: 'key' },
+      );
+      const bucket = JSON.parse(env.CALLFLEET_OBJECT_STORAGE.value);
+      assert.equal(bucket.bucket, ms.spec.objectStorage.bucket);
+      assert.equal(bucket.prefix, ms.spec.objectStorage.prefix);
+      const creds = ms.spec.objectStorage.credentials;
+      assert.deepEqual(env.AWS_ACCESS_KEY_ID?.valueFrom.secretKeyRef, creds?.accessKeyIdSecretRef);
       assert.equal(
-        pod.spec.volumes[0].persistentVolumeClaim.claimName,
-        find(objects, 'PersistentVolumeClaim')[0]?.metadata?.name,
+        find(objects, 'PersistentVolumeClaim').length,
+        0,
+        'no backup PVC: backups leave the cluster',
       );
     });
 

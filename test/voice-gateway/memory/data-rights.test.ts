@@ -56,7 +56,7 @@ describe('caller data rights', () => {
 
   test('forget deletes everything about the caller, leaves others, and audits without personal data', async () => {
     const result = await forgetCaller(h.pool, h.keyring, ADA, 'dpo@example.com');
-    assert.deepEqual(result.counts, { callers: 1, calls: 2, transcriptTurns: 4, memories: 3 });
+    assert.deepEqual(result.counts, { callers: 1, calls: 2, transcriptTurns: 4, memories: 3, recordings: 0 });
     const dump = h.dump();
     for (const form of phoneForms(ADA)) assert.ok(!dump.includes(form), `dump contains ${form}`);
     assert.ok(!dump.includes((phoneHashes(h.keyring, ADA)[0] as Buffer).toString('hex')));
