@@ -161,7 +161,7 @@ describe('standby backends (agent.fallbacks)', () => {
     try {
       el.turnMode = 'stall';
       const r = await g.call({ audio: question(), hangupAfterMs: 4000 });
-      const openedAt = Date.now() - 1000;
+      const openedAt = Date.now(); // the circuit opened before this (at the stall)
       assert.equal(r.endedBy, 'caller');
       assert.equal(el.conversations.length, 1);
       assert.equal(el.conversations[0]?.ws.readyState, 3, 'the gateway closed the stalled conversation');
