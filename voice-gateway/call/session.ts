@@ -113,6 +113,7 @@ export class CallSession {
   readonly #reprompt: Reprompter;
   /** Caller memory summary of a warm transfer (calls.transfer.summaryVia). */
   #recordSummary: string | undefined;
+  #transferring = false;
 
   constructor(ws: WebSocket, pathCallSid: string, deps: SessionDeps) {
     this.#ws = ws;
@@ -528,6 +529,10 @@ export class CallSession {
   #transfer(backend: AgentBackend, id: string, params: Record<string, unknown>): void {
     const d = this.#d;
     if (this.#ending || this.#finished) return;
+    if (this.#transferring) {
+      backend.toolResult(id, 'A transfer is already under way.', true);
+      return;
+    }
     const decision = decideTransfer(
       d.config.calls.transfer,
       parseTransferRequest(params),
@@ -540,6 +545,7 @@ export class CallSession {
       backend.toolResult(id, decision.message, true);
       return;
     }
+    this.#transferring = true;
     backend.toolResult(id, `Transferring the caller to ${decision.target}.`, false);
     this.#recordSummary = decision.memorySummary;
     this.#log.info(
