@@ -54,6 +54,8 @@ export interface SessionDeps {
 
 const SPEECH_PEAK = 1000;
 const SPEECH_END_MS = 500;
+/** Agent audio this long after the caller's last loud frame answers the caller (not a barge-in). */
+const ANSWER_GAP_MS = 250;
 const MAX_TRANSCRIPT_TURNS = 500;
 /** Caller audio of an unanswered turn kept for a standby (base64 bytes: about 20 s). */
 const TURN_AUDIO_BYTES = 220 * 1024;
@@ -463,6 +465,11 @@ export class CallSession {
     if (!this.#firstAudioSent) {
       this.#firstAudioSent = true;
       if (!this.#resumed) m.firstAudio.observe((now - this.#startAt) / 1000);
+    }
+    if (this.#callerSpeaking && now - this.#lastSpeechAt > ANSWER_GAP_MS) {
+      // The backend's VAD ended the caller's turn before ours did: this audio is its answer.
+      this.#callerSpeaking = false;
+      this.#awaitingResponseSince = this.#lastSpeechAt;
     }
     if (this.#awaitingResponseSince) {
       m.responseLatency.observe((now - this.#awaitingResponseSince) / 1000);
