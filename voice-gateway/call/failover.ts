@@ -23,6 +23,8 @@ export interface ChainConnect {
   failed?: { provider: Provider; reason: FailoverReason } | undefined;
   /** False once the call ended: the walk stops and closes what it opened. */
   alive(): boolean;
+  /** A backend is being tried: it may already ask for tools while it starts. */
+  trying(backend: AgentBackend): void;
 }
 
 export interface ChainResult {
@@ -63,6 +65,7 @@ export async function connectChain(c: ChainConnect): Promise<ChainResult> {
       },
     };
     const backend = c.registry.create(sink, c.withMemoryTool, provider);
+    c.trying(backend);
     try {
       await backend.start(c.start);
       if (early) throw early;

@@ -298,6 +298,9 @@ export class CallSession {
       withMemoryTool: d.memory !== undefined,
       start: this.#startInfo,
       alive: () => !this.#finished && !this.#ending,
+      trying: (backend) => {
+        this.#backend = backend;
+      },
     });
     if (!r.backend) {
       if (this.#finished || this.#ending) return;
@@ -354,6 +357,9 @@ export class CallSession {
       start: { ...start, resumed: { transcript: resumeTranscript(this.#transcript, pendingTurn) } },
       failed: { provider: old.provider, reason },
       alive: () => !this.#finished && !this.#ending,
+      trying: (backend) => {
+        this.#backend = backend;
+      },
     });
     if (!r.backend) {
       if (this.#finished || this.#ending) return;
