@@ -83,7 +83,10 @@ describe('backend failover [e2e, issue 21]', { timeout: 900_000 }, () => {
           baseUrl: elUrl,
           apiKeySecretRef: { name: 'elevenlabs', key: 'api-key' },
         },
-        openaiRealtime: { baseUrl: oaUrl, apiKeySecretRef: { name: 'openai', key: 'api-key' } },
+        openaiRealtime: {
+          baseUrl: oaUrl.replace(/^ws/, 'http'),
+          apiKeySecretRef: { name: 'openai', key: 'api-key' },
+        },
         fallbacks: ['openai-realtime'],
         stallSeconds: 3,
       },

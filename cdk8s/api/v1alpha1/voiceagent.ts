@@ -836,8 +836,20 @@ const specNativeToken = celRefine(
   },
   (s) => s.telephony.mode !== 'elevenlabs-native' || s.agent.elevenlabs?.requestTokenSecretRef !== undefined,
 );
-const specPublicUrl = celRefine(
+const specNativeCallControl = celRefine(
   specNativeToken,
+  {
+    rule: "self.telephony.mode != 'elevenlabs-native' || (!has(self.agent.fallbacks) && !has(self.calls.transfer) && !has(self.calls.reprompt))",
+    message:
+      'agent.fallbacks, calls.transfer and calls.reprompt act on calls the gateways carry: not in telephony mode elevenlabs-native (configure transfers and re-prompts on the ElevenLabs agent)',
+    fieldPath: '.telephony.mode',
+  },
+  (s) =>
+    s.telephony.mode !== 'elevenlabs-native' ||
+    (s.agent.fallbacks === undefined && s.calls.transfer === undefined && s.calls.reprompt === undefined),
+);
+const specPublicUrl = celRefine(
+  specNativeCallControl,
   {
     rule: 'has(self.telephony.publicBaseUrl) || has(self.ingress)',
     message: 'telephony.publicBaseUrl or ingress is required so Twilio can reach the gateways',
