@@ -2,6 +2,7 @@
 // and the fake OpenAI Realtime (standby) failing as the services do.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { resumeTranscript, TurnAudio } from '../../../voice-gateway/call/failover.ts';
 import type { GatewayConfigInput } from '../../../voice-gateway/config/schema.ts';
 import { FakeElevenLabs } from '../../fakes/elevenlabs.ts';
 import { FakeOpenAiRealtime } from '../../fakes/openai-realtime.ts';
@@ -230,5 +231,40 @@ describe('standby backends (agent.fallbacks)', () => {
     } finally {
       await t.close();
     }
+  });
+});
+
+describe('the pending turn a standby is given', () => {
+  it('keeps a short pre-roll while nobody speaks, the whole turn once the caller speaks, until answered', () => {
+    const t = new TurnAudio(10_000);
+    for (let i = 0; i < 30; i++) t.push(`q${i}`, false);
+    assert.equal(t.pending, false);
+    t.push('s0', true);
+    t.push('s1', true);
+    t.push('tail', false);
+    assert.equal(t.pending, true);
+    const frames = t.take();
+    assert.deepEqual(frames.slice(-3), ['s0', 's1', 'tail']);
+    assert.equal(frames.length, 13, '10 frames of pre-roll');
+    assert.equal(t.pending, false);
+    t.push('s2', true);
+    t.answered();
+    assert.equal(t.pending, false);
+    assert.deepEqual(t.take(), []);
+  });
+
+  it('is bounded in bytes (the oldest audio goes first)', () => {
+    const t = new TurnAudio(1000);
+    for (let i = 0; i < 100; i++) t.push('x'.repeat(100), true);
+    assert.equal(t.take().length, 10);
+  });
+
+  it('leaves the pending caller turn out of the resumed transcript (its audio is replayed)', () => {
+    const turns = [
+      { role: 'agent' as const, text: 'Hello', atMs: 0 },
+      { role: 'caller' as const, text: 'What time do you open?', atMs: 900 },
+    ];
+    assert.deepEqual(resumeTranscript(turns, true), turns.slice(0, 1));
+    assert.deepEqual(resumeTranscript(turns, false), turns);
   });
 });
