@@ -101,7 +101,7 @@ const agentBase = z
       ),
     stallSeconds: z
       .number()
-      .min(0.5)
+      .min(1)
       .max(120)
       .default(4)
       .describe(
