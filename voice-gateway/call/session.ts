@@ -693,6 +693,7 @@ export class CallSession {
     const rest = this.#d.twilioRest;
     // Only a call whose credential was accepted is ever touched through the REST API.
     if (!rest || !this.#claims) {
+      onResult?.(false);
       this.#ws.close(1000);
       return;
     }
