@@ -92,6 +92,7 @@ export class CallSession {
   #awaitingResponseSince = 0;
   #lastActivityAt = Date.now();
   #agentAudioUntil = 0;
+  #lastAgentAudioAt = 0;
   #firstAudioSent = false;
   /** Keep-alive: something (a frame or a pong) arrived since the last ping. */
   #alive = true;
@@ -238,7 +239,9 @@ export class CallSession {
       }
     } else if (this.#callerSpeaking && now - this.#lastSpeechAt > SPEECH_END_MS) {
       this.#callerSpeaking = false;
-      this.#awaitingResponseSince = this.#lastSpeechAt;
+      // Agent audio since the caller's last loud frame: the backend's VAD was faster, it answered already.
+      if (this.#lastAgentAudioAt > this.#lastSpeechAt) this.#turn.answered();
+      else this.#awaitingResponseSince = this.#lastSpeechAt;
     }
     this.#turn.push(payload, this.#callerSpeaking);
     const m = this.#d.metrics;
@@ -487,6 +490,7 @@ export class CallSession {
       this.#gapSince = 0;
     }
     const ms = (payload.length * 3) / 4 / 8;
+    this.#lastAgentAudioAt = now;
     this.#agentAudioUntil = Math.max(now, this.#agentAudioUntil) + ms;
     this.#lastActivityAt = now;
     // The chunk and its mark stay two WebSocket messages but leave in one write (one syscall).
