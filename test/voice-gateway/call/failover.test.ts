@@ -174,7 +174,7 @@ describe('standby backends (agent.fallbacks)', () => {
       assert.equal(oa.sessions[0]?.answers, 1, 'the standby answered the pending question');
       // Last speech frame → answer: 1.5 s stall detection (+ the 250 ms ticker) + connect + reply.
       const latency = r.responseLatencyMs.at(-1) ?? 0;
-      assert.ok(latency >= 1500 && latency < 2800, `answered ${latency} ms after the question`);
+      assert.ok(latency >= 1500 && latency < 4000, `answered ${latency} ms after the question`);
       assert.equal(
         await g.metric(
           'callfleet_failovers_total',

@@ -20,7 +20,7 @@ function bursts(times: { at: number; ms: number }[]): number[] {
 
 const within = (actual: number, expected: number, what: string) =>
   assert.ok(
-    actual >= expected - 50 && actual <= expected + 600,
+    actual >= expected - 50 && actual <= expected + 900,
     `${what}: ${Math.round(actual)} ms, configured ${expected} ms`,
   );
 
@@ -48,7 +48,8 @@ describe('silence re-prompts (calls.reprompt)', () => {
       const b = bursts(media);
       // Greeting (400 ms); afterSeconds of silence, re-prompt 1 (its answer plays 500 ms); afterSeconds,
       // re-prompt 2; the silence timeout (from the end of the agent's words), the goodbye. The gateway
-      // checks four times a second: each step may come up to 250 ms late (plus a loaded machine's delay).
+      // checks four times a second: each step may come up to 250 ms late (plus a loaded machine's delay:
+      // up to 900 ms in all).
       assert.equal(b.length, 3, `greeting + 2 re-prompts, got bursts at ${b.map(Math.round)}`);
       within((b[1] as number) - ((b[0] as number) + 400), 1500, 're-prompt 1 after the greeting');
       within((b[2] as number) - ((b[1] as number) + 500), 1500, 're-prompt 2 after re-prompt 1');
