@@ -88,7 +88,19 @@ describe('standby backends (agent.fallbacks)', () => {
       el.failConnections = true;
       dropAt = performance.now();
       el.dropAll();
-      await until(() => afterDrop.size === N, 15_000, 'every call answered by the standby');
+      await until(() => afterDrop.size === N, 15_000, 'every call answered by the standby').catch(
+        async (e) => {
+          // On a failure say what became of the calls not answered (e.g. the standby unreachable on an overloaded machine).
+          const missing = calls.filter((c) => !afterDrop.has(c)).map((c) => c.result);
+          const down = await g.metric(
+            'callfleet_failovers_total',
+            'from="openai-realtime",to="none",reason="connect_failed"',
+          );
+          throw new Error(
+            `${(e as Error).message}: ${missing.length} not answered (${down} found the standby down too): ${missing.map((r) => `${r.endedBy} ${r.redirectTwiml ?? ''}`).join(' | ')}`,
+          );
+        },
+      );
       await sleep(REPLY_MS + 300);
 
       assert.equal(oa.sessions.length, N, 'one standby session per call');
