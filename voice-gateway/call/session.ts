@@ -626,7 +626,8 @@ export class CallSession {
     const lastEvent = backend.lastEventAt;
     if (this.#awaitingResponseSince && lastEvent !== undefined) {
       const since = Math.max(this.#awaitingResponseSince, lastEvent, this.#backendSince);
-      if (now - since >= this.#d.config.agent.stallSeconds * 1000) {
+      // A stall moves the call only where a standby can take it: a slow backend beats no backend.
+      if (now - since >= this.#d.config.agent.stallSeconds * 1000 && this.#standbyAvailable(backend)) {
         void this.#failover('stalled');
         return;
       }
@@ -638,6 +639,11 @@ export class CallSession {
       this.#log.info({ count: this.#reprompt.count }, 'caller silent: re-prompting');
       backend.reprompt(this.#reprompt.instruction);
     }
+  }
+
+  #standbyAvailable(current: AgentBackend): boolean {
+    const b = this.#d.backends;
+    return b.chain.some((p) => p !== current.provider && b.breaker(p).allowsCalls);
   }
 
   /**

@@ -122,7 +122,7 @@ export const gatewayConfigSchema = z
           .max(120)
           .default(4)
           .describe(
-            'A backend that sends nothing (no audio, no event) this long while the caller waits for an answer counts as failed',
+            'A backend that sends nothing (no audio, no event) this long while the caller waits for an answer is failed over to a standby (only when one can take the call)',
           ),
       })
       .prefault({})

@@ -105,7 +105,7 @@ const agentBase = z
       .max(120)
       .default(4)
       .describe(
-        'Seconds a backend may send nothing at all (no audio, no event) while the caller waits for an answer before it counts as failed (failover, or calls.fallback without a standby).',
+        'Seconds a backend may send nothing at all (no audio, no event) while the caller waits for an answer before the call moves to the next backend of fallbacks. Without a standby that can take the call, the call stays (calls.silenceTimeoutSeconds still applies).',
       ),
   })
   .describe('The AI agent backend the gateways stream call audio to.');

@@ -242,6 +242,23 @@ describe('standby backends (agent.fallbacks)', () => {
     }
   });
 
+  it('without a standby a stalled backend is waited for, not cut (a slow backend beats no backend)', async () => {
+    const t = await setup({ fallbacks: [], stallSeconds: 1 });
+    const { el, g } = t;
+    try {
+      el.turnMode = 'stall';
+      const r = await g.call({ audio: question(), hangupAfterMs: 4500 });
+      assert.equal(r.endedBy, 'caller');
+      assert.equal(await g.metric('callfleet_calls_total', 'outcome="completed"'), 1);
+      assert.equal(
+        await g.metric('callfleet_failovers_total', 'from="elevenlabs",to="none",reason="stalled"'),
+        0,
+      );
+    } finally {
+      await t.close();
+    }
+  });
+
   it('only when every backend is down does the caller get calls.fallback', async () => {
     const t = await setup();
     const { el, oa, g } = t;
