@@ -66,7 +66,7 @@ describe('standby backends (agent.fallbacks)', () => {
         calls.push(
           await g.start({
             audio: question(),
-            hangupAfterMs: 30_000,
+            hangupAfterMs: 90_000,
             onMessage: (msg, call) => {
               if (!dropAt || msg.event !== 'media') return;
               const ms = ((msg.media?.payload.length ?? 0) * 3) / 4 / 8;
