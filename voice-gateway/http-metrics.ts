@@ -22,6 +22,7 @@ export function routeOf(url: string | undefined): string {
   if (ROUTES.has(path)) return path;
   if (path.startsWith('/twilio/stream/')) return '/twilio/stream';
   if (path.startsWith('/memory/')) return '/memory';
+  if (path.startsWith('/twilio/whisper/')) return '/twilio/whisper';
   return 'other';
 }
 

@@ -82,6 +82,10 @@ export class GatewayMetrics {
   readonly memoryLookups: Counter<'result'>;
   readonly handoffs: Counter<'result'>;
   readonly handoffGap: Histogram;
+  readonly failovers: Counter<'from' | 'to' | 'reason'>;
+  readonly failoverGap: Histogram;
+  readonly transfers: Counter<'result'>;
+  readonly reprompts: Counter;
   /** Time in the gateway per relayed audio message (handler start to send returned). */
   readonly relayLatency = new RelayLatency();
 
@@ -210,6 +214,29 @@ export class GatewayMetrics {
       name: 'callfleet_handoff_gap_seconds',
       help: 'Time from the draining pod handing a call off to the first caller audio on the resumed stream',
       buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      registers: [r],
+    });
+    this.failovers = new Counter({
+      name: 'callfleet_failovers_total',
+      help: 'Calls moved from one agent backend to the next, by provider (to="none": every backend down, the caller got the fallback) and reason: connect_failed, circuit_open, dropped, stalled',
+      labelNames: ['from', 'to', 'reason'],
+      registers: [r],
+    });
+    this.failoverGap = new Histogram({
+      name: 'callfleet_failover_gap_seconds',
+      help: 'Caller-perceived gap of a mid-call failover: from the backend failing (or being found stalled) to the first agent audio of the standby when the caller was waiting for an answer, else to the standby being ready',
+      buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+      registers: [r],
+    });
+    this.transfers = new Counter({
+      name: 'callfleet_transfers_total',
+      help: 'transfer_call requests of the agent, by result: transferred, refused_target (not configured), not_configured, rest_failed',
+      labelNames: ['result'],
+      registers: [r],
+    });
+    this.reprompts = new Counter({
+      name: 'callfleet_reprompts_total',
+      help: 'Times the agent was asked to re-engage a silent caller (calls.reprompt)',
       registers: [r],
     });
     this.relayLatency.register(

@@ -34,7 +34,8 @@ import {
   StreamCredentials,
   streamKeyProblem,
 } from './twilio/stream-credential.ts';
-import { connectStreamTwiml, fallbackTwiml } from './twilio/twiml.ts';
+import { connectStreamTwiml, fallbackTwiml, whisperTwiml } from './twilio/twiml.ts';
+import { WHISPER_PATH, WhisperTokens } from './twilio/whisper-token.ts';
 
 export type WebhookRequest = HttpRequest;
 export type WebhookResponse = HttpResponse;
@@ -90,6 +91,7 @@ export class Gateway {
   readonly #endListeners = new Set<() => void>();
   readonly #wssBase: string;
   readonly #httpBase: string;
+  readonly #whispers: WhisperTokens | undefined;
   #draining = false;
 
   constructor(o: GatewayOptions) {
@@ -112,7 +114,10 @@ export class Gateway {
     const keyProblem = streamKeyProblem(o.secrets.streamKey);
     if (keyProblem && o.config.telephony === 'twilio-stream')
       throw new Error(`CALLFLEET_STREAM_KEY: ${keyProblem} (required in twilio-stream mode)`);
+    if (!keyProblem) this.#whispers = new WhisperTokens(o.secrets.streamKey as string);
+    const whispers = this.#whispers;
     this.#streams = new StreamServer({
+      whisperUrl: whispers && ((summary) => `${this.#httpBase}${WHISPER_PATH}${whispers.seal(summary)}`),
       config: o.config,
       metrics: this.metrics,
       log: o.log,
@@ -259,6 +264,13 @@ export class Gateway {
       ...this.#healthRoutes(),
       post('twilio_voice', '/twilio/voice', (r) => this.#voiceWebhook(r)),
       post('twilio_stream_status', '/twilio/stream-status', (r) => this.#streamStatus(r)),
+      {
+        name: 'twilio_whisper',
+        methods: ['POST'],
+        path: WHISPER_PATH,
+        prefix: true,
+        handler: (r) => this.#whisper(r),
+      },
       post('elevenlabs_conversation_init', '/elevenlabs/conversation-init', (r) => wh?.conversationInit?.(r)),
       post('elevenlabs_search_memory', '/elevenlabs/tools/search-memory', (r) => wh?.searchMemory?.(r)),
       post('elevenlabs_post_call', '/elevenlabs/post-call', (r) => wh?.postCall?.(r)),
@@ -345,7 +357,7 @@ export class Gateway {
     let reason: string | undefined;
     if (this.#draining) reason = 'fallback_draining';
     else if (this.activeCalls >= this.capacity) reason = 'fallback_capacity';
-    else if (!this.#backends.breaker().allowsCalls) reason = 'fallback_circuit_open';
+    else if (!this.#backends.anyAllowsCalls) reason = 'fallback_circuit_open';
     else if (!callSid || !/^[A-Za-z0-9_-]{1,64}$/.test(callSid)) reason = 'fallback_bad_request';
     else if (from.length > MAX_PARTY_LENGTH || to.length > MAX_PARTY_LENGTH) reason = 'fallback_bad_request';
     this.metrics.webhooks.labels(reason ?? 'stream').inc();
@@ -370,6 +382,17 @@ export class Gateway {
       say: this.#o.config.recording?.enabled ? this.#o.config.recording.consentAnnouncement : undefined,
     });
     return xml(twiml);
+  }
+
+  /** A warm transfer's whisper (calls.transfer): Twilio fetches it when the human answers. */
+  #whisper(req: HttpRequest): HttpResponse {
+    const params = formParams(req.body);
+    const refused = this.#checkSignature(req, params, 'whisper');
+    if (refused) return refused;
+    const token = new URL(req.url, 'http://x').pathname.slice(WHISPER_PATH.length);
+    const summary = this.#whispers?.open(token);
+    if (summary === undefined) return text(404, 'unknown or expired whisper');
+    return xml(whisperTwiml(summary));
   }
 
   #streamStatus(req: HttpRequest): HttpResponse {

@@ -1,7 +1,9 @@
 // Protocol-faithful fake of the ElevenLabs Agents WebSocket (test/fixtures/elevenlabs-agents.json):
 // signed URL endpoint, conversation_initiation_metadata, pings that must be ponged, audio events with
 // increasing event_id, interruption (event_id as a string) followed by a late stale audio event,
-// agent_response / user_transcript, client_tool_call.
+// agent_response / user_transcript, client_tool_call (search_memory, transfer_call), user_message answered
+// like a caller turn. It fails like the service: refuses new conversations (HTTP 503 on the signed URL
+// and the upgrade), drops conversations (at once or mid-turn) and stalls (socket open, nothing sent).
 import { createServer, type Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { pcm16ToBytes } from '../../voice-gateway/audio/resample.ts';
@@ -17,6 +19,9 @@ export interface FakeElevenLabsOptions {
   greetingMs?: number;
 }
 
+/** What the fake does when a caller turn ends: answer it, hold it (thinking), drop or stall the conversation. */
+export type TurnMode = 'answer' | 'hold' | 'drop' | 'stall';
+
 export interface ElConversation {
   ws: WebSocket;
   id: string;
@@ -27,6 +32,11 @@ export interface ElConversation {
   toolResults: Record<string, unknown>[];
   /** The agent spoke its first message (not when overridden with first_message ""). */
   greeted: boolean;
+  /** Caller turns that ended, and those answered (audio + agent_response). */
+  turns: number;
+  answers: number;
+  /** Stalled: nothing is sent any more and input is ignored, the socket stays open. */
+  stalled: boolean;
 }
 
 export class FakeElevenLabs {
@@ -36,6 +46,8 @@ export class FakeElevenLabs {
   port = 0;
   /** Refuse new conversations with HTTP 503. */
   failConnections = false;
+  /** What happens at the end of each caller turn (default: answer). */
+  turnMode: TurnMode = 'answer';
   signedUrlRequests = 0;
   readonly #o: FakeElevenLabsOptions;
   #eventId = 0;
@@ -47,6 +59,10 @@ export class FakeElevenLabs {
       const url = new URL(req.url ?? '/', 'http://x');
       if (url.pathname === '/v1/convai/conversation/get-signed-url') {
         this.signedUrlRequests++;
+        if (this.failConnections) {
+          res.writeHead(503).end('{"detail":"service unavailable"}');
+          return;
+        }
         if (!this.#o.apiKey || req.headers['xi-api-key'] !== this.#o.apiKey) {
           res.writeHead(401).end('{"detail":"invalid api key"}');
           return;
@@ -87,6 +103,31 @@ export class FakeElevenLabs {
   /** Kills every live conversation (a backend dropping mid-call). */
   dropAll(): void {
     for (const c of this.wss.clients) c.terminate();
+  }
+
+  /** Every live conversation goes quiet without closing (no audio, no events, input ignored). */
+  stallAll(): void {
+    for (const c of this.conversations) c.stalled = true;
+  }
+
+  /** Live (open, not stalled) conversations. */
+  get live(): ElConversation[] {
+    return this.conversations.filter((c) => c.ws.readyState === WebSocket.OPEN && !c.stalled);
+  }
+
+  /** The agent calls the transfer_call client tool (as configured on the ElevenLabs agent). */
+  transferCall(c: ElConversation, parameters: Record<string, unknown>, id = 'tool_call_transfer'): void {
+    c.ws.send(
+      JSON.stringify({
+        type: 'client_tool_call',
+        client_tool_call: { tool_name: 'transfer_call', tool_call_id: id, parameters },
+      }),
+    );
+  }
+
+  #answer(c: ElConversation): void {
+    c.answers++;
+    this.#speak(c, this.#o.replyMs ?? 1000);
   }
 
   #audio(mulaw: Buffer): string {
@@ -141,12 +182,16 @@ export class FakeElevenLabs {
       messages: [],
       toolResults: [],
       greeted: false,
+      turns: 0,
+      answers: 0,
+      stalled: false,
     };
     this.conversations.push(c);
     const detector = new SpeechDetector();
     let agentSpeakingUntil = 0;
     const inFmt = this.#o.inputFormat ?? 'ulaw_8000';
     ws.on('message', (data) => {
+      if (c.stalled) return;
       const m = JSON.parse(data.toString()) as Record<string, unknown>;
       if (typeof m.user_audio_chunk === 'string') {
         c.audioChunks++;
@@ -168,15 +213,21 @@ export class FakeElevenLabs {
           );
         }
         if (t === 'end') {
+          c.turns++;
+          if (this.turnMode === 'hold') return;
+          if (this.turnMode === 'drop') return ws.terminate();
+          if (this.turnMode === 'stall') {
+            c.stalled = true;
+            return;
+          }
           ws.send(
             JSON.stringify({
               type: 'user_transcript',
               user_transcription_event: { user_transcript: 'caller speech' },
             }),
           );
-          const ms = this.#o.replyMs ?? 1000;
-          agentSpeakingUntil = Date.now() + ms;
-          this.#speak(c, ms);
+          agentSpeakingUntil = Date.now() + (this.#o.replyMs ?? 1000);
+          this.#answer(c);
         }
         return;
       }
@@ -208,6 +259,10 @@ export class FakeElevenLabs {
         c.pongs.push(Number(m.event_id));
       } else if (m.type === 'client_tool_result') {
         c.toolResults.push(m);
+      } else if (m.type === 'user_message') {
+        // A text turn: the agent answers it as it would a spoken one.
+        agentSpeakingUntil = Date.now() + (this.#o.replyMs ?? 1000);
+        this.#answer(c);
       }
     });
   }

@@ -1,10 +1,14 @@
 // Protocol-faithful fake of the OpenAI Realtime GA WebSocket (test/fixtures/openai-realtime.json):
 // bearer auth, session.update with audio/pcmu, input_audio_buffer.append, server VAD events
 // (speech_started with item_id), response.output_audio.delta per assistant item, and it rejects a
-// conversation.item.truncate whose audio_end_ms is beyond the audio it sent (as the real API does).
+// conversation.item.truncate whose audio_end_ms is beyond the audio it sent (as the real API does),
+// response.create (a response without a caller turn, e.g. a re-prompt with its instructions), function
+// calls (response.function_call_arguments.done). It fails like the service: refuses new sessions (503),
+// drops sessions (at once or mid-turn) and stalls (socket open, nothing sent).
 import { createServer, type Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import { toneMulaw } from '../../voice-gateway/audio/tone.ts';
+import type { TurnMode } from './elevenlabs.ts';
 import { listenOn, SpeechDetector } from './speech.ts';
 
 export interface RtSession {
@@ -15,6 +19,11 @@ export interface RtSession {
   truncates: Record<string, unknown>[];
   errors: string[];
   messages: Record<string, unknown>[];
+  /** Caller turns that ended (server VAD), responses sent, response.create requests. */
+  turns: number;
+  answers: number;
+  responseCreates: Record<string, unknown>[];
+  stalled: boolean;
 }
 
 export class FakeOpenAiRealtime {
@@ -24,6 +33,7 @@ export class FakeOpenAiRealtime {
   readonly apiKey: string;
   replyMs: number;
   failConnections = false;
+  turnMode: TurnMode = 'answer';
   #item = 0;
 
   constructor(apiKey = 'sk-test', replyMs = 1500) {
@@ -50,6 +60,32 @@ export class FakeOpenAiRealtime {
     await new Promise<void>((r) => this.server.close(() => r()));
   }
 
+  /** Kills every live session. */
+  dropAll(): void {
+    for (const c of this.wss.clients) c.terminate();
+  }
+
+  /** Every live session goes quiet without closing. */
+  stallAll(): void {
+    for (const s of this.sessions) s.stalled = true;
+  }
+
+  /** The model calls a function: the GA event the client acts on, arguments as a JSON string. */
+  functionCall(s: RtSession, name: string, args: Record<string, unknown>, callId = 'call_transfer_1'): void {
+    s.ws.send(
+      JSON.stringify({
+        type: 'response.function_call_arguments.done',
+        event_id: `event_fc_${callId}`,
+        response_id: 'resp_fc',
+        item_id: `item_fc_${callId}`,
+        output_index: 0,
+        call_id: callId,
+        name,
+        arguments: JSON.stringify(args),
+      }),
+    );
+  }
+
   #session(ws: WebSocket, model: string | null): void {
     const s: RtSession = {
       ws,
@@ -59,15 +95,39 @@ export class FakeOpenAiRealtime {
       truncates: [],
       errors: [],
       messages: [],
+      turns: 0,
+      answers: 0,
+      responseCreates: [],
+      stalled: false,
     };
     this.sessions.push(s);
     const send = (m: Record<string, unknown>) =>
-      ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(m));
+      !s.stalled && ws.readyState === WebSocket.OPEN && ws.send(JSON.stringify(m));
     send({ type: 'session.created', event_id: 'event_0', session: { id: `sess_${this.sessions.length}` } });
     const detector = new SpeechDetector();
     const sentMs = new Map<string, number>();
     let audioMs = 0;
+    const respond = () => {
+      s.answers++;
+      const item = `item_${++this.#item}`;
+      const audio = toneMulaw(440, this.replyMs, 8000);
+      for (let off = 0; off < audio.length; off += 1600) {
+        const chunk = audio.subarray(off, off + 1600);
+        sentMs.set(item, (sentMs.get(item) ?? 0) + chunk.length / 8);
+        send({
+          type: 'response.output_audio.delta',
+          event_id: `event_d${off}`,
+          response_id: 'resp_1',
+          item_id: item,
+          output_index: 0,
+          content_index: 0,
+          delta: chunk.toString('base64'),
+        });
+      }
+      send({ type: 'response.output_audio_transcript.done', item_id: item, transcript: 'assistant reply' });
+    };
     ws.on('message', (data) => {
+      if (s.stalled) return;
       const m = JSON.parse(data.toString()) as Record<string, unknown>;
       if (m.type === 'input_audio_buffer.append') {
         s.appends++;
@@ -87,31 +147,23 @@ export class FakeOpenAiRealtime {
             event_id: `event_e${s.appends}`,
             audio_end_ms: audioMs,
           });
-          const item = `item_${++this.#item}`;
-          const audio = toneMulaw(440, this.replyMs, 8000);
-          for (let off = 0; off < audio.length; off += 1600) {
-            const chunk = audio.subarray(off, off + 1600);
-            sentMs.set(item, (sentMs.get(item) ?? 0) + chunk.length / 8);
-            send({
-              type: 'response.output_audio.delta',
-              event_id: `event_d${off}`,
-              response_id: 'resp_1',
-              item_id: item,
-              output_index: 0,
-              content_index: 0,
-              delta: chunk.toString('base64'),
-            });
+          s.turns++;
+          if (this.turnMode === 'hold') return;
+          if (this.turnMode === 'drop') return ws.terminate();
+          if (this.turnMode === 'stall') {
+            s.stalled = true;
+            return;
           }
-          send({
-            type: 'response.output_audio_transcript.done',
-            item_id: item,
-            transcript: 'assistant reply',
-          });
+          respond();
         }
         return;
       }
       s.messages.push(m);
       if (m.type === 'session.update') s.sessionUpdate = m;
+      if (m.type === 'response.create') {
+        s.responseCreates.push(m);
+        respond();
+      }
       if (m.type === 'conversation.item.truncate') {
         s.truncates.push(m);
         const sent = sentMs.get(String(m.item_id));

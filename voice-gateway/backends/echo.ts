@@ -112,6 +112,11 @@ export class EchoBackend implements AgentBackend {
 
   toolResult(): void {}
 
+  /** No language model: a re-prompt is the greeting tone again. */
+  reprompt(): void {
+    queueMicrotask(() => this.#play(toneMulaw(GREETING_HZ, 400), `reprompt_${++this.#item}`));
+  }
+
   close(): void {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);

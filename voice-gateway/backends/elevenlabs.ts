@@ -173,4 +173,9 @@ export class ElevenLabsBackend extends WsBackend implements AgentBackend {
   toolResult(callId: string, result: string, isError: boolean): void {
     this.sendJson({ type: 'client_tool_result', tool_call_id: callId, result, is_error: isError });
   }
+
+  /** A text turn makes the agent answer (a contextual_update would not): the instruction in brackets. */
+  reprompt(instruction: string): void {
+    this.sendJson({ type: 'user_message', text: `[${instruction}]` });
+  }
 }

@@ -1,6 +1,13 @@
 // OpenAI Realtime, GA protocol, G.711 mu-law both ways (see test/fixtures/openai-realtime.json).
 import { contextText, resumeNote } from './context.ts';
-import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
+import {
+  type AgentBackend,
+  type BackendSink,
+  type BackendStart,
+  TRANSFER_TOOL,
+  TRANSFER_TOOL_DESCRIPTION,
+  transferToolParameters,
+} from './types.ts';
 import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';
 import { connectWebSocket, toWsBase } from './ws-connect.ts';
 
@@ -11,6 +18,8 @@ export interface OpenAiRealtimeOptions extends WsBackendOptions {
   baseUrl: string;
   apiKey: string | undefined;
   withMemoryTool: boolean;
+  /** calls.transfer targets: when set, the transfer_call function is offered. */
+  transferTargets?: { name: string; description?: string | undefined }[] | undefined;
 }
 
 export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
@@ -43,16 +52,24 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
       },
     };
     if (instructions) session.instructions = instructions;
+    const tools: Record<string, unknown>[] = [];
     if (this.#o.withMemoryTool) {
-      session.tools = [
-        {
-          type: 'function',
-          name: 'search_memory',
-          description: 'Search what is remembered about this caller from earlier calls',
-          parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
-        },
-      ];
+      tools.push({
+        type: 'function',
+        name: 'search_memory',
+        description: 'Search what is remembered about this caller from earlier calls',
+        parameters: { type: 'object', properties: { query: { type: 'string' } }, required: ['query'] },
+      });
     }
+    if (this.#o.transferTargets?.length) {
+      tools.push({
+        type: 'function',
+        name: TRANSFER_TOOL,
+        description: TRANSFER_TOOL_DESCRIPTION,
+        parameters: transferToolParameters(this.#o.transferTargets),
+      });
+    }
+    if (tools.length) session.tools = tools;
     this.sendJson({ type: 'session.update', session });
     // A handed-off call: the earlier turns as conversation items, and no response.create (no greeting).
     for (const t of s.resumed?.transcript.slice(-50) ?? []) {
@@ -151,6 +168,10 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
       },
     });
     this.sendJson({ type: 'response.create' });
+  }
+
+  reprompt(instruction: string): void {
+    this.sendJson({ type: 'response.create', response: { instructions: instruction } });
   }
 
   toolResult(callId: string, result: string, _isError: boolean): void {

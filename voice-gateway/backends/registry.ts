@@ -18,11 +18,21 @@ export class BackendRegistry {
     this.#config = config;
     this.#secrets = secrets;
     this.#metrics = metrics;
-    metrics.circuitOpen.labels(config.agent.provider).set(0);
+    for (const p of this.chain) metrics.circuitOpen.labels(p).set(0);
   }
 
   get provider(): Provider {
     return this.#config.agent.provider;
+  }
+
+  /** The primary, then the standbys (agent.fallbacks), in the order a call tries them. */
+  get chain(): readonly Provider[] {
+    return [this.#config.agent.provider, ...this.#config.agent.fallbacks];
+  }
+
+  /** Some backend of the chain would take a call now (the voice webhook's decision). */
+  get anyAllowsCalls(): boolean {
+    return this.chain.some((p) => this.breaker(p).allowsCalls);
   }
 
   breaker(provider: Provider = this.provider): CircuitBreaker {
@@ -37,14 +47,14 @@ export class BackendRegistry {
     return b;
   }
 
-  create(sink: BackendSink, withMemoryTool: boolean): AgentBackend {
+  create(sink: BackendSink, withMemoryTool: boolean, provider: Provider = this.provider): AgentBackend {
     const a = this.#config.agent;
     const base = {
       connectTimeoutMs: a.connectTimeoutMs,
       maxPayload: Math.max(this.#config.limits.maxPayloadBytes, 1024 * 1024),
       maxBufferedBytes: this.#config.limits.outboundBufferBytes,
     };
-    switch (a.provider) {
+    switch (provider) {
       case 'echo':
         return new EchoBackend(sink, { greeting: a.echo.greeting, pauseMs: a.echo.pauseMs });
       case 'elevenlabs':
@@ -63,6 +73,7 @@ export class BackendRegistry {
           baseUrl: a.openaiRealtime?.baseUrl ?? 'wss://api.openai.com',
           apiKey: this.#secrets.openaiApiKey,
           withMemoryTool,
+          transferTargets: this.#config.calls.transfer?.targets,
         });
       case 'websocket':
         return new WebSocketBackend(sink, {

@@ -49,7 +49,37 @@ export interface AgentBackend {
   /** After an interruption: the caller heard only `playedMs` of agent item `itemId` (backends that can truncate). */
   truncate?(itemId: string, playedMs: number): void;
   toolResult(callId: string, result: string, isError: boolean): void;
+  /**
+   * Asks the agent to speak now, steered by `instruction` (a silence re-prompt), without a caller turn.
+   * Backends that cannot take instructions ignore it.
+   */
+  reprompt?(instruction: string): void;
+  /** Epoch ms of the last message the backend sent (stall detection); absent for local backends. */
+  readonly lastEventAt?: number;
   close(): void;
+}
+
+/** The transfer tool the agent may call (calls.transfer): its name and parameters, one definition. */
+export const TRANSFER_TOOL = 'transfer_call';
+export const TRANSFER_TOOL_DESCRIPTION =
+  'Transfer the caller to a human. Call it when the caller asks for a person or you cannot help further.';
+
+/** JSON schema of the transfer tool's parameters, for the target names configured. */
+export function transferToolParameters(targets: { name: string; description?: string | undefined }[]) {
+  return {
+    type: 'object',
+    properties: {
+      target: {
+        type: 'string',
+        enum: targets.map((t) => t.name),
+        description: `Who to transfer to: ${targets.map((t) => `${t.name}${t.description ? ` (${t.description})` : ''}`).join('; ')}. Default: ${targets[0]?.name ?? ''}.`,
+      },
+      message: { type: 'string', description: 'A short sentence said to the caller before the transfer.' },
+      warm: { type: 'boolean', description: 'Pass a short summary of the conversation to the human.' },
+      summary: { type: 'string', description: 'The summary for a warm transfer (a few sentences).' },
+    },
+    required: [],
+  };
 }
 
 export interface BackendSecrets {

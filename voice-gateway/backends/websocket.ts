@@ -101,6 +101,10 @@ export class WebSocketBackend extends WsBackend implements AgentBackend {
     this.sendJson({ type: 'tool_result', id: callId, result, isError });
   }
 
+  reprompt(instruction: string): void {
+    this.sendJson({ type: 'reprompt', text: instruction });
+  }
+
   override close(): void {
     this.sendJson({ type: 'stop' });
     super.close();

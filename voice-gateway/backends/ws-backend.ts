@@ -51,6 +51,11 @@ export abstract class WsBackend {
 
   protected abstract onMessage(msg: Record<string, unknown>): void;
 
+  /** Epoch ms of the last message received (0: none yet): stall detection reads it. */
+  get lastEventAt(): number {
+    return this.receivedAt ? performance.timeOrigin + this.receivedAt : 0;
+  }
+
   /** Fast path for a text frame before `JSON.parse`; true when it handled the frame. */
   protected onFrame(_frame: Buffer): boolean {
     return false;

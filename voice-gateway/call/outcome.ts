@@ -4,6 +4,7 @@ export type CallOutcome =
   | 'completed'
   | 'dropped'
   | 'handed_off'
+  | 'transferred'
   | 'max_duration'
   | 'silence_timeout'
   | 'drain_deadline'

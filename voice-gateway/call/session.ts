@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { mulawPeak } from '../audio/mulaw.ts';
 import type { BackendRegistry } from '../backends/registry.ts';
-import type { AgentBackend, BackendSink } from '../backends/types.ts';
+import { type AgentBackend, type BackendSink, type BackendStart, TRANSFER_TOOL } from '../backends/types.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
@@ -24,10 +24,13 @@ import {
 import type { TwilioRest } from '../twilio/rest.ts';
 import type { StreamClaims } from '../twilio/stream-credential.ts';
 import { fallbackTwiml, goodbyeTwiml } from '../twilio/twiml.ts';
+import { connectChain, type FailoverReason, resumeTranscript, TurnAudio } from './failover.ts';
 import { FramePolicy } from './frame-policy.ts';
 import { type HandoffResult, loadHandoff, lookupCaller, sendHandoff } from './handoff.ts';
 import { MarkTracker } from './marks.ts';
 import type { CallOutcome, StreamRefusal } from './outcome.ts';
+import { Reprompter } from './reprompt.ts';
+import { decideTransfer, parseTransferRequest } from './transfer.ts';
 
 export type { HandoffResult } from './handoff.ts';
 export { RESUMED_PARAM } from './handoff.ts';
@@ -43,6 +46,8 @@ export interface SessionDeps {
   authorize(pathCallSid: string, start: InboundStart): StreamClaims | StreamRefusal;
   /** A fresh credential (for the resumed stream of a hand-off). */
   issueCredential(claims: Omit<StreamClaims, 'expiresAt' | 'id'>): string;
+  /** The whisper URL of a warm transfer's summary (calls.transfer); absent: no whisper. */
+  whisperUrl?: ((summary: string) => string) | undefined;
   /** The stream became a call (its credential was accepted). */
   onStart(session: CallSession): void;
   onEnd(session: CallSession): void;
@@ -50,7 +55,13 @@ export interface SessionDeps {
 
 const SPEECH_PEAK = 1000;
 const SPEECH_END_MS = 500;
+/** Agent audio this long after the caller's last loud frame answers the caller (not a barge-in). */
+const ANSWER_GAP_MS = 250;
 const MAX_TRANSCRIPT_TURNS = 500;
+/** Caller audio of an unanswered turn kept for a standby (base64 bytes: about 20 s). */
+const TURN_AUDIO_BYTES = 220 * 1024;
+/** Longest wait for the agent's last words to play before a transfer's <Dial>. */
+const TRANSFER_PLAYOUT_MS = 5000;
 
 export class CallSession {
   readonly #ws: WebSocket;
@@ -82,6 +93,7 @@ export class CallSession {
   #awaitingResponseSince = 0;
   #lastActivityAt = Date.now();
   #agentAudioUntil = 0;
+  #lastAgentAudioAt = 0;
   #firstAudioSent = false;
   /** Keep-alive: something (a frame or a pong) arrived since the last ping. */
   #alive = true;
@@ -99,6 +111,15 @@ export class CallSession {
   readonly #outboundLimit: number;
   readonly #queueCap: number;
   readonly #queueBytes: number;
+  /** Failover (failover.ts): the start payload a standby resumes from, the unanswered turn, the gap. */
+  #startInfo: BackendStart | undefined;
+  readonly #turn = new TurnAudio(TURN_AUDIO_BYTES);
+  #backendSince = 0;
+  #gapSince = 0;
+  readonly #reprompt: Reprompter;
+  /** Caller memory summary of a warm transfer (calls.transfer.summaryVia). */
+  #recordSummary: string | undefined;
+  #transferring = false;
 
   constructor(ws: WebSocket, pathCallSid: string, deps: SessionDeps) {
     this.#ws = ws;
@@ -111,6 +132,7 @@ export class CallSession {
     this.#queueCap = limits.queueFrames;
     this.#queueBytes = limits.pendingAudioBytes;
     this.#policy = new FramePolicy(limits);
+    this.#reprompt = new Reprompter(deps.config.calls.reprompt);
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary, performance.now()));
     ws.on('pong', () => {
       this.#alive = true;
@@ -217,11 +239,15 @@ export class CallSession {
       if (!this.#callerSpeaking) {
         this.#callerSpeaking = true;
         this.#awaitingResponseSince = 0;
+        this.#reprompt.callerSpoke();
       }
     } else if (this.#callerSpeaking && now - this.#lastSpeechAt > SPEECH_END_MS) {
       this.#callerSpeaking = false;
-      this.#awaitingResponseSince = this.#lastSpeechAt;
+      // Agent audio since the caller's last loud frame: the backend's VAD was faster, it answered already.
+      if (this.#lastAgentAudioAt > this.#lastSpeechAt) this.#turn.answered();
+      else this.#awaitingResponseSince = this.#lastSpeechAt;
     }
+    this.#turn.push(payload, this.#callerSpeaking);
     const m = this.#d.metrics;
     if (this.#backendReady) {
       if (this.#backend?.sendAudio(payload)) {
@@ -265,52 +291,97 @@ export class CallSession {
       'media stream started',
     );
 
-    const breaker = d.backends.breaker();
-    if (!breaker.tryAcquire()) {
-      this.#log.warn({ provider: d.backends.provider }, 'circuit open: caller gets the fallback');
-      return this.#redirect(fallbackTwiml(d.config.calls.fallback), 'circuit_open');
-    }
-    const backend = d.backends.create(this.#sink, d.memory !== undefined);
-    this.#backend = backend;
     const resumed = d.memory ? await this.#loadContext(d.memory, claims.from) : undefined;
     if (!d.memory && this.#resumed) d.metrics.handoffs.labels('resumed_without_record').inc();
-    if (this.#finished) {
-      backend.close();
-      return;
+    if (this.#finished) return;
+    this.#startInfo = {
+      callSid: this.callSid,
+      streamSid: s.streamSid,
+      from: claims.from,
+      to: claims.to,
+      context: this.#context,
+      resumed: this.#resumed ? (resumed ?? { transcript: [] }) : undefined,
+    };
+    const r = await connectChain({
+      registry: d.backends,
+      metrics: d.metrics,
+      log: this.#log,
+      sink: this.#sink,
+      withMemoryTool: d.memory !== undefined,
+      start: this.#startInfo,
+      alive: () => !this.#finished && !this.#ending,
+      trying: (backend) => {
+        this.#backend = backend;
+      },
+    });
+    if (!r.backend) {
+      if (this.#finished || this.#ending) return;
+      this.#log.warn({ reason: r.reason }, 'no agent backend takes the call: caller gets the fallback');
+      const outcome = r.reason === 'circuit_open' ? 'circuit_open' : 'backend_unavailable';
+      return this.#redirect(fallbackTwiml(d.config.calls.fallback), outcome);
     }
-    try {
-      await backend.start({
-        callSid: this.callSid,
-        streamSid: s.streamSid,
-        from: claims.from,
-        to: claims.to,
-        context: this.#context,
-        resumed: this.#resumed ? (resumed ?? { transcript: [] }) : undefined,
-      });
-    } catch (err) {
-      breaker.failure();
-      d.metrics.backendErrors.labels(backend.provider).inc();
-      this.#log.error(
-        { err: (err as Error).message, provider: backend.provider },
-        'agent backend unavailable',
-      );
-      backend.close();
-      if (!this.#finished) this.#redirect(fallbackTwiml(d.config.calls.fallback), 'backend_unavailable');
-      return;
-    }
-    breaker.success();
-    if (this.#finished || this.#ending) {
-      backend.close();
-      return;
-    }
+    this.#attach(r.backend, false);
+  }
+
+  /**
+   * The single point where a call takes a backend (at start and on failover): from here caller audio
+   * flows to it. Audio queued meanwhile is flushed first; on a failover with an unanswered caller turn,
+   * that turn's audio (which covers the queued audio) is replayed instead so the standby answers it.
+   */
+  #attach(backend: AgentBackend, replayTurn: boolean): void {
+    const d = this.#d;
+    this.#backend = backend;
     this.#backendReady = true;
-    const queued = this.#pending;
+    this.#backendSince = Date.now();
+    const queued = replayTurn && this.#turn.pending ? this.#turn.take() : this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
     for (const p of queued) {
       if (backend.sendAudio(p)) d.metrics.frames.to_backend++;
       else d.metrics.dropped.backend_backpressure++;
     }
+  }
+
+  /**
+   * The backend dropped or stalled mid-call: the call moves to the next backend of the chain (same
+   * pod), which resumes with the transcript so far and the caller's memory, without a greeting. Only
+   * when no backend takes it does the caller get calls.fallback.
+   */
+  async #failover(reason: FailoverReason, err?: Error): Promise<void> {
+    const old = this.#backend;
+    const start = this.#startInfo;
+    if (!old || !start || !this.#backendReady || this.#ending || this.#finished) return;
+    const d = this.#d;
+    const failedAt = Date.now();
+    this.#backendReady = false;
+    this.#backend = undefined;
+    old.close();
+    d.backends.breaker(old.provider).failure();
+    d.metrics.backendErrors.labels(old.provider).inc();
+    this.#log.warn({ provider: old.provider, reason, err: err?.message }, 'agent backend failed mid-call');
+    const pendingTurn = this.#turn.pending;
+    const r = await connectChain({
+      registry: d.backends,
+      metrics: d.metrics,
+      log: this.#log,
+      sink: this.#sink,
+      withMemoryTool: d.memory !== undefined,
+      start: { ...start, resumed: { transcript: resumeTranscript(this.#transcript, pendingTurn) } },
+      failed: { provider: old.provider, reason },
+      alive: () => !this.#finished && !this.#ending,
+      trying: (backend) => {
+        this.#backend = backend;
+      },
+    });
+    if (!r.backend) {
+      if (this.#finished || this.#ending) return;
+      this.#log.error('every agent backend is down: caller gets the fallback');
+      return this.#redirect(fallbackTwiml(d.config.calls.fallback), 'backend_failed');
+    }
+    this.#attach(r.backend, true);
+    // The caller waiting for an answer perceives the gap until the standby speaks; otherwise until it is up.
+    if (pendingTurn) this.#gapSince = failedAt;
+    else d.metrics.failoverGap.observe((Date.now() - failedAt) / 1000);
   }
 
   /**
@@ -393,14 +464,7 @@ export class CallSession {
     audioDropped: () => {
       this.#d.metrics.dropped.interrupted++;
     },
-    failed: (err) => {
-      if (this.#ending || this.#finished || !this.#backendReady) return;
-      const d = this.#d;
-      d.backends.breaker().failure();
-      d.metrics.backendErrors.labels(this.#backend?.provider ?? 'unknown').inc();
-      this.#log.error({ err: err.message }, 'agent backend failed mid-call: caller gets the fallback');
-      this.#redirect(fallbackTwiml(d.config.calls.fallback), 'backend_failed');
-    },
+    failed: (err) => void this.#failover('dropped', err),
   };
 
   #agentAudio(payload: string, itemId: string | undefined, receivedAt: number): void {
@@ -420,11 +484,22 @@ export class CallSession {
       this.#firstAudioSent = true;
       if (!this.#resumed) m.firstAudio.observe((now - this.#startAt) / 1000);
     }
+    if (this.#callerSpeaking && now - this.#lastSpeechAt > ANSWER_GAP_MS) {
+      // The backend's VAD ended the caller's turn before ours did: this audio is its answer.
+      this.#callerSpeaking = false;
+      this.#awaitingResponseSince = this.#lastSpeechAt;
+    }
     if (this.#awaitingResponseSince) {
       m.responseLatency.observe((now - this.#awaitingResponseSince) / 1000);
       this.#awaitingResponseSince = 0;
     }
+    if (!this.#callerSpeaking) this.#turn.answered();
+    if (this.#gapSince) {
+      m.failoverGap.observe((now - this.#gapSince) / 1000);
+      this.#gapSince = 0;
+    }
     const ms = (payload.length * 3) / 4 / 8;
+    this.#lastAgentAudioAt = now;
     this.#agentAudioUntil = Math.max(now, this.#agentAudioUntil) + ms;
     this.#lastActivityAt = now;
     // The chunk and its mark stay two WebSocket messages but leave in one write (one syscall).
@@ -461,6 +536,7 @@ export class CallSession {
   async #toolCall(name: string, id: string, params: Record<string, unknown>): Promise<void> {
     const backend = this.#backend;
     if (!backend) return;
+    if (name === TRANSFER_TOOL) return this.#transfer(backend, id, params);
     if (name !== 'search_memory') return backend.toolResult(id, `unknown tool ${name}`, true);
     const memory = this.#d.memory;
     if (!memory || !this.#context) return backend.toolResult(id, 'no caller memory available', true);
@@ -475,6 +551,45 @@ export class CallSession {
     } catch (err) {
       backend.toolResult(id, `memory search failed: ${(err as Error).message}`, true);
     }
+  }
+
+  /** The agent asked for a human (transfer.ts): a configured target only, else the agent is told. */
+  #transfer(backend: AgentBackend, id: string, params: Record<string, unknown>): void {
+    const d = this.#d;
+    if (this.#ending || this.#finished) return;
+    if (this.#transferring) {
+      backend.toolResult(id, 'A transfer is already under way.', true);
+      return;
+    }
+    const decision = decideTransfer(
+      d.config.calls.transfer,
+      parseTransferRequest(params),
+      this.#transcript,
+      d.whisperUrl,
+    );
+    if (!decision.ok) {
+      d.metrics.transfers.labels(decision.result).inc();
+      this.#log.warn({ result: decision.result }, 'transfer request refused');
+      backend.toolResult(id, decision.message, true);
+      return;
+    }
+    this.#transferring = true;
+    backend.toolResult(id, `Transferring the caller to ${decision.target}.`, false);
+    this.#recordSummary = decision.memorySummary;
+    this.#log.info(
+      {
+        target: decision.target,
+        warm: decision.memorySummary !== undefined || decision.whisper !== undefined,
+      },
+      'transferring the call to a human',
+    );
+    // The agent's last words play out (bounded) before Twilio takes the call.
+    const wait = Math.min(Math.max(0, this.#agentAudioUntil - Date.now()), TRANSFER_PLAYOUT_MS);
+    setTimeout(() => {
+      this.#redirect(decision.twiml, 'transferred', (ok) =>
+        d.metrics.transfers.labels(ok ? 'transferred' : 'rest_failed').inc(),
+      );
+    }, wait).unref();
   }
 
   // ---- ending ------------------------------------------------------------------------------
@@ -502,6 +617,7 @@ export class CallSession {
       this.#ws.ping();
     }
     if (this.#ending || !this.#startAt) return true;
+    this.#watchBackend(now);
     const calls = this.#d.config.calls;
     if (now - this.#callStartedAt >= calls.maxDurationSeconds * 1000) {
       this.endPolitely('max_duration');
@@ -512,6 +628,33 @@ export class CallSession {
       this.endPolitely('silence_timeout');
     }
     return true;
+  }
+
+  /** Stall detection (agent.stallSeconds) and silence re-prompts (calls.reprompt), from the ticker. */
+  #watchBackend(now: number): void {
+    const backend = this.#backend;
+    if (!this.#backendReady || !backend) return;
+    const lastEvent = backend.lastEventAt;
+    if (this.#awaitingResponseSince && lastEvent !== undefined) {
+      const since = Math.max(this.#awaitingResponseSince, lastEvent, this.#backendSince);
+      // A stall moves the call only where a standby can take it: a slow backend beats no backend.
+      if (now - since >= this.#d.config.agent.stallSeconds * 1000 && this.#standbyAvailable(backend)) {
+        void this.#failover('stalled');
+        return;
+      }
+    }
+    if (this.#callerSpeaking || this.#awaitingResponseSince || this.#marks.pending || !backend.reprompt)
+      return;
+    if (this.#reprompt.due(now, Math.max(this.#lastActivityAt, this.#agentAudioUntil))) {
+      this.#d.metrics.reprompts.inc();
+      this.#log.info({ count: this.#reprompt.count }, 'caller silent: re-prompting');
+      backend.reprompt(this.#reprompt.instruction);
+    }
+  }
+
+  #standbyAvailable(current: AgentBackend): boolean {
+    const b = this.#d.backends;
+    return b.chain.some((p) => p !== current.provider && b.breaker(p).allowsCalls);
   }
 
   /**
@@ -561,7 +704,7 @@ export class CallSession {
     this.#redirect(goodbyeTwiml(this.#d.config.calls.goodbye), outcome);
   }
 
-  #redirect(twiml: string, outcome: CallOutcome): void {
+  #redirect(twiml: string, outcome: CallOutcome, onResult?: (ok: boolean) => void): void {
     if (this.#ending || this.#finished) return;
     this.#ending = true;
     this.#outcome = outcome;
@@ -571,10 +714,12 @@ export class CallSession {
     const rest = this.#d.twilioRest;
     // Only a call whose credential was accepted is ever touched through the REST API.
     if (!rest || !this.#claims) {
+      onResult?.(false);
       this.#ws.close(1000);
       return;
     }
     void rest.updateCall(this.#claims.callSid, twiml).then((ok) => {
+      onResult?.(ok);
       if (!ok) this.#log.error({ outcome }, 'Twilio REST call update failed; closing the stream');
       // Twilio ends the stream itself after the update; close after a grace period in case it does not.
       setTimeout(() => this.#ws.close(1000), ok ? 1500 : 0).unref();
@@ -626,6 +771,7 @@ export class CallSession {
         endedAt: new Date(endedAt).toISOString(),
         outcome: this.#outcome,
         transcript: this.#transcript,
+        ...(this.#recordSummary ? { summary: this.#recordSummary } : {}),
       });
     }
     d.onEnd(this);

@@ -39,6 +39,8 @@ export interface StreamServerOptions {
   /** wss://host of the public base URL (what Twilio signs). */
   wssBase: string;
   podName?: string | undefined;
+  /** The whisper URL of a warm transfer's summary (calls.transfer). */
+  whisperUrl?: ((summary: string) => string) | undefined;
   /** A call ended (its session closed). */
   onCallEnded(): void;
 }
@@ -139,6 +141,7 @@ export class StreamServer {
         memory: o.memory,
         authorize: (sid, start) => this.#authorize(sid, start),
         issueCredential: (c) => this.issue(c),
+        whisperUrl: o.whisperUrl,
         onStart: (s) => {
           this.#pending.delete(s.pathCallSid);
           this.#calls++;

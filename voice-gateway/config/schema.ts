@@ -4,6 +4,55 @@ import { z } from 'zod';
 import { bucketConfigSchema } from '../storage/bucket-config.ts';
 
 const httpUrl = z.url({ protocol: /^(https?|wss?)$/ });
+const providerSchema = z.enum(['echo', 'elevenlabs', 'openai-realtime', 'websocket']);
+/** E.164 number or SIP URI a call may be dialled to. */
+export const DIAL_TARGET = /^(\+[1-9][0-9]{6,14}|sips?:[^\s<>"']{3,250})$/;
+
+export const transferSchema = z
+  .object({
+    targets: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?$/),
+            dial: z.string().regex(DIAL_TARGET).describe('E.164 number or sip:/sips: URI'),
+            description: z.string().max(500).optional(),
+          })
+          .strict(),
+      )
+      .min(1)
+      .max(16)
+      .describe('The only humans the agent may transfer to; the first is the default'),
+    say: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe('Said (Twilio <Say>) before dialling when the agent gives no sentence of its own'),
+    summaryVia: z
+      .enum(['whisper', 'memory', 'both'])
+      .default('both')
+      .describe(
+        'Where a warm transfer puts its summary: whispered to the human, stored in caller memory, or both',
+      ),
+    dialTimeoutSeconds: z.number().int().min(5).max(600).default(30),
+  })
+  .strict()
+  .describe('The transfer_call tool: the agent hands the caller to a human');
+
+export const repromptSchema = z
+  .object({
+    afterSeconds: z.number().min(1).max(600).default(10),
+    maxCount: z.number().int().min(1).max(10).default(2),
+    prompt: z
+      .string()
+      .min(1)
+      .max(1000)
+      .default('The caller has been silent for a while. Briefly ask whether they are still there.'),
+    say: z.string().min(1).max(1000).optional().describe('Sentence the agent is asked to say word for word'),
+  })
+  .strict()
+  .describe('Silence re-prompts: the agent re-engages a silent caller before the silence timeout');
 
 export const fallbackSchema = z
   .object({
@@ -70,7 +119,7 @@ export const gatewayConfigSchema = z
     telephony: z.enum(['twilio-stream', 'elevenlabs-native']).default('twilio-stream'),
     agent: z
       .object({
-        provider: z.enum(['echo', 'elevenlabs', 'openai-realtime', 'websocket']).default('echo'),
+        provider: providerSchema.default('echo'),
         elevenlabs: z
           .object({
             agentId: z.string().min(1),
@@ -101,9 +150,48 @@ export const gatewayConfigSchema = z
           })
           .prefault({}),
         connectTimeoutMs: z.number().int().min(100).max(60000).default(5000),
+        fallbacks: z
+          .array(providerSchema)
+          .max(3)
+          .default([])
+          .describe(
+            'Standby providers, in order: a call whose backend fails to connect, is circuit-open, drops or stalls continues on the next (voice-gateway/call/failover.ts)',
+          ),
+        stallSeconds: z
+          .number()
+          .min(0.5)
+          .max(120)
+          .default(4)
+          .describe(
+            'A backend that sends nothing (no audio, no event) this long while the caller waits for an answer is failed over to a standby (only when one can take the call)',
+          ),
       })
       .prefault({})
       .superRefine((agent, ctx) => {
+        const seen = new Set<string>([agent.provider]);
+        agent.fallbacks.forEach((p, i) => {
+          if (seen.has(p))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['fallbacks', i],
+              message: `${p} is already in the chain (the primary or an earlier standby)`,
+            });
+          seen.add(p);
+        });
+        for (const p of agent.fallbacks) {
+          if (p === 'elevenlabs' && !agent.elevenlabs)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['elevenlabs'],
+              message: 'required when elevenlabs is a fallback',
+            });
+          if (p === 'websocket' && !agent.websocket)
+            ctx.addIssue({
+              code: 'custom',
+              path: ['websocket'],
+              message: 'required when websocket is a fallback',
+            });
+        }
         if (agent.provider === 'elevenlabs' && !agent.elevenlabs) {
           ctx.addIssue({
             code: 'custom',
@@ -128,8 +216,28 @@ export const gatewayConfigSchema = z
           say: 'Sorry, all our agents are busy right now. Please call again later.',
         }),
         goodbye: z.string().min(1).max(1000).default('Thank you for calling. Goodbye.'),
+        transfer: transferSchema.optional(),
+        reprompt: repromptSchema.optional(),
       })
-      .prefault({}),
+      .prefault({})
+      .superRefine((calls, ctx) => {
+        if (calls.reprompt && calls.reprompt.afterSeconds >= calls.silenceTimeoutSeconds)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['reprompt', 'afterSeconds'],
+            message: 'must be less than silenceTimeoutSeconds (the re-prompt comes before the goodbye)',
+          });
+        const names = new Set<string>();
+        calls.transfer?.targets.forEach((t, i) => {
+          if (names.has(t.name))
+            ctx.addIssue({
+              code: 'custom',
+              path: ['transfer', 'targets', i, 'name'],
+              message: `duplicate ${t.name}`,
+            });
+          names.add(t.name);
+        });
+      }),
     drain: z
       .object({
         gracePeriodSeconds: z.number().min(0).max(86400).default(630),

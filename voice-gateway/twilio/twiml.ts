@@ -42,3 +42,26 @@ export function fallbackTwiml(f: FallbackTwiml): string {
 export function goodbyeTwiml(text: string): string {
   return `${head}<Response><Say>${escapeXml(text)}</Say><Hangup/></Response>`;
 }
+
+export interface DialTwiml {
+  /** Said before dialling (optional). */
+  say?: string | undefined;
+  /** E.164 number or sip:/sips: URI. */
+  dial: string;
+  timeoutSeconds: number;
+  /** Whisper URL Twilio fetches when the human answers (the `url` of <Number>/<Sip>). */
+  whisperUrl?: string | undefined;
+}
+
+/** A transfer to a human: `<Say>` then `<Dial>` with one `<Number>` or `<Sip>` noun. */
+export function dialTwiml(d: DialTwiml): string {
+  const noun = d.dial.startsWith('sip') ? 'Sip' : 'Number';
+  const url = d.whisperUrl ? ` url="${escapeXml(d.whisperUrl)}" method="POST"` : '';
+  const say = d.say ? `<Say>${escapeXml(d.say)}</Say>` : '';
+  return `${head}<Response>${say}<Dial timeout="${d.timeoutSeconds}"><${noun}${url}>${escapeXml(d.dial)}</${noun}></Dial></Response>`;
+}
+
+/** What the human hears on answering a warm transfer, before being connected. */
+export function whisperTwiml(summary: string): string {
+  return `${head}<Response><Say>${escapeXml(summary)}</Say></Response>`;
+}

@@ -89,6 +89,24 @@ const agentBase = z
     openaiRealtime: OpenAIRealtimeAgentSchema.optional(),
     websocket: WebsocketAgentSchema.optional(),
     echo: EchoAgentSchema.optional(),
+    fallbacks: z
+      .array(z.enum(PROVIDERS))
+      .max(3)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .describe(
+        'Standby providers, in order, each configured by its own block above (e.g. provider elevenlabs with openaiRealtime as standby). ' +
+          'A call whose backend fails to connect, is circuit-open, drops or stalls continues on the next one in the same pod, ' +
+          'with the transcript so far and the caller memory, without a second greeting; only when every backend is down does the caller get calls.fallback.',
+      ),
+    stallSeconds: z
+      .number()
+      .min(1)
+      .max(120)
+      .default(4)
+      .describe(
+        'Seconds a backend may send nothing at all (no audio, no event) while the caller waits for an answer before the call moves to the next backend of fallbacks. Without a standby that can take the call, the call stays (calls.silenceTimeoutSeconds still applies).',
+      ),
   })
   .describe('The AI agent backend the gateways stream call audio to.');
 
@@ -110,8 +128,42 @@ const agentWithOpenAI = celRefine(
   },
   (a) => a.provider !== 'openai-realtime' || a.openaiRealtime !== undefined,
 );
-export const AgentSchema = celRefine(
+const agentFallbackBlocks = celRefine(
   agentWithOpenAI,
+  {
+    rule:
+      "!has(self.fallbacks) || self.fallbacks.all(p, (p != 'elevenlabs' || has(self.elevenlabs)) && " +
+      "(p != 'openai-realtime' || has(self.openaiRealtime)) && (p != 'websocket' || has(self.websocket)))",
+    message: 'every fallback provider needs its block (elevenlabs, openaiRealtime or websocket)',
+    fieldPath: '.fallbacks',
+  },
+  (a) =>
+    (a.fallbacks ?? []).every(
+      (p) =>
+        (p !== 'elevenlabs' || a.elevenlabs !== undefined) &&
+        (p !== 'openai-realtime' || a.openaiRealtime !== undefined) &&
+        (p !== 'websocket' || a.websocket !== undefined),
+    ),
+);
+const agentFallbacksDistinct = celRefine(
+  agentFallbackBlocks,
+  {
+    rule: '!has(self.fallbacks) || !(self.provider in self.fallbacks)',
+    message: 'fallbacks must not repeat the primary provider',
+    fieldPath: '.fallbacks',
+  },
+  (a) => !(a.fallbacks ?? []).includes(a.provider),
+);
+const agentFallbacksUnique = agentFallbacksDistinct.superRefine((a, ctx) => {
+  const seen = new Set<string>();
+  (a.fallbacks ?? []).forEach((p, i) => {
+    if (seen.has(p))
+      ctx.addIssue({ code: 'custom', message: `Duplicate value: "${p}"`, path: ['fallbacks', i] });
+    seen.add(p);
+  });
+});
+export const AgentSchema = celRefine(
+  agentFallbacksUnique,
   {
     rule: "self.provider != 'websocket' || has(self.websocket)",
     message: 'websocket is required when provider is websocket',
@@ -202,7 +254,112 @@ export const RecordingSchema = z
     "Record each call (both directions, one stereo WAV: caller left, agent right) encrypted into the MemoryStore's objectStorage bucket; included in data-rights export and forget. Needs memory (its store's objectStorage and key) and telephony mode twilio-stream.",
   );
 
-export const CallsSchema = z
+const DIAL_TARGET = /^(\+[1-9][0-9]{6,14}|sips?:[^\s<>"']{3,250})$/;
+
+export const TransferTargetSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .min(1)
+      .max(63)
+      .regex(/^[a-z0-9]([-a-z0-9_]{0,61}[a-z0-9])?$/)
+      .describe('Name the agent uses for this target in the transfer_call tool (e.g. sales).'),
+    dial: z
+      .string()
+      .max(256)
+      .regex(DIAL_TARGET)
+      .describe(
+        'E.164 number (+15550100) or sip:/sips: URI the call is dialled to (<Dial><Number> or <Sip>).',
+      ),
+    description: z
+      .string()
+      .max(500)
+      .optional()
+      .describe('What this target is for; the agent reads it in the tool definition (OpenAI Realtime).'),
+  })
+  .describe('A human the agent may transfer callers to.');
+
+export const TransferSchema = z
+  .strictObject({
+    targets: z
+      .array(TransferTargetSchema)
+      .min(1)
+      .max(16)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe(
+        'The only targets a transfer may dial; the first is the default. A transfer_call naming anything else is refused (callfleet_transfers_total{result="refused_target"}) and the agent is told the allowed names.',
+      ),
+    say: z
+      .string()
+      .min(1)
+      .max(1000)
+      .optional()
+      .describe(
+        'Said to the caller (Twilio <Say>) before dialling when the agent gives no sentence of its own.',
+      ),
+    summaryVia: z
+      .enum(['whisper', 'memory', 'both'])
+      .default('both')
+      .describe(
+        "Where a warm transfer's summary goes: whispered to the human when they answer (<Dial> url returning <Say>), stored as the call's summary in the MemoryStore (for the human's tools), or both.",
+      ),
+    dialTimeoutSeconds: z
+      .int()
+      .min(5)
+      .max(600)
+      .default(30)
+      .describe('Seconds the target may ring before the <Dial> gives up (the call then ends).'),
+  })
+  .describe(
+    "Transfer to a human on the agent's request: the transfer_call tool (ElevenLabs client tool, OpenAI Realtime function, websocket tool_call) with optional target, message, warm and summary; the call ends here in a Twilio <Dial> with outcome transferred.",
+  );
+
+export const RepromptSchema = celRefine(
+  z
+    .strictObject({
+      afterSeconds: z
+        .number()
+        .min(1)
+        .max(600)
+        .default(10)
+        .describe(
+          'Seconds of silence from both sides (the agent not speaking) after which the agent is asked to re-engage the caller.',
+        ),
+      maxCount: z
+        .int()
+        .min(1)
+        .max(10)
+        .default(2)
+        .describe(
+          'Re-prompts in a row at most; the caller speaking starts the count over. Then the silence timeout ends the call.',
+        ),
+      prompt: z
+        .string()
+        .min(1)
+        .max(1000)
+        .optional()
+        .describe(
+          'Instruction given to the agent as context for the re-prompt (default: ask briefly whether the caller is still there).',
+        ),
+      say: z
+        .string()
+        .min(1)
+        .max(1000)
+        .optional()
+        .describe(
+          'A sentence the agent is asked to say word for word instead of a prompt (exclusive with prompt).',
+        ),
+    })
+    .describe('Silence re-prompts before the silence timeout ends the call.'),
+  {
+    rule: '!(has(self.prompt) && has(self.say))',
+    message: 'prompt and say are mutually exclusive',
+    fieldPath: '.say',
+  },
+  (r) => !(r.prompt !== undefined && r.say !== undefined),
+);
+
+const callsBase = z
   .strictObject({
     maxConcurrentPerPod: z
       .int()
@@ -234,8 +391,21 @@ export const CallsSchema = z
       .optional()
       .describe('What a caller gets when the fleet is full, draining, or the backend is down.'),
     recording: RecordingSchema.optional(),
+    transfer: TransferSchema.optional(),
+    reprompt: RepromptSchema.optional(),
   })
   .describe('Per-call limits.');
+
+export const CallsSchema = celRefine(
+  callsBase,
+  {
+    rule: '!has(self.reprompt) || self.reprompt.afterSeconds < self.silenceTimeoutSeconds',
+    message:
+      'reprompt.afterSeconds must be less than silenceTimeoutSeconds (the re-prompt comes before the goodbye)',
+    fieldPath: '.reprompt.afterSeconds',
+  },
+  (c) => c.reprompt === undefined || c.reprompt.afterSeconds < c.silenceTimeoutSeconds,
+);
 
 export const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'] as const;
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$/;
@@ -686,8 +856,20 @@ const specNativeToken = celRefine(
   },
   (s) => s.telephony.mode !== 'elevenlabs-native' || s.agent.elevenlabs?.requestTokenSecretRef !== undefined,
 );
-const specPublicUrl = celRefine(
+const specNativeCallControl = celRefine(
   specNativeToken,
+  {
+    rule: "self.telephony.mode != 'elevenlabs-native' || (!has(self.agent.fallbacks) && !has(self.calls.transfer) && !has(self.calls.reprompt))",
+    message:
+      'agent.fallbacks, calls.transfer and calls.reprompt act on calls the gateways carry: not in telephony mode elevenlabs-native (configure transfers and re-prompts on the ElevenLabs agent)',
+    fieldPath: '.telephony.mode',
+  },
+  (s) =>
+    s.telephony.mode !== 'elevenlabs-native' ||
+    (s.agent.fallbacks === undefined && s.calls.transfer === undefined && s.calls.reprompt === undefined),
+);
+const specPublicUrl = celRefine(
+  specNativeCallControl,
   {
     rule: 'has(self.telephony.publicBaseUrl) || has(self.ingress)',
     message: 'telephony.publicBaseUrl or ingress is required so Twilio can reach the gateways',

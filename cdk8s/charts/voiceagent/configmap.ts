@@ -29,7 +29,7 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
   const cfg: GatewayConfigInput = {
     publicBaseUrl: publicBaseUrl(m),
     telephony: telephony.mode,
-    agent: { provider: agent.provider },
+    agent: { provider: agent.provider, fallbacks: agent.fallbacks ?? [], stallSeconds: agent.stallSeconds },
     calls: {
       maxConcurrentPerPod: calls.maxConcurrentPerPod,
       maxDurationSeconds: calls.maxDurationSeconds,
@@ -39,6 +39,8 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
   };
   if (calls.fallback && (calls.fallback.say || calls.fallback.dial))
     cfg.calls = { ...cfg.calls, fallback: calls.fallback };
+  if (calls.transfer) cfg.calls = { ...cfg.calls, transfer: calls.transfer };
+  if (calls.reprompt) cfg.calls = { ...cfg.calls, reprompt: calls.reprompt };
   if (agent.elevenlabs)
     cfg.agent = {
       ...cfg.agent,
