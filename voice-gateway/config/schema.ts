@@ -1,6 +1,7 @@
 // The gateway's runtime config: the single definition shared with the operator's renderer (which
 // imports this schema to write the ConfigMap). Plain JSON-able; secrets never live here.
 import { z } from 'zod';
+import { UPLINK_CHUNK_MS } from '../call/uplink.ts';
 
 const httpUrl = z.url({ protocol: /^(https?|wss?)$/ });
 
@@ -87,6 +88,14 @@ export const gatewayConfigSchema = z
           say: 'Sorry, all our agents are busy right now. Please call again later.',
         }),
         goodbye: z.string().min(1).max(1000).default('Thank you for calling. Goodbye.'),
+        uplinkChunkMs: z
+          .number()
+          .int()
+          .min(UPLINK_CHUNK_MS.min)
+          .max(UPLINK_CHUNK_MS.max)
+          .multipleOf(UPLINK_CHUNK_MS.step)
+          .default(UPLINK_CHUNK_MS.default)
+          .describe('Milliseconds of caller audio per message to the agent backend (ADR 0024)'),
       })
       .prefault({}),
     drain: z

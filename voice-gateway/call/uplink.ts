@@ -1,0 +1,154 @@
+// Caller audio towards the agent backend in chunks of N Twilio frames (`calls.uplinkChunkMs`,
+// ADR 0024). Twilio sends one 20 ms frame per message; the backend protocols accept any length, so
+// two frames per backend message halve the sends, wake-ups and TCP segments on the backend socket
+// for 20 ms more on the way in (invisible against a response budget of seconds).
+// - Every frame is decoded once, straight into the chunk (the speech detector reads it there), and
+//   the chunk is base64-encoded once when it leaves. A frame that fills a chunk on its own (20 ms
+//   chunks, or an oversized frame) leaves as the untouched string Twilio sent.
+// - Bounded in bytes (the chunk's buffer: chunkMs of audio or one largest frame) and in time: a held
+//   frame waits at most `uplinkChunkMs - 20 + HOLD_SLACK_MS` ms; the shared sweep below (one timer per
+//   process, armed only while some chunk holds audio) flushes a chunk whose frames stopped coming.
+// - `flush()` sends what is held now: the session calls it on a DTMF, a mark, speech onset (a
+//   barge-in), the backend's interruption, the end of the stream, a hand-off, and before a backend
+//   is replaced (failover).
+
+/** `calls.uplinkChunkMs`: bounds and default, shared by the gateway config and the VoiceAgent API. */
+export const UPLINK_CHUNK_MS = { min: 20, max: 40, step: 20, default: 40 } as const;
+/** Twilio's frame: 20 ms of 8 kHz mu-law. */
+export const FRAME_MS = 20;
+const BYTES_PER_MS = 8;
+/** How much later than one frame period a held frame may leave when the next frame is late. */
+export const HOLD_SLACK_MS = 5;
+const MIN_SWEEP_MS = 5;
+
+/** Where a chunk goes: returns false when the backend dropped it (backpressure). */
+export interface UplinkTarget {
+  sendUplink(payloadB64: string, frames: number): boolean;
+}
+
+export class UplinkChunker {
+  readonly #target: UplinkTarget;
+  readonly #chunkBytes: number;
+  readonly #buf: Buffer;
+  /** Longest time the first held frame waits before the sweep sends it. */
+  readonly holdMs: number;
+  #len = 0;
+  #frames = 0;
+  /** performance.now() when the first held frame arrived (0: nothing held). */
+  #firstAt = 0;
+  /** The last frame's own base64 string when it is the only thing held (sent as is). */
+  #solo: string | undefined;
+
+  /** `maxFrameBytes`: the largest decoded frame accepted (the media frame limit bounds it). */
+  constructor(target: UplinkTarget, chunkMs: number, maxFrameBytes: number) {
+    this.#target = target;
+    this.#chunkBytes = Math.max(1, chunkMs * BYTES_PER_MS);
+    this.#buf = Buffer.allocUnsafe(Math.max(this.#chunkBytes, maxFrameBytes));
+    this.holdMs = Math.max(0, chunkMs - FRAME_MS) + HOLD_SLACK_MS;
+  }
+
+  /** Bytes of audio held now. */
+  get heldBytes(): number {
+    return this.#len;
+  }
+
+  get heldFrames(): number {
+    return this.#frames;
+  }
+
+  /**
+   * Decodes one base64 frame into the chunk and returns where it landed (`start`; its length is
+   * `heldBytes - start` until `release()`), for the speech detector. Call `release()` next: it sends
+   * the chunk once it is full. A frame larger than `maxFrameBytes` is cut to it.
+   */
+  add(payloadB64: string, now: number): number {
+    const max = (payloadB64.length >> 2) * 3;
+    if (this.#len > 0 && this.#len + max > this.#buf.length) this.flush();
+    const start = this.#len;
+    this.#len += this.#buf.write(payloadB64, start, 'base64');
+    this.#solo = start === 0 ? payloadB64 : undefined;
+    this.#frames++;
+    if (start === 0) {
+      this.#firstAt = now;
+      if (this.#len < this.#chunkBytes) hold(this);
+    }
+    return start;
+  }
+
+  /** The held audio, for reading the frame `add` just decoded (`buffer[start..heldBytes)`). */
+  get buffer(): Buffer {
+    return this.#buf;
+  }
+
+  /** Sends the chunk when it is full. */
+  release(): void {
+    if (this.#len >= this.#chunkBytes) this.flush();
+  }
+
+  /** Sends whatever is held now (nothing held: nothing sent). */
+  flush(): void {
+    const n = this.#len;
+    if (n === 0) return;
+    const frames = this.#frames;
+    const solo = this.#solo;
+    this.#len = 0;
+    this.#frames = 0;
+    this.#firstAt = 0;
+    this.#solo = undefined;
+    release(this);
+    this.#target.sendUplink(solo ?? this.#buf.toString('base64', 0, n), frames);
+  }
+
+  /** Drops what is held (the call ended without a backend to send it to). */
+  discard(): void {
+    if (this.#len === 0) return;
+    this.#len = 0;
+    this.#frames = 0;
+    this.#firstAt = 0;
+    this.#solo = undefined;
+    release(this);
+  }
+
+  /** Flushes when the first held frame has waited `holdMs`; returns its deadline otherwise. */
+  sweep(now: number): number {
+    if (this.#len === 0) return Number.POSITIVE_INFINITY;
+    const due = this.#firstAt + this.holdMs;
+    if (now >= due) {
+      this.flush();
+      return Number.POSITIVE_INFINITY;
+    }
+    return due;
+  }
+}
+
+// ---- the shared sweep: one timer per process, only while some chunk holds audio ------------------
+
+const holding = new Set<UplinkChunker>();
+let timer: NodeJS.Timeout | undefined;
+
+function hold(c: UplinkChunker): void {
+  holding.add(c);
+  if (!timer) arm(c.holdMs);
+}
+
+function release(c: UplinkChunker): void {
+  holding.delete(c);
+}
+
+function arm(ms: number): void {
+  timer = setTimeout(sweepAll, Math.max(MIN_SWEEP_MS, ms));
+  timer.unref();
+}
+
+function sweepAll(): void {
+  timer = undefined;
+  const now = performance.now();
+  let next = Number.POSITIVE_INFINITY;
+  for (const c of holding) next = Math.min(next, c.sweep(now));
+  if (holding.size > 0) arm(Number.isFinite(next) ? next - now : MIN_SWEEP_MS);
+}
+
+/** Chunkers holding audio right now (tests, and a check that ended calls hold nothing). */
+export function heldChunkers(): number {
+  return holding.size;
+}
