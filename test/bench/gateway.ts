@@ -301,6 +301,11 @@ async function runGateway(n: number, backend: string): Promise<Measured> {
       backend,
     );
   } finally {
+    // A graceful stop when profiling (--cpu-prof writes its profile on exit), else a kill.
+    if (/--(cpu|heap)-prof/.test(process.env.BENCH_GATEWAY_NODE_ARGS ?? '')) {
+      gw.kill('SIGTERM');
+      await Promise.race([new Promise((r) => gw.once('exit', r)), new Promise((r) => setTimeout(r, 10000))]);
+    }
     gw.kill('SIGKILL');
   }
 }

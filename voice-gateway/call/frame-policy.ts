@@ -36,6 +36,8 @@ export class FramePolicy {
   #windowStart = 0;
   #windowFrames = 0;
   #parseMs = 0;
+  /** The last admitted message came from the media fast path (its payload is known to be base64). */
+  scanned = false;
 
   constructor(limits: FrameLimits) {
     this.#limits = limits;
@@ -61,6 +63,7 @@ export class FramePolicy {
     }
     if (++this.#windowFrames > FRAMES_PER_SECOND) return 'flood';
     const media = scanMedia(buf);
+    this.scanned = media !== undefined;
     if (media) return media;
     if (this.#parseMs >= this.#limits.parseBudgetMs) return 'cpu_budget';
     if (jsonDepthExceeds(buf, MAX_JSON_DEPTH)) return 'too_deep';

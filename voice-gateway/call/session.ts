@@ -155,7 +155,8 @@ export class CallSession {
       case 'media':
         if (this.#wrongSid(msg.streamSid)) return;
         if (this.#handoffAt) this.#measureGap();
-        if (!isBase64(msg.payload)) {
+        // The fast path checked the payload already; only a JSON.parse'd media frame is checked here.
+        if (!this.#policy.scanned && !isBase64(msg.payload)) {
           this.#malformed('missing_fields');
           return;
         }
@@ -624,8 +625,7 @@ export class CallSession {
     if (this.#finished) return;
     this.#finished = true;
     const d = this.#d;
-    if (this.#backendReady) this.#uplink.flush();
-    else this.#uplink.discard();
+    this.#uplink.close(this.#backendReady);
     this.#backendReady = false;
     this.#backend?.close();
     this.#pending = [];

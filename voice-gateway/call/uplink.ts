@@ -6,8 +6,12 @@
 //   the chunk is base64-encoded once when it leaves. A frame that fills a chunk on its own (20 ms
 //   chunks, or an oversized frame) leaves as the untouched string Twilio sent.
 // - Bounded in bytes (the chunk's buffer: chunkMs of audio or one largest frame) and in time: a held
-//   frame waits at most `uplinkChunkMs - 20 + HOLD_SLACK_MS` ms; the shared sweep below (one timer per
-//   process, armed only while some chunk holds audio) flushes a chunk whose frames stopped coming.
+//   frame waits at most `uplinkChunkMs - 20 + HOLD_SLACK_MS` ms (+ one sweep period when the next
+//   frame is late); the shared sweep below (one timer per process, running while a call that ever
+//   held audio is open) flushes a chunk whose frames stopped coming. Steady Twilio frames complete a
+//   chunk before the sweep ever finds it due: the sweep is the time bound, not the way chunks leave.
+// - Nothing per frame but the decode, a few number comparisons and, per chunk, one encode and one
+//   send: no timer, closure or collection operation per frame or per chunk.
 // - `flush()` sends what is held now: the session calls it on a DTMF, a mark, speech onset (a
 //   barge-in), the backend's interruption, the end of the stream, a hand-off, and before a backend
 //   is replaced (failover).
@@ -19,7 +23,8 @@ export const FRAME_MS = 20;
 const BYTES_PER_MS = 8;
 /** How much later than one frame period a held frame may leave when the next frame is late. */
 export const HOLD_SLACK_MS = 5;
-const MIN_SWEEP_MS = 5;
+/** Period of the shared sweep. */
+export const SWEEP_MS = 10;
 
 /** Where a chunk goes: returns false when the backend dropped it (backpressure). */
 export interface UplinkTarget {
@@ -38,6 +43,7 @@ export class UplinkChunker {
   #firstAt = 0;
   /** The last frame's own base64 string when it is the only thing held (sent as is). */
   #solo: string | undefined;
+  #swept = false;
 
   /** `maxFrameBytes`: the largest decoded frame accepted (the media frame limit bounds it). */
   constructor(target: UplinkTarget, chunkMs: number, maxFrameBytes: number) {
@@ -70,7 +76,10 @@ export class UplinkChunker {
     this.#frames++;
     if (start === 0) {
       this.#firstAt = now;
-      if (this.#len < this.#chunkBytes) hold(this);
+      if (!this.#swept && this.#len < this.#chunkBytes) {
+        this.#swept = true;
+        sweep(this);
+      }
     }
     return start;
   }
@@ -95,60 +104,51 @@ export class UplinkChunker {
     this.#frames = 0;
     this.#firstAt = 0;
     this.#solo = undefined;
-    release(this);
     this.#target.sendUplink(solo ?? this.#buf.toString('base64', 0, n), frames);
   }
 
-  /** Drops what is held (the call ended without a backend to send it to). */
-  discard(): void {
-    if (this.#len === 0) return;
+  /**
+   * The call is over: `flush` sends what is held (the backend is still there), else it is dropped.
+   * Either way the chunker leaves the sweep.
+   */
+  close(flush: boolean): void {
+    if (flush) this.flush();
     this.#len = 0;
     this.#frames = 0;
     this.#firstAt = 0;
     this.#solo = undefined;
-    release(this);
+    if (this.#swept) {
+      this.#swept = false;
+      swept.delete(this);
+    }
   }
 
-  /** Flushes when the first held frame has waited `holdMs`; returns its deadline otherwise. */
-  sweep(now: number): number {
-    if (this.#len === 0) return Number.POSITIVE_INFINITY;
-    const due = this.#firstAt + this.holdMs;
-    if (now >= due) {
-      this.flush();
-      return Number.POSITIVE_INFINITY;
-    }
-    return due;
+  /** Flushes when the first held frame has waited `holdMs`. */
+  due(now: number): void {
+    if (this.#len > 0 && now - this.#firstAt >= this.holdMs) this.flush();
   }
 }
 
-// ---- the shared sweep: one timer per process, only while some chunk holds audio ------------------
+// ---- the shared sweep: one timer per process while any call that held audio is open ---------------
 
-const holding = new Set<UplinkChunker>();
+const swept = new Set<UplinkChunker>();
 let timer: NodeJS.Timeout | undefined;
 
-function hold(c: UplinkChunker): void {
-  holding.add(c);
-  if (!timer) arm(c.holdMs);
-}
-
-function release(c: UplinkChunker): void {
-  holding.delete(c);
-}
-
-function arm(ms: number): void {
-  timer = setTimeout(sweepAll, Math.max(MIN_SWEEP_MS, ms));
+function sweep(c: UplinkChunker): void {
+  swept.add(c);
+  if (timer) return;
+  timer = setInterval(() => {
+    const now = performance.now();
+    for (const s of swept) s.due(now);
+    if (swept.size === 0) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  }, SWEEP_MS);
   timer.unref();
 }
 
-function sweepAll(): void {
-  timer = undefined;
-  const now = performance.now();
-  let next = Number.POSITIVE_INFINITY;
-  for (const c of holding) next = Math.min(next, c.sweep(now));
-  if (holding.size > 0) arm(Number.isFinite(next) ? next - now : MIN_SWEEP_MS);
-}
-
-/** Chunkers holding audio right now (tests, and a check that ended calls hold nothing). */
-export function heldChunkers(): number {
-  return holding.size;
+/** Open calls in the sweep (tests: an ended call leaves it). */
+export function sweptChunkers(): number {
+  return swept.size;
 }
