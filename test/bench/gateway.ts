@@ -70,9 +70,15 @@ function pinned(
 }
 
 function cpuSeconds(pid: number): number {
+  const [user, sys] = cpuSplit(pid);
+  return user + sys;
+}
+
+/** [user, system] CPU seconds of a process. */
+function cpuSplit(pid: number): [number, number] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  return [Number(fields[11]) / CLK_TCK, Number(fields[12]) / CLK_TCK];
 }
 
 function rssBytes(pid: number): number {
@@ -189,11 +195,13 @@ async function measure(
   ]);
   await waitLine(load, /^READY$/);
   const scrape0 = mode === 'gateway' ? await scrape(metricsPort) : undefined;
+  const split0 = cpuSplit(pid);
   const cpu0 = cpuSeconds(pid);
   const loadCpu0 = cpuSeconds(load.pid as number);
   const busy0 = busyPerCpu();
   const t0 = performance.now();
   await waitLine(load, /^MEASURE_END$/);
+  const split1 = cpuSplit(pid);
   const cpu1 = cpuSeconds(pid);
   const loadCpu1 = cpuSeconds(load.pid as number);
   const busy1 = busyPerCpu();
@@ -224,7 +232,8 @@ async function measure(
     };
   }
   load.kill('SIGKILL');
-  return { cpu, wall, rssPerCall: (rss - idleRss) / n, result, otherBusy, relay };
+  const systemShare = (split1[1] - split0[1]) / Math.max(1e-9, cpu);
+  return { cpu, wall, systemShare, rssPerCall: (rss - idleRss) / n, result, otherBusy, relay };
 }
 
 type Measured = Awaited<ReturnType<typeof measure>>;
@@ -391,6 +400,7 @@ function side(ms: Measured[], n: number, raw: Measured[]) {
       p50: spread(ms.map((m) => m.result.downTransitMs.p50)),
       p99: spread(ms.map((m) => m.result.downTransitMs.p99)),
     },
+    systemCpuShare: spread(ms.map((m) => m.systemShare), 2),
     loadGeneratorCpu: spread(ms.map((m) => m.result.loadGenerator.cpuUtilisation)),
     otherCpuOnServerCore: spread(
       ms.map((m) => m.otherBusy.serverCore),
@@ -412,6 +422,7 @@ const rawSide = {
     p50: spread(raws.map((m) => m.result.upTransitMs.p50)),
     p99: spread(raws.map((m) => m.result.upTransitMs.p99)),
   },
+  systemCpuShare: spread(raws.map((m) => m.systemShare), 2),
   loadGeneratorCpu: spread(raws.map((m) => m.result.loadGenerator.cpuUtilisation)),
   otherCpuOnServerCore: spread(
     raws.map((m) => m.otherBusy.serverCore),

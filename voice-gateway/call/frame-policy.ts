@@ -46,8 +46,17 @@ export class FramePolicy {
     this.#tokens = this.#burst;
   }
 
-  /** The parsed message, or why the frame is dropped. `now` is performance.now(). */
-  admit(data: RawData, isBinary: boolean, now: number, started: boolean): InboundMessage | MalformedReason {
+  /**
+   * The parsed message, or why the frame is dropped. `now` is performance.now(); `streamSid` the
+   * stream's sid once started (a media frame carrying it reuses the string).
+   */
+  admit(
+    data: RawData,
+    isBinary: boolean,
+    now: number,
+    started: boolean,
+    streamSid?: string,
+  ): InboundMessage | MalformedReason {
     if (isBinary) return 'binary';
     const buf = data as Buffer;
     const len = buf.length;
@@ -62,7 +71,7 @@ export class FramePolicy {
       this.#parseMs = 0;
     }
     if (++this.#windowFrames > FRAMES_PER_SECOND) return 'flood';
-    const media = scanMedia(buf);
+    const media = scanMedia(buf, streamSid);
     this.scanned = media !== undefined;
     if (media) return media;
     if (this.#parseMs >= this.#limits.parseBudgetMs) return 'cpu_budget';

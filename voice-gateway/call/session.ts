@@ -146,7 +146,8 @@ export class CallSession {
     this.#d.metrics.frames.in++;
     this.#alive = true;
     if (this.#finished || this.#refused) return;
-    const msg = this.#policy.admit(data, isBinary, receivedAt, this.#streamSid !== undefined);
+    const sid = this.#streamSid;
+    const msg = this.#policy.admit(data, isBinary, receivedAt, sid !== undefined, sid);
     if (typeof msg === 'string') {
       this.#malformed(msg);
       return;
@@ -446,7 +447,7 @@ export class CallSession {
     const m = this.#d.metrics;
     m.frames.from_backend++;
     if (this.#ending || this.#finished || !this.#streamSid) return;
-    if (!isBase64(payload)) {
+    if (!this.#backend?.checksAudio && !isBase64(payload)) {
       this.#sink.protocolError('invalid_audio');
       return;
     }

@@ -5,8 +5,8 @@
 // (D: ASCII digits, S: printable ASCII without `"` or `\`, B: base64). Such a frame has no escapes,
 // whitespace or non-ASCII bytes, so the bytes between the quotes are exactly the strings `JSON.parse`
 // would produce. Anything else, valid or not, goes through `parseInbound`, which decides as before.
-import { ascii, digits, endsWithBrace, literal, plain, QUOTE } from '../json-scan.ts';
-import { type InboundMessage, isBase64, type ParseFailure, parseInbound } from './media-protocol.ts';
+import { ascii, asciiReusing, base64, digits, endsWithBrace, literal, plain } from '../json-scan.ts';
+import { type InboundMessage, type ParseFailure, parseInbound } from './media-protocol.ts';
 
 const HEAD = Buffer.from('{"event":"media","sequenceNumber":"');
 const TRACK = Buffer.from('","media":{"track":"');
@@ -15,8 +15,16 @@ const TIMESTAMP = Buffer.from('","timestamp":"');
 const PAYLOAD = Buffer.from('","payload":"');
 const STREAM_SID = Buffer.from('"},"streamSid":"');
 
-/** The fast-path media message, or undefined when `buf` is not exactly Twilio's media shape. */
-export function scanMedia(buf: Buffer): Extract<InboundMessage, { event: 'media' }> | undefined {
+const INBOUND = 'inbound';
+
+/**
+ * The fast-path media message, or undefined when `buf` is not exactly Twilio's media shape.
+ * `streamSid`: the stream's sid when known; a frame carrying it gets that very string back (no copy).
+ */
+export function scanMedia(
+  buf: Buffer,
+  streamSid?: string,
+): Extract<InboundMessage, { event: 'media' }> | undefined {
   const seqEnd = digits(buf, literal(buf, 0, HEAD));
   const trackAt = literal(buf, seqEnd, TRACK);
   const trackEnd = plain(buf, trackAt);
@@ -24,18 +32,16 @@ export function scanMedia(buf: Buffer): Extract<InboundMessage, { event: 'media'
   const tsEnd = digits(buf, literal(buf, chunkEnd, TIMESTAMP));
   const payloadAt = literal(buf, tsEnd, PAYLOAD);
   if (payloadAt < 0) return undefined;
-  const payloadEnd = buf.indexOf(QUOTE, payloadAt);
+  // Base64 only (which also rules out escapes and non-ASCII); anything else takes the slow path.
+  const payloadEnd = base64(buf, payloadAt);
   const sidAt = literal(buf, payloadEnd, STREAM_SID);
   const sidEnd = plain(buf, sidAt);
   if (sidEnd < 0 || !endsWithBrace(buf, sidEnd + 1)) return undefined;
-  const payload = ascii(buf, payloadAt, payloadEnd);
-  // Base64 only (which also rules out escapes and non-ASCII); anything else takes the slow path.
-  if (!isBase64(payload)) return undefined;
   return {
     event: 'media',
-    streamSid: ascii(buf, sidAt, sidEnd),
-    payload,
-    track: ascii(buf, trackAt, trackEnd),
+    streamSid: asciiReusing(buf, sidAt, sidEnd, streamSid),
+    payload: ascii(buf, payloadAt, payloadEnd),
+    track: asciiReusing(buf, trackAt, trackEnd, INBOUND),
   };
 }
 

@@ -17,7 +17,10 @@ const twilioMedia = (payload = PAYLOAD, sid = SID) =>
 
 function same(input: string | Buffer): void {
   const buf = typeof input === 'string' ? Buffer.from(input) : input;
-  assert.deepEqual(parseInboundFrame(buf), parseInbound(buf.toString()), `input: ${buf.toString('latin1')}`);
+  const slow = parseInbound(buf.toString());
+  assert.deepEqual(parseInboundFrame(buf), slow, `input: ${buf.toString('latin1')}`);
+  // With the stream's sid known (what a started session passes), the answer is the same.
+  assert.deepEqual(scanMedia(buf, SID) ?? slow, slow, `input (sid known): ${buf.toString('latin1')}`);
 }
 
 describe('media fast path (scanMedia)', () => {
@@ -29,6 +32,19 @@ describe('media fast path (scanMedia)', () => {
         same(text);
       }
     }
+  });
+
+  it('with the known sid passed in, reads that sid and any other sid exactly', () => {
+    const known = `MZ${'0'.repeat(32)}`;
+    const m = scanMedia(Buffer.from(twilioMedia(PAYLOAD, SID)), known);
+    assert.ok(m);
+    assert.equal(m.streamSid, SID);
+    assert.equal(m.track, 'inbound');
+    assert.equal(scanMedia(Buffer.from(twilioMedia(PAYLOAD, 'MZ1')), known)?.streamSid, 'MZ1');
+    assert.equal(
+      scanMedia(Buffer.from(twilioMedia(PAYLOAD, `${SID.slice(0, -1)}1`)), known)?.streamSid,
+      `${SID.slice(0, -1)}1`,
+    );
   });
 
   it('gives the same result as JSON.parse for every fixture message', () => {
