@@ -11,3 +11,4 @@ wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
 wss.on('listening', () => process.stdout.write('LISTENING\n'));
+process.on('SIGTERM', () => process.exit(0)); // lets --cpu-prof write its profile

@@ -240,11 +240,19 @@ type Measured = Awaited<ReturnType<typeof measure>>;
 
 async function runRaw(n: number): Promise<Measured> {
   const rawPort = await freePort();
-  const raw = pinned(0, [join(root, 'test/bench/gateway-raw-echo.ts'), String(rawPort)]);
+  const raw = pinned(0, [
+    ...(process.env.BENCH_ECHO_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    join(root, 'test/bench/gateway-raw-echo.ts'),
+    String(rawPort),
+  ]);
   try {
     await waitLine(raw, /LISTENING/);
     return await measure(raw, 'raw', `http://127.0.0.1:${rawPort}`, n);
   } finally {
+    if (process.env.BENCH_ECHO_NODE_ARGS) {
+      raw.kill('SIGTERM');
+      await Promise.race([new Promise((r) => raw.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+    }
     raw.kill('SIGKILL');
   }
 }

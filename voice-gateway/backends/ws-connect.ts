@@ -18,6 +18,13 @@ function zeroMask(mask: Uint8Array): void {
   mask[0] = mask[1] = mask[2] = mask[3] = 0;
 }
 
+const zeroMasked = new WeakSet<WebSocket>();
+
+/** True for a client socket whose frames carry a zero mask key (see `maskingMoot`). */
+export function isZeroMasked(ws: WebSocket): boolean {
+  return zeroMasked.has(ws);
+}
+
 /** Opens a client WebSocket; rejects on error, unexpected HTTP response or timeout. */
 export function connectWebSocket(
   url: string,
@@ -26,13 +33,15 @@ export function connectWebSocket(
   maxPayload: number,
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
+    const moot = maskingMoot(url);
     const ws = new WebSocket(url, {
       headers,
       handshakeTimeout: timeoutMs,
       maxPayload,
       perMessageDeflate: false,
-      ...(maskingMoot(url) ? { generateMask: zeroMask } : {}),
+      ...(moot ? { generateMask: zeroMask } : {}),
     });
+    if (moot) zeroMasked.add(ws);
     const fail = (err: Error) => {
       ws.removeAllListeners('open');
       ws.on('error', () => {});
