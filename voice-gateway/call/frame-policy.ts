@@ -2,14 +2,14 @@
 // - size by kind: only the frames before `start` (connected, start with its custom parameters) may
 //   be larger than a media frame; after it every frame is capped at the media size;
 // - a token bucket on inbound bytes per second and a frame-rate window;
-// - the `JSON.parse` path (everything but Twilio's exact media shape) gets a nesting pre-scan and a
+// - the `JSON.parse` path (everything but Twilio's exact media and mark shapes) gets a nesting pre-scan and a
 //   parse-time budget per second, so no single stream can take the event loop from the others.
 // The per-frame cost is a few number comparisons; only the slow path reads the thread's CPU time.
 import type { RawData } from 'ws';
 import type { MalformedReason } from '../metrics.ts';
 import type { InboundMessage } from '../twilio/media-protocol.ts';
 import { parseInbound } from '../twilio/media-protocol.ts';
-import { scanMedia } from '../twilio/media-scan.ts';
+import { scanMark, scanMedia } from '../twilio/media-scan.ts';
 
 export interface FrameLimits {
   /** Largest frame before `start` (connected, start). */
@@ -74,6 +74,8 @@ export class FramePolicy {
     const media = scanMedia(buf, streamSid);
     this.scanned = media !== undefined;
     if (media) return media;
+    const mark = scanMark(buf, streamSid);
+    if (mark) return mark;
     if (this.#parseMs >= this.#limits.parseBudgetMs) return 'cpu_budget';
     if (jsonDepthExceeds(buf, MAX_JSON_DEPTH)) return 'too_deep';
     // CPU time of this thread, not wall time: a pod descheduled mid-parse must not spend the budget

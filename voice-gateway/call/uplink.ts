@@ -6,10 +6,12 @@
 //   the chunk is base64-encoded once when it leaves. A frame that fills a chunk on its own (20 ms
 //   chunks, or an oversized frame) leaves as the untouched string Twilio sent.
 // - Bounded in bytes (the chunk's buffer: chunkMs of audio or one largest frame) and in time: a held
-//   frame waits at most `uplinkChunkMs - 20 + HOLD_SLACK_MS` ms (+ one sweep period when the next
-//   frame is late); the shared sweep below (one timer per process, running while a call that ever
-//   held audio is open) flushes a chunk whose frames stopped coming. Steady Twilio frames complete a
-//   chunk before the sweep ever finds it due: the sweep is the time bound, not the way chunks leave.
+//   frame waits at most `uplinkChunkMs - 20 + HOLD_SLACK_MS` ms plus one sweep period when the next
+//   frame is late. The shared sweep below flushes a chunk whose frames stopped coming; it runs on the
+//   frames themselves (any call's frame sweeps when SWEEP_MS has passed, so a busy pod needs no
+//   timer wake-ups for it) and on a slower backstop timer for a pod whose frames all stopped. Steady
+//   Twilio frames complete a chunk before the sweep finds it due: the sweep is the time bound, not
+//   the way chunks leave.
 // - Nothing per frame but the decode, a few number comparisons and, per chunk, one encode and one
 //   send: no timer, closure or collection operation per frame or per chunk.
 // - `flush()` sends what is held now: the session calls it on a DTMF, a mark, speech onset (a
@@ -23,8 +25,10 @@ export const FRAME_MS = 20;
 const BYTES_PER_MS = 8;
 /** How much later than one frame period a held frame may leave when the next frame is late. */
 export const HOLD_SLACK_MS = 5;
-/** Period of the shared sweep. */
-export const SWEEP_MS = 10;
+/** Period of the shared sweep run by arriving frames. */
+export const SWEEP_MS = 5;
+/** Period of the backstop timer (a pod none of whose calls sends frames). */
+export const BACKSTOP_MS = 25;
 
 /** Where a chunk goes: returns false when the backend dropped it (backpressure). */
 export interface UplinkTarget {
@@ -68,6 +72,7 @@ export class UplinkChunker {
    * the chunk once it is full. A frame larger than `maxFrameBytes` is cut to it.
    */
   add(payloadB64: string, now: number): number {
+    if (now - lastSweepAt >= SWEEP_MS) sweepAll(now);
     const max = (payloadB64.length >> 2) * 3;
     if (this.#len > 0 && this.#len + max > this.#buf.length) this.flush();
     const start = this.#len;
@@ -133,18 +138,24 @@ export class UplinkChunker {
 
 const swept = new Set<UplinkChunker>();
 let timer: NodeJS.Timeout | undefined;
+let lastSweepAt = 0;
+
+function sweepAll(now: number): void {
+  lastSweepAt = now;
+  for (const s of swept) s.due(now);
+}
 
 function sweep(c: UplinkChunker): void {
   swept.add(c);
   if (timer) return;
   timer = setInterval(() => {
     const now = performance.now();
-    for (const s of swept) s.due(now);
+    if (now - lastSweepAt >= SWEEP_MS) sweepAll(now);
     if (swept.size === 0) {
       clearInterval(timer);
       timer = undefined;
     }
-  }, SWEEP_MS);
+  }, BACKSTOP_MS);
   timer.unref();
 }
 
