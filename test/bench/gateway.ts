@@ -152,6 +152,28 @@ async function scrape(port: number) {
   return { buckets, loopDelayMs: { p50: lag('p50'), p99: lag('p99'), max: lag('max') } };
 }
 
+interface Memory {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+}
+/** Heap breakdown: the echo's GET /memory, the gateway's default metrics. */
+async function memoryOf(mode: 'raw' | 'gateway', port: number): Promise<Memory | undefined> {
+  try {
+    if (mode === 'raw') return (await (await fetch(`http://127.0.0.1:${port}/memory`)).json()) as Memory;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const v = (name: string) =>
+      Number(new RegExp(`^callfleet_nodejs_${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+    return {
+      heapUsed: v('heap_size_used_bytes'),
+      heapTotal: v('heap_size_total_bytes'),
+      external: v('external_memory_bytes'),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /** Percentile of the window's observations (bucket deltas), linear within the bucket. */
 function histPercentile(before: [number, number][], after: [number, number][], p: number) {
   const delta = after.map(([le, c], i) => [le, c - (before[i]?.[1] ?? 0)] as [number, number]);
@@ -184,6 +206,8 @@ async function measure(
 ) {
   const pid = server.pid as number;
   const idleRss = rssBytes(pid);
+  const memPort = mode === 'raw' ? Number(new URL(target).port) : metricsPort;
+  const mem0 = await memoryOf(mode, memPort);
   const load = pinned(1, [
     join(root, 'test/bench/gateway-load.ts'),
     mode,
@@ -208,6 +232,13 @@ async function measure(
   const wall = (performance.now() - t0) / 1000;
   const scrape1 = mode === 'gateway' ? await scrape(metricsPort) : undefined;
   const rss = rssBytes(pid);
+  const mem1 = await memoryOf(mode, memPort);
+  const perCallKiB = (k: keyof Memory) => (mem0 && mem1 ? round((mem1[k] - mem0[k]) / n / 1024, 1) : null);
+  const memory = {
+    heapUsedPerCallKiB: perCallKiB('heapUsed'),
+    heapTotalPerCallKiB: perCallKiB('heapTotal'),
+    externalPerCallKiB: perCallKiB('external'),
+  };
   const result = JSON.parse(await waitLine(load, /^\{/)) as LoadResult;
   const cpu = cpu1 - cpu0;
   const busy = (core: number) => ((busy1[core] ?? 0) - (busy0[core] ?? 0)) / CLK_TCK;
@@ -233,7 +264,7 @@ async function measure(
   }
   load.kill('SIGKILL');
   const systemShare = (split1[1] - split0[1]) / Math.max(1e-9, cpu);
-  return { cpu, wall, systemShare, rssPerCall: (rss - idleRss) / n, result, otherBusy, relay };
+  return { cpu, wall, systemShare, rssPerCall: (rss - idleRss) / n, memory, result, otherBusy, relay };
 }
 
 type Measured = Awaited<ReturnType<typeof measure>>;
@@ -254,6 +285,19 @@ async function runRaw(n: number): Promise<Measured> {
       await Promise.race([new Promise((r) => raw.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
     }
     raw.kill('SIGKILL');
+  }
+}
+
+async function gatewayNodeOptions(): Promise<string[]> {
+  if (process.env.BENCH_GATEWAY_NODE_OPTIONS !== undefined)
+    return process.env.BENCH_GATEWAY_NODE_OPTIONS.split(' ').filter(Boolean);
+  try {
+    const mod = (await import(join(GATEWAY_ROOT, 'voice-gateway/node-options.ts'))) as {
+      GATEWAY_NODE_OPTIONS?: string;
+    };
+    return (mod.GATEWAY_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  } catch {
+    return [];
   }
 }
 
@@ -286,6 +330,8 @@ async function runGateway(n: number, backend: string): Promise<Measured> {
   const gw = pinned(
     0,
     [
+      // As deployed: the options the operator renders as NODE_OPTIONS (older checkouts have none).
+      ...(await gatewayNodeOptions()),
       ...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
       join(GATEWAY_ROOT, 'bin/callfleet.ts'),
       'gateway',
@@ -396,6 +442,7 @@ function side(ms: Measured[], n: number, raw: Measured[]) {
       1,
     ),
     rssPerCallRatio: spread(ms.map((m, i) => m.rssPerCall / (raw[i] as Measured).rssPerCall)),
+    heapPerCallKiB: ms.map((m) => m.memory),
     framesLost: ms.map(framesLostOf),
     unreadableStamps: ms.map((m) => m.result.unreadableStamps),
     relayP99Ms: spread(ms.map(relayP99), 4),
@@ -408,7 +455,10 @@ function side(ms: Measured[], n: number, raw: Measured[]) {
       p50: spread(ms.map((m) => m.result.downTransitMs.p50)),
       p99: spread(ms.map((m) => m.result.downTransitMs.p99)),
     },
-    systemCpuShare: spread(ms.map((m) => m.systemShare), 2),
+    systemCpuShare: spread(
+      ms.map((m) => m.systemShare),
+      2,
+    ),
     loadGeneratorCpu: spread(ms.map((m) => m.result.loadGenerator.cpuUtilisation)),
     otherCpuOnServerCore: spread(
       ms.map((m) => m.otherBusy.serverCore),
@@ -425,12 +475,16 @@ const rawSide = {
     raws.map((m) => m.rssPerCall / 1024),
     1,
   ),
+  heapPerCallKiB: raws.map((m) => m.memory),
   framesLost: raws.map((m) => m.result.callerFramesSent - m.result.callerFramesArrived),
   roundTripMs: {
     p50: spread(raws.map((m) => m.result.upTransitMs.p50)),
     p99: spread(raws.map((m) => m.result.upTransitMs.p99)),
   },
-  systemCpuShare: spread(raws.map((m) => m.systemShare), 2),
+  systemCpuShare: spread(
+    raws.map((m) => m.systemShare),
+    2,
+  ),
   loadGeneratorCpu: spread(raws.map((m) => m.result.loadGenerator.cpuUtilisation)),
   otherCpuOnServerCore: spread(
     raws.map((m) => m.otherBusy.serverCore),
@@ -498,6 +552,7 @@ const report = {
   seconds: SECONDS,
   runs: RUNS,
   uplinkChunkMs: chunkMs,
+  gatewayNodeOptions: (await gatewayNodeOptions()).join(' '),
   gatewayRoot: GATEWAY_ROOT === root ? '.' : GATEWAY_ROOT,
   note:
     'CPU from /proc utime+stime (10 ms ticks); server on core 0, load generator (callers + fake backend) on core 1' +

@@ -19,7 +19,7 @@
 //   is replaced (failover).
 
 /** `calls.uplinkChunkMs`: bounds and default, shared by the gateway config and the VoiceAgent API. */
-export const UPLINK_CHUNK_MS = { min: 20, max: 40, step: 20, default: 40 } as const;
+export const UPLINK_CHUNK_MS = { choices: [20, 40], min: 20, max: 40, default: 40 } as const;
 /** Twilio's frame: 20 ms of 8 kHz mu-law. */
 export const FRAME_MS = 20;
 const BYTES_PER_MS = 8;

@@ -89,11 +89,7 @@ export const gatewayConfigSchema = z
         }),
         goodbye: z.string().min(1).max(1000).default('Thank you for calling. Goodbye.'),
         uplinkChunkMs: z
-          .number()
-          .int()
-          .min(UPLINK_CHUNK_MS.min)
-          .max(UPLINK_CHUNK_MS.max)
-          .multipleOf(UPLINK_CHUNK_MS.step)
+          .literal(UPLINK_CHUNK_MS.choices)
           .default(UPLINK_CHUNK_MS.default)
           .describe('Milliseconds of caller audio per message to the agent backend (ADR 0024)'),
       })
