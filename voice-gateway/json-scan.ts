@@ -34,6 +34,35 @@ export function plain(buf: Buffer, at: number): number {
   return -1;
 }
 
+const BASE64 = new Uint8Array(256);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/')
+  BASE64[c.charCodeAt(0)] = 1;
+const EQUALS = 61;
+
+/**
+ * Index of the quote closing a base64 string starting at `at` (the alphabet, then at most two `=`,
+ * as `isBase64` accepts), else -1. One pass over the bytes: no string, no regular expression.
+ */
+export function base64(buf: Buffer, at: number): number {
+  if (at < 0) return -1;
+  const n = buf.length;
+  let i = at;
+  while (i < n && BASE64[buf[i] as number] === 1) i++;
+  if (buf[i] === EQUALS) i++;
+  if (buf[i] === EQUALS) i++;
+  return i < n && buf[i] === QUOTE ? i : -1;
+}
+
+/** `known` when the bytes `[start, end)` spell it (no new string), else those bytes as a string. */
+export function asciiReusing(buf: Buffer, start: number, end: number, known: string | undefined): string {
+  if (known !== undefined && known.length === end - start) {
+    let i = 0;
+    while (i < known.length && buf[start + i] === known.charCodeAt(i)) i++;
+    if (i === known.length) return known;
+  }
+  return buf.toString('latin1', start, end);
+}
+
 /** True when the frame ends at `at` with `}`: nothing after the object. */
 export function endsWithBrace(buf: Buffer, at: number): boolean {
   return at >= 0 && at + 1 === buf.length && buf[at] === 125;

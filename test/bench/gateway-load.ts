@@ -8,6 +8,10 @@
 //   first 6 bytes of the audio payload, so a receiver finds it with one indexOf and decodes it
 //   without JSON.parse, Buffer allocation or a lookup table of ids;
 // - samples go to preallocated typed arrays.
+// - the backend may get caller audio in chunks of several frames (calls.uplinkChunkMs): it decodes
+//   each message's audio and reads the stamp of every 160-byte frame in it (6 bytes big-endian);
+// - backend `websocket` (our JSON protocol) or `elevenlabs` (the ElevenLabs Agents protocol as in
+//   test/fakes/elevenlabs.ts: conversation_initiation_metadata, user_audio_chunk in, audio_event out).
 // It also reports its own CPU use and event-loop delay, so a saturated generator is visible.
 // Protocol with the orchestrator: READY when all calls run and the window starts, MEASURE_END when
 // the measured window ends, then one JSON line with the results.
@@ -20,7 +24,7 @@ import { STREAM_CREDENTIAL_PARAM, StreamCredentials } from '../../voice-gateway/
 /** CALLFLEET_STREAM_KEY of the benchmarked gateway (the load generator plays the voice webhook's part). */
 const BENCH_STREAM_KEY = 'bench-stream-key-0123456789abcdefghijklmnop';
 
-const [mode, target, nArg, secondsArg, backendPortArg] = process.argv.slice(2);
+const [mode, target, nArg, secondsArg, backendPortArg, backendKind = 'websocket'] = process.argv.slice(2);
 const N = Number(nArg);
 const SECONDS = Number(secondsArg);
 const FRAME_MS = 20;
@@ -54,7 +58,7 @@ function readStamp(buf: Buffer, at: number): number {
 }
 
 const PAYLOAD_KEY = Buffer.from('"payload":"');
-const AUDIO_KEY = Buffer.from('"audio":"');
+const AUDIO_KEY = Buffer.from(backendKind === 'elevenlabs' ? '"user_audio_chunk":"' : '"audio":"');
 const MARK_KEY = Buffer.from('"event":"mark"');
 const NAME_KEY = Buffer.from('"name":"');
 const callerRest = Buffer.alloc(160, 0xff).toString('base64').slice(STAMP_CHARS); // 20 ms of silence
@@ -64,7 +68,8 @@ const agentRest = Buffer.alloc(1600, 0x7f).toString('base64').slice(STAMP_CHARS)
 let windowStartUs = Number.POSITIVE_INFINITY;
 let windowEndUs = Number.POSITIVE_INFINITY;
 const inWindow = (us: number) => us >= windowStartUs && us < windowEndUs;
-const capacity = N * (1000 / FRAME_MS) * (SECONDS + 2) + 1024;
+// Samples beyond the arrays' room (a starved generator whose window ran long) are counted, not kept.
+const capacity = N * (1000 / FRAME_MS) * (SECONDS + 10) + 1024;
 const up = new Float64Array(capacity);
 let upCount = 0;
 const down = new Float64Array(Math.ceil(capacity / 5));
@@ -83,9 +88,31 @@ function arrived(buf: Buffer, key: Buffer, into: 'up' | 'down'): boolean {
   }
   if (!inWindow(sent)) return true;
   const ms = performance.now() - sent / 1000;
-  if (into === 'up') up[upCount++] = ms;
-  else down[downCount++] = ms;
+  if (into === 'up') up[upCount++ % capacity] = ms;
+  else down[downCount++ % down.length] = ms;
   return true;
+}
+
+const FRAME_BYTES = 160;
+const decoded = Buffer.alloc(64 * 1024);
+const NOW_US_MAX = () => performance.now() * 1000 + 1e6;
+
+/** Caller audio at the backend: every 160-byte frame of the (possibly chunked) audio carries a stamp. */
+function arrivedChunk(buf: Buffer): void {
+  const k = buf.indexOf(AUDIO_KEY);
+  if (k < 0) return;
+  const at = k + AUDIO_KEY.length;
+  const end = buf.indexOf(34, at);
+  const n = decoded.write(buf.toString('latin1', at, end), 'base64');
+  const now = performance.now();
+  for (let off = 0; off + 6 <= n; off += FRAME_BYTES) {
+    const sent = decoded.readUIntBE(off, 6);
+    if (sent <= 0 || sent > NOW_US_MAX()) {
+      mismatched++;
+      continue;
+    }
+    if (inWindow(sent)) up[upCount++ % capacity] = now - sent / 1000;
+  }
 }
 
 // ---- the fake agent backend (gateway mode) -------------------------------------------------
@@ -94,9 +121,27 @@ if (mode === 'gateway') {
   const server = createServer();
   const wss = new WebSocketServer({ server, perMessageDeflate: false, skipUTF8Validation: true });
   wss.on('connection', (ws) => {
-    agents.push(ws);
+    if (backendKind !== 'elevenlabs') agents.push(ws);
     ws.on('message', (data) => {
-      arrived(data as Buffer, AUDIO_KEY, 'up');
+      const buf = data as Buffer;
+      if (backendKind === 'elevenlabs' && buf.indexOf(AUDIO_KEY) < 0) {
+        const m = JSON.parse(buf.toString()) as { type?: string };
+        if (m.type === 'conversation_initiation_client_data') {
+          ws.send(
+            JSON.stringify({
+              type: 'conversation_initiation_metadata',
+              conversation_initiation_metadata_event: {
+                conversation_id: `conv_${agents.length + 1}`,
+                agent_output_audio_format: 'ulaw_8000',
+                user_input_audio_format: 'ulaw_8000',
+              },
+            }),
+          );
+          agents.push(ws);
+        }
+        return;
+      }
+      arrivedChunk(buf);
     });
   });
   await new Promise<void>((r) => server.listen(Number(backendPortArg), '127.0.0.1', () => r()));
@@ -178,6 +223,7 @@ for (const [i, c] of callers.entries()) callersBySlot[i % FRAME_MS]?.push(c);
 const agentsBySlot: WebSocket[][] = Array.from({ length: CHUNK_MS }, () => []);
 for (const [j, a] of agents.entries()) agentsBySlot[(j * 7) % CHUNK_MS]?.push(a);
 let slot = 0;
+let eventId = 0;
 const tStart = performance.now();
 
 function sendSlot(s: number): void {
@@ -193,7 +239,11 @@ function sendSlot(s: number): void {
   // The agent speaks one second out of two, a 200 ms chunk every 200 ms.
   if (Math.floor(s / 1000) % 2 !== 0) return;
   for (const a of agentsBySlot[s % CHUNK_MS] as WebSocket[]) {
-    a.send(`{"type":"audio","audio":"${stampNow()}${agentRest}","itemId":"i${Math.floor(s / 2000)}"}`);
+    if (backendKind === 'elevenlabs')
+      a.send(
+        `{"type":"audio","audio_event":{"audio_base_64":"${stampNow()}${agentRest}","event_id":${++eventId}}}`,
+      );
+    else a.send(`{"type":"audio","audio":"${stampNow()}${agentRest}","itemId":"i${Math.floor(s / 2000)}"}`);
     if (windowStartUs !== Number.POSITIVE_INFINITY && windowEndUs === Number.POSITIVE_INFINITY)
       agentChunksSent++;
   }
@@ -220,9 +270,10 @@ await new Promise((r) => setTimeout(r, 1000)); // let in-flight frames arrive
 clearInterval(ticker);
 
 function pct(a: Float64Array, n: number, p: number): number {
-  if (!n) return 0;
-  const s = a.slice(0, n).sort();
-  return Number((s[Math.min(n - 1, Math.floor((p / 100) * n))] as number).toFixed(3));
+  const k = Math.min(n, a.length);
+  if (!k) return 0;
+  const s = a.slice(0, k).sort();
+  return Number((s[Math.min(k - 1, Math.floor((p / 100) * k))] as number).toFixed(3));
 }
 const result = {
   callerFramesSent,

@@ -1,13 +1,19 @@
-// The baseline: a raw `ws` server that echoes every message back, nothing else.
+// The baseline: a raw `ws` server that echoes every message back, nothing else. GET /memory gives
+// the bench the same heap breakdown the gateway's /metrics gives.
+import { createServer } from 'node:http';
 import { WebSocketServer } from 'ws';
 
+const server = createServer((req, res) => {
+  if (req.url !== '/memory') return void res.writeHead(426).end();
+  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(process.memoryUsage()));
+});
 const wss = new WebSocketServer({
-  port: Number(process.argv[2]),
-  host: '127.0.0.1',
+  server,
   perMessageDeflate: false,
   skipUTF8Validation: true, // as the gateway's media-stream server
 });
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });
-wss.on('listening', () => process.stdout.write('LISTENING\n'));
+server.listen(Number(process.argv[2]), '127.0.0.1', () => process.stdout.write('LISTENING\n'));
+process.on('SIGTERM', () => process.exit(0)); // lets --cpu-prof write its profile

@@ -28,6 +28,8 @@ export interface ElConversation {
   init: Record<string, unknown> | undefined;
   pongs: number[];
   audioChunks: number;
+  /** Milliseconds of caller audio received (the gateway may send several 20 ms frames per chunk). */
+  audioMs: number;
   messages: Record<string, unknown>[];
   toolResults: Record<string, unknown>[];
   /** The agent spoke its first message (not when overridden with first_message ""). */
@@ -179,6 +181,7 @@ export class FakeElevenLabs {
       init: undefined,
       pongs: [],
       audioChunks: 0,
+      audioMs: 0,
       messages: [],
       toolResults: [],
       greeted: false,
@@ -196,6 +199,8 @@ export class FakeElevenLabs {
       if (typeof m.user_audio_chunk === 'string') {
         c.audioChunks++;
         const b = Buffer.from(m.user_audio_chunk, 'base64');
+        c.audioMs +=
+          inFmt === 'ulaw_8000' ? b.length / 8 : b.length / 2 / (Number(inFmt.split('_')[1]) / 1000);
         const t =
           inFmt === 'ulaw_8000' ? detector.feedMulaw(b) : detector.feedPcm(b, Number(inFmt.split('_')[1]));
         if (t === 'start' && Date.now() < agentSpeakingUntil) {

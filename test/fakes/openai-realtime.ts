@@ -16,6 +16,8 @@ export interface RtSession {
   model: string | null;
   sessionUpdate: Record<string, unknown> | undefined;
   appends: number;
+  /** Milliseconds of caller audio appended (the gateway may send several 20 ms frames per append). */
+  audioMs: number;
   truncates: Record<string, unknown>[];
   errors: string[];
   messages: Record<string, unknown>[];
@@ -92,6 +94,7 @@ export class FakeOpenAiRealtime {
       model,
       sessionUpdate: undefined,
       appends: 0,
+      audioMs: 0,
       truncates: [],
       errors: [],
       messages: [],
@@ -133,6 +136,7 @@ export class FakeOpenAiRealtime {
         s.appends++;
         const b = Buffer.from(String(m.audio), 'base64');
         audioMs += b.length / 8;
+        s.audioMs = audioMs;
         const t = detector.feedMulaw(b);
         if (t === 'start') {
           send({

@@ -38,10 +38,13 @@ export function encodeMulaw(pcm: Int16Array): Buffer {
   return out;
 }
 
-/** Peak absolute amplitude of mu-law bytes, sampling every `step`-th byte (cheap speech detection). */
-export function mulawPeak(mulaw: Uint8Array, length: number, step = 4): number {
+/**
+ * Peak absolute amplitude of mu-law bytes `[from, length)`, sampling every `step`-th byte (cheap
+ * speech detection).
+ */
+export function mulawPeak(mulaw: Uint8Array, length: number, step = 4, from = 0): number {
   let peak = 0;
-  for (let i = 0; i < length; i += step) {
+  for (let i = from; i < length; i += step) {
     const v = MULAW_DECODE[mulaw[i] as number] as number;
     const a = v < 0 ? -v : v;
     if (a > peak) peak = a;

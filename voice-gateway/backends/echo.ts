@@ -26,6 +26,8 @@ const AGENT_LINES: Record<string, string> = {
 
 export class EchoBackend implements AgentBackend {
   readonly provider = 'echo' as const;
+  /** Its audio is its own (Buffer.toString('base64')). */
+  readonly checksAudio = true;
   readonly #sink: BackendSink;
   readonly #o: EchoOptions;
   readonly #threshold: number;

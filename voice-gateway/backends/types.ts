@@ -41,6 +41,8 @@ export interface BackendSink {
 
 export interface AgentBackend {
   readonly provider: Provider;
+  /** True when every payload this backend gives `sink.audio` was already checked to be base64. */
+  readonly checksAudio?: boolean;
   /** Connects and starts the conversation; rejects when the backend cannot be reached. */
   start(s: BackendStart): Promise<void>;
   /** Caller audio (base64 mu-law 8 kHz). Returns false when dropped for backpressure. */

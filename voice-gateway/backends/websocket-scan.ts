@@ -2,8 +2,7 @@
 // most frequent and largest message. Read from the frame's bytes, without `JSON.parse`, when it is
 // exactly `{"type":"audio","audio":"B"}` or `{"type":"audio","audio":"B","itemId":"S"}` (B: base64,
 // S: printable ASCII without `"` or `\`); anything else goes through `JSON.parse` as before.
-import { ascii, endsWithBrace, literal, plain, QUOTE } from '../json-scan.ts';
-import { isBase64 } from '../twilio/media-protocol.ts';
+import { ascii, base64, endsWithBrace, literal, plain } from '../json-scan.ts';
 
 const HEAD = Buffer.from('{"type":"audio","audio":"');
 const ITEM_ID = Buffer.from('","itemId":"');
@@ -15,8 +14,7 @@ export interface ScannedAudio {
 
 export function scanAudio(buf: Buffer): ScannedAudio | undefined {
   const audioAt = literal(buf, 0, HEAD);
-  if (audioAt < 0) return undefined;
-  const audioEnd = buf.indexOf(QUOTE, audioAt);
+  const audioEnd = base64(buf, audioAt);
   if (audioEnd < 0) return undefined;
   let itemId: string | undefined;
   if (!endsWithBrace(buf, audioEnd + 1)) {
@@ -25,6 +23,5 @@ export function scanAudio(buf: Buffer): ScannedAudio | undefined {
     if (idEnd < 0 || !endsWithBrace(buf, idEnd + 1)) return undefined;
     itemId = ascii(buf, idAt, idEnd);
   }
-  const audio = ascii(buf, audioAt, audioEnd);
-  return isBase64(audio) ? { audio, itemId } : undefined;
+  return { audio: ascii(buf, audioAt, audioEnd), itemId };
 }

@@ -12,6 +12,8 @@ export interface WebSocketBackendOptions extends WsBackendOptions {
 
 export class WebSocketBackend extends WsBackend implements AgentBackend {
   readonly provider = 'websocket' as const;
+  /** Both audio paths (scanAudio, and onMessage's isBase64) check the payload. */
+  readonly checksAudio = true;
   readonly #o: WebSocketBackendOptions;
 
   constructor(sink: BackendSink, o: WebSocketBackendOptions) {

@@ -1,6 +1,8 @@
 // Lifecycle shared by the WebSocket backends: one connection, `failed` reported once, backpressure.
 import type WebSocket from 'ws';
 import type { BackendSink } from './types.ts';
+import { isZeroMasked } from './ws-connect.ts';
+import { writeAsciiFrame } from './ws-frame.ts';
 
 export interface WsBackendOptions {
   connectTimeoutMs: number;
@@ -16,6 +18,8 @@ export abstract class WsBackend {
   /** `performance.now()` when the message being handled arrived (for the relay latency metric). */
   protected receivedAt = 0;
   #closed = false;
+  /** Frames need no masking work: audio goes out as one ready-made frame (ws-frame.ts). */
+  #direct = false;
 
   constructor(sink: BackendSink, opts: WsBackendOptions) {
     this.sink = sink;
@@ -24,6 +28,7 @@ export abstract class WsBackend {
 
   protected attach(ws: WebSocket): void {
     this.ws = ws;
+    this.#direct = isZeroMasked(ws);
     ws.on('message', (data, isBinary) => {
       this.receivedAt = performance.now();
       if (this.#closed) return;
@@ -72,12 +77,12 @@ export abstract class WsBackend {
     return !this.#closed && this.ws !== undefined && this.ws.readyState === 1;
   }
 
-  /** Sends a text frame unless the socket is backed up. */
+  /** Sends ASCII `text` (caller audio: JSON around base64) as a text frame unless the socket is backed up. */
   protected sendRaw(text: string): boolean {
     const ws = this.ws;
     if (this.#closed || !ws || ws.readyState !== 1) return false;
     if (ws.bufferedAmount > this.opts.maxBufferedBytes) return false;
-    ws.send(text);
+    if (!this.#direct || !writeAsciiFrame(ws, text)) ws.send(text);
     return true;
   }
 

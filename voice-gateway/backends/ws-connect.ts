@@ -1,5 +1,30 @@
 import WebSocket from 'ws';
 
+/**
+ * RFC 6455 masks client frames so that a transparent proxy on the path cannot be fooled into
+ * caching attacker-chosen bytes. No intermediary can read frames inside TLS (wss) or on the
+ * loopback interface: there a zero key (still a masked frame on the wire, which every server must
+ * accept) lets ws send the payload without copying and XOR-ing it. Plain ws:// to another host
+ * keeps random keys. ADR 0024.
+ */
+export function maskingMoot(url: string): boolean {
+  const u = new URL(url);
+  if (u.protocol === 'wss:') return true;
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+function zeroMask(mask: Uint8Array): void {
+  mask[0] = mask[1] = mask[2] = mask[3] = 0;
+}
+
+const zeroMasked = new WeakSet<WebSocket>();
+
+/** True for a client socket whose frames carry a zero mask key (see `maskingMoot`). */
+export function isZeroMasked(ws: WebSocket): boolean {
+  return zeroMasked.has(ws);
+}
+
 /** Opens a client WebSocket; rejects on error, unexpected HTTP response or timeout. */
 export function connectWebSocket(
   url: string,
@@ -8,12 +33,15 @@ export function connectWebSocket(
   maxPayload: number,
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
+    const moot = maskingMoot(url);
     const ws = new WebSocket(url, {
       headers,
       handshakeTimeout: timeoutMs,
       maxPayload,
       perMessageDeflate: false,
+      ...(moot ? { generateMask: zeroMask } : {}),
     });
+    if (moot) zeroMasked.add(ws);
     const fail = (err: Error) => {
       ws.removeAllListeners('open');
       ws.on('error', () => {});

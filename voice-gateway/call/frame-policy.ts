@@ -2,14 +2,14 @@
 // - size by kind: only the frames before `start` (connected, start with its custom parameters) may
 //   be larger than a media frame; after it every frame is capped at the media size;
 // - a token bucket on inbound bytes per second and a frame-rate window;
-// - the `JSON.parse` path (everything but Twilio's exact media shape) gets a nesting pre-scan and a
+// - the `JSON.parse` path (everything but Twilio's exact media and mark shapes) gets a nesting pre-scan and a
 //   parse-time budget per second, so no single stream can take the event loop from the others.
 // The per-frame cost is a few number comparisons; only the slow path reads the thread's CPU time.
 import type { RawData } from 'ws';
 import type { MalformedReason } from '../metrics.ts';
 import type { InboundMessage } from '../twilio/media-protocol.ts';
 import { parseInbound } from '../twilio/media-protocol.ts';
-import { scanMedia } from '../twilio/media-scan.ts';
+import { scanMark, scanMedia } from '../twilio/media-scan.ts';
 
 export interface FrameLimits {
   /** Largest frame before `start` (connected, start). */
@@ -36,6 +36,8 @@ export class FramePolicy {
   #windowStart = 0;
   #windowFrames = 0;
   #parseMs = 0;
+  /** The last admitted message came from the media fast path (its payload is known to be base64). */
+  scanned = false;
 
   constructor(limits: FrameLimits) {
     this.#limits = limits;
@@ -44,8 +46,17 @@ export class FramePolicy {
     this.#tokens = this.#burst;
   }
 
-  /** The parsed message, or why the frame is dropped. `now` is performance.now(). */
-  admit(data: RawData, isBinary: boolean, now: number, started: boolean): InboundMessage | MalformedReason {
+  /**
+   * The parsed message, or why the frame is dropped. `now` is performance.now(); `streamSid` the
+   * stream's sid once started (a media frame carrying it reuses the string).
+   */
+  admit(
+    data: RawData,
+    isBinary: boolean,
+    now: number,
+    started: boolean,
+    streamSid?: string,
+  ): InboundMessage | MalformedReason {
     if (isBinary) return 'binary';
     const buf = data as Buffer;
     const len = buf.length;
@@ -60,8 +71,11 @@ export class FramePolicy {
       this.#parseMs = 0;
     }
     if (++this.#windowFrames > FRAMES_PER_SECOND) return 'flood';
-    const media = scanMedia(buf);
+    const media = scanMedia(buf, streamSid);
+    this.scanned = media !== undefined;
     if (media) return media;
+    const mark = scanMark(buf, streamSid);
+    if (mark) return mark;
     if (this.#parseMs >= this.#limits.parseBudgetMs) return 'cpu_budget';
     if (jsonDepthExceeds(buf, MAX_JSON_DEPTH)) return 'too_deep';
     // CPU time of this thread, not wall time: a pod descheduled mid-parse must not spend the budget

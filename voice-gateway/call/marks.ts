@@ -1,14 +1,16 @@
 // Tracks what the caller has actually heard. Every agent chunk sent to Twilio is followed by a mark
 // named by a sequence number; Twilio echoes a mark once the audio before it has played. After a
 // `clear`, Twilio echoes every pending mark at once, so those echoes prove nothing and are ignored.
-// Fixed-size ring: bounded memory however long the agent talks.
+// A ring that starts small and doubles while more marks are pending than it holds, up to a fixed
+// size: bounded memory however long the agent talks, and a few hundred bytes for most calls.
 
 const CAPACITY = 1024;
+const INITIAL = 16;
 
 export class MarkTracker {
-  readonly #seqs = new Float64Array(CAPACITY);
-  readonly #endMs = new Float64Array(CAPACITY);
-  readonly #items: (string | undefined)[] = new Array(CAPACITY);
+  #seqs = new Float64Array(INITIAL);
+  #endMs = new Float64Array(INITIAL);
+  #items: (string | undefined)[] = new Array(INITIAL);
   #sent = 0;
   #echoed = 0;
   #clearedUpTo = 0;
@@ -28,7 +30,9 @@ export class MarkTracker {
     }
     this.#currentItemMs += ms;
     const seq = ++this.#sent;
-    const slot = seq % CAPACITY;
+    const cap = this.#seqs.length;
+    if (cap < CAPACITY && seq - Math.max(this.#echoed, this.#clearedUpTo) > cap) this.#grow(cap * 2);
+    const slot = seq % this.#seqs.length;
     this.#seqs[slot] = seq;
     this.#endMs[slot] = this.#currentItemMs;
     this.#items[slot] = item;
@@ -41,7 +45,7 @@ export class MarkTracker {
     if (!Number.isInteger(seq) || seq < 1 || seq > this.#sent) return false;
     if (seq <= this.#clearedUpTo || seq <= this.#echoed) return true;
     this.#echoed = seq;
-    const slot = seq % CAPACITY;
+    const slot = seq % this.#seqs.length;
     if (this.#seqs[slot] === seq) {
       this.#heardItem = this.#items[slot];
       this.#heardMs = this.#endMs[slot] as number;
@@ -50,6 +54,30 @@ export class MarkTracker {
       this.#lastHeardEnd = this.#heardMs;
     }
     return true;
+  }
+
+  #grow(cap: number): void {
+    const seqs = new Float64Array(cap);
+    const endMs = new Float64Array(cap);
+    const items: (string | undefined)[] = new Array(cap);
+    const old = this.#seqs;
+    for (let i = 0; i < old.length; i++) {
+      const seq = old[i] as number;
+      const to = seq % cap;
+      if (seq > (seqs[to] as number)) {
+        seqs[to] = seq;
+        endMs[to] = this.#endMs[i] as number;
+        items[to] = this.#items[i];
+      }
+    }
+    this.#seqs = seqs;
+    this.#endMs = endMs;
+    this.#items = items;
+  }
+
+  /** Slots the ring holds now (grows with pending marks, up to 1024). */
+  get capacity(): number {
+    return this.#seqs.length;
   }
 
   /** True while agent audio sent to Twilio has not been confirmed played. */

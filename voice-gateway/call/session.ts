@@ -31,6 +31,7 @@ import { MarkTracker } from './marks.ts';
 import type { CallOutcome, StreamRefusal } from './outcome.ts';
 import { Reprompter } from './reprompt.ts';
 import { decideTransfer, parseTransferRequest } from './transfer.ts';
+import { UplinkChunker } from './uplink.ts';
 
 export type { HandoffResult } from './handoff.ts';
 export { RESUMED_PARAM } from './handoff.ts';
@@ -83,10 +84,15 @@ export class CallSession {
   #handingOff = false;
   #backend: AgentBackend | undefined;
   #backendReady = false;
+  /** Caller audio chunks held until the backend answers (bounded: queueFrames, pendingAudioBytes). */
   #pending: string[] = [];
   #pendingBytes = 0;
+  #pendingFrames = 0;
   readonly #marks = new MarkTracker();
-  readonly #scratch = Buffer.allocUnsafe(8192);
+  /** Caller audio towards the backend, `calls.uplinkChunkMs` at a time (uplink.ts). */
+  readonly #uplink: UplinkChunker;
+  /** performance.now() at which the frame being handled arrived (0 outside a frame's handler). */
+  #frameAt = 0;
   readonly #policy: FramePolicy;
   #callerSpeaking = false;
   #lastSpeechAt = 0;
@@ -133,6 +139,11 @@ export class CallSession {
     this.#queueBytes = limits.pendingAudioBytes;
     this.#policy = new FramePolicy(limits);
     this.#reprompt = new Reprompter(deps.config.calls.reprompt);
+    this.#uplink = new UplinkChunker(
+      { sendUplink: (payload, frames) => this.#sendUplink(payload, frames) },
+      deps.config.calls.uplinkChunkMs,
+      Math.ceil((limits.mediaFrameBytes * 3) / 4),
+    );
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary, performance.now()));
     ws.on('pong', () => {
       this.#alive = true;
@@ -160,7 +171,8 @@ export class CallSession {
     this.#d.metrics.frames.in++;
     this.#alive = true;
     if (this.#finished || this.#refused) return;
-    const msg = this.#policy.admit(data, isBinary, receivedAt, this.#streamSid !== undefined);
+    const sid = this.#streamSid;
+    const msg = this.#policy.admit(data, isBinary, receivedAt, sid !== undefined, sid);
     if (typeof msg === 'string') {
       this.#malformed(msg);
       return;
@@ -169,7 +181,8 @@ export class CallSession {
       case 'media':
         if (this.#wrongSid(msg.streamSid)) return;
         if (this.#handoffAt) this.#measureGap();
-        if (!isBase64(msg.payload)) {
+        // The fast path checked the payload already; only a JSON.parse'd media frame is checked here.
+        if (!this.#policy.scanned && !isBase64(msg.payload)) {
           this.#malformed('missing_fields');
           return;
         }
@@ -178,11 +191,13 @@ export class CallSession {
       case 'mark':
         if (this.#wrongSid(msg.streamSid)) return;
         this.#marks.echoed(msg.name);
+        this.#uplink.flush();
         return;
       case 'dtmf':
         if (this.#wrongSid(msg.streamSid)) return;
         this.#log.info({ event: 'dtmf' }, 'caller pressed a key');
         this.#lastActivityAt = Date.now();
+        this.#uplink.flush();
         if (this.#backendReady) this.#backend?.sendDtmf(msg.digit);
         return;
       case 'start':
@@ -231,15 +246,19 @@ export class CallSession {
 
   #callerAudio(payload: string, receivedAt: number): void {
     const now = Date.now();
-    const n = this.#scratch.write(payload, 'base64');
-    this.#recording?.caller(this.#scratch, n);
-    if (mulawPeak(this.#scratch, n) >= SPEECH_PEAK) {
+    const up = this.#uplink;
+    // The speech detector reads every frame where it was decoded: in the chunk on its way out.
+    const at = up.add(payload, receivedAt);
+    this.#recording?.caller(up.buffer.subarray(at, up.heldBytes), up.heldBytes - at);
+    let onset = false;
+    if (mulawPeak(up.buffer, up.heldBytes, 4, at) >= SPEECH_PEAK) {
       this.#lastSpeechAt = now;
       this.#lastActivityAt = now;
       if (!this.#callerSpeaking) {
         this.#callerSpeaking = true;
         this.#awaitingResponseSince = 0;
         this.#reprompt.callerSpoke();
+        onset = true;
       }
     } else if (this.#callerSpeaking && now - this.#lastSpeechAt > SPEECH_END_MS) {
       this.#callerSpeaking = false;
@@ -248,18 +267,46 @@ export class CallSession {
       else this.#awaitingResponseSince = this.#lastSpeechAt;
     }
     this.#turn.push(payload, this.#callerSpeaking);
+    this.#frameAt = receivedAt;
+    // Speech onset may be a barge-in: the backend hears it without waiting for the chunk to fill.
+    if (onset) up.flush();
+    else up.release();
+    this.#frameAt = 0;
+  }
+
+  /** One chunk of caller audio (`frames` Twilio frames) to the backend, or held until it answers. */
+  #sendUplink(payload: string, frames: number): boolean {
     const m = this.#d.metrics;
     if (this.#backendReady) {
       if (this.#backend?.sendAudio(payload)) {
-        m.frames.to_backend++;
-        m.relayLatency.observe('to_backend', receivedAt);
-      } else m.dropped.backend_backpressure++;
-    } else if (!this.#ending) {
-      if (this.#pending.length < this.#queueCap && this.#pendingBytes + payload.length <= this.#queueBytes) {
-        this.#pending.push(payload);
-        this.#pendingBytes += payload.length;
-      } else m.dropped.queue_full++;
+        m.frames.to_backend += frames;
+        if (this.#frameAt) m.relayLatency.observe('to_backend', this.#frameAt);
+        return true;
+      }
+      m.dropped.backend_backpressure += frames;
+      return false;
     }
+    if (this.#ending) return false;
+    if (
+      this.#pendingFrames + frames <= this.#queueCap &&
+      this.#pendingBytes + payload.length <= this.#queueBytes
+    ) {
+      this.#pending.push(payload);
+      this.#pendingBytes += payload.length;
+      this.#pendingFrames += frames;
+      return true;
+    }
+    m.dropped.queue_full += frames;
+    return false;
+  }
+
+  /**
+   * Sends the caller audio held for the next chunk to the backend now. Called on a DTMF, a mark,
+   * speech onset, the backend's interruption, the end of the stream and a hand-off; call it before
+   * replacing the backend (failover) so the old one gets everything the caller said before the switch.
+   */
+  flushUplink(): void {
+    this.#uplink.flush();
   }
 
   async #start(s: InboundStart): Promise<void> {
@@ -336,6 +383,8 @@ export class CallSession {
     const queued = replayTurn && this.#turn.pending ? this.#turn.take() : this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
+    this.#pendingFrames = 0;
+    // Chunks as queued (frame counts are not kept per chunk: each counts as one message here).
     for (const p of queued) {
       if (backend.sendAudio(p)) d.metrics.frames.to_backend++;
       else d.metrics.dropped.backend_backpressure++;
@@ -355,6 +404,8 @@ export class CallSession {
     const failedAt = Date.now();
     this.#backendReady = false;
     this.#backend = undefined;
+    // Caller audio held for the next chunk joins the queue the standby receives (issue 23's seam).
+    this.flushUplink();
     old.close();
     d.backends.breaker(old.provider).failure();
     d.metrics.backendErrors.labels(old.provider).inc();
@@ -471,7 +522,7 @@ export class CallSession {
     const m = this.#d.metrics;
     m.frames.from_backend++;
     if (this.#ending || this.#finished || !this.#streamSid) return;
-    if (!isBase64(payload)) {
+    if (!this.#backend?.checksAudio && !isBase64(payload)) {
       this.#sink.protocolError('invalid_audio');
       return;
     }
@@ -518,6 +569,7 @@ export class CallSession {
 
   #interrupted(): void {
     if (!this.#streamSid || this.#ending || this.#finished) return;
+    this.#uplink.flush();
     const item = this.#marks.currentItem;
     const unheard = this.#marks.pending;
     const played = this.#marks.playedMs(item);
@@ -692,6 +744,7 @@ export class CallSession {
     if (result !== 'sent' || this.#finished) return result;
     this.#ending = true;
     this.#outcome = 'handed_off';
+    this.#uplink.flush();
     this.#backendReady = false;
     this.#backend?.close();
     // Twilio ends the stream itself after the update; close after a grace period in case it does not.
@@ -708,6 +761,7 @@ export class CallSession {
     if (this.#ending || this.#finished) return;
     this.#ending = true;
     this.#outcome = outcome;
+    this.#uplink.flush();
     this.#backendReady = false;
     this.#backend?.close();
     this.#log.info({ outcome }, 'ending the call through Twilio');
@@ -730,11 +784,13 @@ export class CallSession {
     if (this.#finished) return;
     this.#finished = true;
     const d = this.#d;
+    this.#uplink.close(this.#backendReady);
     this.#backendReady = false;
     this.#backend?.close();
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#recording?.close();
+    this.#pendingFrames = 0;
     const claims = this.#claims;
     if (!claims || !this.#startAt) {
       // Never a call: no outcome, no record (refusals were counted when they happened).

@@ -2,6 +2,7 @@
 // imports this schema to write the ConfigMap). Plain JSON-able; secrets never live here.
 import { z } from 'zod';
 import { bucketConfigSchema } from '../storage/bucket-config.ts';
+import { UPLINK_CHUNK_MS } from '../call/uplink.ts';
 
 const httpUrl = z.url({ protocol: /^(https?|wss?)$/ });
 const providerSchema = z.enum(['echo', 'elevenlabs', 'openai-realtime', 'websocket']);
@@ -218,6 +219,10 @@ export const gatewayConfigSchema = z
         goodbye: z.string().min(1).max(1000).default('Thank you for calling. Goodbye.'),
         transfer: transferSchema.optional(),
         reprompt: repromptSchema.optional(),
+        uplinkChunkMs: z
+          .literal(UPLINK_CHUNK_MS.choices)
+          .default(UPLINK_CHUNK_MS.default)
+          .describe('Milliseconds of caller audio per message to the agent backend (ADR 0024)'),
       })
       .prefault({})
       .superRefine((calls, ctx) => {

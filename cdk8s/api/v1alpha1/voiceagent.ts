@@ -1,5 +1,6 @@
 // VoiceAgent: one fleet of voice-gateway pods answering Twilio calls for one AI agent.
 import { z } from 'zod';
+import { UPLINK_CHUNK_MS } from '../../../voice-gateway/call/uplink.ts';
 import { celRefine } from '../cel.ts';
 import {
   API_VERSION,
@@ -379,6 +380,16 @@ const callsBase = z
       .max(3600)
       .default(30)
       .describe('Seconds of silence from both sides after which the call is ended.'),
+    uplinkChunkMs: z
+      .literal(UPLINK_CHUNK_MS.choices)
+      .default(UPLINK_CHUNK_MS.default)
+      .describe(
+        `Milliseconds of caller audio the gateway sends to the agent backend per message: ${UPLINK_CHUNK_MS.min} ` +
+          `sends every 20 ms Twilio frame as it arrives, ${UPLINK_CHUNK_MS.max} sends two frames at a time (half ` +
+          'the backend messages, wake-ups and packets; a frame waits at most 25 ms). Held audio leaves at once on a ' +
+          'DTMF, a mark, the caller starting to speak (barge-in), an interruption, the end of the call and a ' +
+          `hand-off. At most ${UPLINK_CHUNK_MS.max} so the added latency stays within 25 ms.`,
+      ),
     fallback: z
       .strictObject({
         say: z.string().max(1024).optional().describe('Text read to the caller by Twilio (<Say>).'),

@@ -34,6 +34,7 @@ export function gatewayConfigInput(m: VoiceAgentModel): GatewayConfigInput {
       maxConcurrentPerPod: calls.maxConcurrentPerPod,
       maxDurationSeconds: calls.maxDurationSeconds,
       silenceTimeoutSeconds: calls.silenceTimeoutSeconds,
+      uplinkChunkMs: calls.uplinkChunkMs,
     },
     drain: { gracePeriodSeconds: m.gracePeriodSeconds },
   };

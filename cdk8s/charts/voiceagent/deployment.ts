@@ -4,6 +4,7 @@
 import { type Chart, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-28';
 import pkg from '../../../package.json' with { type: 'json' };
+import { GATEWAY_NODE_OPTIONS } from '../../../voice-gateway/node-options.ts';
 import type { SecretKeySelector } from '../../api/v1alpha1/index.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../labels.ts';
 import { patchOutput } from '../synth.ts';
@@ -114,6 +115,8 @@ export function addDeployment(
       CALLFLEET_VOICEAGENT: kplus.EnvValue.fromValue(m.owner.name),
       POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
       POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+      // Young-generation cap (voice-gateway/node-options.ts): memory per call, ADR 0024.
+      NODE_OPTIONS: kplus.EnvValue.fromValue(GATEWAY_NODE_OPTIONS),
     },
     startup: kplus.Probe.fromHttpGet('/health', {
       ...probe,

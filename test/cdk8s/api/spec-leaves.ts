@@ -144,6 +144,8 @@ export function candidates(leaf: z.ZodType, current: unknown): unknown[] {
       for (const v of Object.values(d.entries ?? {})) push(v);
       break;
     case 'literal':
+      // A choice of literals (z.literal([20, 40])): each other choice.
+      for (const v of (d as { values?: unknown[] }).values ?? []) push(v);
       break;
     case 'number': {
       const c = typeof current === 'number' ? current : undefined;

@@ -205,6 +205,7 @@ for (const { example, va, objects } of cases) {
               'CALLFLEET_VOICEAGENT',
               'POD_NAME',
               'POD_NAMESPACE',
+              'NODE_OPTIONS',
             ].includes(e.name),
             `unexpected env ${e.name}`,
           );

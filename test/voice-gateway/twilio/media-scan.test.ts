@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { parseInbound } from '../../../voice-gateway/twilio/media-protocol.ts';
-import { parseInboundFrame, scanMedia } from '../../../voice-gateway/twilio/media-scan.ts';
+import { parseInboundFrame, scanMark, scanMedia } from '../../../voice-gateway/twilio/media-scan.ts';
 
 const fixture = JSON.parse(
   readFileSync(new URL('../../fixtures/twilio-media-streams.json', import.meta.url), 'utf8'),
@@ -17,8 +17,15 @@ const twilioMedia = (payload = PAYLOAD, sid = SID) =>
 
 function same(input: string | Buffer): void {
   const buf = typeof input === 'string' ? Buffer.from(input) : input;
-  assert.deepEqual(parseInboundFrame(buf), parseInbound(buf.toString()), `input: ${buf.toString('latin1')}`);
+  const slow = parseInbound(buf.toString());
+  assert.deepEqual(parseInboundFrame(buf), slow, `input: ${buf.toString('latin1')}`);
+  // With the stream's sid known (what a started session passes), the answer is the same.
+  assert.deepEqual(scanMedia(buf, SID) ?? slow, slow, `input (sid known): ${buf.toString('latin1')}`);
+  assert.deepEqual(scanMark(buf, SID) ?? slow, slow, `input (mark, sid known): ${buf.toString('latin1')}`);
 }
+
+const twilioMark = (name = '17', sid = SID) =>
+  `{"event":"mark","sequenceNumber":"4","streamSid":"${sid}","mark":{"name":"${name}"}}`;
 
 describe('media fast path (scanMedia)', () => {
   it('takes the fast path for Twilio media frames, with the same result as JSON.parse', () => {
@@ -29,6 +36,19 @@ describe('media fast path (scanMedia)', () => {
         same(text);
       }
     }
+  });
+
+  it('with the known sid passed in, reads that sid and any other sid exactly', () => {
+    const known = `MZ${'0'.repeat(32)}`;
+    const m = scanMedia(Buffer.from(twilioMedia(PAYLOAD, SID)), known);
+    assert.ok(m);
+    assert.equal(m.streamSid, SID);
+    assert.equal(m.track, 'inbound');
+    assert.equal(scanMedia(Buffer.from(twilioMedia(PAYLOAD, 'MZ1')), known)?.streamSid, 'MZ1');
+    assert.equal(
+      scanMedia(Buffer.from(twilioMedia(PAYLOAD, `${SID.slice(0, -1)}1`)), known)?.streamSid,
+      `${SID.slice(0, -1)}1`,
+    );
   });
 
   it('gives the same result as JSON.parse for every fixture message', () => {
@@ -76,6 +96,41 @@ describe('media fast path (scanMedia)', () => {
     const text = twilioMedia(PAYLOAD.slice(0, 12));
     const base = Buffer.from(text);
     const bytes = [0x00, 0x09, 0x20, 0x22, 0x2c, 0x30, 0x3d, 0x41, 0x5c, 0x7b, 0x7d, 0x7f, 0xc3, 0xff];
+    for (let i = 0; i <= base.length; i++) {
+      same(base.subarray(0, i));
+      if (i === base.length) continue;
+      same(Buffer.concat([base.subarray(0, i), base.subarray(i + 1)]));
+      for (const b of bytes) {
+        const changed = Buffer.from(base);
+        changed[i] = b;
+        same(changed);
+        same(Buffer.concat([base.subarray(0, i), Buffer.from([b]), base.subarray(i)]));
+      }
+    }
+  });
+
+  it('reads Twilio mark echoes without JSON.parse, and every change of one matches JSON.parse', () => {
+    for (const name of ['1', '', 'my label', '1024', 'a b!#$%&()*']) {
+      const text = twilioMark(name);
+      assert.deepEqual(scanMark(Buffer.from(text)), { event: 'mark', streamSid: SID, name });
+      same(text);
+    }
+    same(JSON.stringify(fixture.inbound.mark));
+    assert.ok(
+      scanMark(Buffer.from(JSON.stringify(fixture.inbound.mark))),
+      'the fixture mark takes the fast path',
+    );
+    for (const c of [
+      twilioMark('x\\"y'),
+      twilioMark('\u0041'),
+      twilioMark().replace('"mark":{', '"mark": {'),
+      twilioMark().replace('}}', '},"x":1}'),
+      `${twilioMark()} `,
+      twilioMark().replace('"sequenceNumber":"4",', ''),
+    ])
+      same(c);
+    const base = Buffer.from(twilioMark('12'));
+    const bytes = [0x00, 0x09, 0x20, 0x22, 0x2c, 0x30, 0x5c, 0x7b, 0x7d, 0x7f, 0xc3, 0xff];
     for (let i = 0; i <= base.length; i++) {
       same(base.subarray(0, i));
       if (i === base.length) continue;

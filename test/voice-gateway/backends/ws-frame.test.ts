@@ -1,0 +1,69 @@
+// The ready-made audio frame must be exactly what ws would send, and arrive as the same message.
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { describe, it } from 'node:test';
+import * as wsModule from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { connectWebSocket, isZeroMasked, maskingMoot } from '../../../voice-gateway/backends/ws-connect.ts';
+import { asciiTextFrame, writeAsciiFrame } from '../../../voice-gateway/backends/ws-frame.ts';
+
+/** ws's own framing (exported at run time, not in @types/ws). */
+const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, o: object): Buffer[] } }).Sender;
+const zero = (m: Uint8Array) => m.fill(0);
+const texts = [0, 1, 125, 126, 127, 1000, 65535, 65536, 70000].map((n) =>
+  `{"type":"audio","audio":"${'A'.repeat(n)}"}`.slice(0, Math.max(0, n)),
+);
+
+describe('ready-made audio frames (ws-frame)', () => {
+  it('are byte for byte the frames ws builds (client with a zero mask key, and server)', () => {
+    for (const text of texts) {
+      for (const mask of [true, false]) {
+        const data = Buffer.from(text);
+        const parts = Sender.frame(data, {
+          fin: true,
+          opcode: 1,
+          mask,
+          generateMask: zero,
+          maskBuffer: Buffer.alloc(4),
+          readOnly: false,
+          rsv1: false,
+        });
+        assert.deepEqual(asciiTextFrame(text, mask), Buffer.concat(parts), `length ${text.length}`);
+      }
+    }
+  });
+
+  it('masking is skipped only where no intermediary can read frames', () => {
+    assert.equal(maskingMoot('wss://agent.example.com/x'), true);
+    assert.equal(maskingMoot('ws://127.0.0.1:9/x'), true);
+    assert.equal(maskingMoot('ws://localhost:9/x'), true);
+    assert.equal(maskingMoot('ws://[::1]:9/x'), true);
+    assert.equal(maskingMoot('ws://agent.internal:9/x'), false);
+    assert.equal(maskingMoot('ws://10.0.0.7:9/x'), false);
+  });
+
+  it('reach a ws server as the same messages, in order with ws.send, and count in bufferedAmount', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    const port = (wss.address() as { port: number }).port;
+    const got: string[] = [];
+    wss.on('connection', (s: WebSocket) => s.on('message', (d) => got.push(d.toString())));
+    const ws = await connectWebSocket(`ws://127.0.0.1:${port}/`, {}, 2000, 1 << 20);
+    try {
+      assert.ok(isZeroMasked(ws));
+      const sent: string[] = [];
+      for (const [i, text] of texts.entries()) {
+        if (i % 3 === 2) ws.send(text);
+        else assert.ok(writeAsciiFrame(ws, text), 'direct write taken');
+        sent.push(text);
+      }
+      const deadline = Date.now() + 5000;
+      while (got.length < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got, sent);
+    } finally {
+      ws.terminate();
+      for (const c of wss.clients) c.terminate();
+      wss.close();
+    }
+  });
+});
