@@ -1,8 +1,8 @@
 // The gateway's runtime config: the single definition shared with the operator's renderer (which
 // imports this schema to write the ConfigMap). Plain JSON-able; secrets never live here.
 import { z } from 'zod';
-import { bucketConfigSchema } from '../storage/bucket-config.ts';
 import { UPLINK_CHUNK_MS } from '../call/uplink.ts';
+import { bucketConfigSchema } from '../storage/bucket-config.ts';
 
 const httpUrl = z.url({ protocol: /^(https?|wss?)$/ });
 const providerSchema = z.enum(['echo', 'elevenlabs', 'openai-realtime', 'websocket']);
