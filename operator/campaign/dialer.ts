@@ -200,7 +200,8 @@ export class CampaignDialer {
             SET state = CASE WHEN EXISTS (SELECT 1 FROM do_not_call d WHERE d.phone_hash = r.phone_hash)
                              THEN 'opted-out' ELSE $4 END,
                 next_at = $5, last_outcome = $6,
-                phone_enc = CASE WHEN $4 = 'pending' THEN phone_enc ELSE phone_enc END
+                phone_enc = CASE WHEN $4 = 'pending' THEN phone_enc ELSE NULL END,
+                vars_enc = CASE WHEN $4 = 'pending' THEN vars_enc ELSE NULL END
           WHERE r.campaign = $2 AND r.idx = $3 AND r.state = 'dialing' AND EXISTS (SELECT 1 FROM a)`,
         [a.id, this.#o.id, a.idx, next, new Date(now + wait * 1000), a.outcome],
       );
@@ -362,9 +363,9 @@ export class CampaignDialer {
           WHERE campaign = $1 AND idx = $2 AND state = 'pending'
             AND EXISTS (SELECT 1 FROM campaign_runs WHERE campaign = $1 AND epoch = $3)
           RETURNING attempts)
-       INSERT INTO campaign_attempts (id, campaign, idx, attempt, epoch, created_at)
-       SELECT $4, $1, $2, attempts, $3, $5 FROM r RETURNING attempt`,
-      [this.#o.id, r.idx, this.#epoch, id, new Date(createdAt)],
+       INSERT INTO campaign_attempts (id, campaign, idx, attempt, epoch, created_at, opt_out_digit)
+       SELECT $4, $1, $2, attempts, $3, $5, $6 FROM r RETURNING attempt`,
+      [this.#o.id, r.idx, this.#epoch, id, new Date(createdAt), spec.optOut.dtmfDigit ?? null],
     );
     if (!rec.rows[0]) {
       const fenced = await env.pool.query('SELECT 1 FROM campaign_runs WHERE campaign = $1 AND epoch = $2', [

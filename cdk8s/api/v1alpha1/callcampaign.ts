@@ -165,6 +165,18 @@ const specBase = z
     pacing: PacingSchema.prefault({}),
     retry: RetrySchema.prefault({}),
     answeringMachine: AnsweringMachineSchema.prefault({}),
+    optOut: z
+      .strictObject({
+        dtmfDigit: z
+          .string()
+          .regex(/^[0-9*#]$/)
+          .optional()
+          .describe(
+            'A key that puts the recipient on the do-not-call list when pressed during the call (the agent can also call its opt_out tool).',
+          ),
+      })
+      .prefault({})
+      .describe("How a recipient opts out; the MemoryStore's do-not-call list is honoured by every campaign."),
     ringTimeoutSeconds: z
       .int()
       .min(5)
