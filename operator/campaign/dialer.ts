@@ -459,7 +459,7 @@ export class CampaignDialer {
     if (pending + by('dialing') === 0) eta = undefined;
     else if (this.#dials.length >= 2) {
       const perSecond = this.#dials.length / Math.max(1, (now - (this.#dials[0] as number)) / 1000);
-      eta = new Date(Math.ceil((now + (pending / perSecond) * 1000) / 1000) * 1000).toISOString();
+      eta = new Date(Math.ceil((now + (pending / perSecond) * 1000) / 10_000) * 10_000).toISOString();
     }
     const complete = total > 0 && pending === 0 && by('dialing') === 0;
     const phase: CampaignStatusReport['phase'] = complete

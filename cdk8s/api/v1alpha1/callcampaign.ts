@@ -176,7 +176,9 @@ const specBase = z
           ),
       })
       .prefault({})
-      .describe("How a recipient opts out; the MemoryStore's do-not-call list is honoured by every campaign."),
+      .describe(
+        "How a recipient opts out; the MemoryStore's do-not-call list is honoured by every campaign.",
+      ),
     ringTimeoutSeconds: z
       .int()
       .min(5)
