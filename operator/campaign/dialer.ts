@@ -65,6 +65,8 @@ export interface DialerOptions {
   clock?: () => number;
   tickMs?: number;
   statusMs?: number;
+  /** Tests shorten these; the reconcile delay must exceed send deadline + create timeout. */
+  timing?: { sendDeadlineMs: number; reconcileAfterMs: number };
 }
 
 interface Due {
@@ -93,9 +95,18 @@ export class CampaignDialer {
   #setupError = '';
   #setupAt = 0;
 
+  readonly #sendDeadlineMs: number;
+  readonly #reconcileAfterMs: number;
+
   constructor(o: DialerOptions) {
     this.#o = o;
     this.#clock = o.clock ?? Date.now;
+    this.#sendDeadlineMs = o.timing?.sendDeadlineMs ?? SEND_DEADLINE_MS;
+    this.#reconcileAfterMs = o.timing?.reconcileAfterMs ?? RECONCILE_AFTER_MS;
+    if (this.#reconcileAfterMs <= 2 * this.#sendDeadlineMs)
+      throw new Error(
+        'reconcileAfterMs must exceed twice the send deadline (no create may still be under way)',
+      );
   }
 
   get live(): number {
@@ -216,7 +227,7 @@ export class CampaignDialer {
    * Live calls silent for too long are fetched.
    */
   async #reconcileUnknown(spec: CallCampaignSpec, env: DialerEnv): Promise<void> {
-    const cutoff = new Date(Date.now() - RECONCILE_AFTER_MS);
+    const cutoff = new Date(Date.now() - this.#reconcileAfterMs);
     const r = await env.pool.query<{
       id: string;
       idx: number;
@@ -266,7 +277,7 @@ export class CampaignDialer {
     const stale = await env.pool.query<{ id: string; call_sid: string }>(
       `SELECT id, call_sid FROM campaign_attempts
         WHERE campaign = $1 AND call_sid IS NOT NULL AND state IN ('recorded', 'sent', 'ringing', 'in-progress')
-          AND updated_at < now() - make_interval(secs => CASE WHEN state = 'in-progress' THEN $2 ELSE $3 END)
+          AND updated_at < now() - make_interval(secs => CASE WHEN state = 'in-progress' THEN $2::float8 ELSE $3::float8 END)
         LIMIT 50`,
       [this.#o.id, env.maxCallSeconds + 120, spec.ringTimeoutSeconds + 60],
     );
@@ -379,7 +390,7 @@ export class CampaignDialer {
       return;
     }
     // The record is durable; the create may go out only while no reconciler can judge it missing.
-    if (Date.now() - createdAt > SEND_DEADLINE_MS || this.#stopped) return;
+    if (Date.now() - createdAt > this.#sendDeadlineMs || this.#stopped) return;
     const base = env.publicBaseUrl.replace(/\/+$/, '');
     const am = spec.answeringMachine;
     const voice = new URLSearchParams({ [ATTEMPT_PARAM]: id });
@@ -396,7 +407,7 @@ export class CampaignDialer {
         timeoutSeconds: spec.ringTimeoutSeconds,
         machineDetection: am.detect,
       },
-      Math.max(1, Math.min(CREATE_TIMEOUT_MS, createdAt + SEND_DEADLINE_MS - Date.now())),
+      Math.max(1, Math.min(CREATE_TIMEOUT_MS, createdAt + this.#sendDeadlineMs - Date.now())),
     );
     if (result.kind === 'created') {
       await env.pool.query(

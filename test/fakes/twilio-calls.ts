@@ -68,6 +68,11 @@ export class FakeTwilioCalls {
   maxStreaming = 0;
   /** Create the call but answer HTTP 500 (a lost response) for every n-th create; 0 = never. */
   loseResponseEvery = 0;
+  /** Answer HTTP 503 without creating the call for every n-th create request; 0 = never. */
+  refuseCreateEvery = 0;
+  /** Create requests answered 503 without a call. */
+  refusedCreates = 0;
+  #requests = 0;
   #creates = 0;
 
   constructor(o: FakeCallsOptions) {
@@ -125,6 +130,12 @@ export class FakeTwilioCalls {
     }
     if (!url) {
       json(res, 400, { code: 21205, message: 'Url parameter is required', status: 400 });
+      return;
+    }
+    this.#requests++;
+    if (this.refuseCreateEvery > 0 && this.#requests % this.refuseCreateEvery === 0) {
+      this.refusedCreates++;
+      json(res, 503, { code: 20503, message: 'Service Unavailable', status: 503 });
       return;
     }
     const n = (this.#byTo.get(to) ?? 0) + 1;
