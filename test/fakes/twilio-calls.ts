@@ -165,7 +165,6 @@ export class FakeTwilioCalls {
     this.maxLive = Math.max(this.maxLive, this.live);
     const talkMs = this.#o.outcome(to, n).talkMs ?? 1000;
     const run = this.#progress(call, talkMs).finally(() => {
-      this.live--;
       this.#done.delete(run);
     });
     this.#done.add(run);
@@ -245,6 +244,8 @@ export class FakeTwilioCalls {
 
   async #final(call: LoggedCall, status: string): Promise<void> {
     call.endedAt = Date.now();
+    // The call is over before its final callback is sent (as with Twilio).
+    this.live--;
     await this.#callback(call, status);
   }
 
