@@ -202,7 +202,8 @@ export class CampaignDialer {
     );
     const now = this.#clock();
     for (const a of r.rows) {
-      const retry = (spec.retry.on as string[]).includes(a.outcome) && a.attempt < spec.retry.maxAttempts;
+      const retry =
+        (spec.retry.outcomes as string[]).includes(a.outcome) && a.attempt < spec.retry.maxAttempts;
       const wait = Math.min(spec.retry.backoffSeconds * 2 ** (a.attempt - 1), spec.retry.maxBackoffSeconds);
       const next = retry ? 'pending' : a.outcome;
       await env.pool.query(

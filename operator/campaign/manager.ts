@@ -202,9 +202,9 @@ export class CampaignManager {
       csv: () =>
         this.#secret(
           ns,
-          spec.recipients.secretRef.name,
-          spec.recipients.secretRef.key,
-          'spec.recipients.secretRef',
+          spec.recipients.csvSecretRef.name,
+          spec.recipients.csvSecretRef.key,
+          'spec.recipients.csvSecretRef',
         ),
       maxCallSeconds: va.value.spec.calls.maxDurationSeconds,
     };

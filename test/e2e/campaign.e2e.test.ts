@@ -190,11 +190,17 @@ describe('outbound campaign [e2e, issue 20]', { timeout: 900_000 }, () => {
       indexOf.set(phone(i), i);
       rows.push(`${phone(i)},Name${i},${i >= RECIPIENTS ? early : midday}`);
     }
-    await kubectlOk(
-      fleet.cluster,
-      ['create', 'secret', 'generic', 'recipients', '-n', agent.ns, '--from-file=csv=/dev/stdin'],
-      `${rows.join('\n')}\n`,
-    );
+    const csvFile = join(clockFile, '..', 'recipients.csv');
+    writeFileSync(csvFile, `${rows.join('\n')}\n`);
+    await kubectlOk(fleet.cluster, [
+      'create',
+      'secret',
+      'generic',
+      'recipients',
+      '-n',
+      agent.ns,
+      `--from-file=csv=${csvFile}`,
+    ]);
     const campaign = {
       apiVersion: 'callfleet.io/v1alpha1',
       kind: 'CallCampaign',
@@ -202,7 +208,7 @@ describe('outbound campaign [e2e, issue 20]', { timeout: 900_000 }, () => {
       spec: {
         voiceAgentRef: { name: agent.name },
         callerId: CALLER_ID,
-        recipients: { secretRef: { name: 'recipients', key: 'csv' } },
+        recipients: { csvSecretRef: { name: 'recipients', key: 'csv' } },
         pacing: { maxConcurrentCalls: CONCURRENCY, callsPerSecond: 30, inboundHeadroom: HEADROOM },
         retry: { maxAttempts: 3, backoffSeconds: 1, maxBackoffSeconds: 2 },
         answeringMachine: { detect: true, action: 'message', voicemailMessage: 'Sorry we missed you.' },

@@ -13,7 +13,7 @@ const COLUMN = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export const RecipientsSchema = z
   .strictObject({
-    secretRef: secretRef(
+    csvSecretRef: secretRef(
       'Secret key holding the recipients as CSV: a header row, one row per recipient, one column per variable. Imported once into the MemoryStore (encrypted); later changes to the Secret are not re-read.',
     ),
     phoneColumn: z
@@ -111,7 +111,8 @@ export const RetrySchema = z
       .default(600)
       .describe('Wait before the second attempt; each further retry waits twice as long.'),
     maxBackoffSeconds: z.int().min(1).max(604800).default(86400).describe('Longest wait between attempts.'),
-    on: z
+    // Not `on`: YAML 1.1 readers (kubectl, sigs.k8s.io/yaml) read that key as the boolean true.
+    outcomes: z
       .array(z.enum(['busy', 'no-answer', 'failed', 'voicemail']))
       .max(4)
       .default(['busy', 'no-answer', 'failed'])

@@ -42,7 +42,7 @@ function spec(extra: Record<string, unknown> = {}): CallCampaignSpec {
   return CallCampaignSpecSchema.parse({
     voiceAgentRef: { name: 'agent' },
     callerId: CALLER_ID,
-    recipients: { secretRef: { name: 'r', key: 'csv' } },
+    recipients: { csvSecretRef: { name: 'r', key: 'csv' } },
     pacing: { maxConcurrentCalls: 5, callsPerSecond: 50, inboundHeadroom: 0 },
     retry: { maxAttempts: 3, backoffSeconds: 1, maxBackoffSeconds: 1 },
     ...extra,
