@@ -9,7 +9,7 @@ import type { CallSession, HandoffResult } from './call/session.ts';
 import { StreamServer } from './call/stream-server.ts';
 import { ATTEMPT_PARAM, isAttemptId } from './campaign/attempts.ts';
 import type { CampaignHooks } from './campaign/gateway-hooks.ts';
-import { outboundAnswer } from './campaign/outbound.ts';
+import { outboundAnswer, recordRefusal } from './campaign/outbound.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
@@ -365,6 +365,8 @@ export class Gateway {
       'voice webhook',
     );
     if (reason) {
+      if (outbound.attempt)
+        await recordRefusal(outbound.attempt, callSid ?? '', this.#o.campaigns, this.#o.log);
       return xml(fallbackTwiml(this.#o.config.calls.fallback));
     }
     // The stream acts only on what this signed request says: its credential carries exactly that.

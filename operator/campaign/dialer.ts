@@ -19,7 +19,7 @@ import { decryptPhone, importRecipients } from '../../voice-gateway/campaign/rec
 import { ensureCampaignSchema } from '../../voice-gateway/campaign/schema.ts';
 import type { Keyring } from '../../voice-gateway/memory/crypto.ts';
 import { recipientsFromCsv } from './csv.ts';
-import { budget, FailureWindow, type FleetSlots, TokenBucket } from './pacing.ts';
+import { budget, FailureWindow, type FleetSlots, RateLimiter } from './pacing.ts';
 import { type CallRecord, createCall, fetchCall, listCalls, type TwilioAccount } from './twilio-calls.ts';
 import { inWindow, nextOpen, zoneOfNumber } from './window.ts';
 
@@ -85,7 +85,7 @@ export class CampaignDialer {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
-  #bucket: TokenBucket | undefined;
+  readonly #limiter = new RateLimiter();
   readonly #failures = new FailureWindow();
   #lastStatusAt = 0;
   #lastReconcileAt = 0;
@@ -315,13 +315,6 @@ export class CampaignDialer {
     }
     const rate =
       spec.pacing.callsPerSecond * (this.#failures.rate() > spec.pacing.slowDownAboveFailureRate ? 0.5 : 1);
-    if (!this.#bucket || this.#bucket.ratePerSecond !== spec.pacing.callsPerSecond) {
-      this.#bucket = new TokenBucket(
-        spec.pacing.callsPerSecond,
-        Math.max(1, spec.pacing.callsPerSecond),
-        Date.now(),
-      );
-    }
     const live = await env.pool.query<{ live: string; progress: string }>(
       `SELECT count(*) AS live, count(*) FILTER (WHERE state = 'in-progress') AS progress FROM campaign_attempts
         WHERE campaign = $1 AND state IN ('recorded', 'sent', 'ringing', 'in-progress')`,
@@ -336,7 +329,7 @@ export class CampaignDialer {
       otherLive: others.live,
       liveAtPoll: Number(live.rows[0]?.progress ?? 0) + others.inProgress,
       fleet: this.#o.fleet(),
-      tokens: this.#bucket.available(Date.now(), rate),
+      tokens: this.#limiter.available(Date.now(), rate),
     });
     this.#blocked = b.reason === 'ok' ? '' : b.reason;
     if (b.allowed <= 0) return;
@@ -348,6 +341,7 @@ export class CampaignDialer {
     );
     let placed = 0;
     const nowDate = new Date(now);
+    const sends: Promise<void>[] = [];
     for (const r of due.rows) {
       if (placed >= b.allowed || this.#stopped) break;
       if (!inWindow(spec.callingWindow, r.tz, nowDate)) {
@@ -359,14 +353,23 @@ export class CampaignDialer {
         continue;
       }
       if (this.#o.spec()?.suspend) break;
+      // Recorded one by one (durable before any request); the creates then go out together.
+      const recorded = await this.#record(spec, env, r);
+      if (!recorded) break;
       placed++;
-      this.#bucket.take(1);
-      await this.#attempt(spec, env, r);
+      this.#limiter.take(Date.now());
+      sends.push(this.#send(spec, env, r, recorded.id, recorded.createdAt));
     }
+    await Promise.all(sends);
     if (placed === 0 && due.rows.length === 0) this.#blocked = 'nobody due';
   }
 
-  async #attempt(spec: CallCampaignSpec, env: DialerEnv, r: Due): Promise<void> {
+  /** The attempt's durable record (fenced by the epoch); undefined when it could not be made. */
+  async #record(
+    spec: CallCampaignSpec,
+    env: DialerEnv,
+    r: Due,
+  ): Promise<{ id: string; createdAt: number } | undefined> {
     const id = randomUUID();
     const createdAt = Date.now();
     const rec = await env.pool.query<{ attempt: number }>(
@@ -388,8 +391,12 @@ export class CampaignDialer {
         this.#o.log.warn({ epoch: this.#epoch }, 'a newer dialer took over this campaign; stopping');
         this.#stopped = true;
       }
-      return;
+      return undefined;
     }
+    return { id, createdAt };
+  }
+
+  async #send(spec: CallCampaignSpec, env: DialerEnv, r: Due, id: string, createdAt: number): Promise<void> {
     // The record is durable; the create may go out only while no reconciler can judge it missing.
     if (Date.now() - createdAt > this.#sendDeadlineMs || this.#stopped) return;
     const base = env.publicBaseUrl.replace(/\/+$/, '');

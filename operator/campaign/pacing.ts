@@ -41,24 +41,22 @@ export function budget(o: {
   return { allowed: 0, reason: 'rate' };
 }
 
-export class TokenBucket {
-  readonly ratePerSecond: number;
-  readonly burst: number;
-  #tokens: number;
-  #at: number;
-  constructor(ratePerSecond: number, burst: number, now: number) {
-    this.ratePerSecond = ratePerSecond;
-    this.burst = burst;
-    this.#tokens = Math.min(1, burst);
-    this.#at = now;
+/**
+ * At most `rate` calls in any window of one second (for rates below 1/s: one call per 1/rate seconds).
+ * A sliding window, not a bucket with a burst: "calls per second" holds for every second.
+ */
+export class RateLimiter {
+  readonly #sent: number[] = [];
+
+  available(now: number, rate: number): number {
+    const windowMs = Math.max(1000, 1000 / rate);
+    const limit = Math.max(1, Math.floor((rate * windowMs) / 1000));
+    while (this.#sent.length && (this.#sent[0] as number) <= now - windowMs) this.#sent.shift();
+    return Math.max(0, limit - this.#sent.length);
   }
-  available(now: number, rate = this.ratePerSecond): number {
-    this.#tokens = Math.min(this.burst, this.#tokens + ((now - this.#at) / 1000) * rate);
-    this.#at = now;
-    return this.#tokens;
-  }
-  take(n: number): void {
-    this.#tokens -= n;
+
+  take(now: number): void {
+    this.#sent.push(now);
   }
 }
 

@@ -29,7 +29,8 @@ const WINDOW_RECIPIENTS = 10;
 const AUTH_TOKEN = 'campaign-auth-token';
 const CALLER_ID = '+14155550100';
 const CONCURRENCY = 20;
-const PER_POD = 15;
+// Twice what the campaign and the inbound calls need: nginx balances webhooks round robin, not by free slots.
+const PER_POD = 20;
 const PODS = 2;
 const HEADROOM = 4;
 const TALK_MIN_MS = 1000;
@@ -295,10 +296,12 @@ describe('outbound campaign [e2e, issue 20]', { timeout: 900_000 }, () => {
         '-p',
         JSON.stringify({ spec: { suspend } }),
       ]);
+    const lastCreate = () => Math.max(0, ...campaignCalls().map((c) => c.createdAt));
+    await waitFor('dialing right now', async () => Date.now() - lastCreate() < 200, 60_000, 20);
     await patch(true);
     const suspendedAt = Date.now();
     await new Promise((r) => setTimeout(r, 3000));
-    const lastDialAfterSuspend = Math.max(...campaignCalls().map((c) => c.createdAt)) - suspendedAt;
+    const lastDialAfterSuspend = lastCreate() - suspendedAt;
     const duringSuspend = progress();
     await new Promise((r) => setTimeout(r, 2000));
     assert.equal(progress(), duringSuspend, 'no call placed while suspended');

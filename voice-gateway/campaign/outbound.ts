@@ -16,6 +16,8 @@ export interface OutboundAnswer {
   twiml?: string;
   /** The remote party of an outbound call (the recipient), when this is one. */
   remote?: string;
+  /** The attempt of a campaign call. */
+  attempt?: string;
 }
 
 function first(v: string | string[] | undefined): string | undefined {
@@ -55,7 +57,7 @@ export async function outboundAnswer(
     const message = query.get(VOICEMAIL_PARAM);
     const body = message ? `<Say>${escapeXml(message.slice(0, 500))}</Say><Hangup/>` : '<Hangup/>';
     log.info({ callSid, attempt, answeredBy }, 'campaign call answered by a machine');
-    return { twiml: `${HEAD}<Response>${body}</Response>`, remote };
+    return { twiml: `${HEAD}<Response>${body}</Response>`, remote, attempt };
   }
   if (hooks) {
     await bounded(
@@ -64,5 +66,18 @@ export async function outboundAnswer(
       'the answer',
     );
   }
-  return { remote };
+  return { remote, attempt };
+}
+
+/**
+ * A campaign call the fleet could not take (full, draining, backend down) got the fallback: its
+ * attempt counts as failed (retried per the campaign), whatever Twilio reports when it ends.
+ */
+export async function recordRefusal(
+  attempt: string,
+  callSid: string,
+  hooks: CampaignHooks | undefined,
+  log: Logger,
+): Promise<void> {
+  if (hooks) await bounded(hooks.progress(attempt, { callSid, callStatus: 'failed' }), log, 'the refusal');
 }

@@ -181,7 +181,8 @@ export const kinds: KindDefinition[] = [
         jsonPath: '.status.counts.inProgress',
         description: 'Calls answered and live.',
       },
-      { name: 'ETA', type: 'date', jsonPath: '.status.eta', description: 'Estimated completion.' },
+      // string, not date: kubectl prints a date column as an age, which a future time does not have.
+      { name: 'ETA', type: 'string', jsonPath: '.status.eta', description: 'Estimated completion (RFC 3339).' },
       {
         name: 'Suspended',
         type: 'boolean',

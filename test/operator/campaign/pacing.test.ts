@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { budget, FailureWindow, TokenBucket } from '../../../operator/campaign/pacing.ts';
+import { budget, FailureWindow, RateLimiter } from '../../../operator/campaign/pacing.ts';
 import { outcomeOf, stateOf } from '../../../voice-gateway/campaign/attempts.ts';
 
 const fleet = { capacity: 30, active: 0, fresh: true };
@@ -28,13 +28,18 @@ describe('pacing', () => {
     assert.deepEqual(budget({ ...base, tokens: 0.5 }), { allowed: 0, reason: 'rate' });
   });
 
-  it('the token bucket refills at the rate, bounded by the burst', () => {
-    const b = new TokenBucket(2, 2, 0);
-    assert.equal(b.available(0), 1);
-    b.take(1);
-    assert.equal(b.available(500), 1);
-    assert.equal(b.available(5000), 2);
-    assert.equal(b.available(6000, 1), 2);
+  it('the rate limiter allows at most `rate` calls in any one-second window', () => {
+    const l = new RateLimiter();
+    assert.equal(l.available(0, 3), 3);
+    for (const t of [0, 100, 200]) l.take(t);
+    assert.equal(l.available(900, 3), 0);
+    assert.equal(l.available(1000, 3), 1);
+    assert.equal(l.available(1200, 3), 3);
+    // Below one per second: one call per 1/rate seconds.
+    const slow = new RateLimiter();
+    slow.take(0);
+    assert.equal(slow.available(1500, 0.5), 0);
+    assert.equal(slow.available(2000, 0.5), 1);
   });
 
   it('the failure rate is judged over the last attempts once there are 10', () => {
