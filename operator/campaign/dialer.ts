@@ -93,6 +93,7 @@ export class CampaignDialer {
   #last: CampaignStatusReport | undefined;
   #blocked = '';
   #setupError = '';
+  #permanent = false;
   #setupAt = 0;
 
   readonly #sendDeadlineMs: number;
@@ -142,16 +143,19 @@ export class CampaignDialer {
     const spec = this.#o.spec();
     if (!spec) return;
     if (!this.#env) {
-      if (Date.now() - this.#setupAt < 5000 && this.#setupError) return;
+      // A dependency that is not there yet (caches still filling after a leader change, a MemoryStore
+      // being created) is retried every second; a bad recipients CSV waits for a spec change.
+      if (Date.now() - this.#setupAt < (this.#permanent ? 5000 : 1000) && this.#setupError) return;
       this.#setupAt = Date.now();
       try {
         await this.#setup(spec);
         this.#setupError = '';
       } catch (error) {
         this.#setupError = (error as Error).message;
+        this.#permanent = this.#setupError.startsWith('recipients CSV');
         this.#env = undefined;
         await this.#o.report({
-          phase: 'Failed',
+          phase: this.#permanent ? 'Failed' : 'Pending',
           counts: {},
           done: 0,
           message: this.#setupError,

@@ -215,7 +215,7 @@ export class CampaignManager {
     if (!object || object.metadata?.deletionTimestamp) return;
     const generation = object.metadata?.generation;
     const failed = s.phase === 'Failed';
-    const reason = failed ? 'SetupFailed' : s.phase;
+    const reason = failed ? 'InvalidRecipients' : s.phase;
     await writeStatus(
       this.#o.rest,
       this.#o.events,
@@ -229,7 +229,7 @@ export class CampaignManager {
         ...(s.eta ? { eta: s.eta } : object.status?.eta ? { eta: null } : {}),
       },
       [
-        condition('Ready', !failed, reason, s.message, generation),
+        condition('Ready', !failed && s.phase !== 'Pending', reason, s.message, generation),
         condition('Progressing', s.phase === 'Running', reason, s.message, generation),
         condition('Degraded', failed, reason, s.message, generation),
       ],
