@@ -408,6 +408,13 @@ describe('outbound campaign [e2e, issue 20]', { timeout: 900_000 }, () => {
     for (const t of creates)
       perSecond.set(Math.floor(t / 1000), (perSecond.get(Math.floor(t / 1000)) ?? 0) + 1);
     const busiest = Math.max(...perSecond.values());
+    // Dials per 10 s from the first one: where the wall time went (kills, the leader change, suspend, retries).
+    const buckets: number[] = [];
+    for (const t of creates) {
+      const b = Math.floor((t - (creates[0] ?? 0)) / 10_000);
+      buckets[b] = (buckets[b] ?? 0) + 1;
+    }
+    const timeline = Array.from(buckets, (n) => n ?? 0).join(' ');
     const meanRate = creates.length / (((creates.at(-1) ?? 0) - (creates[0] ?? 0)) / 1000 || 1);
     const ideal = (RECIPIENTS * ((TALK_MIN_MS + TALK_MAX_MS) / 2 / 1000)) / CONCURRENCY;
     const status = JSON.parse(
@@ -419,7 +426,7 @@ describe('outbound campaign [e2e, issue 20]', { timeout: 900_000 }, () => {
         `${twice} attempts dialed twice, ${overDialed} numbers over-dialed, ${voided} void attempts re-dialed, ${unbound} attempts without a call; ` +
         `wall ${campaignWall.toFixed(1)} s vs ideal ${ideal.toFixed(1)} s (${RECIPIENTS} × ${((TALK_MIN_MS + TALK_MAX_MS) / 2000).toFixed(1)} s / ${CONCURRENCY}), ` +
         `ratio ${(campaignWall / ideal).toFixed(2)} (includes 3 kills, a leader change, 5 s suspended); ` +
-        `pacing mean ${meanRate.toFixed(1)} calls/s, busiest second ${busiest} (limit 30/s); ` +
+        `pacing mean ${meanRate.toFixed(1)} calls/s, busiest second ${busiest} (limit 30/s), dials per 10 s: ${timeline}; ` +
         `peak live campaign calls ${calls.maxLive} (limit ${CONCURRENCY}), peak streams ${calls.maxStreaming}, peak calls on one pod ${peakPodCalls} (capacity ${PER_POD}); ` +
         `inbound ${inboundSummary.placed} placed, ${inboundSummary.answered} answered; ` +
         `peak operator memory ${Math.max(...peakMb).toFixed(0)} MiB; ${events.join('; ')}; status ${JSON.stringify(status.status?.counts)}; started ${new Date(startedAt).toISOString()}`,
