@@ -86,6 +86,7 @@ export class CampaignDialer {
   #running: Promise<void> | undefined;
   #stopped = false;
   readonly #limiter = new RateLimiter();
+  readonly #sending = new Set<Promise<unknown>>();
   readonly #failures = new FailureWindow();
   #lastStatusAt = 0;
   #lastReconcileAt = 0;
@@ -136,6 +137,7 @@ export class CampaignDialer {
     this.#stopped = true;
     clearTimeout(this.#timer);
     await this.#running;
+    await Promise.all([...this.#sending]);
   }
 
   /** One round; public for tests. */
@@ -345,7 +347,6 @@ export class CampaignDialer {
     );
     let placed = 0;
     const nowDate = new Date(now);
-    const sends: Promise<void>[] = [];
     for (const r of due.rows) {
       if (placed >= b.allowed || this.#stopped) break;
       if (!inWindow(spec.callingWindow, r.tz, nowDate)) {
@@ -362,9 +363,13 @@ export class CampaignDialer {
       if (!recorded) break;
       placed++;
       this.#limiter.take(Date.now());
-      sends.push(this.#send(spec, env, r, recorded.id, recorded.createdAt));
+      // Not awaited: the next tick does not wait for Twilio's answers (each create is bounded by the
+      // send deadline; recorded attempts count as live, so the concurrency holds meanwhile).
+      const send = this.#send(spec, env, r, recorded.id, recorded.createdAt)
+        .catch((error) => this.#o.log.warn({ err: String(error) }, 'call create failed'))
+        .finally(() => this.#sending.delete(send));
+      this.#sending.add(send);
     }
-    await Promise.all(sends);
     if (placed === 0 && due.rows.length === 0) this.#blocked = 'nobody due';
   }
 

@@ -72,11 +72,13 @@ export const PacingSchema = z
         'At most this many calls of this campaign are live (dialing, ringing or in progress) at once.',
       ),
     callsPerSecond: z
-      .number()
-      .min(0.01)
+      .int()
+      .min(1)
       .max(100)
       .default(1)
-      .describe('At most this many new calls are placed per second.'),
+      .describe(
+        'At most this many new calls are placed in any one second (slower campaigns: lower maxConcurrentCalls).',
+      ),
     inboundHeadroom: z
       .int()
       .min(0)

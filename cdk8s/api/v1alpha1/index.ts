@@ -182,7 +182,12 @@ export const kinds: KindDefinition[] = [
         description: 'Calls answered and live.',
       },
       // string, not date: kubectl prints a date column as an age, which a future time does not have.
-      { name: 'ETA', type: 'string', jsonPath: '.status.eta', description: 'Estimated completion (RFC 3339).' },
+      {
+        name: 'ETA',
+        type: 'string',
+        jsonPath: '.status.eta',
+        description: 'Estimated completion (RFC 3339).',
+      },
       {
         name: 'Suspended',
         type: 'boolean',
