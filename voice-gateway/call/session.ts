@@ -9,7 +9,7 @@ import type { RawData, WebSocket } from 'ws';
 import { mulawPeak } from '../audio/mulaw.ts';
 import type { BackendRegistry } from '../backends/registry.ts';
 import type { AgentBackend, BackendSink } from '../backends/types.ts';
-import type { CampaignHooks } from '../campaign/gateway-hooks.ts';
+import type { CampaignCall, CampaignHooks } from '../campaign/gateway-hooks.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
@@ -268,8 +268,19 @@ export class CallSession {
     }
     const backend = d.backends.create(this.#sink, d.memory !== undefined);
     this.#backend = backend;
+    // Both lookups run at once, each bounded by the lookup budget: a campaign call's variables never
+    // delay the greeting beyond what the caller's memory may.
+    const campaign =
+      d.campaigns && !this.#resumed ? this.#loadCampaign(d.campaigns, claims.callSid) : undefined;
     const resumed = d.memory ? await this.#loadContext(d.memory, claims.from) : undefined;
-    if (d.campaigns && !this.#resumed) await this.#loadCampaign(d.campaigns, claims.callSid);
+    const call = await campaign;
+    if (call) {
+      this.#optOutDigit = call.optOutDigit;
+      this.#context = {
+        ...(this.#context ?? { callerId: '', returning: false, callCount: 0, profile: {}, memories: [] }),
+        variables: call.variables,
+      };
+    }
     if (!d.memory && this.#resumed) d.metrics.handoffs.labels('resumed_without_record').inc();
     if (this.#finished) {
       backend.close();
@@ -454,7 +465,7 @@ export class CallSession {
   }
 
   /** A campaign call: the recipient's variables join the agent's context (bounded by the lookup budget). */
-  async #loadCampaign(campaigns: CampaignHooks, callSid: string): Promise<void> {
+  async #loadCampaign(campaigns: CampaignHooks, callSid: string): Promise<CampaignCall | undefined> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const call = await Promise.race([
@@ -463,14 +474,10 @@ export class CallSession {
           timer = setTimeout(() => r(undefined), this.#d.config.memory.lookupBudgetMs);
         }),
       ]);
-      if (!call) return;
-      this.#optOutDigit = call.optOutDigit;
-      this.#context = {
-        ...(this.#context ?? { callerId: '', returning: false, callCount: 0, profile: {}, memories: [] }),
-        variables: call.variables,
-      };
+      return call;
     } catch (err) {
       this.#log.warn({ err: String(err) }, 'campaign variables unavailable');
+      return undefined;
     } finally {
       clearTimeout(timer);
     }
