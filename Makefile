@@ -7,7 +7,7 @@ TEST_FILES = $(shell find test -name '*.test.ts' | sort)
 UNIT_FILES = $(filter-out %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 INT_FILES = $(filter %.int.test.ts %.e2e.test.ts,$(TEST_FILES))
 
-.PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int test-continuity test-handoff test-adversarial \
+.PHONY: all install tools system-deps lint format typecheck manifests check-manifests test test-unit test-int test-continuity test-handoff test-campaign test-adversarial \
         bench cluster cluster-down demo demo-down image
 
 all: test
@@ -60,6 +60,10 @@ test-int: install system-deps tools
 # Issue 7's call-continuity scenarios alone (real operator, process kubelet, nginx, simulated calls).
 test-continuity: install system-deps tools
 	$(NODE_TEST) test/e2e/call-continuity.e2e.test.ts
+
+# Issue 20's outbound campaign end to end (CAMPAIGN_RECIPIENTS=1000 by default; make test runs it too).
+test-campaign: install system-deps tools
+	$(NODE_TEST) test/e2e/campaign.e2e.test.ts
 
 # Issue 11 at full size: 60 calls of 5–10 minutes, 60 s hand-off deadline (make test runs a short version).
 test-handoff: install system-deps tools

@@ -4,10 +4,12 @@ import { randomBytes } from 'node:crypto';
 import type { KubeConfig, KubernetesObject, V1Node, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { GatewayDefaults } from '../cdk8s/charts/voiceagent/model.ts';
+import { CampaignManager } from './campaign/manager.ts';
 import { EventRecorder } from './events.ts';
 import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
 import { KubeError, KubeRest } from './kube/rest.ts';
 import type { OperatorMetrics } from './metrics.ts';
+import { reconcileCallCampaign } from './reconcile/callcampaign.ts';
 import type { ChildCaches } from './reconcile/children.ts';
 import { storeRefOf } from './reconcile/connection-budget.ts';
 import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
@@ -51,6 +53,7 @@ export const CHILD_KINDS: [string, string][] = [
 const reconcilers: Record<string, Reconciler> = {
   VoiceAgent: reconcileVoiceAgent,
   MemoryStore: reconcileMemoryStore,
+  CallCampaign: reconcileCallCampaign,
 };
 
 export interface ControllerOptions {
@@ -71,6 +74,8 @@ export interface ControllerOptions {
   monitoringLabels?: Record<string, string>;
   /** Gateway image and pull secrets when a VoiceAgent names none (the chart passes the operator's own). */
   gatewayDefaults?: GatewayDefaults;
+  /** The campaign dialers' clock (calling windows, start times, backoff); default Date.now. */
+  campaignClock?: () => number;
 }
 
 export class Controller {
@@ -79,6 +84,7 @@ export class Controller {
   readonly #informers: Informer[] = [];
   #queue: WorkQueue | undefined;
   #tracker: CallTracker | undefined;
+  #campaigns: CampaignManager | undefined;
   #synced = false;
   #voiceAgents: Informer<WithStatus> | undefined;
   #memoryStores: Informer<WithStatus> | undefined;
@@ -169,6 +175,11 @@ export class Controller {
       monitoringLabels: this.#options.monitoringLabels,
       gatewayDefaults: this.#options.gatewayDefaults,
     };
+    if (await this.#servesCampaigns()) {
+      const callCampaigns = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'CallCampaign'));
+      ctx.callCampaigns = callCampaigns;
+      callCampaigns.on((_event, object) => queue.add(`CallCampaign:${objectKey(object)}`));
+    }
     const queue = new WorkQueue((key) => this.#reconcile(ctx, key), {
       concurrency: this.#options.concurrency ?? 8,
       onDepthChange: (depth) => metrics.queueDepth.set({ kind: 'all' }, depth),
@@ -193,6 +204,19 @@ export class Controller {
       });
     }
 
+    if (ctx.callCampaigns) {
+      this.#campaigns = new CampaignManager({
+        rest: this.#rest,
+        campaigns: ctx.callCampaigns,
+        voiceAgents,
+        memoryStores,
+        tracker: this.#tracker,
+        events: ctx.events,
+        log,
+        ...(this.#options.campaignClock ? { clock: this.#options.campaignClock } : {}),
+      });
+      ctx.campaigns = this.#campaigns;
+    }
     voiceAgents.on((_event, object, previous) => {
       queue.add(`VoiceAgent:${objectKey(object)}`);
       // The store's connection budget counts its VoiceAgents: recompute it (old and new store).
@@ -227,6 +251,7 @@ export class Controller {
   }
 
   async stop(): Promise<void> {
+    await this.#campaigns?.stopAll();
     await this.#tracker?.stop();
     await this.#queue?.stop();
     await Promise.all(this.#informers.map((i) => i.stop()));
@@ -301,6 +326,14 @@ export class Controller {
     }
     this.#options.metrics.managedResources.set({ kind, ready: 'true' }, ready);
     this.#options.metrics.managedResources.set({ kind, ready: 'false' }, notReady);
+  }
+
+  /** Whether the CallCampaign CRD is installed (an older install runs without campaigns). */
+  async #servesCampaigns(): Promise<boolean> {
+    const list = await this.#rest
+      .getOrNull<{ resources?: { name: string }[] }>('/apis/callfleet.io/v1alpha1')
+      .catch(() => null);
+    return Boolean(list?.resources?.some((r) => r.name === 'callcampaigns'));
   }
 
   /** apiVersions the API server serves (so optional kinds like ServiceMonitor are watched only when installed). */

@@ -1,6 +1,7 @@
 // `callfleet gateway`: config from CALLFLEET_GATEWAY_CONFIG, secrets from the environment only.
 import { readFileSync } from 'node:fs';
 import client from 'prom-client';
+import type { CampaignHooks } from './campaign/gateway-hooks.ts';
 import { ConfigError, loadGatewayConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
 import type { MemoryRuntime } from './memory/runtime.ts';
@@ -57,6 +58,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
   if (!env.TWILIO_AUTH_TOKEN) log.warn('TWILIO_AUTH_TOKEN is not set: every Twilio request will be refused');
   // Caller memory from the environment (the MemoryStore's Secrets), unless the caller injected one.
   let runtime: MemoryRuntime | undefined;
+  let campaigns: CampaignHooks | undefined;
   if (!deps.memory && env.CALLFLEET_MEMORY_URL && config.memory?.enabled !== false) {
     // Loaded only when memory is on, so a gateway without memory never loads pg.
     const { parseKeyring } = await import('./memory/crypto.ts');
@@ -99,6 +101,8 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     });
     if (config.recording?.enabled) await runtime.enableRecording(config.recording);
     runtime.start();
+    const { createCampaignHooks } = await import('./campaign/gateway-hooks.ts');
+    campaigns = createCampaignHooks(runtime.pool, keyring);
   } else if (!deps.memory && config.memory?.enabled) {
     if (config.memory.required) {
       process.stderr.write(
@@ -123,6 +127,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     memory,
     webhooks: deps.webhooks ?? runtime?.webhooks,
     memoryApi: runtime?.memoryApi,
+    campaigns,
     dependenciesReady: runtime ? () => runtime.ready() : undefined,
     extraRegistries: memory ? [client.register] : undefined,
     twilioApiBaseUrl: env.TWILIO_API_BASE_URL,

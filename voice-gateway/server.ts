@@ -7,6 +7,9 @@ import type { BackendSecrets } from './backends/types.ts';
 import { type CallOutcome, FAILED_OUTCOMES } from './call/outcome.ts';
 import type { CallSession, HandoffResult } from './call/session.ts';
 import { StreamServer } from './call/stream-server.ts';
+import { ATTEMPT_PARAM, isAttemptId } from './campaign/attempts.ts';
+import type { CampaignHooks } from './campaign/gateway-hooks.ts';
+import { outboundAnswer, recordRefusal } from './campaign/outbound.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
@@ -76,6 +79,8 @@ export interface GatewayOptions {
   podName?: string | undefined;
   /** Body size and time limits of both doors (defaults: DEFAULT_HTTP_LIMITS). */
   http?: Partial<HttpLimits> | undefined;
+  /** Campaign calls (outbound): progress, variables, opt-out; present when caller memory is. */
+  campaigns?: CampaignHooks | undefined;
 }
 
 export class Gateway {
@@ -124,6 +129,7 @@ export class Gateway {
       backends: this.#backends,
       rest: this.#rest,
       memory: o.memory,
+      campaigns: o.campaigns,
       // elevenlabs-native mode serves no streams: a random key refuses every stream credential.
       credentials: new StreamCredentials(
         keyProblem ? randomBytes(32).toString('base64') : (o.secrets.streamKey as string),
@@ -271,6 +277,7 @@ export class Gateway {
         prefix: true,
         handler: (r) => this.#whisper(r),
       },
+      post('twilio_call_status', '/twilio/call-status', (r) => this.#callStatus(r)),
       post('elevenlabs_conversation_init', '/elevenlabs/conversation-init', (r) => wh?.conversationInit?.(r)),
       post('elevenlabs_search_memory', '/elevenlabs/tools/search-memory', (r) => wh?.searchMemory?.(r)),
       post('elevenlabs_post_call', '/elevenlabs/post-call', (r) => wh?.postCall?.(r)),
@@ -347,13 +354,17 @@ export class Gateway {
     return undefined;
   }
 
-  #voiceWebhook(req: HttpRequest): HttpResponse {
+  async #voiceWebhook(req: HttpRequest): Promise<HttpResponse> {
     const params = formParams(req.body);
     const refused = this.#checkSignature(req, params, 'voice');
     if (refused) return refused;
     const callSid = firstValue(params.CallSid);
-    const from = firstValue(params.From) ?? '';
-    const to = firstValue(params.To) ?? '';
+    // A campaign call (its attempt id in the signed URL): the remote party is `To`, a machine gets
+    // the voicemail answer; the stream below is credentialed exactly like an inbound call's.
+    const outbound = await outboundAnswer(req.query, params, this.#o.campaigns, this.#o.log);
+    if (outbound.twiml) return xml(outbound.twiml);
+    const from = outbound.remote ?? firstValue(params.From) ?? '';
+    const to = outbound.remote ? (firstValue(params.From) ?? '') : (firstValue(params.To) ?? '');
     let reason: string | undefined;
     if (this.#draining) reason = 'fallback_draining';
     else if (this.activeCalls >= this.capacity) reason = 'fallback_capacity';
@@ -366,6 +377,8 @@ export class Gateway {
       'voice webhook',
     );
     if (reason) {
+      if (outbound.attempt)
+        await recordRefusal(outbound.attempt, callSid ?? '', this.#o.campaigns, this.#o.log);
       return xml(fallbackTwiml(this.#o.config.calls.fallback));
     }
     // The stream acts only on what this signed request says: its credential carries exactly that.
@@ -393,6 +406,28 @@ export class Gateway {
     const summary = this.#whispers?.open(token);
     if (summary === undefined) return text(404, 'unknown or expired whisper');
     return xml(whisperTwiml(summary));
+  }
+
+  /** Call progress of a campaign call (StatusCallback of Calls create), signed by Twilio. */
+  async #callStatus(req: HttpRequest): Promise<HttpResponse> {
+    const params = formParams(req.body);
+    const refused = this.#checkSignature(req, params, 'call-status');
+    if (refused) return refused;
+    const attempt = req.query.get(ATTEMPT_PARAM);
+    const callStatus = firstValue(params.CallStatus) ?? '';
+    if (!isAttemptId(attempt) || !this.#o.campaigns) return text(204, '');
+    try {
+      await this.#o.campaigns.progress(attempt, {
+        callSid: firstValue(params.CallSid),
+        callStatus,
+        answeredBy: firstValue(params.AnsweredBy),
+      });
+    } catch (error) {
+      // Twilio retries nothing here: the dialer fetches calls whose progress stops arriving.
+      this.#o.log.warn({ err: String(error), attempt }, 'could not record call progress');
+      return text(503, 'call progress not recorded');
+    }
+    return text(204, '');
   }
 
   #streamStatus(req: HttpRequest): HttpResponse {

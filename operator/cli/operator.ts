@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { loggerOptions } from '../../voice-gateway/log.ts';
+import { offsetClock } from '../campaign/clock.ts';
 import { Controller } from '../controller.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
@@ -29,6 +30,7 @@ const usage = `usage: callfleet operator [options]
   --gateway-image REF      gateway image when a VoiceAgent sets no spec.image (default ghcr.io/callfleet/callfleet:<version>)
   --gateway-image-pull-policy POLICY   Always, IfNotPresent or Never (default IfNotPresent)
   --gateway-image-pull-secrets A,B     pull Secrets (in each VoiceAgent's namespace) when spec.imagePullSecrets is unset
+  --campaign-clock-file PATH   testing: add the milliseconds in PATH to the campaign dialers' clock
 `;
 
 export async function run(args: string[]): Promise<number> {
@@ -51,6 +53,7 @@ export async function run(args: string[]): Promise<number> {
         'gateway-image': { type: 'string' },
         'gateway-image-pull-policy': { type: 'string' },
         'gateway-image-pull-secrets': { type: 'string' },
+        'campaign-clock-file': { type: 'string' },
         help: { type: 'boolean' },
       },
     }).values;
@@ -115,6 +118,9 @@ export async function run(args: string[]): Promise<number> {
         process.env.POD_NAMESPACE,
       monitoringLabels,
       gatewayDefaults: gatewayDefaults.value,
+      ...(typeof values['campaign-clock-file'] === 'string'
+        ? { campaignClock: offsetClock(values['campaign-clock-file']) }
+        : {}),
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller

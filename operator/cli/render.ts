@@ -8,6 +8,7 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import {
   type MemoryStore,
+  parseCallCampaign,
   parseMemoryStore,
   parseVoiceAgent,
   type VoiceAgent,
@@ -54,8 +55,12 @@ export function renderDocuments(
       const parsed = parseVoiceAgent(doc);
       if (parsed.ok) agents.push({ index, va: parsed.value });
       else for (const i of parsed.issues) fail(i.path, i.message);
+    } else if (kind === 'CallCampaign') {
+      // Validated only: a campaign renders no object (the operator's dialer acts on it).
+      const parsed = parseCallCampaign(doc);
+      if (!parsed.ok) for (const i of parsed.issues) fail(i.path, i.message);
     } else {
-      fail('kind', `expected VoiceAgent or MemoryStore, got ${JSON.stringify(raw.kind)}`);
+      fail('kind', `expected VoiceAgent, MemoryStore or CallCampaign, got ${JSON.stringify(raw.kind)}`);
     }
   });
   const objects: KubernetesObject[] = [];

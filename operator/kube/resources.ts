@@ -11,6 +11,7 @@ export interface ResourceType {
 const table: ResourceType[] = [
   { apiVersion: 'callfleet.io/v1alpha1', kind: 'VoiceAgent', plural: 'voiceagents', namespaced: true },
   { apiVersion: 'callfleet.io/v1alpha1', kind: 'MemoryStore', plural: 'memorystores', namespaced: true },
+  { apiVersion: 'callfleet.io/v1alpha1', kind: 'CallCampaign', plural: 'callcampaigns', namespaced: true },
   { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
   { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
   { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },

@@ -1,6 +1,7 @@
 import type { KubernetesObject, V1ReplicaSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { GatewayDefaults } from '../../cdk8s/charts/voiceagent/model.ts';
+import type { CampaignManager } from '../campaign/manager.ts';
 import type { EventRecorder } from '../events.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { OperatorMetrics } from '../metrics.ts';
@@ -34,6 +35,9 @@ export interface ReconcileContext {
   monitoringLabels?: Record<string, string>;
   /** Gateway image and pull secrets for VoiceAgents that name none (operator flags, set by the chart). */
   gatewayDefaults?: GatewayDefaults;
+  /** CallCampaigns (absent when the cluster does not serve the kind) and their dialers. */
+  callCampaigns?: Informer<WithStatus>;
+  campaigns?: CampaignManager;
 }
 
 export type Reconciler = (ctx: ReconcileContext, key: string, log: Logger) => Promise<ReconcileOutcome>;

@@ -115,6 +115,32 @@ export class CallTracker {
     return summary;
   }
 
+  /**
+   * Call slots of the fleet's ready, non-draining pods and their live calls at the last poll (what a
+   * campaign may dial into); not fresh when one of them was not polled within two intervals.
+   */
+  slots(
+    namespace: string,
+    voiceAgent: string,
+    now = Date.now(),
+  ): { capacity: number; active: number; fresh: boolean } {
+    const out = { capacity: 0, active: 0, fresh: true };
+    const maxAge = 2 * this.#options.intervalMs + this.#options.timeoutMs;
+    for (const pod of this.#fleet(namespace, voiceAgent)) {
+      if (pod.metadata?.deletionTimestamp || pod.status?.phase !== 'Running') continue;
+      if (!pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) continue;
+      const state = this.#states.get(objectKey(pod));
+      if (!state || now - state.seenAt > maxAge) {
+        out.fresh = false;
+        continue;
+      }
+      if (state.draining) continue;
+      out.capacity += state.capacity;
+      out.active += state.activeCalls;
+    }
+    return out;
+  }
+
   /** True when every pod of the fleet runs this pod template and none is terminating (a rollout is over). */
   onlyTemplate(namespace: string, voiceAgent: string, templateHash: string): boolean {
     return this.#fleet(namespace, voiceAgent).every(

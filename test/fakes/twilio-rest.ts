@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { activeCalls } from '../simulator/call.ts';
 import { listenOn } from './speech.ts';
+import type { FakeTwilioCalls } from './twilio-calls.ts';
 
 export interface CallUpdate {
   accountSid: string;
@@ -19,6 +20,8 @@ export class FakeTwilioRest {
   failUpdates = false;
   failUpdatesMatching: RegExp | undefined;
   failedUpdates = 0;
+  /** The Calls API (create, list, fetch) when a test places outbound calls. */
+  calls: FakeTwilioCalls | undefined;
   readonly #accountSid: string;
   readonly #authToken: string;
 
@@ -26,6 +29,7 @@ export class FakeTwilioRest {
     this.#accountSid = accountSid;
     this.#authToken = authToken;
     this.server = createServer((req, res) => {
+      if (this.calls?.handle(req, res)) return;
       const m = /^\/2010-04-01\/Accounts\/([^/]+)\/Calls\/([^/]+)\.json$/.exec(req.url ?? '');
       if (req.method !== 'POST' || !m) {
         res.writeHead(404).end();

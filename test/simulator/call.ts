@@ -37,6 +37,10 @@ export interface CallOptions {
   onMessage?: (msg: OutboundMessage, call: SimulatedCall) => void;
   /** Send caller media frames (default true; false = only the events the test sends). */
   sendAudio?: boolean;
+  /** The voice webhook URL's path and query (default /twilio/voice), e.g. an outbound call's Url. */
+  webhookPath?: string;
+  /** Extra or replaced webhook parameters (e.g. Direction=outbound-api, AnsweredBy). */
+  webhookParams?: Record<string, string>;
 }
 
 export interface OutboundMessage {
@@ -223,12 +227,14 @@ export class SimulatedCall {
       CallStatus: 'ringing',
       Direction: 'inbound',
       ApiVersion: '2010-04-01',
+      ...this.o.webhookParams,
     };
-    const publicUrl = `${this.o.publicBaseUrl.replace(/\/+$/, '')}/twilio/voice`;
+    const path = this.o.webhookPath ?? '/twilio/voice';
+    const publicUrl = `${this.o.publicBaseUrl.replace(/\/+$/, '')}${path}`;
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     const sig = sign(this.o.signature ?? 'valid', this.o.authToken, publicUrl, params);
     if (sig) headers['x-twilio-signature'] = sig;
-    const res = await fetch(`${this.o.gatewayUrl.replace(/\/+$/, '')}/twilio/voice`, {
+    const res = await fetch(`${this.o.gatewayUrl.replace(/\/+$/, '')}${path}`, {
       method: 'POST',
       headers,
       body: new URLSearchParams(params).toString(),

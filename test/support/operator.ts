@@ -22,6 +22,7 @@ export async function startOperator(
   cluster: Cluster,
   extraArgs: string[] = [],
   name = 'operator',
+  env: Record<string, string> = {},
 ): Promise<OperatorProcess> {
   const port = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), 'callfleet-operator-')), `${name}.log`);
@@ -37,6 +38,7 @@ export async function startOperator(
       ...extraArgs,
     ],
     logFile,
+    { env },
   );
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   await waitFor(`${name} /healthz`, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 30_000);

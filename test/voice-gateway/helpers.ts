@@ -1,5 +1,6 @@
 // Starts an in-process gateway (with a fake Twilio REST) for tests; everything on 127.0.0.1.
 
+import type { CampaignHooks } from '../../voice-gateway/campaign/gateway-hooks.ts';
 import { parseGatewayConfig } from '../../voice-gateway/config/load.ts';
 import type { GatewayConfigInput } from '../../voice-gateway/config/schema.ts';
 import { createLogger } from '../../voice-gateway/log.ts';
@@ -40,6 +41,7 @@ export async function startGateway(
     secrets?: Partial<GatewaySecrets>;
     memory?: CallerMemory;
     webhooks?: ElevenLabsWebhookHandlers;
+    campaigns?: CampaignHooks;
   } = {},
 ): Promise<TestGateway> {
   const rest = new FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN);
@@ -57,6 +59,7 @@ export async function startGateway(
     },
     memory: extra.memory,
     webhooks: extra.webhooks,
+    campaigns: extra.campaigns,
     twilioApiBaseUrl: restUrl,
   });
   const port = await gateway.listen(0, '127.0.0.1');

@@ -11,6 +11,7 @@ export function contextVariables(c: CallerContext): Record<string, string | numb
   if (c.lastCallSummary) vars.last_call_summary = c.lastCallSummary;
   if (c.lastCallAt) vars.last_call_at = c.lastCallAt;
   if (c.memories.length) vars.caller_memories = c.memories.map((m) => `- ${m.text}`).join('\n');
+  for (const [k, v] of Object.entries(c.variables ?? {})) vars[k.replace(/[^a-zA-Z0-9_]/g, '_')] = v;
   return vars;
 }
 
@@ -23,6 +24,11 @@ export function contextText(c: CallerContext): string {
     lines.push(`Known about the caller: ${profile.map(([k, v]) => `${k}: ${v}`).join('; ')}.`);
   if (c.lastCallSummary) lines.push(`Last call: ${c.lastCallSummary}`);
   for (const m of c.memories.slice(0, 10)) lines.push(`- (${m.kind}) ${m.text}`);
+  const vars = Object.entries(c.variables ?? {});
+  if (vars.length)
+    lines.push(
+      `This is an outbound call you placed. About this call: ${vars.map(([k, v]) => `${k}: ${v}`).join('; ')}.`,
+    );
   return lines.join('\n');
 }
 

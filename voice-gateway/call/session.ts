@@ -9,6 +9,7 @@ import type { RawData, WebSocket } from 'ws';
 import { mulawPeak } from '../audio/mulaw.ts';
 import type { BackendRegistry } from '../backends/registry.ts';
 import { type AgentBackend, type BackendSink, type BackendStart, TRANSFER_TOOL } from '../backends/types.ts';
+import type { CampaignCall, CampaignHooks } from '../campaign/gateway-hooks.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
@@ -43,6 +44,8 @@ export interface SessionDeps {
   backends: BackendRegistry;
   twilioRest: TwilioRest | undefined;
   memory: CallerMemory | undefined;
+  /** Campaign calls: the recipient's variables, the opt-out digit and the do-not-call list. */
+  campaigns?: CampaignHooks | undefined;
   /** The claims of the start's credential when it names exactly this stream's call, else why not. */
   authorize(pathCallSid: string, start: InboundStart): StreamClaims | StreamRefusal;
   /** A fresh credential (for the resumed stream of a hand-off). */
@@ -113,6 +116,7 @@ export class CallSession {
   #context: CallerContext | null = null;
   /** Call recording tap (voice-gateway/recording/): fed beside the relay, never awaited. */
   #recording: RecordingTap | undefined;
+  #optOutDigit: string | undefined;
   readonly #transcript: TranscriptTurn[] = [];
   readonly #outboundLimit: number;
   readonly #queueCap: number;
@@ -199,6 +203,7 @@ export class CallSession {
         this.#lastActivityAt = Date.now();
         this.#uplink.flush();
         if (this.#backendReady) this.#backend?.sendDtmf(msg.digit);
+        if (this.#optOutDigit && msg.digit === this.#optOutDigit) this.#optOut('dtmf');
         return;
       case 'start':
         if (this.#streamSid) {
@@ -338,7 +343,19 @@ export class CallSession {
       'media stream started',
     );
 
+    // Both lookups run at once, each bounded by the lookup budget: a campaign call's variables never
+    // delay the greeting beyond what the caller's memory may.
+    const campaign =
+      d.campaigns && !this.#resumed ? this.#loadCampaign(d.campaigns, claims.callSid) : undefined;
     const resumed = d.memory ? await this.#loadContext(d.memory, claims.from) : undefined;
+    const call = await campaign;
+    if (call) {
+      this.#optOutDigit = call.optOutDigit;
+      this.#context = {
+        ...(this.#context ?? { callerId: '', returning: false, callCount: 0, profile: {}, memories: [] }),
+        variables: call.variables,
+      };
+    }
     if (!d.memory && this.#resumed) d.metrics.handoffs.labels('resumed_without_record').inc();
     if (this.#finished) return;
     this.#startInfo = {
@@ -585,10 +602,52 @@ export class CallSession {
     );
   }
 
+  /** A campaign call: the recipient's variables join the agent's context (bounded by the lookup budget). */
+  async #loadCampaign(campaigns: CampaignHooks, callSid: string): Promise<CampaignCall | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const call = await Promise.race([
+        campaigns.call(callSid),
+        new Promise<undefined>((r) => {
+          timer = setTimeout(() => r(undefined), this.#d.config.memory.lookupBudgetMs);
+        }),
+      ]);
+      return call;
+    } catch (err) {
+      this.#log.warn({ err: String(err) }, 'campaign variables unavailable');
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The recipient asked not to be called again: the do-not-call list every campaign honours. */
+  #optOut(source: 'dtmf' | 'agent'): Promise<boolean> {
+    const from = this.#claims?.from;
+    const campaigns = this.#d.campaigns;
+    if (!from || !campaigns) return Promise.resolve(false);
+    this.#log.info({ event: 'opt_out', source }, 'caller opted out of campaign calls');
+    return campaigns.optOut(from, source).then(
+      () => true,
+      (err) => {
+        this.#log.warn({ err: String(err) }, 'could not record the opt-out');
+        return false;
+      },
+    );
+  }
+
   async #toolCall(name: string, id: string, params: Record<string, unknown>): Promise<void> {
     const backend = this.#backend;
     if (!backend) return;
     if (name === TRANSFER_TOOL) return this.#transfer(backend, id, params);
+    if (name === 'opt_out') {
+      const ok = await this.#optOut('agent');
+      return backend.toolResult(
+        id,
+        ok ? 'recorded: this number will not be called again' : 'opt-out unavailable',
+        !ok,
+      );
+    }
     if (name !== 'search_memory') return backend.toolResult(id, `unknown tool ${name}`, true);
     const memory = this.#d.memory;
     if (!memory || !this.#context) return backend.toolResult(id, 'no caller memory available', true);

@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { BackendRegistry } from '../backends/registry.ts';
+import type { CampaignHooks } from '../campaign/gateway-hooks.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { firstValue } from '../http/router.ts';
 import type { Logger } from '../log.ts';
@@ -34,6 +35,7 @@ export interface StreamServerOptions {
   backends: BackendRegistry;
   rest: TwilioRest | undefined;
   memory: CallerMemory | undefined;
+  campaigns?: CampaignHooks | undefined;
   credentials: StreamCredentials;
   twilioAuthToken: string;
   /** wss://host of the public base URL (what Twilio signs). */
@@ -139,6 +141,7 @@ export class StreamServer {
         backends: o.backends,
         twilioRest: o.rest,
         memory: o.memory,
+        campaigns: o.campaigns,
         authorize: (sid, start) => this.#authorize(sid, start),
         issueCredential: (c) => this.issue(c),
         whisperUrl: o.whisperUrl,

@@ -3,6 +3,7 @@
 // leaves an audit entry that doubles as the tombstone: a call record that started before the forget
 // and reaches the database after it (a forget during a live call) is dropped by the writer.
 import type pg from 'pg';
+import { eraseFromCampaigns } from '../campaign/recipients.ts';
 import { deleteRecordingsOf, type RecordingRow, recordingsOf } from '../recording/index-store.ts';
 import { decrypt, type Keyring, normalizePhone, phoneHashes, tombstoneHashes } from './crypto.ts';
 import { lockKeyOf } from './postgres-store.ts';
@@ -233,6 +234,8 @@ export async function forgetCaller(
       }
       await objects.delete(recordingKeys);
     }
+    // Recipients of campaigns not yet dialed are canceled and their number and variables dropped.
+    await eraseFromCampaigns(client, hashes);
     const counts = {
       callers: row.callers,
       calls: row.calls,

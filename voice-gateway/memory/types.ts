@@ -18,6 +18,8 @@ export interface CallerContext {
   lastCallSummary?: string;
   /** When the last call ended (ISO 8601). */
   lastCallAt?: string;
+  /** A campaign call's per-recipient variables (CSV columns), passed to the agent as they are. */
+  variables?: Record<string, string>;
 }
 
 export type MemoryKind = 'fact' | 'preference' | 'summary';

@@ -1,10 +1,12 @@
 // callfleet.io/v1alpha1: the schemas, their inferred types, parse functions and the CRD facts
 // (names, subresources, printer columns) the generator needs.
 import type { z } from 'zod';
+import { type CallCampaign, CallCampaignSchema } from './callcampaign.ts';
 import { GROUP, type ParseResult, parseWith, VERSION } from './common.ts';
 import { type MemoryStore, MemoryStoreSchema } from './memorystore.ts';
 import { type VoiceAgent, VoiceAgentSchema } from './voiceagent.ts';
 
+export * from './callcampaign.ts';
 export * from './common.ts';
 export * from './gateway-fit.ts';
 export * from './ingress-fit.ts';
@@ -18,6 +20,10 @@ export function parseVoiceAgent(obj: unknown): ParseResult<VoiceAgent> {
 
 export function parseMemoryStore(obj: unknown): ParseResult<MemoryStore> {
   return parseWith(MemoryStoreSchema, obj);
+}
+
+export function parseCallCampaign(obj: unknown): ParseResult<CallCampaign> {
+  return parseWith(CallCampaignSchema, obj);
 }
 
 export interface PrinterColumn {
@@ -137,6 +143,58 @@ export const kinds: KindDefinition[] = [
         type: 'string',
         jsonPath: '.status.endpoint',
         description: 'host:port of the database.',
+      },
+      age,
+    ],
+  },
+  {
+    group: GROUP,
+    version: VERSION,
+    kind: 'CallCampaign',
+    plural: 'callcampaigns',
+    singular: 'callcampaign',
+    shortNames: ['ccamp'],
+    categories: ['callfleet'],
+    schema: CallCampaignSchema,
+    printerColumns: [
+      {
+        name: 'Agent',
+        type: 'string',
+        jsonPath: '.spec.voiceAgentRef.name',
+        description: 'VoiceAgent carrying the calls.',
+      },
+      { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Campaign phase.' },
+      {
+        name: 'Total',
+        type: 'integer',
+        jsonPath: '.status.counts.total',
+        description: 'Recipients imported.',
+      },
+      {
+        name: 'Done',
+        type: 'integer',
+        jsonPath: '.status.done',
+        description: 'Recipients in a final state.',
+      },
+      {
+        name: 'Live',
+        type: 'integer',
+        jsonPath: '.status.counts.inProgress',
+        description: 'Calls answered and live.',
+      },
+      // string, not date: kubectl prints a date column as an age, which a future time does not have.
+      {
+        name: 'ETA',
+        type: 'string',
+        jsonPath: '.status.eta',
+        description: 'Estimated completion (RFC 3339).',
+      },
+      {
+        name: 'Suspended',
+        type: 'boolean',
+        jsonPath: '.spec.suspend',
+        description: 'Whether new dials are suspended.',
+        priority: 1,
       },
       age,
     ],

@@ -5,7 +5,14 @@ import { GATEWAY_PORT, PORT_NAME } from './model.ts';
 export const STREAM_PREFIX = '/twilio/stream/';
 /** Call SIDs: "CA" + 32 hex digits; the regex admits any SID-like token. */
 export const STREAM_REGEX = '/twilio/stream/([A-Za-z0-9]+)';
-export const WEBHOOK_PREFIXES = ['/twilio/voice', '/twilio/stream-status', '/elevenlabs'] as const;
+export const WEBHOOK_PREFIXES = [
+  '/twilio/voice',
+  '/twilio/stream-status',
+  '/twilio/call-status',
+  // A warm transfer's whisper: Twilio fetches /twilio/whisper/<token> when the human answers.
+  '/twilio/whisper',
+  '/elevenlabs',
+] as const;
 export const STREAM_TIMEOUT_SECONDS = 3600;
 export const WEBHOOK_TIMEOUT_SECONDS = 30;
 

@@ -1,15 +1,15 @@
 {{/* What the operator reads and writes in a watched namespace: operator/kube/resources.ts. */}}
 {{- define "callfleet.rules" }}
-# The custom resources: read, add/remove the MemoryStore finalizer, write status.
+# The custom resources: read, add/remove the MemoryStore and CallCampaign finalizers, write status.
 - apiGroups: [callfleet.io]
-  resources: [voiceagents, memorystores]
+  resources: [voiceagents, memorystores, callcampaigns]
   verbs: [get, list, watch, patch, update]
 - apiGroups: [callfleet.io]
-  resources: [voiceagents/status, memorystores/status]
+  resources: [voiceagents/status, memorystores/status, callcampaigns/status]
   verbs: [get, patch, update]
 # Owner references with blockOwnerDeletion on the children.
 - apiGroups: [callfleet.io]
-  resources: [voiceagents/finalizers, memorystores/finalizers]
+  resources: [voiceagents/finalizers, memorystores/finalizers, callcampaigns/finalizers]
   verbs: [update]
 # Children, applied server-side (create + patch), watched by label, pruned (delete). Secrets are also
 # listed/watched unlabelled (names and keys cached, never values) to report a VoiceAgent's missing Secret.

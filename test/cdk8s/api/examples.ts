@@ -3,7 +3,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { type ParseResult, parseMemoryStore, parseVoiceAgent } from '../../../cdk8s/api/v1alpha1/index.ts';
+import {
+  type ParseResult,
+  parseCallCampaign,
+  parseMemoryStore,
+  parseVoiceAgent,
+} from '../../../cdk8s/api/v1alpha1/index.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
@@ -48,5 +53,6 @@ export function invalidExamples(): InvalidExample[] {
 export function parseExample(obj: { kind?: string }): ParseResult<unknown> {
   if (obj.kind === 'VoiceAgent') return parseVoiceAgent(obj);
   if (obj.kind === 'MemoryStore') return parseMemoryStore(obj);
+  if (obj.kind === 'CallCampaign') return parseCallCampaign(obj);
   throw new Error(`unknown kind ${obj.kind}`);
 }

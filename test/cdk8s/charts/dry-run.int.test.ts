@@ -49,7 +49,8 @@ describe('[integration] rendered objects pass server-side dry run', () => {
     await cluster?.stop();
   });
 
-  for (const example of allExamples()) {
+  // A CallCampaign renders nothing (crds.int.test.ts validates the campaign itself).
+  for (const example of allExamples().filter((e) => !e.name.startsWith('callcampaign'))) {
     it(`${example.name}: every object is accepted`, async () => {
       const objects = render(example);
       assert.ok(objects.length > 0);

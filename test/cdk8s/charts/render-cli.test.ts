@@ -47,7 +47,10 @@ describe('callfleet render', () => {
     it(`invalid/${file}: exit 1 with the field path`, () => {
       const r = cli('-f', join(EXAMPLES, 'invalid', file));
       assert.equal(r.status, 1, r.stdout);
-      assert.match(r.stderr, /document 1 \((VoiceAgent|MemoryStore)[^)]*\): (spec|metadata)[.\w[\]]*: /);
+      assert.match(
+        r.stderr,
+        /document 1 \((VoiceAgent|MemoryStore|CallCampaign)[^)]*\): (spec|metadata)[.\w[\]]*: /,
+      );
       assert.equal(r.stdout, '');
     });
   }

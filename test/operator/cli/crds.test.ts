@@ -28,6 +28,7 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 test('--out writes one file per kind and --check accepts it', async () => {
   assert.equal((await run(['--out', dir])).code, 0);
   assert.deepEqual(readdirSync(dir).sort(), [
+    'callfleet.io_callcampaigns.yaml',
     'callfleet.io_memorystores.yaml',
     'callfleet.io_voiceagents.yaml',
   ]);
