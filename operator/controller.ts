@@ -17,6 +17,7 @@ import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
 import { Informer } from './runtime/informer.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 import { CallTracker } from './tracker/call-tracker.ts';
+import { type OperatorLink, type OperatorLinkOptions, startOperatorLink } from './tracker/operator-link.ts';
 
 export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=callfleet-operator';
 
@@ -67,6 +68,8 @@ export interface ControllerOptions {
   monitoringLabels?: Record<string, string>;
   /** Gateway image and pull secrets when a VoiceAgent names none (the chart passes the operator's own). */
   gatewayDefaults?: GatewayDefaults;
+  /** The operator link (ADR 0025): notice endpoint host:port, the URL gateways reach it at, test hooks. */
+  link?: { noticeAddr?: string; noticeUrl?: string } & Pick<OperatorLinkOptions, 'onVictimsChosen'>;
 }
 
 export class Controller {
@@ -75,6 +78,7 @@ export class Controller {
   readonly #informers: Informer[] = [];
   #queue: WorkQueue | undefined;
   #tracker: CallTracker | undefined;
+  #link: OperatorLink | undefined;
   #synced = false;
   #voiceAgents: Informer<WithStatus> | undefined;
   #memoryStores: Informer<WithStatus> | undefined;
@@ -179,9 +183,21 @@ export class Controller {
         intervalMs: pollMs,
         onChange: (key) => queue.add(`VoiceAgent:${key}`),
         onPoll: (result) => metrics.callPolls.inc({ result }),
+        onMark: () => metrics.podMarks.inc(),
       });
       ctx.tracker = this.#tracker;
       const tracker = this.#tracker;
+      this.#link = await startOperatorLink({
+        tracker,
+        pods,
+        secrets: caches.get('v1/Secret'),
+        log,
+        noticeAddr: this.#options.link?.noticeAddr,
+        onVictimsChosen: this.#options.link?.onVictimsChosen,
+        onNotice: (result) => metrics.notices.inc({ result }),
+      });
+      ctx.retirer = this.#link.retirer;
+      ctx.noticeUrl = this.#options.link?.noticeUrl;
       nodes?.on((event, node, previous) => {
         if (event === 'updated' && previous?.spec?.unschedulable !== node.spec?.unschedulable) {
           void tracker.nodeChanged(node.metadata?.name ?? '');
@@ -216,7 +232,13 @@ export class Controller {
     log.info({ kinds: [...caches.keys()].map((k) => k.split('/').pop()) }, 'caches synced; reconciling');
   }
 
+  /** The bound notice port (tests listen on port 0). */
+  get noticePort(): number | undefined {
+    return this.#link?.port;
+  }
+
   async stop(): Promise<void> {
+    await this.#link?.close();
     await this.#tracker?.stop();
     await this.#queue?.stop();
     await Promise.all(this.#informers.map((i) => i.stop()));

@@ -53,6 +53,17 @@ export function createOperatorMetrics() {
       help: '1 while this replica is the leader.',
       registers: [registry],
     }),
+    notices: new Counter({
+      name: 'callfleet_operator_notices_total',
+      help: 'Busy/idle/draining notices from gateways, by result (applied, unchanged, bad_request, unknown_pod, forbidden).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    podMarks: new Counter({
+      name: 'callfleet_operator_pod_marks_total',
+      help: 'Pod mark writes (busy label, deletion cost, autoscaler annotations).',
+      registers: [registry],
+    }),
     callPolls: new Counter({
       name: 'callfleet_operator_call_polls_total',
       help: 'Polls of gateway pods /status by the call tracker, by result (ok, error).',

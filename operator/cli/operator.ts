@@ -19,7 +19,11 @@ const usage = `usage: callfleet operator [options]
   --lease-namespace NS     namespace of the Lease (default $POD_NAMESPACE or default)
   --concurrency N          reconciles running at once (default 8)
   --resync SECONDS         full relist period (default 300)
-  --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5)
+  --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5, or 30
+                           with --notice-url: the poll is then only the backstop for missed notices)
+  --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0025; default off)
+  --notice-url URL         the URL gateways send notices to (rendered into them as
+                           CALLFLEET_OPERATOR_NOTICE_URL), e.g. http://callfleet-notices.callfleet-system.svc:8082/notices
   --operator-namespace NS  namespace admitted to the gateways' internal port (status, metrics)
                            by their NetworkPolicy (default $POD_NAMESPACE, else callfleet-system)
   --voiceagent-monitoring-labels K=V[,K=V...]
@@ -44,7 +48,9 @@ export async function run(args: string[]): Promise<number> {
         'lease-namespace': { type: 'string' },
         concurrency: { type: 'string', default: '8' },
         resync: { type: 'string', default: '300' },
-        'call-poll': { type: 'string', default: '5' },
+        'call-poll': { type: 'string' },
+        'notice-addr': { type: 'string' },
+        'notice-url': { type: 'string' },
         'operator-namespace': { type: 'string' },
         'voiceagent-monitoring-labels': { type: 'string', default: '' },
         'lease-name': { type: 'string', default: 'callfleet-operator' },
@@ -109,7 +115,11 @@ export async function run(args: string[]): Promise<number> {
           : undefined,
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
-      callPollIntervalMs: Number(values['call-poll']) * 1000,
+      callPollIntervalMs: Number(values['call-poll'] ?? (values['notice-url'] ? 30 : 5)) * 1000,
+      link: {
+        noticeAddr: values['notice-addr'] as string | undefined,
+        noticeUrl: values['notice-url'] as string | undefined,
+      },
       operatorNamespace:
         (typeof values['operator-namespace'] === 'string' ? values['operator-namespace'] : undefined) ??
         process.env.POD_NAMESPACE,

@@ -102,6 +102,10 @@ export function addDeployment(
       CALLFLEET_VOICEAGENT: kplus.EnvValue.fromValue(m.owner.name),
       POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
       POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
+      // The operator link (ADR 0025): busy/idle/draining edges reach the operator at once.
+      ...(m.ctx.operatorNoticeUrl
+        ? { CALLFLEET_OPERATOR_NOTICE_URL: kplus.EnvValue.fromValue(m.ctx.operatorNoticeUrl) }
+        : {}),
     },
     startup: kplus.Probe.fromHttpGet('/health', {
       ...probe,
