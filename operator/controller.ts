@@ -11,10 +11,11 @@ import type { OperatorMetrics } from './metrics.ts';
 import type { ChildCaches } from './reconcile/children.ts';
 import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
 import { reconcileMemoryStore } from './reconcile/memorystore.ts';
-import { SecretIndex, secretKeysOnly } from './reconcile/secret-refs.ts';
+import { SecretIndex } from './reconcile/secret-refs.ts';
 import type { WithStatus } from './reconcile/status.ts';
 import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
 import { Informer } from './runtime/informer.ts';
+import { secretForCache, slimNode, slimPod, stripServerFields } from './runtime/transforms.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 import { CallTracker } from './tracker/call-tracker.ts';
 import { type OperatorLink, type OperatorLinkOptions, startOperatorLink } from './tracker/operator-link.ts';
@@ -79,6 +80,7 @@ export class Controller {
   #queue: WorkQueue | undefined;
   #tracker: CallTracker | undefined;
   #link: OperatorLink | undefined;
+  #countTimer: NodeJS.Timeout | undefined;
   #synced = false;
   #voiceAgents: Informer<WithStatus> | undefined;
   #memoryStores: Informer<WithStatus> | undefined;
@@ -106,7 +108,8 @@ export class Controller {
           resource,
           namespaces: this.#options.namespaces,
           labelSelector,
-          transform,
+          // Every cache holds what the operator reads: managed fields never (runtime/transforms.ts).
+          transform: transform ?? stripServerFields,
           resyncMs: this.#options.resyncMs,
           watchdogMs: this.#options.watchdogMs,
           onWatchRestart: (reason) => metrics.watchRestarts.inc({ kind: resource.kind, reason }),
@@ -122,8 +125,17 @@ export class Controller {
     this.#voiceAgents = voiceAgents;
     this.#memoryStores = memoryStores;
     const caches: ChildCaches = new Map();
+    // Every Secret in the watched namespaces, in one cache shared by both readers: the operator's own
+    // (as children, with their data) and the ones VoiceAgents reference (names and keys only). A
+    // VoiceAgent whose Secret is missing says so, and is reconciled again when the Secret appears.
+    const secrets = informer(resourceFor('v1', 'Secret'), undefined, secretForCache);
+    const secretIndex = new SecretIndex();
     for (const [apiVersion, kind] of CHILD_KINDS) {
       if (!served.has(apiVersion)) continue;
+      if (kind === 'Secret') {
+        caches.set(`${apiVersion}/${kind}`, secrets);
+        continue;
+      }
       const child = informer(resourceFor(apiVersion, kind), MANAGED_BY_SELECTOR);
       caches.set(`${apiVersion}/${kind}`, child);
     }
@@ -136,6 +148,7 @@ export class Controller {
         ? informer<V1Pod>(
             resourceFor('v1', 'Pod'),
             `${MANAGED_BY_SELECTOR},app.kubernetes.io/component=gateway`,
+            slimPod,
           )
         : undefined;
     // Nodes are cluster-scoped: cordons are read cluster-wide even when only one namespace is watched.
@@ -143,16 +156,11 @@ export class Controller {
       pollMs > 0
         ? new Informer<V1Node>(
             this.#rest,
-            { resource: resourceFor('v1', 'Node'), resyncMs: this.#options.resyncMs },
+            { resource: resourceFor('v1', 'Node'), resyncMs: this.#options.resyncMs, transform: slimNode },
             log,
           )
         : undefined;
     if (nodes) this.#informers.push(nodes as unknown as Informer);
-
-    // Every Secret in the watched namespaces, names and keys only: a VoiceAgent whose Secret is missing
-    // says so, and is reconciled again when the Secret appears.
-    const secrets = informer(resourceFor('v1', 'Secret'), undefined, secretKeysOnly);
-    const secretIndex = new SecretIndex();
 
     const ctx: ReconcileContext = {
       rest: this.#rest,
@@ -222,7 +230,10 @@ export class Controller {
       child.on((event, object, previous) => {
         if (event === 'updated' && previous && onlyStatusChanged(object, previous)) return;
         const owner = object.metadata?.ownerReferences?.find((r) => r.controller && reconcilers[r.kind]);
-        if (owner) queue.add(`${owner.kind}:${object.metadata?.namespace}/${owner.name}`);
+        // A child's status the reconcile reads (a Deployment became available) goes ahead of the keys
+        // waiting for their first apply: readiness is reported as it happens, not after the backlog.
+        const urgent = event === 'updated' && STATUS_READ.has(object.kind ?? '');
+        if (owner) queue.add(`${owner.kind}:${object.metadata?.namespace}/${owner.name}`, urgent);
       });
     }
 
@@ -241,6 +252,8 @@ export class Controller {
     await this.#link?.close();
     await this.#tracker?.stop();
     await this.#queue?.stop();
+    clearTimeout(this.#countTimer);
+    this.#countTimer = undefined;
     await Promise.all(this.#informers.map((i) => i.stop()));
   }
 
@@ -272,8 +285,18 @@ export class Controller {
       throw error;
     } finally {
       end();
-      this.#countReady(kind, kind === 'VoiceAgent' ? ctx.voiceAgents : ctx.memoryStores);
+      this.#scheduleCount(ctx);
     }
+  }
+
+  /** The ready gauges walk every cached CR: rebuilt at most every 200 ms, not after each reconcile. */
+  #scheduleCount(ctx: ReconcileContext): void {
+    if (this.#countTimer) return;
+    this.#countTimer = setTimeout(() => {
+      this.#countTimer = undefined;
+      this.#countReady('VoiceAgent', ctx.voiceAgents);
+      this.#countReady('MemoryStore', ctx.memoryStores);
+    }, 200);
   }
 
   /**

@@ -81,7 +81,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
    * Write-through: puts the object the API server just returned into the cache, so the next reconcile
    * does not act on the state from before its own write. Older versions never replace newer ones.
    */
-  update(object: T): void {
+  update(written: T): void {
+    const transform = this.#options.transform;
+    const object = (transform ? transform(written) : written) as T;
     object.apiVersion ??= this.#options.resource.apiVersion;
     object.kind ??= this.#options.resource.kind;
     const key = objectKey(object);
@@ -236,6 +238,8 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     const cached = this.cache.get(key);
     // A write-through already holds a newer version: this event is old news.
     if (isOlder(object, cached)) return;
+    // The echo of the operator's own write, already in the cache: nothing changed, nobody is told.
+    if (cached && cached.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
     const existed = cached !== undefined;
     this.cache.set(key, object);
     this.#emit(existed ? 'updated' : 'added', object, cached);
