@@ -14,6 +14,7 @@ import { reconcileMemoryStore } from './reconcile/memorystore.ts';
 import { SecretIndex } from './reconcile/secret-refs.ts';
 import type { WithStatus } from './reconcile/status.ts';
 import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
+import { cacheSizeCollector } from './runtime/cache-size.ts';
 import { Informer } from './runtime/informer.ts';
 import { secretForCache, slimNode, slimPod, stripServerFields } from './runtime/transforms.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
@@ -70,6 +71,13 @@ export interface ControllerOptions {
   /** Gateway image and pull secrets when a VoiceAgent names none (the chart passes the operator's own). */
   gatewayDefaults?: GatewayDefaults;
   /** The operator link (ADR 0025): notice endpoint host:port, the URL gateways reach it at, test hooks. */
+  /**
+   * How often a VoiceAgent whose call counts changed is reconciled for them alone (0: never on their
+   * own, only with the next reconcile or resync; unset: at once, as every poll round did before notices).
+   */
+  callStatusRefreshMs?: number;
+  /** How old a cache-size measure may be at a scrape (default 60 s). */
+  cacheMeasureMs?: number;
   link?: { noticeAddr?: string; noticeUrl?: string } & Pick<OperatorLinkOptions, 'onVictimsChosen'>;
 }
 
@@ -189,7 +197,13 @@ export class Controller {
         nodes,
         log,
         intervalMs: pollMs,
-        onChange: (key) => queue.add(`VoiceAgent:${key}`),
+        // Call counts alone (status.activeCalls, the idle PDB) follow at most every callStatusRefreshMs
+        // (0: with the next reconcile or resync): call churn costs pod marks, not VoiceAgent writes.
+        onChange: (key, urgent) => {
+          const refreshMs = this.#options.callStatusRefreshMs;
+          if (urgent || refreshMs === undefined) queue.add(`VoiceAgent:${key}`);
+          else if (refreshMs > 0) queue.addAfter(`VoiceAgent:${key}`, refreshMs);
+        },
         onPoll: (result) => metrics.callPolls.inc({ result }),
         onMark: () => metrics.podMarks.inc(),
       });
@@ -237,6 +251,14 @@ export class Controller {
       });
     }
 
+    metrics.hooks.cacheSize = cacheSizeCollector(
+      () => this.#informers.map((i) => ({ kind: i.kind, cache: i.cache })),
+      (kind, size) => {
+        metrics.cacheObjects.set({ kind }, size.objects);
+        metrics.cacheJsonBytes.set({ kind }, size.jsonBytes);
+      },
+      this.#options.cacheMeasureMs,
+    );
     await Promise.all(this.#informers.map((i) => i.start()));
     this.#tracker?.start();
     this.#synced = true;

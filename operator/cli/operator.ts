@@ -21,6 +21,10 @@ const usage = `usage: callfleet operator [options]
   --resync SECONDS         full relist period (default 300)
   --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5, or 30
                            with --notice-url: the poll is then only the backstop for missed notices)
+  --call-status-refresh SECONDS
+                           how often a VoiceAgent's status call counts and idle PodDisruptionBudget follow
+                           the calls on their own; 0 = only with the next reconcile or resync (default 0
+                           with --notice-url: call churn writes pod marks only; else at every poll change)
   --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0025; default off)
   --notice-url URL         the URL gateways send notices to (rendered into them as
                            CALLFLEET_OPERATOR_NOTICE_URL), e.g. http://callfleet-notices.callfleet-system.svc:8082/notices
@@ -50,6 +54,7 @@ export async function run(args: string[]): Promise<number> {
         resync: { type: 'string', default: '300' },
         'call-poll': { type: 'string' },
         'notice-addr': { type: 'string' },
+        'call-status-refresh': { type: 'string' },
         'notice-url': { type: 'string' },
         'operator-namespace': { type: 'string' },
         'voiceagent-monitoring-labels': { type: 'string', default: '' },
@@ -83,7 +88,14 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`callfleet operator: ${gatewayDefaults.error}\n`);
     return 2;
   }
-  const leaseName = String(values['lease-name']);
+  for (const flag of ['call-poll', 'call-status-refresh'] as const) {
+    const value = values[flag];
+    if (value !== undefined && !(Number(value) >= 0)) {
+      process.stderr.write(`callfleet operator: --${flag}: "${value}" is not a number of seconds\n`);
+      return 2;
+    }
+  }
+    const leaseName = String(values['lease-name']);
   if (
     !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(leaseName) ||
     leaseName.length > 253
@@ -116,6 +128,12 @@ export async function run(args: string[]): Promise<number> {
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
       callPollIntervalMs: Number(values['call-poll'] ?? (values['notice-url'] ? 30 : 5)) * 1000,
+      callStatusRefreshMs:
+        values['call-status-refresh'] !== undefined
+          ? Number(values['call-status-refresh']) * 1000
+          : values['notice-url']
+            ? 0
+            : undefined,
       link: {
         noticeAddr: values['notice-addr'] as string | undefined,
         noticeUrl: values['notice-url'] as string | undefined,

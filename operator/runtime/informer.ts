@@ -64,6 +64,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#streams = scoped ? (options.namespaces ?? []).map((namespace) => ({ namespace })) : [{}];
   }
 
+  get kind(): string {
+    return this.#options.resource.kind;
+  }
+
   on(handler: InformerHandler<T>): void {
     this.#handlers.push(handler);
   }

@@ -31,6 +31,7 @@ export async function scaleGateways(
     scale.replicas = replicas;
     scale.waiting = replicas > target;
   }
+  ctx.tracker?.setWaiting(namespace, name, scale.waiting);
   if (deployment && deployment.spec?.replicas !== scale.replicas) {
     log.info({ from: deployment.spec?.replicas, to: scale.replicas, target }, 'scaling the gateways');
     await ctx.rest.mergePatch(`${objectPath(deployment as KubernetesObject)}/scale`, {

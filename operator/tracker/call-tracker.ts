@@ -61,8 +61,11 @@ export interface CallTrackerOptions {
   intervalMs?: number;
   concurrency?: number;
   timeoutMs?: number;
-  /** Called with `namespace/name` of a VoiceAgent whose summary changed. */
-  onChange(voiceAgentKey: string): void;
+  /**
+   * Called with `namespace/name` of a VoiceAgent whose summary changed; `urgent` when a decision waits
+   * on it (a scale-down waiting for idle pods, pods on a cordoned node), not only the status's counts.
+   */
+  onChange(voiceAgentKey: string, urgent: boolean): void;
   onPoll?(result: 'ok' | 'error'): void;
   /** A pod's marks were written (metrics, the scale benchmark's latency probe). */
   onMark?(pod: V1Pod): void;
@@ -269,7 +272,23 @@ export class CallTracker {
     const fingerprint = JSON.stringify(counts);
     if (this.#summaries.get(key) === fingerprint) return;
     this.#summaries.set(key, fingerprint);
-    this.#options.onChange(key);
+    this.#options.onChange(key, this.#waiting.has(key) || this.#onCordonedNode(namespace, name));
+  }
+
+  /** Fleets whose scale-down waits for idle pods: their edges wake the reconcile at once. */
+  readonly #waiting = new Set<string>();
+
+  setWaiting(namespace: string, voiceAgent: string, waiting: boolean): void {
+    if (waiting) this.#waiting.add(`${namespace}/${voiceAgent}`);
+    else this.#waiting.delete(`${namespace}/${voiceAgent}`);
+  }
+
+  #onCordonedNode(namespace: string, voiceAgent: string): boolean {
+    const nodes = this.#options.nodes;
+    if (!nodes) return false;
+    return this.#fleet(namespace, voiceAgent).some(
+      (p) => p.spec?.nodeName !== undefined && nodes.get(p.spec.nodeName)?.spec?.unschedulable === true,
+    );
   }
 
   /** A node was cordoned or uncordoned: its pods' marks follow at once, not at the next poll. */

@@ -129,6 +129,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
         `--notice-url=http://127.0.0.1:${noticePort}/notices`,
         // status.activeCalls (the call count, not an edge) keeps the 5 s poll this suite was written for.
         '--call-poll=5',
+        '--call-status-refresh=1',
       ],
     });
   });

@@ -21,6 +21,10 @@ export interface ClusterOptions {
   detached?: boolean;
   /** Parent directory for the cluster's temp dir. */
   baseDir?: string;
+  /** Pods each fake node takes (default 110, the kubelet's). */
+  podsPerNode?: number;
+  /** Client QPS of kube-controller-manager and kube-scheduler (default theirs: 20 and 50); scale tests raise it. */
+  controllerQps?: number;
 }
 
 export interface KubectlResult {
@@ -90,12 +94,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     start('kube-apiserver', toolPath('kubernetes', 'kube-apiserver'), apiserverArgs);
     await waitForReadyz(server, pki);
     if (options.controllers) {
-      start(
-        'kube-controller-manager',
-        toolPath('kubernetes', 'kube-controller-manager'),
-        controllerManagerArgs(kubeconfigPath, ports, pki),
-      );
-      start('kube-scheduler', toolPath('kubernetes', 'kube-scheduler'), schedulerArgs(kubeconfigPath, ports));
+      start('kube-controller-manager', toolPath('kubernetes', 'kube-controller-manager'), [
+        ...controllerManagerArgs(kubeconfigPath, ports, pki),
+        ...qpsArgs(options.controllerQps),
+      ]);
+      start('kube-scheduler', toolPath('kubernetes', 'kube-scheduler'), [
+        ...schedulerArgs(kubeconfigPath, ports),
+        ...qpsArgs(options.controllerQps),
+      ]);
       start('kwok', toolPath('kwok'), kwokArgs(kubeconfigPath, ports));
       start('pv-provisioner', process.execPath, [
         new URL('./pv-provisioner.ts', import.meta.url).pathname,
@@ -115,7 +121,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const env = { KUBECONFIG: kubeconfigPath };
 
   if (options.controllers) {
-    await createFakeNodes(kc, options.nodes ?? 2);
+    await createFakeNodes(kc, options.nodes ?? 2, undefined, options.podsPerNode);
     await waitFor('the default ServiceAccount', async () => {
       const sa = await kc
         .makeApiClient(CoreV1Api)
@@ -178,6 +184,10 @@ function kubeApiserverArgs(dir: string, ports: Ports, pki: Pki): string[] {
   ];
 }
 
+function qpsArgs(qps: number | undefined): string[] {
+  return qps ? [`--kube-api-qps=${qps}`, `--kube-api-burst=${qps * 2}`] : [];
+}
+
 function controllerManagerArgs(kubeconfigPath: string, ports: Ports, pki: Pki): string[] {
   return [
     `--kubeconfig=${kubeconfigPath}`,
@@ -233,6 +243,7 @@ export async function createFakeNodes(
   kc: KubeConfig,
   count: number,
   prefix = 'kwok-node',
+  podsPerNode = 110,
 ): Promise<string[]> {
   const core = kc.makeApiClient(CoreV1Api);
   const names: string[] = [];
@@ -255,8 +266,8 @@ export async function createFakeNodes(
           },
         },
         status: {
-          allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-          capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+          allocatable: { cpu: '32', memory: '256Gi', pods: String(podsPerNode) },
+          capacity: { cpu: '32', memory: '256Gi', pods: String(podsPerNode) },
         },
       },
     });
