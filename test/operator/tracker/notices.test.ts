@@ -3,7 +3,7 @@
 // tampered bodies change nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import pino from 'pino';
 import { resourceFor } from '../../../operator/kube/resources.ts';
 import { Informer } from '../../../operator/runtime/informer.ts';
@@ -30,8 +30,8 @@ function pod(name: string, voiceAgent: string): V1Pod {
 
 async function setup() {
   const kube = new FakeKube();
-  kube.put(pod('a-1', 'a'));
-  kube.put(pod('b-1', 'b'));
+  kube.put(pod('a-1', 'a') as KubernetesObject);
+  kube.put(pod('b-1', 'b') as KubernetesObject);
   const pods = new Informer<V1Pod>(kube.rest, { resource: resourceFor('v1', 'Pod') }, log);
   await pods.start();
   const changed: string[] = [];
