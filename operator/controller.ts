@@ -13,6 +13,7 @@ import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
 import { reconcileMemoryStore } from './reconcile/memorystore.ts';
 import { SecretIndex } from './reconcile/secret-refs.ts';
 import type { WithStatus } from './reconcile/status.ts';
+import { urgentChildChange } from './reconcile/urgent-changes.ts';
 import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
 import { cacheSizeCollector } from './runtime/cache-size.ts';
 import { Informer } from './runtime/informer.ts';
@@ -244,9 +245,9 @@ export class Controller {
       child.on((event, object, previous) => {
         if (event === 'updated' && previous && onlyStatusChanged(object, previous)) return;
         const owner = object.metadata?.ownerReferences?.find((r) => r.controller && reconcilers[r.kind]);
-        // A child's status the reconcile reads (a Deployment became available) goes ahead of the keys
-        // waiting for their first apply: readiness is reported as it happens, not after the backlog.
-        const urgent = event === 'updated' && STATUS_READ.has(object.kind ?? '');
+        // A child whose availability flipped goes ahead of the keys waiting for their first apply:
+        // readiness is reported as it happens, not after the backlog.
+        const urgent = urgentChildChange(event, object, previous);
         if (owner) queue.add(`${owner.kind}:${object.metadata?.namespace}/${owner.name}`, urgent);
       });
     }

@@ -95,7 +95,7 @@ export async function run(args: string[]): Promise<number> {
       return 2;
     }
   }
-    const leaseName = String(values['lease-name']);
+  const leaseName = String(values['lease-name']);
   if (
     !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(leaseName) ||
     leaseName.length > 253
