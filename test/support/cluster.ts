@@ -230,7 +230,9 @@ function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
     `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
     // Fake pods and nodes get loopback addresses: anything that dials them (the operator's call tracker
     // polls every gateway pod) is refused locally instead of sending packets off this machine.
-    '--cidr=127.100.0.1/16',
+    // A /16 of its own per cluster (127.100–199.x.y): concurrent clusters' pods never share an address,
+    // so a simulator serving one cluster's pod IPs (test/simulator/gateway-fleet.ts) never collides.
+    `--cidr=127.${100 + Math.floor(Math.random() * 100)}.0.1/16`,
     '--node-ip=127.99.0.1',
     `--server-address=127.0.0.1:${ports.kwok}`,
     // Heartbeats through node Leases keep the fake nodes Ready (status patches alone arrive too seldom).
