@@ -86,9 +86,7 @@ export async function pruneChildren(
   const wanted = new Set(desired.map((o) => `${cacheKey(o)}/${objectKey(o)}`));
   let deleted = 0;
   for (const informer of caches.values()) {
-    for (const object of informer.list(
-      (o) => o.metadata?.ownerReferences?.some((r) => r.uid === ownerUid) ?? false,
-    )) {
+    for (const object of informer.ownedBy(ownerUid)) {
       if (wanted.has(`${cacheKey(object)}/${objectKey(object)}`) || keep(object)) continue;
       if (object.metadata?.deletionTimestamp) continue;
       await rest.delete(objectPath(object));
