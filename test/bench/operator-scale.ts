@@ -165,7 +165,13 @@ try {
       if (!parsed.ok) throw new Error(`${name}: ${JSON.stringify(parsed.issues)}`);
       const rendered = renderVoiceAgent(parsed.value, {});
       if (!rendered.ok) throw new Error(`${name}: ${rendered.error.message}`);
-      children.push(...rendered.objects.map(normalizeForApply));
+      // The operator sets the Deployment's replicas through the scale subresource (the rendered one has
+      // none): the raw client writes them in the object, so both run the same pods.
+      children.push(
+        ...rendered.objects
+          .map(normalizeForApply)
+          .map((o) => (o.kind === 'Deployment' ? { ...o, spec: { ...(o as VA).spec, replicas: PODS } } : o)),
+      );
     }
     await pool(children, CONCURRENCY, async (object) => {
       await rest.apply(object, 'callfleet-bench');

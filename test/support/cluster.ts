@@ -240,6 +240,14 @@ function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
   ];
 }
 
+function nodeResources(pods: number): Record<string, string> {
+  return {
+    cpu: String(Math.max(32, Math.ceil(pods / 3))),
+    memory: `${Math.max(256, Math.ceil(pods / 3))}Gi`,
+    pods: String(pods),
+  };
+}
+
 /** Nodes that kwok keeps Ready; zones alternate so topology spread has something to spread over. */
 export async function createFakeNodes(
   kc: KubeConfig,
@@ -268,8 +276,9 @@ export async function createFakeNodes(
           },
         },
         status: {
-          allocatable: { cpu: '32', memory: '256Gi', pods: String(podsPerNode) },
-          capacity: { cpu: '32', memory: '256Gi', pods: String(podsPerNode) },
+          // Room for podsPerNode gateway pods (250m CPU, 256Mi each), and never less than before.
+          allocatable: nodeResources(podsPerNode),
+          capacity: nodeResources(podsPerNode),
         },
       },
     });
