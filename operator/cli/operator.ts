@@ -21,10 +21,11 @@ const usage = `usage: callfleet operator [options]
   --resync SECONDS         full relist period (default 300)
   --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5, or 30
                            with --notice-url: the poll is then only the backstop for missed notices)
-  --call-status-refresh SECONDS
+  --call-status-refresh SECONDS|off
                            how often a VoiceAgent's status call counts and idle PodDisruptionBudget follow
-                           the calls on their own; 0 = only with the next reconcile or resync (default 0
-                           with --notice-url: call churn writes pod marks only; else at every poll change)
+                           the calls on their own: 0 = at every change, N = at most every N seconds, off =
+                           only with the next reconcile or resync (default off with --notice-url: call
+                           churn then writes pod marks only; else 0)
   --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0025; default off)
   --notice-url URL         the URL gateways send notices to (rendered into them as
                            CALLFLEET_OPERATOR_NOTICE_URL), e.g. http://callfleet-notices.callfleet-system.svc:8082/notices
@@ -90,7 +91,7 @@ export async function run(args: string[]): Promise<number> {
   }
   for (const flag of ['call-poll', 'call-status-refresh'] as const) {
     const value = values[flag];
-    if (value !== undefined && !(Number(value) >= 0)) {
+    if (value !== undefined && value !== 'off' && !(Number(value) >= 0)) {
       process.stderr.write(`callfleet operator: --${flag}: "${value}" is not a number of seconds\n`);
       return 2;
     }
@@ -128,12 +129,10 @@ export async function run(args: string[]): Promise<number> {
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
       callPollIntervalMs: Number(values['call-poll'] ?? (values['notice-url'] ? 30 : 5)) * 1000,
-      callStatusRefreshMs:
-        values['call-status-refresh'] !== undefined
-          ? Number(values['call-status-refresh']) * 1000
-          : values['notice-url']
-            ? 0
-            : undefined,
+      callStatusRefreshMs: callStatusRefreshMs(
+        values['call-status-refresh'] as string | undefined,
+        values['notice-url'] !== undefined,
+      ),
       link: {
         noticeAddr: values['notice-addr'] as string | undefined,
         noticeUrl: values['notice-url'] as string | undefined,
@@ -219,6 +218,14 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });
+}
+
+/** --call-status-refresh: undefined = at every change, 0 = off (with other reconciles only), else ms. */
+function callStatusRefreshMs(flag: string | undefined, notices: boolean): number | undefined {
+  const value = flag ?? (notices ? 'off' : '0');
+  if (value === 'off') return 0;
+  const ms = Number(value) * 1000;
+  return ms > 0 ? ms : undefined;
 }
 
 const LABEL_KEY =
