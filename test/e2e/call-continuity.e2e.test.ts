@@ -311,15 +311,19 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
       const perPod = await agent.pods.calls();
       const spread = JSON.stringify(Object.fromEntries(perPod));
       console.log(`[continuity] scale-down: calls per pod at 6 replicas ${spread}`);
-      // The call tracker aggregates the fleet's live calls on the VoiceAgent status.
+      // The call tracker aggregates the fleet's live calls on the VoiceAgent status: as of its last poll
+      // (5 s here; calls end about every second), so the status equals the pods' sum of a moment ago.
+      const sums: { at: number; sum: number }[] = [];
       await waitFor(
-        "VoiceAgent status.activeCalls = the pods' live calls",
+        "VoiceAgent status.activeCalls = the pods' live calls as of the last poll",
         async () => {
           const va = JSON.parse(
             await kubectlOk(fleet.cluster, ['get', '-n', agent.ns, 'va', agent.name, '-o', 'json']),
           ) as { status?: { activeCalls?: number } };
           const sum = [...(await agent.pods.calls()).values()].reduce((a, b) => a + b, 0);
-          return va.status?.activeCalls === sum;
+          sums.push({ at: Date.now(), sum });
+          const recent = sums.filter((s) => Date.now() - s.at <= 8000).map((s) => s.sum);
+          return va.status?.activeCalls !== undefined && recent.includes(va.status.activeCalls);
         },
         20_000,
         500,
