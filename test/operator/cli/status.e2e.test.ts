@@ -114,15 +114,12 @@ describe('callfleet status voiceagent [e2e]', { timeout: 600_000 }, () => {
       async () => {
         report = JSON.parse(await status(name, agent.ns, 'json')) as Report;
         const progressing = report.conditions.find((c) => c.type === 'Progressing');
-        if (progressing?.status !== 'True' || report.rollouts.length < 2) return false;
-        // The text of the same moment: on a loaded machine the rollout may stall and roll back between
-        // two calls, so the text is taken (again) until it shows the rollout in progress too.
-        during = await status(name, agent.ns);
-        return /^ {2}Progressing: True, Reason: RollingOut/m.test(during);
+        return progressing?.status === 'True' && report.rollouts.length >= 2;
       },
       60_000,
       500,
     );
+    during = await status(name, agent.ns);
     console.log(`--- callfleet status voiceagent during the rollout ---\n${during}`);
     assert.match(during, /^Name: +status$/m);
     assert.match(during, /Fleet: +desired 2, ready \d, busy \d, draining \d, live calls \d+/);
