@@ -14,12 +14,16 @@ import type { ChildCaches } from './reconcile/children.ts';
 import { storeRefOf } from './reconcile/connection-budget.ts';
 import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
 import { reconcileMemoryStore } from './reconcile/memorystore.ts';
-import { SecretIndex, secretKeysOnly } from './reconcile/secret-refs.ts';
+import { SecretIndex } from './reconcile/secret-refs.ts';
 import type { WithStatus } from './reconcile/status.ts';
+import { urgentChildChange } from './reconcile/urgent-changes.ts';
 import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
+import { cacheSizeCollector } from './runtime/cache-size.ts';
 import { Informer } from './runtime/informer.ts';
+import { secretForCache, slimNode, slimPod, stripServerFields } from './runtime/transforms.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 import { CallTracker } from './tracker/call-tracker.ts';
+import { type OperatorLink, type OperatorLinkOptions, startOperatorLink } from './tracker/operator-link.ts';
 
 export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=callfleet-operator';
 
@@ -76,6 +80,15 @@ export interface ControllerOptions {
   gatewayDefaults?: GatewayDefaults;
   /** The campaign dialers' clock (calling windows, start times, backoff); default Date.now. */
   campaignClock?: () => number;
+  /**
+   * How often a VoiceAgent whose call counts changed is reconciled for them alone (0: never on their
+   * own, only with the next reconcile or resync; unset: at once, as every poll round did before notices).
+   */
+  callStatusRefreshMs?: number;
+  /** How old a cache-size measure may be at a scrape (default 60 s). */
+  cacheMeasureMs?: number;
+  /** The operator link (ADR 0025): notice endpoint host:port, the URL gateways reach it at, test hooks. */
+  link?: { noticeAddr?: string; noticeUrl?: string } & Pick<OperatorLinkOptions, 'onVictimsChosen'>;
 }
 
 export class Controller {
@@ -85,6 +98,8 @@ export class Controller {
   #queue: WorkQueue | undefined;
   #tracker: CallTracker | undefined;
   #campaigns: CampaignManager | undefined;
+  #link: OperatorLink | undefined;
+  #countTimer: NodeJS.Timeout | undefined;
   #synced = false;
   #voiceAgents: Informer<WithStatus> | undefined;
   #memoryStores: Informer<WithStatus> | undefined;
@@ -112,7 +127,8 @@ export class Controller {
           resource,
           namespaces: this.#options.namespaces,
           labelSelector,
-          transform,
+          // Every cache holds what the operator reads: managed fields never (runtime/transforms.ts).
+          transform: transform ?? stripServerFields,
           resyncMs: this.#options.resyncMs,
           watchdogMs: this.#options.watchdogMs,
           onWatchRestart: (reason) => metrics.watchRestarts.inc({ kind: resource.kind, reason }),
@@ -128,8 +144,17 @@ export class Controller {
     this.#voiceAgents = voiceAgents;
     this.#memoryStores = memoryStores;
     const caches: ChildCaches = new Map();
+    // Every Secret in the watched namespaces, in one cache shared by both readers: the operator's own
+    // (as children, with their data) and the ones VoiceAgents reference (names and keys only). A
+    // VoiceAgent whose Secret is missing says so, and is reconciled again when the Secret appears.
+    const secrets = informer(resourceFor('v1', 'Secret'), undefined, secretForCache);
+    const secretIndex = new SecretIndex();
     for (const [apiVersion, kind] of CHILD_KINDS) {
       if (!served.has(apiVersion)) continue;
+      if (kind === 'Secret') {
+        caches.set(`${apiVersion}/${kind}`, secrets);
+        continue;
+      }
       const child = informer(resourceFor(apiVersion, kind), MANAGED_BY_SELECTOR);
       caches.set(`${apiVersion}/${kind}`, child);
     }
@@ -142,6 +167,7 @@ export class Controller {
         ? informer<V1Pod>(
             resourceFor('v1', 'Pod'),
             `${MANAGED_BY_SELECTOR},app.kubernetes.io/component=gateway`,
+            slimPod,
           )
         : undefined;
     // Nodes are cluster-scoped: cordons are read cluster-wide even when only one namespace is watched.
@@ -149,16 +175,11 @@ export class Controller {
       pollMs > 0
         ? new Informer<V1Node>(
             this.#rest,
-            { resource: resourceFor('v1', 'Node'), resyncMs: this.#options.resyncMs },
+            { resource: resourceFor('v1', 'Node'), resyncMs: this.#options.resyncMs, transform: slimNode },
             log,
           )
         : undefined;
     if (nodes) this.#informers.push(nodes as unknown as Informer);
-
-    // Every Secret in the watched namespaces, names and keys only: a VoiceAgent whose Secret is missing
-    // says so, and is reconciled again when the Secret appears.
-    const secrets = informer(resourceFor('v1', 'Secret'), undefined, secretKeysOnly);
-    const secretIndex = new SecretIndex();
 
     const ctx: ReconcileContext = {
       rest: this.#rest,
@@ -192,11 +213,29 @@ export class Controller {
         nodes,
         log,
         intervalMs: pollMs,
-        onChange: (key) => queue.add(`VoiceAgent:${key}`),
+        // Call counts alone (status.activeCalls, the idle PDB) follow at most every callStatusRefreshMs
+        // (0: with the next reconcile or resync): call churn costs pod marks, not VoiceAgent writes.
+        onChange: (key, urgent) => {
+          const refreshMs = this.#options.callStatusRefreshMs;
+          if (urgent || refreshMs === undefined) queue.add(`VoiceAgent:${key}`);
+          else if (refreshMs > 0) queue.addAfter(`VoiceAgent:${key}`, refreshMs);
+        },
         onPoll: (result) => metrics.callPolls.inc({ result }),
+        onMark: () => metrics.podMarks.inc(),
       });
       ctx.tracker = this.#tracker;
       const tracker = this.#tracker;
+      this.#link = await startOperatorLink({
+        tracker,
+        pods,
+        secrets: caches.get('v1/Secret'),
+        log,
+        noticeAddr: this.#options.link?.noticeAddr,
+        onVictimsChosen: this.#options.link?.onVictimsChosen,
+        onNotice: (result) => metrics.notices.inc({ result }),
+      });
+      ctx.retirer = this.#link.retirer;
+      ctx.noticeUrl = this.#options.link?.noticeUrl;
       nodes?.on((event, node, previous) => {
         if (event === 'updated' && previous?.spec?.unschedulable !== node.spec?.unschedulable) {
           void tracker.nodeChanged(node.metadata?.name ?? '');
@@ -240,20 +279,39 @@ export class Controller {
       child.on((event, object, previous) => {
         if (event === 'updated' && previous && onlyStatusChanged(object, previous)) return;
         const owner = object.metadata?.ownerReferences?.find((r) => r.controller && reconcilers[r.kind]);
-        if (owner) queue.add(`${owner.kind}:${object.metadata?.namespace}/${owner.name}`);
+        // A child whose availability flipped goes ahead of the keys waiting for their first apply:
+        // readiness is reported as it happens, not after the backlog.
+        const urgent = urgentChildChange(event, object, previous);
+        if (owner) queue.add(`${owner.kind}:${object.metadata?.namespace}/${owner.name}`, urgent);
       });
     }
 
+    metrics.hooks.cacheSize = cacheSizeCollector(
+      () => this.#informers.map((i) => ({ kind: i.kind, cache: i.cache })),
+      (kind, size) => {
+        metrics.cacheObjects.set({ kind }, size.objects);
+        metrics.cacheJsonBytes.set({ kind }, size.jsonBytes);
+      },
+      this.#options.cacheMeasureMs,
+    );
     await Promise.all(this.#informers.map((i) => i.start()));
     this.#tracker?.start();
     this.#synced = true;
     log.info({ kinds: [...caches.keys()].map((k) => k.split('/').pop()) }, 'caches synced; reconciling');
   }
 
+  /** The bound notice port (tests listen on port 0). */
+  get noticePort(): number | undefined {
+    return this.#link?.port;
+  }
+
   async stop(): Promise<void> {
     await this.#campaigns?.stopAll();
+    await this.#link?.close();
     await this.#tracker?.stop();
     await this.#queue?.stop();
+    clearTimeout(this.#countTimer);
+    this.#countTimer = undefined;
     await Promise.all(this.#informers.map((i) => i.stop()));
   }
 
@@ -285,8 +343,18 @@ export class Controller {
       throw error;
     } finally {
       end();
-      this.#countReady(kind, kind === 'VoiceAgent' ? ctx.voiceAgents : ctx.memoryStores);
+      this.#scheduleCount(ctx);
     }
+  }
+
+  /** The ready gauges walk every cached CR: rebuilt at most every 200 ms, not after each reconcile. */
+  #scheduleCount(ctx: ReconcileContext): void {
+    if (this.#countTimer) return;
+    this.#countTimer = setTimeout(() => {
+      this.#countTimer = undefined;
+      this.#countReady('VoiceAgent', ctx.voiceAgents);
+      this.#countReady('MemoryStore', ctx.memoryStores);
+    }, 200);
   }
 
   /**

@@ -4,8 +4,11 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export function createOperatorMetrics() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'callfleet_operator_' });
+  /** Set by the leader's controller: refreshes the cache-size gauges at a scrape. */
+  const hooks: { cacheSize?: () => void } = {};
   return {
     registry,
+    hooks,
     reconciles: new Counter({
       name: 'callfleet_operator_reconciles_total',
       help: 'Reconciles by kind and result (success, error, invalid).',
@@ -53,6 +56,30 @@ export function createOperatorMetrics() {
       help: '1 while this replica is the leader.',
       registers: [registry],
     }),
+    notices: new Counter({
+      name: 'callfleet_operator_notices_total',
+      help: 'Busy/idle/draining notices from gateways, by result (applied, unchanged, bad_request, unknown_pod, forbidden).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    cacheObjects: new Gauge({
+      name: 'callfleet_operator_cache_objects',
+      help: 'Objects held in the informer caches, by kind.',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect: () => hooks.cacheSize?.(),
+    }),
+    cacheJsonBytes: new Gauge({
+      name: 'callfleet_operator_cache_json_bytes',
+      help: 'JSON size of the objects held in the informer caches (after the cache transforms), by kind; measured at most once a minute.',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    podMarks: new Counter({
+      name: 'callfleet_operator_pod_marks_total',
+      help: 'Pod mark writes (busy label, deletion cost, autoscaler annotations).',
+      registers: [registry],
+    }),
     callPolls: new Counter({
       name: 'callfleet_operator_call_polls_total',
       help: 'Polls of gateway pods /status by the call tracker, by result (ok, error).',
@@ -88,6 +115,9 @@ export function resetLeaderMetrics(metrics: OperatorMetrics): void {
   metrics.managedResources.reset();
   metrics.conditions.reset();
   metrics.queueDepth.reset();
+  metrics.cacheObjects.reset();
+  metrics.cacheJsonBytes.reset();
+  metrics.hooks.cacheSize = undefined;
 }
 
 export type OperatorMetrics = ReturnType<typeof createOperatorMetrics>;

@@ -131,7 +131,9 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     dependenciesReady: runtime ? () => runtime.ready() : undefined,
     extraRegistries: memory ? [client.register] : undefined,
     twilioApiBaseUrl: env.TWILIO_API_BASE_URL,
-    podName: env.HOSTNAME,
+    podName: env.POD_NAME ?? env.HOSTNAME,
+    podNamespace: env.POD_NAMESPACE,
+    operatorNoticeUrl: env.CALLFLEET_OPERATOR_NOTICE_URL,
   });
   const host = env.HOST ?? '0.0.0.0';
   const bound = await gateway.listen(port, host);

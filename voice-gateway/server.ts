@@ -12,6 +12,7 @@ import type { CampaignHooks } from './campaign/gateway-hooks.ts';
 import { outboundAnswer, recordRefusal } from './campaign/outbound.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
+import { GatewayLink } from './gateway-link.ts';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
 import {
   createDoorServer,
@@ -77,6 +78,9 @@ export interface GatewayOptions {
   twilioApiBaseUrl?: string | undefined;
   /** Sent as X-Callfleet-Pod on media-stream upgrades (which pod took a call; env HOSTNAME). */
   podName?: string | undefined;
+  /** The pod's namespace (env POD_NAMESPACE) and the operator's notice URL: the operator link (ADR 0025). */
+  podNamespace?: string | undefined;
+  operatorNoticeUrl?: string | undefined;
   /** Body size and time limits of both doors (defaults: DEFAULT_HTTP_LIMITS). */
   http?: Partial<HttpLimits> | undefined;
   /** Campaign calls (outbound): progress, variables, opt-out; present when caller memory is. */
@@ -98,6 +102,7 @@ export class Gateway {
   readonly #httpBase: string;
   readonly #whispers: WhisperTokens | undefined;
   #draining = false;
+  readonly #link: GatewayLink;
 
   constructor(o: GatewayOptions) {
     this.#o = o;
@@ -137,9 +142,21 @@ export class Gateway {
       twilioAuthToken: o.secrets.twilioAuthToken,
       wssBase: this.#wssBase,
       podName: o.podName,
+      onCallStarted: (callSid) => this.#link.presence.started(callSid),
       onCallEnded: () => {
+        this.#link.presence.changed();
         for (const l of this.#endListeners) l();
       },
+    });
+    this.#link = new GatewayLink({
+      liveCalls: () => this.activeCalls,
+      draining: () => this.#draining,
+      capacity: o.config.calls.maxConcurrentPerPod,
+      streamKey: keyProblem ? undefined : o.secrets.streamKey,
+      podName: o.podName,
+      podNamespace: o.podNamespace,
+      noticeUrl: o.operatorNoticeUrl,
+      log: o.log,
     });
     const limits = { ...DEFAULT_HTTP_LIMITS, ...o.http };
     const http = new HttpMetrics(this.metrics.registry);
@@ -189,6 +206,7 @@ export class Gateway {
   async drain(): Promise<'drained' | 'deadline'> {
     this.#draining = true;
     this.metrics.draining.set(1);
+    this.#link.presence.changed();
     this.#o.log.info(
       { activeCalls: this.activeCalls },
       'draining: readiness 503, new calls get the fallback',
@@ -242,7 +260,13 @@ export class Gateway {
     return counts;
   }
 
+  /** The operator link (call presence, notices, retire). */
+  get link(): GatewayLink {
+    return this.#link;
+  }
+
   async close(): Promise<void> {
+    this.#link.close();
     this.#streams.close();
     await Promise.all(
       [this.server, this.internalServer].map(
@@ -290,6 +314,7 @@ export class Gateway {
       ...this.#healthRoutes(),
       { name: 'status', methods: ['GET'], path: '/status', handler: () => this.#status() },
       { name: 'metrics', methods: ['GET'], path: '/metrics', handler: () => this.#metricsText() },
+      { name: 'retire', methods: ['POST'], path: '/retire', handler: (r) => this.#link.retire(r) },
       ...(api
         ? [{ name: 'memory_api', methods: ['GET', 'POST'], path: '/memory/', prefix: true, handler: api }]
         : []),
@@ -305,7 +330,7 @@ export class Gateway {
   }
 
   #ready(): HttpResponse {
-    if (this.#draining) return json(503, '{"status":"draining"}');
+    if (this.#draining || this.#link.presence.retired) return json(503, '{"status":"draining"}');
     if (this.#o.dependenciesReady && !this.#o.dependenciesReady())
       return json(503, '{"status":"dependency_down"}');
     return json(200, '{"status":"ready"}');
@@ -322,7 +347,8 @@ export class Gateway {
     const status: GatewayStatus = {
       activeCalls: this.activeCalls,
       capacity: this.capacity,
-      draining: this.#draining,
+      draining: this.#draining || this.#link.presence.retired,
+      connectingCalls: this.#link.presence.connectingCalls,
       callsTotal: callsFailed + count(false),
       callsFailed,
     };
@@ -366,7 +392,7 @@ export class Gateway {
     const from = outbound.remote ?? firstValue(params.From) ?? '';
     const to = outbound.remote ? (firstValue(params.From) ?? '') : (firstValue(params.To) ?? '');
     let reason: string | undefined;
-    if (this.#draining) reason = 'fallback_draining';
+    if (this.#draining || this.#link.presence.retired) reason = 'fallback_draining';
     else if (this.activeCalls >= this.capacity) reason = 'fallback_capacity';
     else if (!this.#backends.anyAllowsCalls) reason = 'fallback_circuit_open';
     else if (!callSid || !/^[A-Za-z0-9_-]{1,64}$/.test(callSid)) reason = 'fallback_bad_request';
@@ -394,6 +420,8 @@ export class Gateway {
       parameters: { [STREAM_CREDENTIAL_PARAM]: credential },
       say: this.#o.config.recording?.enabled ? this.#o.config.recording.consentAnnouncement : undefined,
     });
+    // The call is on this pod from now on: the busy edge goes to the operator before Twilio connects.
+    this.#link.presence.connecting(callSid as string);
     return xml(twiml);
   }
 

@@ -9,6 +9,11 @@ export const gatewayStatusSchema = z.object({
   // Defaults: a gateway of an older version (mid-upgrade) may not report them yet.
   callsTotal: z.int().min(0).default(0).describe('Calls ended since the gateway started'),
   callsFailed: z.int().min(0).default(0).describe('Of those, calls that failed'),
+  connectingCalls: z
+    .int()
+    .min(0)
+    .default(0)
+    .describe('Calls the voice webhook answered whose media stream has not started yet (the pod is busy)'),
 });
 
 export type GatewayStatus = z.output<typeof gatewayStatusSchema>;

@@ -2,7 +2,7 @@
 // VoiceAgent's Twilio credentials and public URL, the MemoryStore's database and encryption key, the
 // recipients Secret), shares one small pool per database, feeds each dialer its fleet's free slots
 // and writes its counts to the campaign's status.
-import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1ConfigMap, V1Secret } from '@kubernetes/client-node';
 import type pg from 'pg';
 import type { Logger } from 'pino';
 import {
@@ -134,6 +134,14 @@ export class CampaignManager {
     return Buffer.from(value, 'base64').toString('utf8');
   }
 
+  async #caOf(ns: string, ca: { kind: 'Secret' | 'ConfigMap'; name: string; key: string }): Promise<string> {
+    if (ca.kind === 'Secret') return this.#secret(ns, ca.name, ca.key, 'MemoryStore CA');
+    const cm = await this.#o.rest.getOrNull<V1ConfigMap>(`/api/v1/namespaces/${ns}/configmaps/${ca.name}`);
+    const value = cm?.data?.[ca.key];
+    if (!value) throw new Error(`MemoryStore CA: ConfigMap ${ca.name} has no key ${ca.key}`);
+    return value;
+  }
+
   async #env(ns: string, key: string, given?: CallCampaignSpec): Promise<DialerEnv> {
     const spec = given ?? this.#spec(key);
     if (!spec) throw new Error('the campaign does not parse');
@@ -167,9 +175,11 @@ export class CampaignManager {
         'encryption key',
       ),
     );
+    // The store's CA (postgres, cloudnative-pg, external with caBundle): verify-full, as the gateways do.
+    const ca = conn.ca ? await this.#caOf(ns, conn.ca) : undefined;
     let pool = this.#pools.get(url);
     if (!pool) {
-      pool = createPool(url, { max: 4, applicationName: 'callfleet-dialer' });
+      pool = createPool(url, { max: 4, applicationName: 'callfleet-dialer', ...(ca ? { ca } : {}) });
       pool.on('error', () => {});
       this.#pools.set(url, pool);
     }

@@ -20,7 +20,16 @@ const usage = `usage: callfleet operator [options]
   --lease-namespace NS     namespace of the Lease (default $POD_NAMESPACE or default)
   --concurrency N          reconciles running at once (default 8)
   --resync SECONDS         full relist period (default 300)
-  --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5)
+  --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5, or 30
+                           with --notice-url: the poll is then only the backstop for missed notices)
+  --call-status-refresh SECONDS|off
+                           how often a VoiceAgent's status call counts and idle PodDisruptionBudget follow
+                           the calls on their own: 0 = at every change, N = at most every N seconds, off =
+                           only with the next reconcile or resync (default off with --notice-url: call
+                           churn then writes pod marks only; else 0)
+  --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0025; default off)
+  --notice-url URL         the URL gateways send notices to (rendered into them as
+                           CALLFLEET_OPERATOR_NOTICE_URL), e.g. http://callfleet-notices.callfleet-system.svc:8082/notices
   --operator-namespace NS  namespace admitted to the gateways' internal port (status, metrics)
                            by their NetworkPolicy (default $POD_NAMESPACE, else callfleet-system)
   --voiceagent-monitoring-labels K=V[,K=V...]
@@ -46,7 +55,10 @@ export async function run(args: string[]): Promise<number> {
         'lease-namespace': { type: 'string' },
         concurrency: { type: 'string', default: '8' },
         resync: { type: 'string', default: '300' },
-        'call-poll': { type: 'string', default: '5' },
+        'call-poll': { type: 'string' },
+        'notice-addr': { type: 'string' },
+        'call-status-refresh': { type: 'string' },
+        'notice-url': { type: 'string' },
         'operator-namespace': { type: 'string' },
         'voiceagent-monitoring-labels': { type: 'string', default: '' },
         'lease-name': { type: 'string', default: 'callfleet-operator' },
@@ -80,6 +92,13 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`callfleet operator: ${gatewayDefaults.error}\n`);
     return 2;
   }
+  for (const flag of ['call-poll', 'call-status-refresh'] as const) {
+    const value = values[flag];
+    if (value !== undefined && value !== 'off' && !(Number(value) >= 0)) {
+      process.stderr.write(`callfleet operator: --${flag}: "${value}" is not a number of seconds\n`);
+      return 2;
+    }
+  }
   const leaseName = String(values['lease-name']);
   if (
     !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(leaseName) ||
@@ -112,7 +131,15 @@ export async function run(args: string[]): Promise<number> {
           : undefined,
       concurrency: Number(values.concurrency),
       resyncMs: Number(values.resync) * 1000,
-      callPollIntervalMs: Number(values['call-poll']) * 1000,
+      callPollIntervalMs: Number(values['call-poll'] ?? (values['notice-url'] ? 30 : 5)) * 1000,
+      callStatusRefreshMs: callStatusRefreshMs(
+        values['call-status-refresh'] as string | undefined,
+        values['notice-url'] !== undefined,
+      ),
+      link: {
+        noticeAddr: values['notice-addr'] as string | undefined,
+        noticeUrl: values['notice-url'] as string | undefined,
+      },
       operatorNamespace:
         (typeof values['operator-namespace'] === 'string' ? values['operator-namespace'] : undefined) ??
         process.env.POD_NAMESPACE,
@@ -197,6 +224,14 @@ export async function run(args: string[]): Promise<number> {
     process.once('SIGTERM', () => void shutdown('SIGTERM'));
     process.once('SIGINT', () => void shutdown('SIGINT'));
   });
+}
+
+/** --call-status-refresh: undefined = at every change, 0 = off (with other reconciles only), else ms. */
+function callStatusRefreshMs(flag: string | undefined, notices: boolean): number | undefined {
+  const value = flag ?? (notices ? 'off' : '0');
+  if (value === 'off') return 0;
+  const ms = Number(value) * 1000;
+  return ms > 0 ? ms : undefined;
 }
 
 const LABEL_KEY =

@@ -7,6 +7,7 @@ import type { KubeRest } from '../kube/rest.ts';
 import type { OperatorMetrics } from '../metrics.ts';
 import type { Informer } from '../runtime/informer.ts';
 import type { ReconcileOutcome } from '../runtime/work-queue.ts';
+import type { Retirer } from '../scaling/retire.ts';
 import type { CallTracker } from '../tracker/call-tracker.ts';
 import type { ChildCaches } from './children.ts';
 import type { SecretIndex } from './secret-refs.ts';
@@ -29,6 +30,10 @@ export interface ReconcileContext {
   secretIndex?: SecretIndex;
   /** Live calls per gateway pod (absent when call tracking is off). */
   tracker?: CallTracker;
+  /** Asks idle pods to agree before a scale-down removes them (the operator link, ADR 0025). */
+  retirer?: Retirer;
+  /** Rendered into every gateway as CALLFLEET_OPERATOR_NOTICE_URL (operator --notice-url). */
+  noticeUrl?: string;
   /** The operator's namespace (admitted to the gateways' internal port). */
   operatorNamespace?: string;
   /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule (--voiceagent-monitoring-labels). */

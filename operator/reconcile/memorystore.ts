@@ -47,7 +47,12 @@ export async function reconcileMemoryStore(
   const parsed = parseMemoryStore(store);
   const fleet = fleetOf(ctx.voiceAgents, store.metadata?.namespace ?? '', store.metadata?.name ?? '');
   const rendered = parsed.ok
-    ? renderMemoryStore(parsed.value, { ...existingSecrets(ctx, store), fleet, product: ctx.gatewayDefaults })
+    ? renderMemoryStore(parsed.value, {
+        ...existingSecrets(ctx, store),
+        fleet,
+        product: ctx.gatewayDefaults,
+        operatorNamespace: ctx.operatorNamespace,
+      })
     : undefined;
   if (!parsed.ok || !rendered?.ok) {
     const message = !parsed.ok

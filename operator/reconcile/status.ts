@@ -42,7 +42,8 @@ export async function writeStatus(
   const progress = after?.status !== 'True' && PROGRESS_REASONS.has(after?.reason ?? '');
   if (after && !progress && (before?.status !== after.status || before?.reason !== after.reason)) {
     const warning = after.status !== 'True';
-    await events.record(object, warning ? 'Warning' : 'Normal', after.reason, after.message);
+    // Best effort and off the reconcile's path: the status above already says it.
+    void events.record(object, warning ? 'Warning' : 'Normal', after.reason, after.message);
   }
   return written;
 }

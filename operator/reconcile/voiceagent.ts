@@ -1,5 +1,5 @@
 // VoiceAgent: observe → parse → render → apply → prune → scale → status.
-import type { KubernetesObject, V1Deployment, V1Secret } from '@kubernetes/client-node';
+import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseMemoryStore, parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import {
@@ -8,9 +8,8 @@ import {
   renderVoiceAgent,
 } from '../../cdk8s/charts/index.ts';
 import { voiceAgentNames } from '../../cdk8s/charts/labels.ts';
-import { objectPath } from '../kube/resources.ts';
 import type { ReconcileOutcome } from '../runtime/work-queue.ts';
-import { decideReplicas } from '../scaling/busy-aware.ts';
+import { scaleGateways } from '../scaling/scale-gateways.ts';
 import { scheduledMinimum } from '../scaling/schedule.ts';
 import { applyChildren, pruneChildren } from './children.ts';
 import { type Condition, condition, findCondition } from './conditions.ts';
@@ -86,6 +85,7 @@ export async function reconcileVoiceAgent(
     monitoringLabels: ctx.monitoringLabels,
     streamKey: existingStreamKey(ctx, namespace, name),
     gateway: ctx.gatewayDefaults,
+    operatorNoticeUrl: ctx.noticeUrl,
   });
   if (!rendered.ok) {
     await invalid(ctx, va, `${rendered.error.path}: ${rendered.error.message}`, generation);
@@ -112,18 +112,7 @@ export async function reconcileVoiceAgent(
   const deployment = [...applied.live.values()].find((o): o is V1Deployment => o.kind === 'Deployment');
   // The autoscaler writes spec.replicas; an active schedule window raises the floor.
   const desiredReplicas = Math.max(spec.replicas, scheduledMinimum(spec.autoscaling.schedule, new Date()));
-  const scale = ctx.tracker
-    ? decideReplicas(desiredReplicas, deployment?.spec?.replicas, calls)
-    : { replicas: desiredReplicas, waiting: false };
-  if (deployment && deployment.spec?.replicas !== scale.replicas) {
-    log.info(
-      { from: deployment.spec?.replicas, to: scale.replicas, target: desiredReplicas },
-      'scaling the gateways',
-    );
-    await ctx.rest.mergePatch(`${objectPath(deployment as KubernetesObject)}/scale`, {
-      spec: { replicas: scale.replicas },
-    });
-  }
+  const scale = await scaleGateways(ctx, namespace, name, deployment, desiredReplicas, calls, log);
 
   const selector = Object.entries(deployment?.spec?.selector?.matchLabels ?? {})
     .map(([k, v]) => `${k}=${v}`)

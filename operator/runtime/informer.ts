@@ -64,6 +64,51 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     this.#streams = scoped ? (options.namespaces ?? []).map((namespace) => ({ namespace })) : [{}];
   }
 
+  /** Keys of cached objects by the uid of each owner they name: a reconcile's prune reads its own. */
+  readonly #byOwner = new Map<string, Set<string>>();
+
+  #store(key: string, object: T): void {
+    const old = this.cache.get(key);
+    if (old) this.#unindex(key, old);
+    this.cache.set(key, object);
+    for (const ref of object.metadata?.ownerReferences ?? []) {
+      let keys = this.#byOwner.get(ref.uid);
+      if (!keys) {
+        keys = new Set();
+        this.#byOwner.set(ref.uid, keys);
+      }
+      keys.add(key);
+    }
+  }
+
+  #remove(key: string): void {
+    const old = this.cache.get(key);
+    if (old) this.#unindex(key, old);
+    this.cache.delete(key);
+  }
+
+  #unindex(key: string, object: T): void {
+    for (const ref of object.metadata?.ownerReferences ?? []) {
+      const keys = this.#byOwner.get(ref.uid);
+      keys?.delete(key);
+      if (keys?.size === 0) this.#byOwner.delete(ref.uid);
+    }
+  }
+
+  /** Cached objects with an owner reference to `uid`. */
+  ownedBy(uid: string): T[] {
+    const owned: T[] = [];
+    for (const key of this.#byOwner.get(uid) ?? []) {
+      const object = this.cache.get(key);
+      if (object) owned.push(object);
+    }
+    return owned;
+  }
+
+  get kind(): string {
+    return this.#options.resource.kind;
+  }
+
   on(handler: InformerHandler<T>): void {
     this.#handlers.push(handler);
   }
@@ -81,12 +126,14 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
    * Write-through: puts the object the API server just returned into the cache, so the next reconcile
    * does not act on the state from before its own write. Older versions never replace newer ones.
    */
-  update(object: T): void {
+  update(written: T): void {
+    const transform = this.#options.transform;
+    const object = (transform ? transform(written) : written) as T;
     object.apiVersion ??= this.#options.resource.apiVersion;
     object.kind ??= this.#options.resource.kind;
     const key = objectKey(object);
     if (isOlder(object, this.cache.get(key))) return;
-    this.cache.set(key, object);
+    this.#store(key, object);
   }
 
   /** Lists once (the cache is synced when this resolves), then keeps watching in the background. */
@@ -165,7 +212,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       const key = objectKey(item);
       seen.add(key);
       const old = this.cache.get(key);
-      this.cache.set(key, item);
+      this.#store(key, item);
       if (!old) this.#emit('added', item);
       else if (old.metadata?.resourceVersion !== item.metadata?.resourceVersion)
         this.#emit('updated', item, old);
@@ -174,7 +221,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     for (const [key, old] of this.cache) {
       const inScope = stream.namespace === undefined || old.metadata?.namespace === stream.namespace;
       if (inScope && !seen.has(key)) {
-        this.cache.delete(key);
+        this.#remove(key);
         this.#emit('deleted', old);
       }
     }
@@ -229,15 +276,17 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     object.kind ??= this.#options.resource.kind;
     const key = objectKey(object);
     if (event.type === 'DELETED') {
-      this.cache.delete(key);
+      this.#remove(key);
       this.#emit('deleted', object);
       return;
     }
     const cached = this.cache.get(key);
     // A write-through already holds a newer version: this event is old news.
     if (isOlder(object, cached)) return;
+    // The echo of the operator's own write, already in the cache: nothing changed, nobody is told.
+    if (cached && cached.metadata?.resourceVersion === object.metadata?.resourceVersion) return;
     const existed = cached !== undefined;
-    this.cache.set(key, object);
+    this.#store(key, object);
     this.#emit(existed ? 'updated' : 'added', object, cached);
   }
 

@@ -18,6 +18,8 @@ export class WorkQueue {
   readonly #onDepthChange?: (depth: number) => void;
   readonly #queue: string[] = [];
   readonly #queued = new Set<string>();
+  /** Queued urgent keys: they are the first `size` entries of the queue. */
+  readonly #urgent = new Set<string>();
   readonly #running = new Set<string>();
   readonly #dirty = new Set<string>();
   readonly #failures = new Map<string, number>();
@@ -37,7 +39,8 @@ export class WorkQueue {
     return this.#queue.length;
   }
 
-  add(key: string): void {
+  /** `urgent`: ahead of every key not urgent (a waiting key moves up). */
+  add(key: string, urgent = false): void {
     if (this.#stopped) return;
     const timer = this.#timers.get(key);
     if (timer) {
@@ -48,9 +51,15 @@ export class WorkQueue {
       this.#dirty.add(key);
       return;
     }
-    if (this.#queued.has(key)) return;
+    if (this.#queued.has(key)) {
+      if (!urgent || this.#urgent.has(key)) return;
+      this.#queue.splice(this.#queue.indexOf(key), 1);
+    }
     this.#queued.add(key);
-    this.#queue.push(key);
+    if (urgent) {
+      this.#queue.splice(this.#urgent.size, 0, key);
+      this.#urgent.add(key);
+    } else this.#queue.push(key);
     this.#onDepthChange?.(this.#queue.length);
     this.#pump();
   }
@@ -78,6 +87,7 @@ export class WorkQueue {
     this.#timers.clear();
     this.#queue.length = 0;
     this.#queued.clear();
+    this.#urgent.clear();
     await this.idle();
   }
 
@@ -85,6 +95,7 @@ export class WorkQueue {
     while (this.#running.size < this.#concurrency && this.#queue.length > 0) {
       const key = this.#queue.shift() as string;
       this.#queued.delete(key);
+      this.#urgent.delete(key);
       this.#onDepthChange?.(this.#queue.length);
       this.#running.add(key);
       void this.#process(key);

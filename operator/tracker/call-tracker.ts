@@ -17,6 +17,21 @@ export type { GatewayStatus };
 interface PodState extends GatewayStatus {
   seenAt: number;
   templateHash?: string;
+  /** The last notice's (epoch, seq): older notices are ignored. */
+  noticeEpoch?: number;
+  noticeSeq?: number;
+}
+
+/** What a notice (or a retire answer) says about a pod. */
+export interface PodEdge {
+  activeCalls: number;
+  connectingCalls: number;
+  draining: boolean;
+}
+
+/** Calls on a pod for scaling and marks: live ones and ones being connected. */
+export function callsOn(state: Pick<GatewayStatus, 'activeCalls' | 'connectingCalls'>): number {
+  return state.activeCalls + (state.connectingCalls ?? 0);
 }
 
 export interface CallCounts {
@@ -46,21 +61,46 @@ export interface CallTrackerOptions {
   intervalMs?: number;
   concurrency?: number;
   timeoutMs?: number;
-  /** Called with `namespace/name` of a VoiceAgent whose summary changed. */
-  onChange(voiceAgentKey: string): void;
+  /**
+   * Called with `namespace/name` of a VoiceAgent whose summary changed; `urgent` when a decision waits
+   * on it (a scale-down waiting for idle pods, pods on a cordoned node), not only the status's counts.
+   */
+  onChange(voiceAgentKey: string, urgent: boolean): void;
   onPoll?(result: 'ok' | 'error'): void;
+  /** A pod's marks were written (metrics, the scale benchmark's latency probe). */
+  onMark?(pod: V1Pod): void;
 }
 
 export class CallTracker {
-  readonly #options: Required<Omit<CallTrackerOptions, 'nodes' | 'onPoll'>> & CallTrackerOptions;
+  readonly #options: Required<Omit<CallTrackerOptions, 'nodes' | 'onPoll' | 'onMark'>> & CallTrackerOptions;
   readonly #states = new Map<string, PodState>();
   readonly #summaries = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
 
+  /** Pod keys per fleet (`namespace/voiceagent`): a summary reads its fleet, not every pod. */
+  readonly #byFleet = new Map<string, Set<string>>();
+
   constructor(options: CallTrackerOptions) {
     this.#options = { intervalMs: 5000, concurrency: 16, timeoutMs: 2000, ...options };
+    const index = (event: string, pod: V1Pod) => {
+      const fleet = `${pod.metadata?.namespace}/${pod.metadata?.labels?.[VOICEAGENT_LABEL]}`;
+      const key = objectKey(pod);
+      let keys = this.#byFleet.get(fleet);
+      if (event === 'deleted') {
+        keys?.delete(key);
+        if (keys?.size === 0) this.#byFleet.delete(fleet);
+        return;
+      }
+      if (!keys) {
+        keys = new Set();
+        this.#byFleet.set(fleet, keys);
+      }
+      keys.add(key);
+    };
+    for (const pod of options.pods.cache.values()) index('added', pod);
+    options.pods.on(index);
   }
 
   get intervalMs(): number {
@@ -105,7 +145,7 @@ export class CallTracker {
       // A pod that is not running yet carries no call: removing it is always safe.
       else if (!pod.status?.podIP || pod.status.phase !== 'Running') summary.idlePods++;
       else if (!current) summary.fresh = false;
-      else if (current.activeCalls > 0) summary.busyReplicas++;
+      else if (callsOn(current) > 0) summary.busyReplicas++;
       else {
         summary.idlePods++;
         if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
@@ -173,34 +213,108 @@ export class CallTracker {
         .map((p) => `${p.metadata?.namespace}/${p.metadata?.labels?.[VOICEAGENT_LABEL]}`),
     );
     for (const key of new Set([...fleets, ...this.#summaries.keys()])) {
-      const [namespace = '', name = ''] = key.split('/');
-      const { fresh: _fresh, ...counts } = this.summary(namespace, name);
-      const fingerprint = JSON.stringify(counts);
-      if (this.#summaries.get(key) !== fingerprint) {
-        this.#summaries.set(key, fingerprint);
-        this.#options.onChange(key);
-      }
+      this.#summaryChanged(key);
       if (!fleets.has(key)) this.#summaries.delete(key);
     }
   }
 
   #fleet(namespace: string, voiceAgent: string): V1Pod[] {
-    return this.#options.pods.list(
-      (p) => p.metadata?.namespace === namespace && p.metadata?.labels?.[VOICEAGENT_LABEL] === voiceAgent,
-    );
+    const pods: V1Pod[] = [];
+    for (const key of this.#byFleet.get(`${namespace}/${voiceAgent}`) ?? []) {
+      const pod = this.#options.pods.get(key);
+      if (pod) pods.push(pod);
+    }
+    return pods;
+  }
+
+  /** The fleet's pods (for the scale-down's choice of which idle pods to retire). */
+  fleet(namespace: string, voiceAgent: string): V1Pod[] {
+    return this.#fleet(namespace, voiceAgent);
   }
 
   async #pollPod(pod: V1Pod): Promise<void> {
+    const askedAt = Date.now();
     const status = await this.#fetchStatus(pod);
     this.#options.onPoll?.(status ? 'ok' : 'error');
+    const key = objectKey(pod);
+    const previous = this.#states.get(key);
+    // A notice that arrived while this poll was under way is newer than the poll's answer.
+    if (previous && previous.seenAt > askedAt) return;
     if (status) {
-      this.#states.set(objectKey(pod), {
+      this.#states.set(key, {
         ...status,
         seenAt: Date.now(),
         templateHash: pod.metadata?.labels?.['pod-template-hash'],
+        noticeEpoch: previous?.noticeEpoch,
+        noticeSeq: previous?.noticeSeq,
       });
     }
-    await this.#mark(pod, status?.activeCalls);
+    await this.#mark(
+      this.#options.pods.get(key) ?? pod,
+      status ? callsOn(status) : undefined,
+      status?.draining,
+    );
+  }
+
+  /** The tracked state of one pod (undefined: never heard from, or gone). */
+  state(podKey: string): (GatewayStatus & { seenAt: number }) | undefined {
+    return this.#states.get(podKey);
+  }
+
+  /**
+   * An edge the pod itself reported (a verified notice, or its answer to a retire request): the state
+   * is replaced at once, the pod's marks follow within one API write, and its fleet is reconciled when
+   * its summary changed. Notices older than the last one applied (epoch, seq) change nothing.
+   */
+  async applyEdge(podKey: string, edge: PodEdge, order?: { epoch: number; seq: number }): Promise<boolean> {
+    const pod = this.#options.pods.get(podKey);
+    if (!pod) return false;
+    const previous = this.#states.get(podKey);
+    if (order && previous?.noticeEpoch !== undefined) {
+      const older =
+        order.epoch < previous.noticeEpoch ||
+        (order.epoch === previous.noticeEpoch && order.seq <= (previous.noticeSeq ?? 0));
+      if (older) return false;
+    }
+    this.#states.set(podKey, {
+      capacity: previous?.capacity ?? 0,
+      callsTotal: previous?.callsTotal ?? 0,
+      callsFailed: previous?.callsFailed ?? 0,
+      ...edge,
+      seenAt: Date.now(),
+      templateHash: pod.metadata?.labels?.['pod-template-hash'],
+      noticeEpoch: order?.epoch ?? previous?.noticeEpoch,
+      noticeSeq: order?.seq ?? previous?.noticeSeq,
+    });
+    await this.#mark(pod, callsOn(edge), edge.draining);
+    this.#summaryChanged(`${pod.metadata?.namespace}/${pod.metadata?.labels?.[VOICEAGENT_LABEL]}`);
+    return true;
+  }
+
+  /** Reports a fleet whose summary changed since it was last reported. */
+  #summaryChanged(key: string): void {
+    const [namespace = '', name = ''] = key.split('/');
+    const { fresh: _fresh, ...counts } = this.summary(namespace, name);
+    const fingerprint = JSON.stringify(counts);
+    if (this.#summaries.get(key) === fingerprint) return;
+    this.#summaries.set(key, fingerprint);
+    this.#options.onChange(key, this.#waiting.has(key) || this.#onCordonedNode(namespace, name));
+  }
+
+  /** Fleets whose scale-down waits for idle pods: their edges wake the reconcile at once. */
+  readonly #waiting = new Set<string>();
+
+  setWaiting(namespace: string, voiceAgent: string, waiting: boolean): void {
+    if (waiting) this.#waiting.add(`${namespace}/${voiceAgent}`);
+    else this.#waiting.delete(`${namespace}/${voiceAgent}`);
+  }
+
+  #onCordonedNode(namespace: string, voiceAgent: string): boolean {
+    const nodes = this.#options.nodes;
+    if (!nodes) return false;
+    return this.#fleet(namespace, voiceAgent).some(
+      (p) => p.spec?.nodeName !== undefined && nodes.get(p.spec.nodeName)?.spec?.unschedulable === true,
+    );
   }
 
   /** A node was cordoned or uncordoned: its pods' marks follow at once, not at the next poll. */
@@ -210,10 +324,10 @@ export class CallTracker {
     await forEachLimited(pods, this.#options.concurrency, (pod) => this.#pollPod(pod));
   }
 
-  async #mark(pod: V1Pod, activeCalls: number | undefined): Promise<void> {
+  async #mark(pod: V1Pod, activeCalls: number | undefined, draining = false): Promise<void> {
     if (pod.metadata?.deletionTimestamp) return;
     const node = pod.spec?.nodeName ? this.#options.nodes?.get(pod.spec.nodeName) : undefined;
-    const patch = marksPatch(pod, desiredMarks(activeCalls, node?.spec?.unschedulable === true));
+    const patch = marksPatch(pod, desiredMarks(activeCalls, node?.spec?.unschedulable === true, draining));
     if (!patch) return;
     this.#options.log.debug(
       { pod: objectKey(pod), activeCalls, labels: patch.metadata.labels },
@@ -225,18 +339,14 @@ export class CallTracker {
         patch,
       );
       this.#options.pods.update(marked);
+      this.#options.onMark?.(marked);
     } catch (error) {
       this.#options.log.warn({ pod: objectKey(pod), err: String(error) }, 'could not mark pod');
     }
   }
 
   async #fetchStatus(pod: V1Pod): Promise<GatewayStatus | undefined> {
-    // The internal door (rule 10); a pod rendered before it existed serves /status on its http port.
-    const container = pod.spec?.containers?.[0];
-    const port =
-      container?.ports?.find((p) => p.name === INTERNAL_PORT_NAME)?.containerPort ??
-      container?.ports?.find((p) => p.name === 'http')?.containerPort ??
-      INTERNAL_PORT;
+    const port = internalPortOf(pod);
     try {
       const res = await fetch(`http://${pod.status?.podIP}:${port}/status`, {
         signal: AbortSignal.timeout(this.#options.timeoutMs),
@@ -247,4 +357,14 @@ export class CallTracker {
       return undefined;
     }
   }
+}
+
+/** The internal door (rule 10); a pod rendered before it existed serves /status on its http port. */
+export function internalPortOf(pod: V1Pod): number {
+  const container = pod.spec?.containers?.[0];
+  return (
+    container?.ports?.find((p) => p.name === INTERNAL_PORT_NAME)?.containerPort ??
+    container?.ports?.find((p) => p.name === 'http')?.containerPort ??
+    INTERNAL_PORT
+  );
 }

@@ -14,7 +14,15 @@ export interface PodMarks {
 }
 
 /** The marks for a pod; without a call count (its /status did not answer) only the serving label. */
-export function desiredMarks(activeCalls: number | undefined, nodeCordoned: boolean): PodMarks {
+/** Deletion cost of an idle pod that agreed to be removed (retired): below every other pod's, so the
+ * ReplicaSet removes exactly the pods that agreed. */
+export const RETIRED_DELETION_COST = '-1';
+
+export function desiredMarks(
+  activeCalls: number | undefined,
+  nodeCordoned: boolean,
+  draining = false,
+): PodMarks {
   // A pod on a cordoned node takes no new calls, so it goes idle and the drain can evict it.
   const serving = { [SERVING_LABEL]: String(!nodeCordoned) };
   if (activeCalls === undefined) return { labels: serving, annotations: {} };
@@ -24,7 +32,7 @@ export function desiredMarks(activeCalls: number | undefined, nodeCordoned: bool
   return {
     labels: { [BUSY_LABEL]: String(busy), ...serving },
     annotations: {
-      [DELETION_COST]: String(activeCalls),
+      [DELETION_COST]: !busy && draining ? RETIRED_DELETION_COST : String(activeCalls),
       [SAFE_TO_EVICT]: String(!busy),
       [DO_NOT_DISRUPT]: busy ? 'true' : null,
     },

@@ -145,7 +145,7 @@ export async function pathConfusion(t: Target, full = false): Promise<AttackResu
   };
 }
 
-/** /status, /metrics and the data-rights API on the public door: held when all answer 404. */
+/** /status, /metrics, /retire and the data-rights API on the public door: held when all answer 404. */
 export async function internalOnPublic(t: Target): Promise<AttackResult> {
   const probes: [string, string][] = [
     ['GET', '/status'],
@@ -153,6 +153,7 @@ export async function internalOnPublic(t: Target): Promise<AttackResult> {
     ['GET', '/memory/audit'],
     ['POST', '/memory/export'],
     ['POST', '/memory/forget'],
+    ['POST', '/retire'],
   ];
   const answers = [];
   for (const [method, path] of probes) {

@@ -21,6 +21,10 @@ export interface ClusterOptions {
   detached?: boolean;
   /** Parent directory for the cluster's temp dir. */
   baseDir?: string;
+  /** Pods each fake node takes (default 110, the kubelet's). */
+  podsPerNode?: number;
+  /** Client QPS of kube-controller-manager and kube-scheduler (default theirs: 20 and 50); scale tests raise it. */
+  controllerQps?: number;
 }
 
 export interface KubectlResult {
@@ -90,12 +94,14 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     start('kube-apiserver', toolPath('kubernetes', 'kube-apiserver'), apiserverArgs);
     await waitForReadyz(server, pki);
     if (options.controllers) {
-      start(
-        'kube-controller-manager',
-        toolPath('kubernetes', 'kube-controller-manager'),
-        controllerManagerArgs(kubeconfigPath, ports, pki),
-      );
-      start('kube-scheduler', toolPath('kubernetes', 'kube-scheduler'), schedulerArgs(kubeconfigPath, ports));
+      start('kube-controller-manager', toolPath('kubernetes', 'kube-controller-manager'), [
+        ...controllerManagerArgs(kubeconfigPath, ports, pki),
+        ...qpsArgs(options.controllerQps),
+      ]);
+      start('kube-scheduler', toolPath('kubernetes', 'kube-scheduler'), [
+        ...schedulerArgs(kubeconfigPath, ports),
+        ...qpsArgs(options.controllerQps),
+      ]);
       start('kwok', toolPath('kwok'), kwokArgs(kubeconfigPath, ports));
       start('pv-provisioner', process.execPath, [
         new URL('./pv-provisioner.ts', import.meta.url).pathname,
@@ -115,7 +121,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const env = { KUBECONFIG: kubeconfigPath };
 
   if (options.controllers) {
-    await createFakeNodes(kc, options.nodes ?? 2);
+    await createFakeNodes(kc, options.nodes ?? 2, undefined, options.podsPerNode);
     await waitFor('the default ServiceAccount', async () => {
       const sa = await kc
         .makeApiClient(CoreV1Api)
@@ -178,6 +184,10 @@ function kubeApiserverArgs(dir: string, ports: Ports, pki: Pki): string[] {
   ];
 }
 
+function qpsArgs(qps: number | undefined): string[] {
+  return qps ? [`--kube-api-qps=${qps}`, `--kube-api-burst=${qps * 2}`] : [];
+}
+
 function controllerManagerArgs(kubeconfigPath: string, ports: Ports, pki: Pki): string[] {
   return [
     `--kubeconfig=${kubeconfigPath}`,
@@ -220,7 +230,9 @@ function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
     `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
     // Fake pods and nodes get loopback addresses: anything that dials them (the operator's call tracker
     // polls every gateway pod) is refused locally instead of sending packets off this machine.
-    '--cidr=127.100.0.1/16',
+    // A /16 of its own per cluster (127.100–199.x.y): concurrent clusters' pods never share an address,
+    // so a simulator serving one cluster's pod IPs (test/simulator/gateway-fleet.ts) never collides.
+    `--cidr=127.${100 + Math.floor(Math.random() * 100)}.0.1/16`,
     '--node-ip=127.99.0.1',
     `--server-address=127.0.0.1:${ports.kwok}`,
     // Heartbeats through node Leases keep the fake nodes Ready (status patches alone arrive too seldom).
@@ -228,11 +240,20 @@ function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
   ];
 }
 
+function nodeResources(pods: number): Record<string, string> {
+  return {
+    cpu: String(Math.max(32, Math.ceil(pods / 3))),
+    memory: `${Math.max(256, Math.ceil(pods / 3))}Gi`,
+    pods: String(pods),
+  };
+}
+
 /** Nodes that kwok keeps Ready; zones alternate so topology spread has something to spread over. */
 export async function createFakeNodes(
   kc: KubeConfig,
   count: number,
   prefix = 'kwok-node',
+  podsPerNode = 110,
 ): Promise<string[]> {
   const core = kc.makeApiClient(CoreV1Api);
   const names: string[] = [];
@@ -255,8 +276,9 @@ export async function createFakeNodes(
           },
         },
         status: {
-          allocatable: { cpu: '32', memory: '256Gi', pods: '110' },
-          capacity: { cpu: '32', memory: '256Gi', pods: '110' },
+          // Room for podsPerNode gateway pods (250m CPU, 256Mi each), and never less than before.
+          allocatable: nodeResources(podsPerNode),
+          capacity: nodeResources(podsPerNode),
         },
       },
     });

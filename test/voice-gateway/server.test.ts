@@ -30,6 +30,7 @@ describe('gateway HTTP surface', () => {
       draining: false,
       callsTotal: 0,
       callsFailed: 0,
+      connectingCalls: 0,
     });
     assert.equal((await fetch(`${g.url}/elevenlabs/post-call`, { method: 'POST', body: '{}' })).status, 404);
   });

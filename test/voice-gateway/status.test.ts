@@ -5,7 +5,14 @@ import { test } from 'node:test';
 import { parseGatewayStatus } from '../../voice-gateway/status.ts';
 
 test('a full document parses as written', () => {
-  const doc = { activeCalls: 3, capacity: 20, draining: false, callsTotal: 41, callsFailed: 2 };
+  const doc = {
+    activeCalls: 3,
+    capacity: 20,
+    draining: false,
+    callsTotal: 41,
+    callsFailed: 2,
+    connectingCalls: 1,
+  };
   assert.deepEqual(parseGatewayStatus(JSON.parse(JSON.stringify(doc))), doc);
 });
 
@@ -16,6 +23,7 @@ test('a gateway of an older version (no call counters) still reports its calls',
     draining: true,
     callsTotal: 0,
     callsFailed: 0,
+    connectingCalls: 0,
   });
 });
 

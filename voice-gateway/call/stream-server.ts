@@ -45,6 +45,8 @@ export interface StreamServerOptions {
   whisperUrl?: ((summary: string) => string) | undefined;
   /** A call ended (its session closed). */
   onCallEnded(): void;
+  /** A stream's credential was accepted: the call is live (the operator link's busy edge). */
+  onCallStarted?(callSid: string): void;
 }
 
 /** Streams a pod takes beyond its call capacity: resumed calls of a hand-off, webhook races. */
@@ -148,6 +150,7 @@ export class StreamServer {
         onStart: (s) => {
           this.#pending.delete(s.pathCallSid);
           this.#calls++;
+          o.onCallStarted?.(s.pathCallSid);
         },
         onEnd: (s) => {
           this.sessions.delete(s);

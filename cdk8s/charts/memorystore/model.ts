@@ -35,6 +35,8 @@ export interface MemoryStoreRenderContext {
   randomBytes?: (size: number) => Uint8Array;
   /** The clock of certificate validity (tests pass a fixed one). */
   now?: () => Date;
+  /** The operator's namespace: admitted to the database (probes, campaign dialers). */
+  operatorNamespace?: string;
   /** The product image the backup CronJob runs (the operator passes its gateway defaults). */
   product?: { image?: string; imagePullPolicy?: string; imagePullSecrets?: string[] };
 }

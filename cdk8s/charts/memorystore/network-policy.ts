@@ -1,8 +1,10 @@
 // postgres: only pods labelled callfleet.io/memorystore=<name> (gateways of VoiceAgents that reference
 // this store, and the backup job) reach PostgreSQL. external: an egress-only policy that lets those
 // pods reach the database port (the host is in the user's Secret, so the destination is any address).
+
 import { ApiObject, type Chart } from 'cdk8s';
 import { MEMORYSTORE_LABEL } from '../labels.ts';
+import { DEFAULT_OPERATOR_NAMESPACE } from '../voiceagent/model.ts';
 import { type MemoryStoreModel, POSTGRES_PORT } from './model.ts';
 
 const clients = (m: MemoryStoreModel) => ({ matchLabels: { [MEMORYSTORE_LABEL]: m.owner.name } });
@@ -15,7 +17,22 @@ export function addPostgresNetworkPolicy(chart: Chart, m: MemoryStoreModel): voi
     spec: {
       podSelector: { matchLabels: m.selector },
       policyTypes: ['Ingress'],
-      ingress: [{ from: [{ podSelector: clients(m) }], ports: [{ protocol: 'TCP', port: POSTGRES_PORT }] }],
+      ingress: [
+        {
+          // The store's clients, and the operator (database probes, CallCampaign dialers).
+          from: [
+            { podSelector: clients(m) },
+            {
+              namespaceSelector: {
+                matchLabels: {
+                  'kubernetes.io/metadata.name': m.ctx.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
+                },
+              },
+            },
+          ],
+          ports: [{ protocol: 'TCP', port: POSTGRES_PORT }],
+        },
+      ],
     },
   });
 }

@@ -117,6 +117,10 @@ export function addDeployment(
       POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
       // Young-generation cap (voice-gateway/node-options.ts): memory per call, ADR 0024.
       NODE_OPTIONS: kplus.EnvValue.fromValue(GATEWAY_NODE_OPTIONS),
+      // The operator link (ADR 0025): busy/idle/draining edges reach the operator at once.
+      ...(m.ctx.operatorNoticeUrl
+        ? { CALLFLEET_OPERATOR_NOTICE_URL: kplus.EnvValue.fromValue(m.ctx.operatorNoticeUrl) }
+        : {}),
     },
     startup: kplus.Probe.fromHttpGet('/health', {
       ...probe,

@@ -81,6 +81,8 @@ export interface VoiceAgentRenderContext {
    * The Secret is create-only: absent, a fresh key is generated; present, the operator never rewrites it.
    */
   streamKey?: string;
+  /** Where gateways send their busy/idle/draining notices (operator --notice-url; unset: none). */
+  operatorNoticeUrl?: string;
   /** The only source of randomness of a render (tests pass a fixed one). */
   randomBytes?: (size: number) => Uint8Array;
 }

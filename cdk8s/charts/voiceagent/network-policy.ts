@@ -71,6 +71,12 @@ export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
       egress.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [tcp(POSTGRES_PORT)] });
     }
   }
+  // The operator link (ADR 0025): busy/idle notices to the operator's namespace on its notice port.
+  if (m.ctx.operatorNoticeUrl) {
+    const url = new URL(m.ctx.operatorNoticeUrl);
+    const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
+    egress.push({ to: [namespacePeer(m.operatorNamespace)], ports: [tcp(port)] });
+  }
   // The spec's extra rules (e.g. an HTTP(S) proxy port), after the operator's own.
   egress.push(...(m.spec.networkPolicy?.extraEgress ?? []));
   new ApiObject(chart, 'networkpolicy', {

@@ -100,3 +100,29 @@ test('requeueAfter brings the key back after the delay; an add meanwhile runs it
   await queue.stop();
   await q2.stop();
 });
+
+test('urgent keys go ahead of the backlog (a waiting key moves up), in the order they became urgent', async () => {
+  const runs: string[] = [];
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  const queue = new WorkQueue(
+    async (key) => {
+      runs.push(key);
+      if (key === 'block') await gate;
+      return undefined;
+    },
+    { concurrency: 1 },
+  );
+  queue.add('block');
+  for (const key of ['a', 'b', 'c', 'd']) queue.add(key);
+  queue.add('c', true);
+  queue.add('e', true);
+  queue.add('c', true);
+  assert.equal(queue.depth, 5);
+  release();
+  await queue.idle();
+  assert.deepEqual(runs, ['block', 'c', 'e', 'a', 'b', 'd']);
+  await queue.stop();
+});

@@ -1,0 +1,42 @@
+// Lowers or raises a VoiceAgent's gateway Deployment: up at once; down only by idle pods, and (with the
+// operator link) only by the pods that agreed to be removed (retire.ts).
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { objectPath } from '../kube/resources.ts';
+import type { ReconcileContext } from '../reconcile/context.ts';
+import type { FleetSummary } from '../tracker/call-tracker.ts';
+import { decideReplicas, type ScaleDecision } from './busy-aware.ts';
+
+export async function scaleGateways(
+  ctx: ReconcileContext,
+  namespace: string,
+  name: string,
+  deployment: V1Deployment | undefined,
+  target: number,
+  calls: FleetSummary | undefined,
+  log: Logger,
+): Promise<ScaleDecision> {
+  const current = deployment?.spec?.replicas;
+  const scale = ctx.tracker ? decideReplicas(target, current, calls) : { replicas: target, waiting: false };
+  if (ctx.tracker && ctx.retirer && current !== undefined && scale.replicas < current) {
+    const removable = current - scale.replicas;
+    // Pods not running yet carry no call: the ReplicaSet removes those first, no need to ask.
+    const notRunning = ctx.tracker
+      .fleet(namespace, name)
+      .filter(
+        (p) => !p.metadata?.deletionTimestamp && (!p.status?.podIP || p.status.phase !== 'Running'),
+      ).length;
+    const retired = await ctx.retirer.retire(namespace, name, Math.max(0, removable - notRunning));
+    const replicas = current - Math.min(removable, Math.min(removable, notRunning) + retired);
+    scale.replicas = replicas;
+    scale.waiting = replicas > target;
+  }
+  ctx.tracker?.setWaiting(namespace, name, scale.waiting);
+  if (deployment && deployment.spec?.replicas !== scale.replicas) {
+    log.info({ from: deployment.spec?.replicas, to: scale.replicas, target }, 'scaling the gateways');
+    await ctx.rest.mergePatch(`${objectPath(deployment as KubernetesObject)}/scale`, {
+      spec: { replicas: scale.replicas },
+    });
+  }
+  return scale;
+}

@@ -1,0 +1,396 @@
+// Scale benchmark (issue 24): N VoiceAgents carrying N×P gateway pods (kwok pods, their internal doors
+// and notices served by one simulator process: test/simulator/gateway-fleet.ts), against a raw client
+// applying the same objects in the same run; then live-call churn at a given arrival rate.
+// Reports: time for all VoiceAgents Ready vs the raw client's Deployments available; API writes per
+// minute in steady state beyond the pod marks; busy-mark latency p50/p99 from call start to label;
+// operator CPU (share of one core) under churn; operator peak RSS vs the JSON size of what it caches.
+// Prints JSON and writes bench-results/operator-scale-<pods>.json.
+//   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
+//     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
+import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
+import { KubeRest } from '../../operator/kube/rest.ts';
+import { normalizeForApply } from '../../operator/reconcile/compare.ts';
+import { GatewayFleet, type SimPod } from '../simulator/gateway-fleet.ts';
+import { startCluster } from '../support/cluster.ts';
+import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
+import { startOperator, sumMetric } from '../support/operator.ts';
+import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/processes.ts';
+
+const { values } = parseArgs({
+  options: {
+    voiceagents: { type: 'string', default: '1000' },
+    pods: { type: 'string', default: '10' },
+    'call-rate': { type: 'string', default: '20' },
+    'call-seconds': { type: 'string', default: '90' },
+    'churn-seconds': { type: 'string', default: '120' },
+    concurrency: { type: 'string', default: '8' },
+    timeout: { type: 'string', default: '3600' },
+    'skip-raw': { type: 'boolean', default: false },
+    // Keep the raw namespace (and its pods) through the operator phase instead of deleting it first:
+    // faster at 10,000 pods (the deletion takes minutes), and only harder for the operator.
+    'keep-raw': { type: 'boolean', default: false },
+  },
+});
+const COUNT = Number(values.voiceagents);
+const PODS = Number(values.pods);
+const TOTAL_PODS = COUNT * PODS;
+const CALL_RATE = Number(values['call-rate']);
+const CALL_SECONDS = Number(values['call-seconds']);
+const CHURN_MS = Number(values['churn-seconds']) * 1000;
+const CONCURRENCY = Number(values.concurrency);
+const TIMEOUT_MS = Number(values.timeout) * 1000;
+const root = new URL('../../', import.meta.url).pathname;
+const log = (message: string) => process.stderr.write(`[bench:operator-scale] ${message}\n`);
+const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
+const mb = (bytes: number) => round(bytes / 1024 / 1024, 1);
+
+type VA = KubernetesObject & { spec: Record<string, unknown> };
+interface Listed<T> {
+  items: T[];
+}
+type Deploy = KubernetesObject & {
+  metadata: { generation?: number };
+  spec?: { replicas?: number };
+  status?: { observedGeneration?: number; availableReplicas?: number };
+};
+type VAStatus = KubernetesObject & {
+  status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+};
+
+function voiceAgent(name: string, namespace: string): VA {
+  const example = parse(readFileSync(`${root}examples/voiceagent-echo.yaml`, 'utf8')) as VA;
+  return {
+    apiVersion: example.apiVersion,
+    kind: example.kind,
+    metadata: { name, namespace },
+    spec: { ...example.spec, replicas: PODS, autoscaling: { minReplicas: PODS, maxReplicas: PODS * 2 } },
+  };
+}
+const names = Array.from({ length: COUNT }, (_, i) => `agent-${String(i).padStart(4, '0')}`);
+
+async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
+}
+
+/** Polls `count()` every 2 s until it reaches `target`: ms since t0 for the first, half and all. */
+async function until(what: string, t0: number, target: number, count: () => Promise<number>) {
+  let firstMs = -1;
+  let halfMs = -1;
+  let last = 0;
+  while (performance.now() - t0 < TIMEOUT_MS) {
+    last = await count().catch(() => last);
+    const now = performance.now() - t0;
+    if (last > 0 && firstMs < 0) firstMs = now;
+    if (last >= target / 2 && halfMs < 0) halfMs = now;
+    if (last >= target) return { allMs: round(now, 0), firstMs: round(firstMs, 0), halfMs: round(halfMs, 0) };
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  throw new Error(`${what}: only ${last}/${target} after ${TIMEOUT_MS / 1000}s`);
+}
+
+function procStatus(pid: number | undefined) {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return { peakRssMb: round(kb('VmHWM') / 1024, 1), rssMb: round(kb('VmRSS') / 1024, 1) };
+}
+
+/** user+system CPU seconds of a process so far. */
+function cpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return -1;
+  return round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number, 1);
+}
+
+async function metricsText(url: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(url, { headers: { connection: 'close' } })).text();
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((r) => setTimeout(r, 300 * attempt));
+    }
+  }
+}
+
+const deploymentAvailable = (d: Deploy) =>
+  (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 1) &&
+  (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? PODS);
+const voiceAgentReady = (va: VAStatus) =>
+  va.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true &&
+  va.status?.observedGeneration === va.metadata?.generation;
+
+const nodes = Math.max(2, Math.ceil((2 * TOTAL_PODS) / 1000) + 1);
+log(`${COUNT} VoiceAgents × ${PODS} pods = ${TOTAL_PODS} pods on ${nodes} kwok nodes`);
+const cluster = await startCluster({ controllers: true, nodes, podsPerNode: 1000, controllerQps: 200 });
+const result: Record<string, unknown> = {
+  benchmark: 'operator-scale',
+  node: process.version,
+  cpus: cpus().length,
+  voiceAgents: COUNT,
+  podsPerVoiceAgent: PODS,
+  pods: TOTAL_PODS,
+  concurrency: CONCURRENCY,
+  rawKeptDuringOperatorPhase: values['keep-raw'] === true,
+};
+try {
+  await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
+  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  const rest = new KubeRest(cluster.kc, { timeoutMs: 120_000 });
+
+  // (a) raw baseline: the CRs, then exactly the children the operator renders, applied by a plain client.
+  if (!values['skip-raw']) {
+    const rawNs = 'bench-raw';
+    await kubectlOk(cluster, ['create', 'namespace', rawNs]);
+    let rawWrites = 0;
+    const t0 = performance.now();
+    const crs = new Map<string, VA>();
+    await pool(names, CONCURRENCY, async (name) => {
+      crs.set(name, await rest.apply(voiceAgent(name, rawNs), 'callfleet-bench'));
+      rawWrites++;
+    });
+    const children: KubernetesObject[] = [];
+    for (const name of names) {
+      const parsed = parseVoiceAgent(crs.get(name));
+      if (!parsed.ok) throw new Error(`${name}: ${JSON.stringify(parsed.issues)}`);
+      const rendered = renderVoiceAgent(parsed.value, {});
+      if (!rendered.ok) throw new Error(`${name}: ${rendered.error.message}`);
+      // The operator sets the Deployment's replicas through the scale subresource (the rendered one has
+      // none): the raw client writes them in the object, so both run the same pods.
+      children.push(
+        ...rendered.objects
+          .map(normalizeForApply)
+          .map((o) => (o.kind === 'Deployment' ? { ...o, spec: { ...(o as VA).spec, replicas: PODS } } : o)),
+      );
+    }
+    await pool(children, CONCURRENCY, async (object) => {
+      await rest.apply(object, 'callfleet-bench');
+      rawWrites++;
+    });
+    const applyMs = performance.now() - t0;
+    log(`raw: ${rawWrites} objects applied in ${round(applyMs, 0)} ms`);
+    const ready = await until('raw Deployments available', t0, COUNT, async () => {
+      const list = await rest.get<Listed<Deploy>>(`/apis/apps/v1/namespaces/${rawNs}/deployments`);
+      return list.items.filter(deploymentAvailable).length;
+    });
+    log(`raw: all Deployments available after ${ready.allMs} ms`);
+    result.raw = {
+      objects: rawWrites,
+      applyMs: round(applyMs, 0),
+      allAvailableMs: ready.allMs,
+      firstAvailableMs: ready.firstMs,
+      halfAvailableMs: ready.halfMs,
+    };
+    if (!values['keep-raw']) {
+      const deleteT0 = performance.now();
+      await kubectlOk(cluster, ['delete', 'namespace', rawNs, '--wait=true', '--timeout=1800s']);
+      log(`raw namespace deleted in ${round(performance.now() - deleteT0, 0)} ms`);
+    }
+  }
+
+  // (b) the operator, with the operator link; the simulator serves every pod's internal door.
+  const opNs = 'bench-operator';
+  await createNamespace(cluster, opNs);
+  const noticePort = await freePort();
+  const operator = await startOperator(cluster, [
+    `--namespace=${opNs}`,
+    `--concurrency=${CONCURRENCY}`,
+    `--notice-addr=127.0.0.1:${noticePort}`,
+    `--notice-url=http://127.0.0.1:${noticePort}/notices`,
+    '--call-poll=60',
+  ]);
+  const latencies = { busy: [] as number[], idle: [] as number[] };
+  let measuring = false;
+  const fleet = new GatewayFleet({
+    kc: cluster.kc,
+    namespaces: [opNs],
+    noticeUrl: `http://127.0.0.1:${noticePort}/notices`,
+    onLatency: (edge, ms) => {
+      if (measuring) latencies[edge].push(ms);
+    },
+  });
+  try {
+    await waitFor('operator caches synced', async () => {
+      const res = await fetch(operator.metricsUrl.replace('/metrics', '/readyz'));
+      return res.ok && (await operator.metric('callfleet_operator_leader')) === 1;
+    });
+    await new Promise((r) => setTimeout(r, 2000));
+    const pid = operator.process.child.pid;
+    const idle = procStatus(pid);
+    await fleet.start();
+
+    const t0 = performance.now();
+    await pool(names, 32, async (name) => {
+      await rest.create(`/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`, voiceAgent(name, opNs));
+    });
+    const createMs = performance.now() - t0;
+    log(`operator: ${COUNT} VoiceAgents created in ${round(createMs, 0)} ms`);
+    const ready = await until('VoiceAgents Ready', t0, COUNT, async () => {
+      const list = await rest.get<Listed<VAStatus>>(
+        `/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`,
+      );
+      return list.items.filter(voiceAgentReady).length;
+    });
+    log(`operator: all VoiceAgents Ready after ${ready.allMs} ms`);
+    const atReady = procStatus(pid);
+    await waitFor(
+      `simulator serving ${TOTAL_PODS} pods`,
+      async () => fleet.serving().length >= TOTAL_PODS,
+      600_000,
+      1000,
+    );
+    // Let the backstop poll see every pod once, and trailing status writes finish.
+    await new Promise((r) => setTimeout(r, 20_000));
+
+    // (c) churn: calls arrive (Poisson, CALL_RATE/s over the fleet) and last ~CALL_SECONDS (exponential).
+    const before = await metricsText(operator.metricsUrl);
+    const cpuBefore = cpuSeconds(pid);
+    const churnT0 = performance.now();
+    measuring = true;
+    let placed = 0;
+    let refused = 0;
+    const timers = new Set<NodeJS.Timeout>();
+    const pods = fleet.serving();
+    await new Promise<void>((resolve) => {
+      const arrive = () => {
+        if (performance.now() - churnT0 >= CHURN_MS) return resolve();
+        const pod = pods[Math.floor(Math.random() * pods.length)] as SimPod;
+        if (fleet.accepts(pod)) {
+          fleet.startCall(pod, `CA${placed.toString(16).padStart(32, '0')}`);
+          placed++;
+          const duration = Math.min(-Math.log(1 - Math.random()) * CALL_SECONDS * 1000, CALL_SECONDS * 5000);
+          const timer = setTimeout(() => {
+            timers.delete(timer);
+            fleet.endCall(pod);
+          }, duration);
+          timers.add(timer);
+        } else refused++;
+        setTimeout(arrive, -Math.log(1 - Math.random()) * (1000 / CALL_RATE));
+      };
+      arrive();
+    });
+    const churnMs = performance.now() - churnT0;
+    const cpuUnderChurn = (cpuSeconds(pid) - cpuBefore) / (churnMs / 1000);
+    measuring = false;
+    const after = await metricsText(operator.metricsUrl);
+    const delta = (name: string, labels: Record<string, string> = {}) =>
+      sumMetric(after, name, labels) - sumMetric(before, name, labels);
+    const minutes = churnMs / 60_000;
+    const writes = delta('callfleet_operator_api_writes_total');
+    const marks = delta('callfleet_operator_pod_marks_total');
+    const atEnd = procStatus(pid);
+    // The cache sizes, measured now (the gauge refreshes at most once a minute).
+    await new Promise((r) => setTimeout(r, 1000));
+    const text = await metricsText(operator.metricsUrl);
+    const cacheKinds = [...text.matchAll(/^callfleet_operator_cache_objects\{kind="([^"]+)"\} (\S+)/gm)].map(
+      (m) => m[1] as string,
+    );
+    const cache = Object.fromEntries(
+      cacheKinds.map((kind) => [
+        kind,
+        {
+          objects: sumMetric(text, 'callfleet_operator_cache_objects', { kind }),
+          jsonMb: mb(sumMetric(text, 'callfleet_operator_cache_json_bytes', { kind })),
+        },
+      ]),
+    );
+    const cachedObjects = sumMetric(text, 'callfleet_operator_cache_objects');
+    const cachedJsonBytes = sumMetric(text, 'callfleet_operator_cache_json_bytes');
+    for (const t of timers) clearTimeout(t);
+    const busy = latencies.busy.sort((a, b) => a - b);
+    const idleEdges = latencies.idle.sort((a, b) => a - b);
+    const peakRssMb = Math.max(atReady.peakRssMb, atEnd.peakRssMb);
+    result.loadAverage1mAtEnd = round(loadavg()[0] ?? 0, 1);
+    result.operator = {
+      createMs: round(createMs, 0),
+      allReadyMs: ready.allMs,
+      firstReadyMs: ready.firstMs,
+      halfReadyMs: ready.halfMs,
+      idleRssMb: idle.rssMb,
+      rssAtReadyMb: atReady.rssMb,
+      peakRssMb,
+      rssAtEndMb: atEnd.rssMb,
+    };
+    result.churn = {
+      seconds: round(churnMs / 1000, 0),
+      callRatePerSecond: CALL_RATE,
+      meanCallSeconds: CALL_SECONDS,
+      callsPlaced: placed,
+      callsRefusedByFullOrRetiredPods: refused,
+      liveCallsAtEnd: fleet.serving().reduce((n, p) => n + p.live, 0),
+      busyPodsAtEnd: fleet.serving().filter((p) => p.live > 0).length,
+      cutCalls: [...fleet.pods.values()].reduce((n, p) => n + p.cut, 0),
+      noticesApplied: delta('callfleet_operator_notices_total', { result: 'applied' }),
+      noticesRefused:
+        delta('callfleet_operator_notices_total') -
+        delta('callfleet_operator_notices_total', { result: 'applied' }) -
+        delta('callfleet_operator_notices_total', { result: 'unchanged' }),
+      apiWritesPerMinute: round(writes / minutes, 1),
+      podMarkWritesPerMinute: round(marks / minutes, 1),
+      apiWritesPerMinuteBeyondMarks: round((writes - marks) / minutes, 1),
+      apiWritesBeyondMarksByVerb: Object.fromEntries(
+        ['apply', 'create', 'update', 'delete'].map((verb) => [
+          verb,
+          delta('callfleet_operator_api_writes_total', { verb }),
+        ]),
+      ),
+      statusPolls: delta('callfleet_operator_call_polls_total'),
+      busyMarkLatencyMs: {
+        samples: busy.length,
+        p50: percentile(busy, 50),
+        p99: percentile(busy, 99),
+        max: percentile(busy, 100),
+      },
+      idleMarkLatencyMs: {
+        samples: idleEdges.length,
+        p50: percentile(idleEdges, 50),
+        p99: percentile(idleEdges, 99),
+      },
+      operatorCpuShareOfOneCore: round(cpuUnderChurn, 3),
+    };
+    result.memory = {
+      cachedObjects,
+      cachedJsonMb: mb(cachedJsonBytes),
+      cache,
+      peakRssMb,
+      peakRssOverCachedJson: round((peakRssMb * 1024 * 1024) / Math.max(cachedJsonBytes, 1), 2),
+      rssGrowthOverIdleMb: round(peakRssMb - idle.rssMb, 1),
+      rssGrowthOverCachedJson: round(
+        ((peakRssMb - idle.rssMb) * 1024 * 1024) / Math.max(cachedJsonBytes, 1),
+        2,
+      ),
+      rssPerCachedObjectKb: round((peakRssMb * 1024) / Math.max(cachedObjects, 1), 2),
+      rssGrowthPerCachedObjectKb: round(((peakRssMb - idle.rssMb) * 1024) / Math.max(cachedObjects, 1), 2),
+    };
+    const raw = result.raw as { allAvailableMs: number; firstAvailableMs: number } | undefined;
+    if (raw) {
+      result.ratio = {
+        allReadyOperatorOverRaw: round(ready.allMs / raw.allAvailableMs, 2),
+        firstReadyOperatorOverRaw: round(ready.firstMs / raw.firstAvailableMs, 2),
+      };
+    }
+  } finally {
+    await fleet.stop();
+    await operator.stop();
+  }
+  const json = JSON.stringify(result, null, 2);
+  process.stdout.write(`${json}\n`);
+  mkdirSync(`${root}bench-results`, { recursive: true });
+  writeFileSync(`${root}bench-results/operator-scale-${TOTAL_PODS}.json`, `${json}\n`);
+} finally {
+  await cluster.stop();
+}
