@@ -119,8 +119,10 @@ describe('adversarial: an agent floods a caller who stopped reading', () => {
     const chunk = JSON.stringify({ type: 'audio', audio: Buffer.alloc(1600, 0x55).toString('base64') });
     let sent = 0;
     backend.on('connection', (ws) => {
+      // Bounded per tick too: on a loaded machine the socket may drain as fast as this loop fills it,
+      // and an unbounded loop would never yield (the test process itself would run out of memory).
       const pump = setInterval(() => {
-        while (ws.readyState === ws.OPEN && ws.bufferedAmount < 256 * 1024) {
+        for (let n = 0; n < 256 && ws.readyState === ws.OPEN && ws.bufferedAmount < 256 * 1024; n++) {
           ws.send(chunk);
           sent += chunk.length;
         }

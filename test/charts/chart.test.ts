@@ -57,6 +57,7 @@ describe('charts/callfleet', () => {
     const docs = render();
     const crds = docs.filter((d) => d.kind === 'CustomResourceDefinition');
     assert.deepEqual(crds.map((d) => d.metadata.name).sort(), [
+      'callcampaigns.callfleet.io',
       'memorystores.callfleet.io',
       'voiceagents.callfleet.io',
     ]);
@@ -82,7 +83,7 @@ describe('charts/callfleet', () => {
 
   it('crds.keep=false drops the keep annotation; crds.install=false drops the CRDs', () => {
     const crds = render('--set', 'crds.keep=false').filter((d) => d.kind === 'CustomResourceDefinition');
-    assert.equal(crds.length, 2);
+    assert.equal(crds.length, 3);
     for (const crd of crds) assert.equal(crd.metadata.annotations?.['helm.sh/resource-policy'], undefined);
     assert.equal(
       render('--set', 'crds.install=false').filter((d) => d.kind === 'CustomResourceDefinition').length,

@@ -134,12 +134,15 @@ for (const { example, ms } of stores) {
       assert.equal(find(objects, 'PodDisruptionBudget').length, 1);
     });
 
-    it('postgres: NetworkPolicy admits only pods labelled with this store', () => {
+    it('postgres: NetworkPolicy admits only pods labelled with this store and the operator namespace', () => {
       const [np] = find(objects, 'NetworkPolicy');
       assert.deepEqual(np?.spec.podSelector.matchLabels, sts?.spec.selector.matchLabels);
       assert.deepEqual(np?.spec.ingress, [
         {
-          from: [{ podSelector: { matchLabels: { 'callfleet.io/memorystore': name } } }],
+          from: [
+            { podSelector: { matchLabels: { 'callfleet.io/memorystore': name } } },
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'callfleet-system' } } },
+          ],
           ports: [{ protocol: 'TCP', port: 5432 }],
         },
       ]);
