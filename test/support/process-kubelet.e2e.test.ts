@@ -282,12 +282,21 @@ describe('process kubelet + nginx front door [e2e]', { timeout: 300_000 }, () =>
       250,
     );
     console.log(`[figures] postgres pod created → Ready ${Math.round(performance.now() - t0)} ms`);
+    // TLS only (pg_hba), verified against the CA the operator generated, as the gateways do.
+    const tls = objects.find((o) => o.kind === 'Secret' && /-postgres-tls$/.test(o.metadata.name));
+    const tlsData =
+      tls?.data ?? (tls as unknown as { stringData?: Record<string, string> })?.stringData ?? {};
+    const ca = tls?.data
+      ? Buffer.from(tlsData['ca.crt'] ?? '', 'base64').toString()
+      : (tlsData['ca.crt'] ?? '');
+    assert.match(ca, /BEGIN CERTIFICATE/, 'the generated CA');
     const client = new pg.Client({
       host: pod?.status?.podIP,
       port: 5432,
       user: decode(data.username),
       password: decode(data.password),
       database: 'callfleet',
+      ssl: { ca, servername: `callers-postgres.${NS}.svc` },
     });
     await client.connect();
     const r = await client.query('select current_user as u');
