@@ -25,7 +25,14 @@ import {
 import type { TwilioRest } from '../twilio/rest.ts';
 import type { StreamClaims } from '../twilio/stream-credential.ts';
 import { fallbackTwiml, goodbyeTwiml } from '../twilio/twiml.ts';
-import { connectChain, type FailoverReason, resumeTranscript, TurnAudio } from './failover.ts';
+import {
+  type ChainConnect,
+  type ChainResult,
+  connectChain,
+  type FailoverReason,
+  resumeTranscript,
+  TurnAudio,
+} from './failover.ts';
 import { FramePolicy } from './frame-policy.ts';
 import { type HandoffResult, loadHandoff, lookupCaller, sendHandoff } from './handoff.ts';
 import { MarkTracker } from './marks.ts';
@@ -366,18 +373,7 @@ export class CallSession {
       context: this.#context,
       resumed: this.#resumed ? (resumed ?? { transcript: [] }) : undefined,
     };
-    const r = await connectChain({
-      registry: d.backends,
-      metrics: d.metrics,
-      log: this.#log,
-      sink: this.#sink,
-      withMemoryTool: d.memory !== undefined,
-      start: this.#startInfo,
-      alive: () => !this.#finished && !this.#ending,
-      trying: (backend) => {
-        this.#backend = backend;
-      },
-    });
+    const r = await this.#connect(this.#startInfo);
     if (!r.backend) {
       if (this.#finished || this.#ending) return;
       this.#log.warn({ reason: r.reason }, 'no agent backend takes the call: caller gets the fallback');
@@ -385,6 +381,24 @@ export class CallSession {
       return this.#redirect(fallbackTwiml(d.config.calls.fallback), outcome);
     }
     this.#attach(r.backend, false);
+  }
+
+  /** The backend chain for this call (at start, and after `failed` on a failover). */
+  #connect(start: BackendStart, failed?: ChainConnect['failed']): Promise<ChainResult> {
+    const d = this.#d;
+    return connectChain({
+      registry: d.backends,
+      metrics: d.metrics,
+      log: this.#log,
+      sink: this.#sink,
+      withMemoryTool: d.memory !== undefined,
+      start,
+      ...(failed ? { failed } : {}),
+      alive: () => !this.#finished && !this.#ending,
+      trying: (backend) => {
+        this.#backend = backend;
+      },
+    });
   }
 
   /**
@@ -428,19 +442,10 @@ export class CallSession {
     d.metrics.backendErrors.labels(old.provider).inc();
     this.#log.warn({ provider: old.provider, reason, err: err?.message }, 'agent backend failed mid-call');
     const pendingTurn = this.#turn.pending;
-    const r = await connectChain({
-      registry: d.backends,
-      metrics: d.metrics,
-      log: this.#log,
-      sink: this.#sink,
-      withMemoryTool: d.memory !== undefined,
-      start: { ...start, resumed: { transcript: resumeTranscript(this.#transcript, pendingTurn) } },
-      failed: { provider: old.provider, reason },
-      alive: () => !this.#finished && !this.#ending,
-      trying: (backend) => {
-        this.#backend = backend;
-      },
-    });
+    const r = await this.#connect(
+      { ...start, resumed: { transcript: resumeTranscript(this.#transcript, pendingTurn) } },
+      { provider: old.provider, reason },
+    );
     if (!r.backend) {
       if (this.#finished || this.#ending) return;
       this.#log.error('every agent backend is down: caller gets the fallback');
