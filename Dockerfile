@@ -4,7 +4,7 @@
 # production dependencies. `make image` builds this file for real (podman, test/image/build.sh) and
 # test/image/image.int.test.ts starts both roles from the image as uid 10001 on a read-only root.
 # The base is pinned to an exact Node and Debian release (same Node as package.json's devDependency);
-# pin the digest too in your registry mirror (`node:24.21.0-bookworm-slim@sha256:...`). See ADR 0018.
+# pin the digest too in your registry mirror (`node:24.21.0-bookworm-slim@sha256:...`). See ADR 0014.
 ARG NODE_IMAGE=node:24.21.0-bookworm-slim
 
 # Production dependencies only (npm ci --omit=dev: the dev tools never reach the image), without the files

@@ -87,7 +87,7 @@ export interface ControllerOptions {
   callStatusRefreshMs?: number;
   /** How old a cache-size measure may be at a scrape (default 60 s). */
   cacheMeasureMs?: number;
-  /** The operator link (ADR 0025): notice endpoint host:port, the URL gateways reach it at, test hooks. */
+  /** The operator link (ADR 0021): notice endpoint host:port, the URL gateways reach it at, test hooks. */
   link?: { noticeAddr?: string; noticeUrl?: string } & Pick<OperatorLinkOptions, 'onVictimsChosen'>;
 }
 

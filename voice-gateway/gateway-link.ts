@@ -1,4 +1,4 @@
-// The gateway's end of the operator link (ADR 0025): its call presence, the notices it sends on every
+// The gateway's end of the operator link (ADR 0021): its call presence, the notices it sends on every
 // edge, and the retire endpoint (internal port) the operator calls before removing an idle pod.
 import { CallPresence } from './call/presence.ts';
 import type { HttpRequest, HttpResponse } from './http/router.ts';

@@ -1,5 +1,5 @@
 // Node/V8 options the gateway runs with, in one place: the operator renders them as NODE_OPTIONS on
-// the gateway container and the gateway benchmark starts the gateway with them (ADR 0024).
+// the gateway container and the gateway benchmark starts the gateway with them (ADR 0020).
 //
 // --max-semi-space-size: V8 grows the young generation with the allocation rate, up to 32 MiB per
 // semi-space (64 MiB committed), which at a few hundred calls is most of a pod's memory per call

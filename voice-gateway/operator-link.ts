@@ -1,4 +1,4 @@
-// The operator link (ADR 0025): what a gateway and the operator say to each other outside the API
+// The operator link (ADR 0021): what a gateway and the operator say to each other outside the API
 // server, one definition for both sides (like the /status document).
 // - A notice (gateway → operator, the operator's notice port): "I went busy / idle / started draining".
 // - A retire request (operator → gateway, the gateway's internal port): "take no more calls: you are

@@ -1,4 +1,4 @@
-// Sends this pod's edges (busy, idle, draining) to the operator at once (ADR 0025). One notice in
+// Sends this pod's edges (busy, idle, draining) to the operator at once (ADR 0021). One notice in
 // flight at a time and the latest state wins, so a burst of calls costs one or two requests; a notice
 // that cannot be delivered is retried a few times, then left to the operator's slow /status poll.
 

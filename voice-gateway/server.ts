@@ -78,7 +78,7 @@ export interface GatewayOptions {
   twilioApiBaseUrl?: string | undefined;
   /** Sent as X-Callfleet-Pod on media-stream upgrades (which pod took a call; env HOSTNAME). */
   podName?: string | undefined;
-  /** The pod's namespace (env POD_NAMESPACE) and the operator's notice URL: the operator link (ADR 0025). */
+  /** The pod's namespace (env POD_NAMESPACE) and the operator's notice URL: the operator link (ADR 0021). */
   podNamespace?: string | undefined;
   operatorNoticeUrl?: string | undefined;
   /** Body size and time limits of both doors (defaults: DEFAULT_HTTP_LIMITS). */

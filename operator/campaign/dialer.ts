@@ -4,7 +4,7 @@
 // request, and a create is only sent while the record is younger than SEND_DEADLINE_MS; an attempt
 // with no call sid is reconciled only once it is older than RECONCILE_AFTER_MS, when no create for it
 // can still reach Twilio. So after a crash or a leader change no recipient is dialed twice for the
-// same attempt (ADR 0022).
+// same attempt (ADR 0018).
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';

@@ -27,7 +27,7 @@ const usage = `usage: callfleet operator [options]
                            the calls on their own: 0 = at every change, N = at most every N seconds, off =
                            only with the next reconcile or resync (default off with --notice-url: call
                            churn then writes pod marks only; else 0)
-  --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0025; default off)
+  --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0021; default off)
   --notice-url URL         the URL gateways send notices to (rendered into them as
                            CALLFLEET_OPERATOR_NOTICE_URL), e.g. http://callfleet-notices.callfleet-system.svc:8082/notices
   --operator-namespace NS  namespace admitted to the gateways' internal port (status, metrics)

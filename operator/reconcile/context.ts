@@ -30,7 +30,7 @@ export interface ReconcileContext {
   secretIndex?: SecretIndex;
   /** Live calls per gateway pod (absent when call tracking is off). */
   tracker?: CallTracker;
-  /** Asks idle pods to agree before a scale-down removes them (the operator link, ADR 0025). */
+  /** Asks idle pods to agree before a scale-down removes them (the operator link, ADR 0021). */
   retirer?: Retirer;
   /** Rendered into every gateway as CALLFLEET_OPERATOR_NOTICE_URL (operator --notice-url). */
   noticeUrl?: string;

@@ -1,4 +1,4 @@
-// Closing the race between a first call and a scale-down (ADR 0025): the operator chooses which idle
+// Closing the race between a first call and a scale-down (ADR 0021): the operator chooses which idle
 // pods to remove and asks each one (POST /retire on its internal port, signed with the fleet's link
 // key). A gateway agrees only while it carries no call and none is connecting, and from then on takes
 // none (readiness 503, the fallback); a pod whose first call came first refuses and stays. Only the

@@ -1,4 +1,4 @@
-// The per-fleet operator-link key (ADR 0025), derived from the VoiceAgent's stream-key Secret the
+// The per-fleet operator-link key (ADR 0021), derived from the VoiceAgent's stream-key Secret the
 // operator generated; derived once per Secret version.
 import type { KubernetesObject, V1Secret } from '@kubernetes/client-node';
 import { voiceAgentNames } from '../../cdk8s/charts/labels.ts';

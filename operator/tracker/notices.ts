@@ -1,4 +1,4 @@
-// The operator's notice endpoint (ADR 0025): gateways report their edges (idle → busy, busy → idle,
+// The operator's notice endpoint (ADR 0021): gateways report their edges (idle → busy, busy → idle,
 // draining) here, and the pod's marks are written at once. A notice counts only when signed with the
 // link key of the VoiceAgent the named pod belongs to (from the operator's own caches), so a gateway can
 // never mark another VoiceAgent's pods; stale, replayed or out-of-order notices change nothing.

@@ -1,4 +1,4 @@
-// The operator's end of the operator link (ADR 0025), wired in one place: the notice endpoint (the
+// The operator's end of the operator link (ADR 0021), wired in one place: the notice endpoint (the
 // leader's), and the retirer the scale-down asks before removing idle pods.
 import type { Server } from 'node:http';
 import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';

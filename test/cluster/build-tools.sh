@@ -45,7 +45,7 @@ for tool in $want; do
     prometheus) build prometheus "$PROMETHEUS_VERSION" prometheus "" github.com/prometheus/prometheus/cmd/prometheus ;;
     actionlint) build actionlint "$ACTIONLINT_VERSION" actionlint "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION" github.com/rhysd/actionlint/cmd/actionlint ;;
     # The S3-compatible server of the object-storage tests (backups, call recordings): Versity's
-    # gateway over a POSIX directory. MinIO builds too but takes several times longer here (ADR 0026).
+    # gateway over a POSIX directory. MinIO builds too but takes several times longer here (ADR 0022).
     versitygw)  build versitygw "$VERSITYGW_VERSION" versitygw "" github.com/versity/versitygw/cmd/versitygw ;;
     *) log "unknown tool: $tool"; exit 2 ;;
   esac

@@ -37,7 +37,7 @@ const DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
 /**
  * Busy pods tell every autoscaler to keep their node (safe-to-evict "false" and karpenter.sh/do-not-disrupt
  * "true"); idle pods carry neither block (no do-not-disrupt; safe-to-evict "true" for the emptyDir).
- * The marks follow the gateways' notices (ADR 0025); this waits up to `timeoutMs` until every running pod agrees.
+ * The marks follow the gateways' notices (ADR 0021); this waits up to `timeoutMs` until every running pod agrees.
  */
 async function assertDisruptionMarks(
   agent: Agent,
@@ -119,7 +119,7 @@ const byName = (pods: V1Pod[]) => new Map(pods.map((p) => [p.metadata?.name ?? '
 
 describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
   before(async () => {
-    // The operator link (ADR 0025): gateways report their busy/idle edges at once; no waiting for a poll.
+    // The operator link (ADR 0021): gateways report their busy/idle edges at once; no waiting for a poll.
     const noticePort = await freePort();
     fleet = await startOperatedFleet({
       processNodes: 3,
@@ -397,7 +397,7 @@ describe('call continuity [e2e, issue 7]', { timeout: 900_000 }, () => {
         `[continuity] drain: ${node} carries ${busyPods.join(', ')} with ${callsThere} calls; per pod ${JSON.stringify(Object.fromEntries(perPod))}`,
       );
 
-      // No waiting for the marks: each gateway told the operator when it went busy (ADR 0025), so the
+      // No waiting for the marks: each gateway told the operator when it went busy (ADR 0021), so the
       // drain starts right after the calls were placed.
       // Within 3 s of the last call's placement (a poll would need up to 5 s more): the notices marked them.
       const marked = await assertDisruptionMarks(agent, 'before the drain', 3000);

@@ -1,7 +1,7 @@
 // Pod IPs for the process kubelet: /32 addresses on the loopback interface, taken from 198.18.0.0/15
 // (RFC 2544, reserved for benchmarking, so never a real network's address). Loopback addresses
 // (127.0.0.0/8) would need no setup, but the API server refuses them in EndpointSlices and Endpoints
-// ("may not be in the loopback range"), so Services could never reach the pods (ADR 0008).
+// ("may not be in the loopback range"), so Services could never reach the pods (ADR 0005).
 //
 // Each address carries the label `lo:cf<pid>` of the test process that added it: addresses left by a
 // process that no longer exists (SIGKILLed runner) are removed by the next allocator; concurrent test

@@ -2,7 +2,7 @@
 // annotation, so kwok leaves them alone), keeps them Ready (status conditions + a Lease in
 // kube-node-lease), and polls the pods bound to them: each new pod gets a PodWorker (pod IP, volumes,
 // env, processes, probes, status); a pod with a deletionTimestamp is terminated the kubelet's way.
-// The real endpointslice controller turns pod IPs + readiness into EndpointSlices. See ADR 0008.
+// The real endpointslice controller turns pod IPs + readiness into EndpointSlices. See ADR 0005.
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

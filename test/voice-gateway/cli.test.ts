@@ -1,4 +1,4 @@
-// `callfleet gateway` refuses to start in twilio-stream mode without a usable stream key (ADR 0014).
+// `callfleet gateway` refuses to start in twilio-stream mode without a usable stream key (ADR 0011).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';

@@ -1,4 +1,4 @@
-// The gateway's end of the operator link (ADR 0025): busy/idle/draining notices sent at once and signed
+// The gateway's end of the operator link (ADR 0021): busy/idle/draining notices sent at once and signed
 // with the fleet's link key; /retire is atomic with the voice webhook (a first call and a retire never
 // both win).
 import assert from 'node:assert/strict';

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
  * caching attacker-chosen bytes. No intermediary can read frames inside TLS (wss) or on the
  * loopback interface: there a zero key (still a masked frame on the wire, which every server must
  * accept) lets ws send the payload without copying and XOR-ing it. Plain ws:// to another host
- * keeps random keys. ADR 0024.
+ * keeps random keys. ADR 0020.
  */
 export function maskingMoot(url: string): boolean {
   const u = new URL(url);

@@ -1,4 +1,4 @@
-// Caller audio to a backend as one ready-made WebSocket frame and one socket write (ADR 0024).
+// Caller audio to a backend as one ready-made WebSocket frame and one socket write (ADR 0020).
 // `ws.send(text)` frames a string as a header buffer plus the string, corks the socket, writes both
 // and uncorks: two writes through the stream machinery and a `writev` that converts the string in
 // C++, for every chunk of caller audio. When the client frame needs no masking work (a zero key,

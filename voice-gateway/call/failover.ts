@@ -1,4 +1,4 @@
-// Standby backends (agent.fallbacks, ADR 0023): a call tries the chain primary → standbys in order,
+// Standby backends (agent.fallbacks, ADR 0019): a call tries the chain primary → standbys in order,
 // each provider behind its own circuit breaker. The same walk serves a call's start and a mid-call
 // failover (the backend dropped or stalled); the session resumes the conversation on the backend it
 // returns as the live-call hand-off does (transcript so far, caller memory, no greeting), and replays

@@ -1,7 +1,7 @@
-// Live-call hand-off (drain.handoff, ADR 0010): the draining pod stores the conversation in caller
+// Live-call hand-off (drain.handoff, ADR 0007): the draining pod stores the conversation in caller
 // memory and re-points the call (Twilio REST update) to a fresh stream through the load balancer;
 // the pod that takes the stream reads the record back. The resumed stream carries a fresh stream
-// credential issued by the draining pod, whose claims hold the resumed markers (ADR 0014): nothing a
+// credential issued by the draining pod, whose claims hold the resumed markers (ADR 0011): nothing a
 // stream sends about itself is trusted.
 import type { Logger } from '../log.ts';
 import type { CallerContext, CallerMemory, HandoffRecord } from '../memory/types.ts';

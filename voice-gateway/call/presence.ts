@@ -1,7 +1,7 @@
 // Whether this pod carries a call, as an edge: live calls (streams whose credential was accepted) plus
 // calls the voice webhook answered whose stream has not started yet (a first call is "on" the pod from
 // the moment its TwiML is sent). Edges (idle → busy, busy → idle, draining) are reported at once to
-// the operator; `retire` is the atomic "agree to be removed only while idle" (ADR 0025).
+// the operator; `retire` is the atomic "agree to be removed only while idle" (ADR 0021).
 export interface PresenceState {
   activeCalls: number;
   connectingCalls: number;

@@ -1,4 +1,4 @@
-// Silence re-prompts (calls.reprompt, ADR 0023): after `afterSeconds` in which neither the caller nor
+// Silence re-prompts (calls.reprompt, ADR 0019): after `afterSeconds` in which neither the caller nor
 // the agent said anything, the agent is asked to re-engage, up to `maxCount` times in a row; the
 // caller speaking starts the count over. After the last one the silence timeout ends the call with the
 // goodbye as before.

@@ -1,4 +1,4 @@
-// Transfer to a human on the agent's request (calls.transfer, ADR 0023). The agent calls the
+// Transfer to a human on the agent's request (calls.transfer, ADR 0019). The agent calls the
 // `transfer_call` tool (ElevenLabs client tool, OpenAI function, websocket tool_call) with an optional
 // target, sentence, warm flag and summary. Only a configured target is ever dialled: anything else is
 // refused and the agent is told which targets exist. The call then ends here in a Twilio `<Dial>`

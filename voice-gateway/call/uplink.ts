@@ -1,5 +1,5 @@
 // Caller audio towards the agent backend in chunks of N Twilio frames (`calls.uplinkChunkMs`,
-// ADR 0024). Twilio sends one 20 ms frame per message; the backend protocols accept any length, so
+// ADR 0020). Twilio sends one 20 ms frame per message; the backend protocols accept any length, so
 // two frames per backend message halve the sends, wake-ups and TCP segments on the backend socket
 // for 20 ms more on the way in (invisible against a response budget of seconds).
 // - Every frame is decoded once, straight into the chunk (the speech detector reads it there), and

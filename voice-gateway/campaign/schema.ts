@@ -1,8 +1,8 @@
 // The campaign tables in the MemoryStore's database, beside caller memory. Created idempotently under
 // an advisory lock by whoever touches them first (the operator's dialer or a gateway). Phone numbers
 // and variables exist only encrypted (`*_enc`, AES-256-GCM) and as keyed hashes (`phone_hash`), as
-// in caller memory (ADR 0006). One row per recipient with its durable state; one row per attempt,
-// written BEFORE the Twilio REST call (ADR 0022).
+// in caller memory (ADR 0003). One row per recipient with its durable state; one row per attempt,
+// written BEFORE the Twilio REST call (ADR 0018).
 import type pg from 'pg';
 
 const LOCK = 0x63616d70; // 'camp'

@@ -222,7 +222,7 @@ export const gatewayConfigSchema = z
         uplinkChunkMs: z
           .literal(UPLINK_CHUNK_MS.choices)
           .default(UPLINK_CHUNK_MS.default)
-          .describe('Milliseconds of caller audio per message to the agent backend (ADR 0024)'),
+          .describe('Milliseconds of caller audio per message to the agent backend (ADR 0020)'),
       })
       .prefault({})
       .superRefine((calls, ctx) => {

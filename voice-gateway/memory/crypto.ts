@@ -1,5 +1,5 @@
 // Field-level protection of caller PII: AES-256-GCM for values, HMAC-SHA256 keyed hashes for lookups,
-// and keyed tokens for full-text search over encrypted text (see docs/adr/0006-caller-memory-pii.md).
+// and keyed tokens for full-text search over encrypted text (see docs/adr/0003-caller-memory-pii.md).
 //
 // A keyring holds one or more 32-byte master keys, each with an id. The first key is active: new
 // values are encrypted and hashed with it. Every key can still decrypt, and lookups try the hashes of

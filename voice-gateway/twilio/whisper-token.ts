@@ -1,4 +1,4 @@
-// The warm-transfer whisper (calls.transfer, ADR 0023): the summary a human hears on answering travels
+// The warm-transfer whisper (calls.transfer, ADR 0019): the summary a human hears on answering travels
 // sealed in the `url` of the `<Dial>` noun, so whichever pod Twilio's whisper request reaches can answer
 // it without shared state, and no conversation text shows up in access logs. AES-256-GCM under a key
 // derived from the per-VoiceAgent stream key; the sealed payload carries its own expiry.

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import type { MemoryStoreModel, PostgresTls } from './model.ts';
 import { ed25519FromSeed, issueCertificate, privateKeyPem } from './x509.ts';
 
-/** Ten years: the certificates are never renewed by themselves (see the ADR 0021 for re-issuing). */
+/** Ten years: the certificates are never renewed by themselves (see the ADR 0017 for re-issuing). */
 const VALIDITY_DAYS = 3650;
 
 /** The names the server certificate covers: the client Service and the pod's stable name. */

@@ -115,9 +115,9 @@ export function addDeployment(
       CALLFLEET_VOICEAGENT: kplus.EnvValue.fromValue(m.owner.name),
       POD_NAME: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAME),
       POD_NAMESPACE: kplus.EnvValue.fromFieldRef(kplus.EnvFieldPaths.POD_NAMESPACE),
-      // Young-generation cap (voice-gateway/node-options.ts): memory per call, ADR 0024.
+      // Young-generation cap (voice-gateway/node-options.ts): memory per call, ADR 0020.
       NODE_OPTIONS: kplus.EnvValue.fromValue(GATEWAY_NODE_OPTIONS),
-      // The operator link (ADR 0025): busy/idle/draining edges reach the operator at once.
+      // The operator link (ADR 0021): busy/idle/draining edges reach the operator at once.
       ...(m.ctx.operatorNoticeUrl
         ? { CALLFLEET_OPERATOR_NOTICE_URL: kplus.EnvValue.fromValue(m.ctx.operatorNoticeUrl) }
         : {}),

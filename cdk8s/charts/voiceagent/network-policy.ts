@@ -71,7 +71,7 @@ export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
       egress.push({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [tcp(POSTGRES_PORT)] });
     }
   }
-  // The operator link (ADR 0025): busy/idle notices to the operator's namespace on its notice port.
+  // The operator link (ADR 0021): busy/idle notices to the operator's namespace on its notice port.
   if (m.ctx.operatorNoticeUrl) {
     const url = new URL(m.ctx.operatorNoticeUrl);
     const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;

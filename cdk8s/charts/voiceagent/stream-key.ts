@@ -1,4 +1,4 @@
-// The per-VoiceAgent key of the stream credentials (ADR 0014): every gateway pod of the fleet signs
+// The per-VoiceAgent key of the stream credentials (ADR 0011): every gateway pod of the fleet signs
 // and verifies them with it. Generated once: the Secret is create-only (the operator creates it when
 // absent and never applies it again), so a reconcile never rotates the key under live calls.
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// The operator link in the rendered objects (ADR 0025): with the operator's --notice-url, every gateway
+// The operator link in the rendered objects (ADR 0021): with the operator's --notice-url, every gateway
 // gets CALLFLEET_OPERATOR_NOTICE_URL and its NetworkPolicy lets it reach the operator's namespace on that
 // port; without it, nothing changes (the goldens).
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// The race between a first call and a scale-down (issue 24, ADR 0025), on a real control plane with
+// The race between a first call and a scale-down (issue 24, ADR 0021), on a real control plane with
 // kwok pods whose gateways are simulated with the gateway's own link code: at the moment the operator
 // has chosen which idle pod to remove, a call lands on exactly that pod. The pod refuses to retire, so
 // it is not removed (its call is not cut); another idle pod is removed instead; its busy mark comes

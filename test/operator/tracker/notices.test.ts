@@ -1,4 +1,4 @@
-// The operator's end of the operator link (ADR 0025): a notice marks its pod at once, and only when
+// The operator's end of the operator link (ADR 0021): a notice marks its pod at once, and only when
 // signed with the link key of the VoiceAgent that pod belongs to; replays, old or reordered notices and
 // tampered bodies change nothing.
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// The gateway config of call control (ADR 0023): bad values are refused naming the field.
+// The gateway config of call control (ADR 0019): bad values are refused naming the field.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, parseGatewayConfig } from '../../../voice-gateway/config/load.ts';
