@@ -6,55 +6,44 @@ import type { Logger } from 'pino';
 import type { GatewayDefaults } from '../cdk8s/charts/voiceagent/model.ts';
 import { CampaignManager } from './campaign/manager.ts';
 import { EventRecorder } from './events.ts';
-import { objectKey, type ResourceType, resourceFor } from './kube/resources.ts';
+import { childResources, type ResourceType, resourceFor } from './kube/resources.ts';
 import { KubeError, KubeRest } from './kube/rest.ts';
 import type { OperatorMetrics } from './metrics.ts';
 import { reconcileCallCampaign } from './reconcile/callcampaign.ts';
 import type { ChildCaches } from './reconcile/children.ts';
-import { storeRefOf } from './reconcile/connection-budget.ts';
 import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
 import { reconcileMemoryStore } from './reconcile/memorystore.ts';
 import { SecretIndex } from './reconcile/secret-refs.ts';
 import type { WithStatus } from './reconcile/status.ts';
-import { urgentChildChange } from './reconcile/urgent-changes.ts';
 import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
 import { cacheSizeCollector } from './runtime/cache-size.ts';
 import { Informer } from './runtime/informer.ts';
+import {
+  cacheKeyOf,
+  type ReconciledKind,
+  type Request,
+  requestForKey,
+  requestKey,
+} from './runtime/request.ts';
 import { secretForCache, slimNode, slimPod, stripServerFields } from './runtime/transforms.ts';
 import { WorkQueue } from './runtime/work-queue.ts';
 import { CallTracker } from './tracker/call-tracker.ts';
 import { type OperatorLink, type OperatorLinkOptions, startOperatorLink } from './tracker/operator-link.ts';
+import {
+  type Enqueue,
+  forKind,
+  ownedBy,
+  secretReaders,
+  storesOfAgent,
+  storeUsers,
+  watch,
+} from './watches.ts';
 
 export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=callfleet-operator';
+const GATEWAY_SELECTOR = `${MANAGED_BY_SELECTOR},app.kubernetes.io/component=gateway`;
+const CALLFLEET = 'callfleet.io/v1alpha1';
 
-/** Kinds the operator renders as children; informers run for the ones the cluster serves. */
-export const CHILD_KINDS: [string, string][] = [
-  ['v1', 'ConfigMap'],
-  ['v1', 'Secret'],
-  ['v1', 'Service'],
-  ['v1', 'ServiceAccount'],
-  ['apps/v1', 'Deployment'],
-  ['apps/v1', 'StatefulSet'],
-  ['batch/v1', 'CronJob'],
-  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
-  ['policy/v1', 'PodDisruptionBudget'],
-  ['networking.k8s.io/v1', 'Ingress'],
-  ['networking.k8s.io/v1', 'NetworkPolicy'],
-  ['gateway.networking.k8s.io/v1', 'HTTPRoute'],
-  ['monitoring.coreos.com/v1', 'ServiceMonitor'],
-  ['monitoring.coreos.com/v1', 'PrometheusRule'],
-  ['keda.sh/v1alpha1', 'ScaledObject'],
-  ['cloud.google.com/v1', 'BackendConfig'],
-  ['networking.gke.io/v1', 'GCPBackendPolicy'],
-  ['networking.gke.io/v1', 'ManagedCertificate'],
-  ['gateway.envoyproxy.io/v1alpha1', 'BackendTrafficPolicy'],
-  ['v1', 'PersistentVolumeClaim'],
-  ['postgresql.cnpg.io/v1', 'Cluster'],
-  ['postgresql.cnpg.io/v1', 'ScheduledBackup'],
-  ['monitoring.coreos.com/v1', 'PodMonitor'],
-];
-
-const reconcilers: Record<string, Reconciler> = {
+const reconcilers: Record<ReconciledKind, Reconciler> = {
   VoiceAgent: reconcileVoiceAgent,
   MemoryStore: reconcileMemoryStore,
   CallCampaign: reconcileCallCampaign,
@@ -95,7 +84,7 @@ export class Controller {
   readonly #options: ControllerOptions;
   readonly #rest: KubeRest;
   readonly #informers: Informer[] = [];
-  #queue: WorkQueue | undefined;
+  #queue: WorkQueue<Request> | undefined;
   #tracker: CallTracker | undefined;
   #campaigns: CampaignManager | undefined;
   #link: OperatorLink | undefined;
@@ -116,71 +105,18 @@ export class Controller {
   async start(): Promise<void> {
     const { log, metrics } = this.#options;
     const served = await this.#servedKinds();
-    const informer = <T extends KubernetesObject>(
-      resource: ResourceType,
-      labelSelector?: string,
-      transform?: (object: KubernetesObject) => KubernetesObject,
-    ) => {
-      const created = new Informer<T>(
-        this.#rest,
-        {
-          resource,
-          namespaces: this.#options.namespaces,
-          labelSelector,
-          // Every cache holds what the operator reads: managed fields never (runtime/transforms.ts).
-          transform: transform ?? stripServerFields,
-          resyncMs: this.#options.resyncMs,
-          watchdogMs: this.#options.watchdogMs,
-          onWatchRestart: (reason) => metrics.watchRestarts.inc({ kind: resource.kind, reason }),
-        },
-        log,
-      );
-      this.#informers.push(created as unknown as Informer);
-      return created;
-    };
-
-    const voiceAgents = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'VoiceAgent'));
-    const memoryStores = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'MemoryStore'));
+    const voiceAgents = this.#informer<WithStatus>(resourceFor(CALLFLEET, 'VoiceAgent'));
+    const memoryStores = this.#informer<WithStatus>(resourceFor(CALLFLEET, 'MemoryStore'));
     this.#voiceAgents = voiceAgents;
     this.#memoryStores = memoryStores;
-    const caches: ChildCaches = new Map();
     // Every Secret in the watched namespaces, in one cache shared by both readers: the operator's own
     // (as children, with their data) and the ones VoiceAgents reference (names and keys only). A
     // VoiceAgent whose Secret is missing says so, and is reconciled again when the Secret appears.
-    const secrets = informer(resourceFor('v1', 'Secret'), undefined, secretForCache);
+    const secrets = this.#informer(resourceFor('v1', 'Secret'), undefined, secretForCache);
     const secretIndex = new SecretIndex();
-    for (const [apiVersion, kind] of CHILD_KINDS) {
-      if (!served.has(apiVersion)) continue;
-      if (kind === 'Secret') {
-        caches.set(`${apiVersion}/${kind}`, secrets);
-        continue;
-      }
-      const child = informer(resourceFor(apiVersion, kind), MANAGED_BY_SELECTOR);
-      caches.set(`${apiVersion}/${kind}`, child);
-    }
-
-    const gatewaySelector = `${MANAGED_BY_SELECTOR},app.kubernetes.io/component=gateway`;
-    const replicaSets = informer<V1ReplicaSet>(resourceFor('apps/v1', 'ReplicaSet'), gatewaySelector);
-    const pollMs = this.#options.callPollIntervalMs ?? 5000;
-    const pods =
-      pollMs > 0
-        ? informer<V1Pod>(
-            resourceFor('v1', 'Pod'),
-            `${MANAGED_BY_SELECTOR},app.kubernetes.io/component=gateway`,
-            slimPod,
-          )
-        : undefined;
-    // Nodes are cluster-scoped: cordons are read cluster-wide even when only one namespace is watched.
-    const nodes =
-      pollMs > 0
-        ? new Informer<V1Node>(
-            this.#rest,
-            { resource: resourceFor('v1', 'Node'), resyncMs: this.#options.resyncMs, transform: slimNode },
-            log,
-          )
-        : undefined;
-    if (nodes) this.#informers.push(nodes as unknown as Informer);
-
+    const caches = this.#childCaches(served, secrets);
+    const replicaSets = this.#informer<V1ReplicaSet>(resourceFor('apps/v1', 'ReplicaSet'), GATEWAY_SELECTOR);
+    const tracked = this.#trackedObjects();
     const ctx: ReconcileContext = {
       rest: this.#rest,
       caches,
@@ -196,95 +132,24 @@ export class Controller {
       monitoringLabels: this.#options.monitoringLabels,
       gatewayDefaults: this.#options.gatewayDefaults,
     };
-    if (await this.#servesCampaigns()) {
-      const callCampaigns = informer<WithStatus>(resourceFor('callfleet.io/v1alpha1', 'CallCampaign'));
-      ctx.callCampaigns = callCampaigns;
-      callCampaigns.on((_event, object) => queue.add(`CallCampaign:${objectKey(object)}`));
-    }
-    const queue = new WorkQueue((key) => this.#reconcile(ctx, key), {
+    if (await this.#servesCampaigns())
+      ctx.callCampaigns = this.#informer<WithStatus>(resourceFor(CALLFLEET, 'CallCampaign'));
+    const queue = new WorkQueue<Request>((request) => this.#reconcile(ctx, request), {
+      keyOf: requestKey,
       concurrency: this.#options.concurrency ?? 8,
       onDepthChange: (depth) => metrics.queueDepth.set({ kind: 'all' }, depth),
     });
     this.#queue = queue;
-    if (pods) {
-      this.#tracker = new CallTracker({
-        rest: this.#rest,
-        pods,
-        nodes,
-        log,
-        intervalMs: pollMs,
-        // Call counts alone (status.activeCalls, the idle PDB) follow at most every callStatusRefreshMs
-        // (0: with the next reconcile or resync): call churn costs pod marks, not VoiceAgent writes.
-        onChange: (key, urgent) => {
-          const refreshMs = this.#options.callStatusRefreshMs;
-          if (urgent || refreshMs === undefined) queue.add(`VoiceAgent:${key}`);
-          else if (refreshMs > 0) queue.addAfter(`VoiceAgent:${key}`, refreshMs);
-        },
-        onPoll: (result) => metrics.callPolls.inc({ result }),
-        onMark: () => metrics.podMarks.inc(),
-      });
-      ctx.tracker = this.#tracker;
-      const tracker = this.#tracker;
-      this.#link = await startOperatorLink({
-        tracker,
-        pods,
-        secrets: caches.get('v1/Secret'),
-        log,
-        noticeAddr: this.#options.link?.noticeAddr,
-        onVictimsChosen: this.#options.link?.onVictimsChosen,
-        onNotice: (result) => metrics.notices.inc({ result }),
-      });
-      ctx.retirer = this.#link.retirer;
-      ctx.noticeUrl = this.#options.link?.noticeUrl;
-      nodes?.on((event, node, previous) => {
-        if (event === 'updated' && previous?.spec?.unschedulable !== node.spec?.unschedulable) {
-          void tracker.nodeChanged(node.metadata?.name ?? '');
-        }
-      });
-    }
+    const enqueue: Enqueue = (request, urgent) => queue.add(request, urgent);
+    if (tracked) await this.#startTracking(ctx, tracked, queue);
+    if (ctx.callCampaigns) this.#startCampaigns(ctx, ctx.callCampaigns);
 
-    if (ctx.callCampaigns) {
-      this.#campaigns = new CampaignManager({
-        rest: this.#rest,
-        campaigns: ctx.callCampaigns,
-        voiceAgents,
-        memoryStores,
-        tracker: this.#tracker,
-        events: ctx.events,
-        log,
-        ...(this.#options.campaignClock ? { clock: this.#options.campaignClock } : {}),
-      });
-      ctx.campaigns = this.#campaigns;
-    }
-    voiceAgents.on((_event, object, previous) => {
-      queue.add(`VoiceAgent:${objectKey(object)}`);
-      // The store's connection budget counts its VoiceAgents: recompute it (old and new store).
-      for (const store of new Set([storeRefOf(object), storeRefOf(previous)])) {
-        if (store) queue.add(`MemoryStore:${object.metadata?.namespace}/${store}`);
-      }
-    });
-    memoryStores.on((_event, object) => {
-      queue.add(`MemoryStore:${objectKey(object)}`);
-      // VoiceAgents wait for their store: wake the ones that reference it.
-      for (const va of voiceAgents.list((v) => v.metadata?.namespace === object.metadata?.namespace)) {
-        const ref = (va as { spec?: { memory?: { storeRef?: { name?: string } } } }).spec?.memory?.storeRef
-          ?.name;
-        if (ref === object.metadata?.name) queue.add(`VoiceAgent:${objectKey(va)}`);
-      }
-    });
-    secrets.on((_event, secret) => {
-      for (const agent of secretIndex.agentsReading(objectKey(secret))) queue.add(`VoiceAgent:${agent}`);
-    });
-    for (const child of caches.values()) {
-      child.on((event, object, previous) => {
-        if (event === 'updated' && previous && onlyStatusChanged(object, previous)) return;
-        const owner = object.metadata?.ownerReferences?.find((r) => r.controller && reconcilers[r.kind]);
-        // A child whose availability flipped goes ahead of the keys waiting for their first apply:
-        // readiness is reported as it happens, not after the backlog.
-        const urgent = urgentChildChange(event, object, previous);
-        if (owner) queue.add(`${owner.kind}:${object.metadata?.namespace}/${owner.name}`, urgent);
-      });
-    }
+    // What wakes which reconcile (operator/watches.ts).
+    if (ctx.callCampaigns) watch(ctx.callCampaigns, enqueue, forKind('CallCampaign'));
+    watch(voiceAgents, enqueue, forKind('VoiceAgent'), storesOfAgent);
+    watch(memoryStores, enqueue, forKind('MemoryStore'), storeUsers(voiceAgents));
+    watch(secrets, enqueue, secretReaders(secretIndex));
+    for (const child of caches.values()) watch(child, enqueue, ownedBy);
 
     metrics.hooks.cacheSize = cacheSizeCollector(
       () => this.#informers.map((i) => ({ kind: i.kind, cache: i.cache })),
@@ -298,6 +163,115 @@ export class Controller {
     this.#tracker?.start();
     this.#synced = true;
     log.info({ kinds: [...caches.keys()].map((k) => k.split('/').pop()) }, 'caches synced; reconciling');
+  }
+
+  /** An informer over the watched namespaces; every cache holds what the operator reads (runtime/transforms.ts). */
+  #informer<T extends KubernetesObject>(
+    resource: ResourceType,
+    labelSelector?: string,
+    transform?: (object: KubernetesObject) => KubernetesObject,
+  ): Informer<T> {
+    const { log, metrics } = this.#options;
+    const created = new Informer<T>(
+      this.#rest,
+      {
+        resource,
+        namespaces: this.#options.namespaces,
+        labelSelector,
+        // Managed fields never.
+        transform: transform ?? stripServerFields,
+        resyncMs: this.#options.resyncMs,
+        watchdogMs: this.#options.watchdogMs,
+        onWatchRestart: (reason) => metrics.watchRestarts.inc({ kind: resource.kind, reason }),
+      },
+      log,
+    );
+    this.#informers.push(created as unknown as Informer);
+    return created;
+  }
+
+  /** One cache per child kind of the kind table the cluster serves (the Secret cache is shared). */
+  #childCaches(served: Set<string>, secrets: Informer): ChildCaches {
+    const caches: ChildCaches = new Map();
+    for (const resource of childResources()) {
+      if (!served.has(resource.apiVersion)) continue;
+      const key = `${resource.apiVersion}/${resource.kind}`;
+      caches.set(key, resource.kind === 'Secret' ? secrets : this.#informer(resource, MANAGED_BY_SELECTOR));
+    }
+    return caches;
+  }
+
+  /** The gateway pods and the nodes they run on, when call tracking is on. */
+  #trackedObjects(): { pods: Informer<V1Pod>; nodes: Informer<V1Node> } | undefined {
+    if ((this.#options.callPollIntervalMs ?? 5000) <= 0) return undefined;
+    const pods = this.#informer<V1Pod>(resourceFor('v1', 'Pod'), GATEWAY_SELECTOR, slimPod);
+    // Nodes are cluster-scoped: cordons are read cluster-wide even when only one namespace is watched.
+    const nodes = new Informer<V1Node>(
+      this.#rest,
+      { resource: resourceFor('v1', 'Node'), resyncMs: this.#options.resyncMs, transform: slimNode },
+      this.#options.log,
+    );
+    this.#informers.push(nodes as unknown as Informer);
+    return { pods, nodes };
+  }
+
+  /** The call tracker and the operator link (ADR 0021): busy-aware scale-down and cordoned nodes. */
+  async #startTracking(
+    ctx: ReconcileContext,
+    { pods, nodes }: { pods: Informer<V1Pod>; nodes: Informer<V1Node> },
+    queue: WorkQueue<Request>,
+  ): Promise<void> {
+    const { log, metrics } = this.#options;
+    const tracker = new CallTracker({
+      rest: this.#rest,
+      pods,
+      nodes,
+      log,
+      intervalMs: this.#options.callPollIntervalMs ?? 5000,
+      // Call counts alone (status.activeCalls, the idle PDB) follow at most every callStatusRefreshMs
+      // (0: with the next reconcile or resync): call churn costs pod marks, not VoiceAgent writes.
+      onChange: (key, urgent) => {
+        const refreshMs = this.#options.callStatusRefreshMs;
+        const request = requestForKey('VoiceAgent', key);
+        if (urgent || refreshMs === undefined) queue.add(request);
+        else if (refreshMs > 0) queue.addAfter(request, refreshMs);
+      },
+      onPoll: (result) => metrics.callPolls.inc({ result }),
+      onMark: () => metrics.podMarks.inc(),
+    });
+    this.#tracker = tracker;
+    ctx.tracker = tracker;
+    this.#link = await startOperatorLink({
+      tracker,
+      pods,
+      secrets: ctx.caches.get('v1/Secret'),
+      log,
+      noticeAddr: this.#options.link?.noticeAddr,
+      onVictimsChosen: this.#options.link?.onVictimsChosen,
+      onNotice: (result) => metrics.notices.inc({ result }),
+    });
+    ctx.retirer = this.#link.retirer;
+    ctx.noticeUrl = this.#options.link?.noticeUrl;
+    nodes.on((event, node, previous) => {
+      if (event === 'updated' && previous?.spec?.unschedulable !== node.spec?.unschedulable) {
+        void tracker.nodeChanged(node.metadata?.name ?? '');
+      }
+    });
+  }
+
+  /** The campaign dialers (only when the cluster serves CallCampaign). */
+  #startCampaigns(ctx: ReconcileContext, campaigns: Informer<WithStatus>): void {
+    this.#campaigns = new CampaignManager({
+      rest: this.#rest,
+      campaigns,
+      voiceAgents: ctx.voiceAgents,
+      memoryStores: ctx.memoryStores,
+      tracker: this.#tracker,
+      events: ctx.events,
+      log: this.#options.log,
+      ...(this.#options.campaignClock ? { clock: this.#options.campaignClock } : {}),
+    });
+    ctx.campaigns = this.#campaigns;
   }
 
   /** The bound notice port (tests listen on port 0). */
@@ -315,11 +289,8 @@ export class Controller {
     await Promise.all(this.#informers.map((i) => i.stop()));
   }
 
-  async #reconcile(ctx: ReconcileContext, queueKey: string) {
-    const [kind = '', key = ''] = queueKey.split(/:(.*)/s);
-    const reconciler = reconcilers[kind];
-    if (!reconciler) return;
-    const [namespace, name] = key.split('/');
+  async #reconcile(ctx: ReconcileContext, request: Request) {
+    const { kind, namespace, name } = request;
     const log = this.#options.log.child({
       kind,
       namespace,
@@ -328,7 +299,7 @@ export class Controller {
     });
     const end = this.#options.metrics.reconcileDuration.startTimer({ kind });
     try {
-      const outcome = await reconciler(ctx, key, log);
+      const outcome = await reconcilers[kind](ctx, cacheKeyOf(request), log);
       this.#options.metrics.reconciles.inc({ kind, result: 'success' });
       return outcome;
     } catch (error) {
@@ -415,22 +386,3 @@ export class Controller {
 
 /** Conditions exported as callfleet_operator_condition (what alerts watch). */
 const REPORTED_CONDITIONS = new Set(['Ready', 'Degraded']);
-
-/** Kinds whose status a reconcile reads (readiness of the fleet / the database). */
-// HTTPRoute: its status.parents (accepted by the Gateway?) becomes the VoiceAgent's RouteAccepted condition.
-const STATUS_READ = new Set(['Deployment', 'StatefulSet', 'HTTPRoute', 'Cluster']);
-
-/** An update that touched only the status of a child whose status no reconcile reads (HPA, PDB, ...). */
-function onlyStatusChanged(object: KubernetesObject, previous: KubernetesObject): boolean {
-  if (STATUS_READ.has(object.kind ?? '')) return false;
-  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? {}) === JSON.stringify(b ?? {});
-  const m = object.metadata;
-  const p = previous.metadata;
-  return (
-    m?.generation !== undefined &&
-    m.generation === p?.generation &&
-    same(m.labels, p?.labels) &&
-    same(m.annotations, p?.annotations) &&
-    same(m.ownerReferences, p?.ownerReferences)
-  );
-}

@@ -1,4 +1,6 @@
-// REST paths of the kinds the operator reads and writes.
+// The kinds the operator reads and writes: their REST paths, and which of them it renders as children.
+// A new child kind is registered here (one row with `child`): the controller watches every child kind the
+// cluster serves, and the reconcilers find its cache under `apiVersion/kind`.
 import type { KubernetesObject } from '@kubernetes/client-node';
 
 export interface ResourceType {
@@ -6,78 +8,62 @@ export interface ResourceType {
   kind: string;
   plural: string;
   namespaced: boolean;
+  /** Rendered by the operator: informed (managed objects only) when the cluster serves the apiVersion. */
+  child: boolean;
 }
 
-const table: ResourceType[] = [
-  { apiVersion: 'callfleet.io/v1alpha1', kind: 'VoiceAgent', plural: 'voiceagents', namespaced: true },
-  { apiVersion: 'callfleet.io/v1alpha1', kind: 'MemoryStore', plural: 'memorystores', namespaced: true },
-  { apiVersion: 'callfleet.io/v1alpha1', kind: 'CallCampaign', plural: 'callcampaigns', namespaced: true },
-  { apiVersion: 'v1', kind: 'ConfigMap', plural: 'configmaps', namespaced: true },
-  { apiVersion: 'v1', kind: 'Secret', plural: 'secrets', namespaced: true },
-  { apiVersion: 'v1', kind: 'Service', plural: 'services', namespaced: true },
-  { apiVersion: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true },
-  { apiVersion: 'v1', kind: 'PersistentVolumeClaim', plural: 'persistentvolumeclaims', namespaced: true },
-  { apiVersion: 'v1', kind: 'Pod', plural: 'pods', namespaced: true },
-  { apiVersion: 'v1', kind: 'Node', plural: 'nodes', namespaced: false },
-  { apiVersion: 'apps/v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
-  { apiVersion: 'apps/v1', kind: 'ReplicaSet', plural: 'replicasets', namespaced: true },
-  { apiVersion: 'batch/v1', kind: 'CronJob', plural: 'cronjobs', namespaced: true },
-  {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    plural: 'horizontalpodautoscalers',
-    namespaced: true,
-  },
-  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', plural: 'poddisruptionbudgets', namespaced: true },
-  { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', plural: 'ingresses', namespaced: true },
-  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', plural: 'networkpolicies', namespaced: true },
-  { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', plural: 'leases', namespaced: true },
-  { apiVersion: 'events.k8s.io/v1', kind: 'Event', plural: 'events', namespaced: true },
-  { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', plural: 'httproutes', namespaced: true },
-  {
-    apiVersion: 'monitoring.coreos.com/v1',
-    kind: 'ServiceMonitor',
-    plural: 'servicemonitors',
-    namespaced: true,
-  },
-  {
-    apiVersion: 'monitoring.coreos.com/v1',
-    kind: 'PrometheusRule',
-    plural: 'prometheusrules',
-    namespaced: true,
-  },
-  { apiVersion: 'keda.sh/v1alpha1', kind: 'ScaledObject', plural: 'scaledobjects', namespaced: true },
-  { apiVersion: 'cloud.google.com/v1', kind: 'BackendConfig', plural: 'backendconfigs', namespaced: true },
-  {
-    apiVersion: 'networking.gke.io/v1',
-    kind: 'ManagedCertificate',
-    plural: 'managedcertificates',
-    namespaced: true,
-  },
-  {
-    apiVersion: 'networking.gke.io/v1',
-    kind: 'GCPBackendPolicy',
-    plural: 'gcpbackendpolicies',
-    namespaced: true,
-  },
-  {
-    apiVersion: 'gateway.envoyproxy.io/v1alpha1',
-    kind: 'BackendTrafficPolicy',
-    plural: 'backendtrafficpolicies',
-    namespaced: true,
-  },
-  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', plural: 'podmonitors', namespaced: true },
-  { apiVersion: 'postgresql.cnpg.io/v1', kind: 'Cluster', plural: 'clusters', namespaced: true },
-  {
-    apiVersion: 'postgresql.cnpg.io/v1',
-    kind: 'ScheduledBackup',
-    plural: 'scheduledbackups',
-    namespaced: true,
-  },
+/** `child`: a kind the operator renders; `cluster`: cluster-scoped; `read`: namespaced, read or written only. */
+type Role = 'child' | 'cluster' | 'read';
+
+// Children in the order their informers start (as the controller has always started them).
+const rows: [apiVersion: string, kind: string, plural: string, role: Role][] = [
+  ['callfleet.io/v1alpha1', 'VoiceAgent', 'voiceagents', 'read'],
+  ['callfleet.io/v1alpha1', 'MemoryStore', 'memorystores', 'read'],
+  ['callfleet.io/v1alpha1', 'CallCampaign', 'callcampaigns', 'read'],
+  ['v1', 'ConfigMap', 'configmaps', 'child'],
+  ['v1', 'Secret', 'secrets', 'child'],
+  ['v1', 'Service', 'services', 'child'],
+  ['v1', 'ServiceAccount', 'serviceaccounts', 'child'],
+  ['apps/v1', 'Deployment', 'deployments', 'child'],
+  ['apps/v1', 'StatefulSet', 'statefulsets', 'child'],
+  ['batch/v1', 'CronJob', 'cronjobs', 'child'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers', 'child'],
+  ['policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets', 'child'],
+  ['networking.k8s.io/v1', 'Ingress', 'ingresses', 'child'],
+  ['networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies', 'child'],
+  ['gateway.networking.k8s.io/v1', 'HTTPRoute', 'httproutes', 'child'],
+  ['monitoring.coreos.com/v1', 'ServiceMonitor', 'servicemonitors', 'child'],
+  ['monitoring.coreos.com/v1', 'PrometheusRule', 'prometheusrules', 'child'],
+  ['keda.sh/v1alpha1', 'ScaledObject', 'scaledobjects', 'child'],
+  ['cloud.google.com/v1', 'BackendConfig', 'backendconfigs', 'child'],
+  ['networking.gke.io/v1', 'GCPBackendPolicy', 'gcpbackendpolicies', 'child'],
+  ['networking.gke.io/v1', 'ManagedCertificate', 'managedcertificates', 'child'],
+  ['gateway.envoyproxy.io/v1alpha1', 'BackendTrafficPolicy', 'backendtrafficpolicies', 'child'],
+  ['v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', 'child'],
+  ['postgresql.cnpg.io/v1', 'Cluster', 'clusters', 'child'],
+  ['postgresql.cnpg.io/v1', 'ScheduledBackup', 'scheduledbackups', 'child'],
+  ['monitoring.coreos.com/v1', 'PodMonitor', 'podmonitors', 'child'],
+  ['v1', 'Pod', 'pods', 'read'],
+  ['v1', 'Node', 'nodes', 'cluster'],
+  ['apps/v1', 'ReplicaSet', 'replicasets', 'read'],
+  ['coordination.k8s.io/v1', 'Lease', 'leases', 'read'],
+  ['events.k8s.io/v1', 'Event', 'events', 'read'],
 ];
 
+const table: ResourceType[] = rows.map(([apiVersion, kind, plural, role]) => ({
+  apiVersion,
+  kind,
+  plural,
+  namespaced: role !== 'cluster',
+  child: role === 'child',
+}));
+
 const byKind = new Map(table.map((r) => [`${r.apiVersion}/${r.kind}`, r]));
+
+/** The kinds the operator renders as children, in the order their informers start. */
+export function childResources(): ResourceType[] {
+  return table.filter((r) => r.child);
+}
 
 export function resourceFor(apiVersion: string, kind: string): ResourceType {
   const resource = byKind.get(`${apiVersion}/${kind}`);

@@ -1,7 +1,10 @@
 // A rate-limited work queue: keys are deduped while waiting, one key never runs twice at once (a key
 // added while it runs is run again after), failures retry with per-key exponential backoff, and at most
-// `concurrency` keys run at a time.
-export interface WorkQueueOptions {
+// `concurrency` keys run at a time. Items may be typed (the operator queues runtime/request.ts's
+// requests): `keyOf` gives the string they are de-duplicated by; callers pass and receive items.
+export interface WorkQueueOptions<Item = string> {
+  /** The de-duplication key of an item (default: the item itself, as a string). */
+  keyOf?: (item: Item) => string;
   concurrency?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -10,8 +13,11 @@ export interface WorkQueueOptions {
 
 export type ReconcileOutcome = undefined | { requeueAfterMs?: number };
 
-export class WorkQueue {
-  readonly #handler: (key: string) => Promise<ReconcileOutcome>;
+export class WorkQueue<Item = string> {
+  readonly #handler: (item: Item) => Promise<ReconcileOutcome>;
+  readonly #keyOf: (item: Item) => string;
+  /** The item of each queued key. */
+  readonly #items = new Map<string, Item>();
   readonly #concurrency: number;
   readonly #baseDelayMs: number;
   readonly #maxDelayMs: number;
@@ -27,8 +33,9 @@ export class WorkQueue {
   readonly #idleWaiters: (() => void)[] = [];
   #stopped = false;
 
-  constructor(handler: (key: string) => Promise<ReconcileOutcome>, options: WorkQueueOptions = {}) {
+  constructor(handler: (item: Item) => Promise<ReconcileOutcome>, options: WorkQueueOptions<Item> = {}) {
     this.#handler = handler;
+    this.#keyOf = options.keyOf ?? String;
     this.#concurrency = options.concurrency ?? 4;
     this.#baseDelayMs = options.baseDelayMs ?? 250;
     this.#maxDelayMs = options.maxDelayMs ?? 5 * 60_000;
@@ -40,8 +47,9 @@ export class WorkQueue {
   }
 
   /** `urgent`: ahead of every key not urgent (a waiting key moves up). */
-  add(key: string, urgent = false): void {
+  add(item: Item, urgent = false): void {
     if (this.#stopped) return;
+    const key = this.#keyOf(item);
     const timer = this.#timers.get(key);
     if (timer) {
       clearTimeout(timer);
@@ -56,6 +64,7 @@ export class WorkQueue {
       this.#queue.splice(this.#queue.indexOf(key), 1);
     }
     this.#queued.add(key);
+    this.#items.set(key, item);
     if (urgent) {
       this.#queue.splice(this.#urgent.size, 0, key);
       this.#urgent.add(key);
@@ -64,11 +73,12 @@ export class WorkQueue {
     this.#pump();
   }
 
-  addAfter(key: string, delayMs: number): void {
+  addAfter(item: Item, delayMs: number): void {
+    const key = this.#keyOf(item);
     if (this.#stopped || this.#timers.has(key)) return;
     const timer = setTimeout(() => {
       this.#timers.delete(key);
-      this.add(key);
+      this.add(item);
     }, delayMs);
     timer.unref();
     this.#timers.set(key, timer);
@@ -87,6 +97,7 @@ export class WorkQueue {
     this.#timers.clear();
     this.#queue.length = 0;
     this.#queued.clear();
+    this.#items.clear();
     this.#urgent.clear();
     await this.idle();
   }
@@ -94,21 +105,23 @@ export class WorkQueue {
   #pump(): void {
     while (this.#running.size < this.#concurrency && this.#queue.length > 0) {
       const key = this.#queue.shift() as string;
+      const item = this.#items.get(key) as Item;
+      this.#items.delete(key);
       this.#queued.delete(key);
       this.#urgent.delete(key);
       this.#onDepthChange?.(this.#queue.length);
       this.#running.add(key);
-      void this.#process(key);
+      void this.#process(key, item);
     }
     if (this.#queue.length === 0 && this.#running.size === 0) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
   }
 
-  async #process(key: string): Promise<void> {
+  async #process(key: string, item: Item): Promise<void> {
     let retryAfter: number | undefined;
     try {
-      const outcome = await this.#handler(key);
+      const outcome = await this.#handler(item);
       this.#failures.delete(key);
       if (outcome?.requeueAfterMs !== undefined) retryAfter = outcome.requeueAfterMs;
     } catch {
@@ -118,8 +131,8 @@ export class WorkQueue {
     } finally {
       this.#running.delete(key);
     }
-    if (this.#dirty.delete(key)) this.add(key);
-    else if (retryAfter !== undefined) this.addAfter(key, retryAfter);
+    if (this.#dirty.delete(key)) this.add(item);
+    else if (retryAfter !== undefined) this.addAfter(item, retryAfter);
     this.#pump();
   }
 }

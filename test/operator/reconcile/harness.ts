@@ -5,9 +5,8 @@ import { readFileSync } from 'node:fs';
 import type { KubernetesObject, V1ReplicaSet } from '@kubernetes/client-node';
 import pino from 'pino';
 import { parse } from 'yaml';
-import { CHILD_KINDS } from '../../../operator/controller.ts';
 import { EventRecorder } from '../../../operator/events.ts';
-import { resourceFor } from '../../../operator/kube/resources.ts';
+import { childResources, resourceFor } from '../../../operator/kube/resources.ts';
 import { createOperatorMetrics } from '../../../operator/metrics.ts';
 import type { ChildCaches } from '../../../operator/reconcile/children.ts';
 import type { ReconcileContext } from '../../../operator/reconcile/context.ts';
@@ -41,7 +40,8 @@ export async function harness(): Promise<Harness> {
     return i;
   };
   const caches: ChildCaches = new Map();
-  for (const [apiVersion, kind] of CHILD_KINDS) caches.set(`${apiVersion}/${kind}`, make(apiVersion, kind));
+  for (const { apiVersion, kind } of childResources())
+    caches.set(`${apiVersion}/${kind}`, make(apiVersion, kind));
   const ctx: ReconcileContext = {
     rest: kube.rest,
     caches,

@@ -1,0 +1,96 @@
+// Which events wake which reconciles: the operator's watches as named mappings, in the spirit of
+// controller-runtime's builder (For, Owns, Watches with EnqueueRequestsFromMapFunc / EnqueueRequestForOwner).
+// Each mapping turns an informer event into the requests it should queue; controller.ts lists which
+// informer feeds which mapping.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { objectKey } from './kube/resources.ts';
+import { storeRefOf } from './reconcile/connection-budget.ts';
+import type { SecretIndex } from './reconcile/secret-refs.ts';
+import { urgentChildChange } from './reconcile/urgent-changes.ts';
+import type { Informer, InformerHandler } from './runtime/informer.ts';
+import {
+  isReconciledKind,
+  type ReconciledKind,
+  type Request,
+  requestForKey,
+  requestOf,
+} from './runtime/request.ts';
+
+/** Queues a request; `urgent` puts it ahead of every request that is not. */
+export type Enqueue = (request: Request, urgent?: boolean) => void;
+
+/** A mapping from one informer's events to requests. */
+export type Mapping<T extends KubernetesObject = KubernetesObject> = (enqueue: Enqueue) => InformerHandler<T>;
+
+/** Feeds an informer's events to mappings (in order: each event queues what the first maps first). */
+export function watch<T extends KubernetesObject>(
+  informer: Informer<T>,
+  enqueue: Enqueue,
+  ...mappings: Mapping<T>[]
+): void {
+  for (const mapping of mappings) informer.on(mapping(enqueue));
+}
+
+/** For: every event of a reconciled kind queues the object itself. */
+export function forKind(kind: ReconciledKind): Mapping {
+  return (enqueue) => (_event, object) => enqueue(requestOf(kind, object));
+}
+
+/**
+ * A VoiceAgent's MemoryStore, old and new: the store's connection budget counts its VoiceAgents, so it is
+ * recomputed when one starts or stops naming it.
+ */
+export const storesOfAgent: Mapping = (enqueue) => (_event, object, previous) => {
+  for (const store of new Set([storeRefOf(object), storeRefOf(previous)])) {
+    if (store) enqueue({ kind: 'MemoryStore', namespace: object.metadata?.namespace ?? '', name: store });
+  }
+};
+
+/** The VoiceAgents that name a MemoryStore: they wait for their store, so its changes wake them. */
+export function storeUsers<T extends KubernetesObject>(voiceAgents: Informer<T>): Mapping {
+  return (enqueue) => (_event, store) => {
+    const namespace = store.metadata?.namespace;
+    for (const va of voiceAgents.list((v) => v.metadata?.namespace === namespace)) {
+      if (storeRefOf(va) === store.metadata?.name) enqueue(requestOf('VoiceAgent', va));
+    }
+  };
+}
+
+/** The VoiceAgents that read a Secret: one whose Secret was missing is reconciled when it appears. */
+export function secretReaders(index: SecretIndex): Mapping {
+  return (enqueue) => (_event, secret) => {
+    for (const agent of index.agentsReading(objectKey(secret))) enqueue(requestForKey('VoiceAgent', agent));
+  };
+}
+
+/**
+ * Owns (EnqueueRequestForOwner): a child's change queues the custom resource that controls it, unless
+ * only a status no reconcile reads changed. A child whose availability flipped is urgent: readiness is
+ * reported as it happens, not after the keys waiting for their first apply.
+ */
+export const ownedBy: Mapping = (enqueue) => (event, object, previous) => {
+  if (event === 'updated' && previous && onlyStatusChanged(object, previous)) return;
+  const owner = object.metadata?.ownerReferences?.find((r) => r.controller && isReconciledKind(r.kind));
+  if (!owner || !isReconciledKind(owner.kind)) return;
+  const request = { kind: owner.kind, namespace: object.metadata?.namespace ?? '', name: owner.name };
+  enqueue(request, urgentChildChange(event, object, previous));
+};
+
+/** Kinds whose status a reconcile reads (readiness of the fleet / the database). */
+// HTTPRoute: its status.parents (accepted by the Gateway?) becomes the VoiceAgent's RouteAccepted condition.
+const STATUS_READ = new Set(['Deployment', 'StatefulSet', 'HTTPRoute', 'Cluster']);
+
+/** An update that touched only the status of a child whose status no reconcile reads (HPA, PDB, ...). */
+function onlyStatusChanged(object: KubernetesObject, previous: KubernetesObject): boolean {
+  if (STATUS_READ.has(object.kind ?? '')) return false;
+  const same = (a: unknown, b: unknown) => JSON.stringify(a ?? {}) === JSON.stringify(b ?? {});
+  const m = object.metadata;
+  const p = previous.metadata;
+  return (
+    m?.generation !== undefined &&
+    m.generation === p?.generation &&
+    same(m.labels, p?.labels) &&
+    same(m.annotations, p?.annotations) &&
+    same(m.ownerReferences, p?.ownerReferences)
+  );
+}
