@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `callfleet` CLI: one binary, one sub-command per role. Each sub-command module is loaded
 // lazily so `callfleet gateway` never pays for the operator's Kubernetes client, and vice versa.
-import { commands, usage } from '../operator/cli/commands.ts';
+import { commands, usage } from './commands.ts';
 
 const [name, ...args] = process.argv.slice(2);
 const command = name ? commands[name] : undefined;
