@@ -1,8 +1,7 @@
 // Calling windows in each recipient's local time, and the time zone a number implies when the CSV
 // gives none: a single-zone country by its calling code, North America by area code (a small table of
 // the most populous ones; others fall back to the campaign's zone).
-
-const WEEKDAY_INDEX: Record<string, number> = { Mon: 0, Tue: 1, Wed: 2, Thu: 3, Fri: 4, Sat: 5, Sun: 6 };
+import { localTime, minutesOf, WEEKDAY_INDEX } from '../local-time.ts';
 
 export interface CallingWindow {
   start: string;
@@ -10,27 +9,8 @@ export interface CallingWindow {
   days: readonly string[];
 }
 
-const minutesOf = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
-
-function local(now: Date, timeZone: string): { day: number; minute: number; second: number } {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    weekday: 'short',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(now);
-  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '0';
-  return {
-    day: WEEKDAY_INDEX[get('weekday')] ?? 0,
-    minute: Number(get('hour')) * 60 + Number(get('minute')),
-    second: Number(get('second')),
-  };
-}
-
 export function inWindow(w: CallingWindow, timeZone: string, now: Date): boolean {
-  const { day, minute } = local(now, timeZone);
+  const { day, minute } = localTime(now, timeZone);
   return (
     w.days.some((d) => WEEKDAY_INDEX[d] === day) && minute >= minutesOf(w.start) && minute < minutesOf(w.end)
   );

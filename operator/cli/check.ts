@@ -1,9 +1,10 @@
 // `callfleet check`: what `helm test` runs in the cluster: the CRDs are Established, the operator Deployment
 // is Available, and the API server accepts a VoiceAgent (server-side dry run, so the CRD schema and its CEL
 // rules are live) and refuses an invalid one. Exit 0 when all hold, 1 with the failed check named.
-import { parseArgs } from 'node:util';
+
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeError, KubeRest } from '../kube/rest.ts';
+import { parseCommandLine } from './args.ts';
 
 const usage = `usage: callfleet check --namespace NS --deployment NAME [--kubeconfig PATH] [--timeout SECONDS]
   Checks an installation: CRDs Established, the operator Deployment Available, a VoiceAgent dry run in NS.
@@ -32,16 +33,9 @@ const probe = (name: string) => ({
 });
 
 export async function run(args: string[]): Promise<number> {
-  let values: {
-    namespace?: string;
-    deployment?: string;
-    kubeconfig?: string;
-    timeout?: string;
-    help?: boolean;
-  };
-  try {
-    values = parseArgs({
-      args,
+  const parsed = parseCommandLine(
+    args,
+    {
       options: {
         namespace: { type: 'string' },
         deployment: { type: 'string' },
@@ -49,15 +43,11 @@ export async function run(args: string[]): Promise<number> {
         timeout: { type: 'string', default: '120' },
         help: { type: 'boolean' },
       },
-    }).values;
-  } catch (error) {
-    process.stderr.write(`callfleet check: ${(error as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
+    },
+    { usage, prefix: 'callfleet check: ' },
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   const { namespace, deployment } = values;
   if (!namespace || !deployment) {
     process.stderr.write(`callfleet check: --namespace and --deployment are required\n${usage}`);

@@ -3,30 +3,29 @@
 // `--docs FILE` rewrites the generated field reference inside FILE (docs/api.md).
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { renderCrds } from '../../cdk8s/api/crd.ts';
 import { withReference } from '../../cdk8s/api/docs.ts';
+import { parseCommandLine } from './args.ts';
 
 export async function run(args: string[]): Promise<number> {
-  let values: { out?: string; check?: string; docs?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
+  const parsed = parseCommandLine(
+    args,
+    {
       options: {
         out: { type: 'string' },
         check: { type: 'string' },
         docs: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
-  } catch (err) {
-    process.stderr.write(`callfleet crds: ${(err as Error).message}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write('usage: callfleet crds [--out DIR] [--check DIR] [--docs FILE]\n');
-    return 0;
-  }
+    },
+    {
+      usage: 'usage: callfleet crds [--out DIR] [--check DIR] [--docs FILE]\n',
+      prefix: 'callfleet crds: ',
+      onError: '',
+    },
+  );
+  if (typeof parsed === 'number') return parsed;
+  const { values } = parsed;
   if (values.docs) {
     writeFileSync(values.docs, withReference(readFileSync(values.docs, 'utf8')));
     if (!values.out && !values.check) return 0;

@@ -1,7 +1,6 @@
 // `callfleet operator`: leader election, the controller, and /healthz, /readyz, /metrics.
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
-import { parseArgs } from 'node:util';
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { loggerOptions } from '../../voice-gateway/log.ts';
@@ -10,6 +9,7 @@ import { Controller } from '../controller.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
+import { parseCommandLine } from './args.ts';
 import { parseGatewayDefaults } from './gateway-defaults.ts';
 
 const usage = `usage: callfleet operator [options]
@@ -43,10 +43,9 @@ const usage = `usage: callfleet operator [options]
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args,
+  const parsed = parseCommandLine(
+    args,
+    {
       options: {
         kubeconfig: { type: 'string' },
         namespace: { type: 'string' },
@@ -68,15 +67,11 @@ export async function run(args: string[]): Promise<number> {
         'campaign-clock-file': { type: 'string' },
         help: { type: 'boolean' },
       },
-    }).values;
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
+    },
+    { usage },
+  );
+  if (typeof parsed === 'number') return parsed;
+  const values: Record<string, string | boolean | undefined> = parsed.values;
 
   const monitoringLabels = parseLabels(String(values['voiceagent-monitoring-labels']));
   if (typeof monitoringLabels === 'string') {

@@ -3,7 +3,6 @@
 // in the same file give the VoiceAgents that reference them their connection details.
 // Exit 0 on success, 1 when a document is invalid or cannot be rendered (with the field path), 2 on usage.
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parseAllDocuments, stringify } from 'yaml';
 import {
@@ -19,6 +18,7 @@ import {
   renderMemoryStore,
   renderVoiceAgent,
 } from '../../cdk8s/charts/index.ts';
+import { parseCommandLine } from './args.ts';
 
 export interface RenderFailure {
   document: number;
@@ -106,24 +106,19 @@ export function toJson(objects: KubernetesObject[]): string {
 const USAGE = 'usage: callfleet render -f FILE [-o yaml|json]\n';
 
 export async function run(args: string[]): Promise<number> {
-  let values: { file?: string; output?: string; help?: boolean };
-  try {
-    ({ values } = parseArgs({
-      args,
+  const line = parseCommandLine(
+    args,
+    {
       options: {
         file: { type: 'string', short: 'f' },
         output: { type: 'string', short: 'o', default: 'yaml' },
         help: { type: 'boolean', short: 'h' },
       },
-    }));
-  } catch (err) {
-    process.stderr.write(`callfleet render: ${(err as Error).message}\n${USAGE}`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE);
-    return 0;
-  }
+    },
+    { usage: USAGE, prefix: 'callfleet render: ' },
+  );
+  if (typeof line === 'number') return line;
+  const { values } = line;
   if (!values.file || (values.output !== 'yaml' && values.output !== 'json')) {
     process.stderr.write(USAGE);
     return 2;

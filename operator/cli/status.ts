@@ -1,9 +1,10 @@
 // `callfleet status voiceagent NAME [-n NAMESPACE]`: one VoiceAgent's conditions, pods, rollouts, rollbacks
 // and recent events, read from the API server with the caller's kubeconfig.
-import { parseArgs } from 'node:util';
+
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeRest } from '../kube/rest.ts';
 import { formatVoiceAgentStatus, gatherVoiceAgentStatus } from '../status/voiceagent-status.ts';
+import { parseCommandLine } from './args.ts';
 
 const usage = `usage: callfleet status voiceagent NAME [options]
   -n, --namespace NS   namespace of the VoiceAgent (default: the kubeconfig context's, else default)
@@ -12,18 +13,21 @@ const usage = `usage: callfleet status voiceagent NAME [options]
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse(args);
-  } catch (error) {
-    process.stderr.write(`callfleet status: ${(error as Error).message}\n${usage}`);
-    return 2;
-  }
+  const parsed = parseCommandLine(
+    args,
+    {
+      allowPositionals: true,
+      options: {
+        namespace: { type: 'string', short: 'n' },
+        kubeconfig: { type: 'string' },
+        output: { type: 'string', short: 'o', default: 'text' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    },
+    { usage, prefix: 'callfleet status: ' },
+  );
+  if (typeof parsed === 'number') return parsed;
   const { values, positionals } = parsed;
-  if (values.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
   const [kind, name, ...extra] = positionals;
   if (!kind || !['voiceagent', 'voiceagents', 'va'].includes(kind) || !name || extra.length) {
     process.stderr.write(
@@ -49,17 +53,4 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`callfleet status: ${(error as Error).message}\n`);
     return 1;
   }
-}
-
-function parse(args: string[]) {
-  return parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      namespace: { type: 'string', short: 'n' },
-      kubeconfig: { type: 'string' },
-      output: { type: 'string', short: 'o', default: 'text' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
 }

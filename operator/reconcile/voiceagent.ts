@@ -52,18 +52,7 @@ export async function reconcileVoiceAgent(
       const message = store
         ? `waiting for MemoryStore ${storeName} (spec.memory.storeRef) to become Ready`
         : `MemoryStore ${storeName} (spec.memory.storeRef) does not exist in namespace ${va.metadata?.namespace}`;
-      await writeStatus(
-        ctx.rest,
-        ctx.events,
-        va,
-        baseStatus(va),
-        [
-          condition('Ready', false, reason, message, generation),
-          condition('Progressing', true, reason, message, generation),
-          condition('Degraded', false, 'AsExpected', '', generation),
-        ],
-        ctx.voiceAgents,
-      );
+      await notReady(ctx, va, reason, message, generation, 'waiting');
       return;
     }
     memoryStore = {
@@ -177,14 +166,20 @@ async function invalid(
   await notReady(ctx, va, 'InvalidSpec', message, generation);
 }
 
-/** A problem only the user can fix (the spec, a Secret): not Ready, not progressing, degraded. */
+/**
+ * A reconcile that stops before applying: `degraded` when only the user can fix it (the spec, a Secret:
+ * not progressing, degraded), `waiting` when it waits on something that will come (its MemoryStore:
+ * progressing, not degraded).
+ */
 async function notReady(
   ctx: ReconcileContext,
   va: WithStatus,
   reason: string,
   message: string,
   generation?: number,
+  why: 'degraded' | 'waiting' = 'degraded',
 ): Promise<void> {
+  const waiting = why === 'waiting';
   await writeStatus(
     ctx.rest,
     ctx.events,
@@ -192,8 +187,10 @@ async function notReady(
     baseStatus(va),
     [
       condition('Ready', false, reason, message, generation),
-      condition('Progressing', false, reason, message, generation),
-      condition('Degraded', true, reason, message, generation),
+      condition('Progressing', waiting, reason, message, generation),
+      waiting
+        ? condition('Degraded', false, 'AsExpected', '', generation)
+        : condition('Degraded', true, reason, message, generation),
     ],
     ctx.voiceAgents,
   );

@@ -16,25 +16,27 @@ export function replicaSetWithTemplate(
   deployment: V1Deployment,
   hash: string | undefined,
 ): V1ReplicaSet | undefined {
-  if (!hash) return undefined;
-  const uid = deployment.metadata?.uid;
-  return replicaSets.find(
-    (rs) =>
-      rs.metadata?.labels?.[TEMPLATE_HASH_LABEL] === hash &&
-      rs.metadata?.ownerReferences?.some((r) => r.uid === uid),
-  );
+  return hash
+    ? ownedReplicaSet(replicaSets, deployment, (rs) => rs.metadata?.labels?.[TEMPLATE_HASH_LABEL] === hash)
+    : undefined;
 }
 
+/** The ReplicaSet of this Deployment that holds this revision. */
 export function replicaSetOf(
   replicaSets: V1ReplicaSet[],
   deployment: V1Deployment,
   revision: string | undefined,
 ): V1ReplicaSet | undefined {
-  if (!revision) return undefined;
+  return revision ? ownedReplicaSet(replicaSets, deployment, (rs) => revisionOf(rs) === revision) : undefined;
+}
+
+function ownedReplicaSet(
+  replicaSets: V1ReplicaSet[],
+  deployment: V1Deployment,
+  match: (rs: V1ReplicaSet) => boolean,
+): V1ReplicaSet | undefined {
   const uid = deployment.metadata?.uid;
-  return replicaSets.find(
-    (rs) => revisionOf(rs) === revision && rs.metadata?.ownerReferences?.some((r) => r.uid === uid),
-  );
+  return replicaSets.find((rs) => match(rs) && rs.metadata?.ownerReferences?.some((r) => r.uid === uid));
 }
 
 /** A ReplicaSet's pod template as a Deployment template (without the hash label the Deployment adds). */

@@ -1,6 +1,6 @@
 // `callfleet call`: place one simulated Twilio call against a gateway and print latency figures.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommandLine } from '../../operator/cli/args.ts';
 import { readWavAsMulaw, writeMulawWav } from '../../voice-gateway/audio/wav.ts';
 import { placeCall, speechPattern } from './call.ts';
 
@@ -10,10 +10,9 @@ The Twilio auth token comes from TWILIO_AUTH_TOKEN (or --auth-token).
 `;
 
 export async function run(args: string[]): Promise<number> {
-  let v: ReturnType<typeof parse>;
-  function parse() {
-    return parseArgs({
-      args,
+  const parsed = parseCommandLine(
+    args,
+    {
       options: {
         url: { type: 'string' },
         'public-base-url': { type: 'string' },
@@ -27,18 +26,11 @@ export async function run(args: string[]): Promise<number> {
         'call-sid': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
-    }).values;
-  }
-  try {
-    v = parse();
-  } catch (err) {
-    process.stderr.write(`callfleet call: ${(err as Error).message}\n${usage}`);
-    return 2;
-  }
-  if (v.help) {
-    process.stdout.write(usage);
-    return 0;
-  }
+    },
+    { usage, prefix: 'callfleet call: ' },
+  );
+  if (typeof parsed === 'number') return parsed;
+  const v = parsed.values;
   if (!v.url) {
     process.stderr.write(`callfleet call: --url is required\n${usage}`);
     return 2;
