@@ -56,12 +56,7 @@ export class KubeRest {
 
   /** Returns null when the object does not exist. */
   async getOrNull<T = KubernetesObject>(path: string): Promise<T | null> {
-    try {
-      return await this.get<T>(path);
-    } catch (error) {
-      if (error instanceof KubeError && error.status === 404) return null;
-      throw error;
-    }
+    return nullIfNotFound(this.get<T>(path));
   }
 
   /** Server-side apply with a field manager, forcing conflicts (we own what we render). */
@@ -77,14 +72,7 @@ export class KubeRest {
   }
 
   async mergePatch<T = KubernetesObject>(path: string, patch: unknown, fieldManager?: string): Promise<T> {
-    this.#options.onWrite?.('patch');
-    return (await this.#call({
-      method: 'PATCH',
-      path,
-      query: { fieldManager },
-      body: patch,
-      contentType: 'application/merge-patch+json',
-    })) as T;
+    return this.#patch<T>(path, patch, 'application/merge-patch+json', fieldManager);
   }
 
   async jsonPatch<T = KubernetesObject>(
@@ -92,14 +80,12 @@ export class KubeRest {
     operations: unknown[],
     fieldManager?: string,
   ): Promise<T> {
+    return this.#patch<T>(path, operations, 'application/json-patch+json', fieldManager);
+  }
+
+  async #patch<T>(path: string, body: unknown, contentType: string, fieldManager?: string): Promise<T> {
     this.#options.onWrite?.('patch');
-    return (await this.#call({
-      method: 'PATCH',
-      path,
-      query: { fieldManager },
-      body: operations,
-      contentType: 'application/json-patch+json',
-    })) as T;
+    return (await this.#call({ method: 'PATCH', path, query: { fieldManager }, body, contentType })) as T;
   }
 
   async create<T = KubernetesObject>(collection: string, body: unknown, fieldManager?: string): Promise<T> {
@@ -212,5 +198,15 @@ function toKubeError(status: number, text: string): KubeError {
     return new KubeError(status, body.reason ?? '', body.message ?? text);
   } catch {
     return new KubeError(status, '', text.slice(0, 500) || `HTTP ${status}`);
+  }
+}
+
+/** A read whose 404 means "absent": null instead of the error (KubeRest.getOrNull and its test double). */
+export async function nullIfNotFound<T>(read: Promise<T>): Promise<T | null> {
+  try {
+    return await read;
+  } catch (error) {
+    if (error instanceof KubeError && error.status === 404) return null;
+    throw error;
   }
 }

@@ -2,10 +2,11 @@
 // draining) here, and the pod's marks are written at once. A notice counts only when signed with the
 // link key of the VoiceAgent the named pod belongs to (from the operator's own caches), so a gateway can
 // never mark another VoiceAgent's pods; stale, replayed or out-of-order notices change nothing.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
+import { readBody } from '../../voice-gateway/http/body.ts';
 import {
   MAX_LINK_BODY_BYTES,
   NOTICE_CONTEXT,
@@ -85,9 +86,11 @@ export async function startNoticeServer(
 ): Promise<{ server: Server; port: number }> {
   const server = createServer(async (req, res) => {
     if (req.method !== 'POST' || req.url !== NOTICE_PATH) return void res.writeHead(404).end();
-    const body = await readBounded(req).catch(() => undefined);
-    if (body === undefined) return void res.writeHead(413, { connection: 'close' }).end();
+    // Bounded in bytes and in time (the server's requestTimeout); past either, 413 / 408 and close.
+    const read = await readBody(req, MAX_LINK_BODY_BYTES, server.requestTimeout);
+    if (!read.ok) return void res.writeHead(read.status, { connection: 'close' }).end();
     const signature = req.headers[SIGNATURE_HEADER];
+    const body = read.body.toString('utf8');
     const result = await receiver.receive(body, Array.isArray(signature) ? signature[0] : signature);
     res.writeHead(STATUS[result]).end();
   });
@@ -102,22 +105,4 @@ export async function startNoticeServer(
   const bound = typeof address === 'object' && address ? address.port : port;
   log.info({ noticeAddr: `${host}:${bound}` }, 'notice endpoint listening');
   return { server, port: bound };
-}
-
-function readBounded(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_LINK_BODY_BYTES) {
-        req.destroy();
-        reject(new Error('too large'));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
 }

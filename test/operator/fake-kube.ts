@@ -4,7 +4,7 @@
 // with 410 Gone, to go silent, or to end, so the informer's recovery paths can be exercised.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { objectPath, resourceFor } from '../../operator/kube/resources.ts';
-import { KubeError, type KubeRest, type WatchEvent } from '../../operator/kube/rest.ts';
+import { KubeError, type KubeRest, nullIfNotFound, type WatchEvent } from '../../operator/kube/rest.ts';
 
 type Obj = KubernetesObject & { spec?: Record<string, unknown>; status?: Record<string, unknown> };
 
@@ -122,12 +122,7 @@ export class FakeKube {
   }
 
   async getOrNull<T = KubernetesObject>(path: string): Promise<T | null> {
-    try {
-      return await this.get<T>(path);
-    } catch (error) {
-      if (error instanceof KubeError && error.status === 404) return null;
-      throw error;
-    }
+    return nullIfNotFound(this.get<T>(path));
   }
 
   async apply<T extends KubernetesObject>(object: T, _fieldManager: string): Promise<T> {

@@ -5,7 +5,7 @@
 // Calls are counters, not media: `startCall` / `endCall` move a pod's presence exactly as a webhook
 // and a stream start / end do in a real gateway. It watches the pods too, so it can time each busy
 // edge from the call's start to the label the operator writes.
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { KubeConfig, KubernetesObject, V1Pod, V1Secret } from '@kubernetes/client-node';
 import pino from 'pino';
 import { BUSY_LABEL, VOICEAGENT_LABEL, voiceAgentNames } from '../../cdk8s/charts/labels.ts';
@@ -14,6 +14,7 @@ import { objectKey, resourceFor } from '../../operator/kube/resources.ts';
 import { KubeRest } from '../../operator/kube/rest.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
 import { GatewayLink } from '../../voice-gateway/gateway-link.ts';
+import { readBody } from '../../voice-gateway/http/body.ts';
 import type { HttpRequest } from '../../voice-gateway/http/router.ts';
 
 export interface SimPod {
@@ -193,7 +194,8 @@ export class GatewayFleet {
 
   async #serve(sim: SimPod): Promise<Server> {
     const server = createServer(async (req, res) => {
-      const body = await readBody(req);
+      const read = await readBody(req, 65_536, 10_000);
+      const body = read.ok ? read.body : Buffer.alloc(0);
       if (req.method === 'GET' && req.url === '/status') {
         const state = sim.link.presence.state();
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -241,18 +243,4 @@ export class GatewayFleet {
       server.closeAllConnections();
     });
   }
-}
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > 65_536) req.destroy();
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
 }
