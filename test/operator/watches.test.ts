@@ -1,0 +1,131 @@
+// The operator's watches (operator/watches.ts): which informer events queue which typed requests.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { KubernetesObject } from '@kubernetes/client-node';
+import { childResources } from '../../operator/kube/resources.ts';
+import { type Request, requestKey } from '../../operator/runtime/request.ts';
+import { WorkQueue } from '../../operator/runtime/work-queue.ts';
+import { forKind, ownedBy, secretReaders, storesOfAgent, storeUsers } from '../../operator/watches.ts';
+import { example, type Harness, harness } from './reconcile/harness.ts';
+
+type Queued = [Request, boolean | undefined];
+
+function collect(): { queued: Queued[]; enqueue: (r: Request, urgent?: boolean) => void } {
+  const queued: Queued[] = [];
+  return { queued, enqueue: (request, urgent) => queued.push([request, urgent]) };
+}
+
+function agent(name: string, store?: string) {
+  const va = example('voiceagent-echo.yaml');
+  return {
+    ...va,
+    metadata: { ...va.metadata, name, uid: `uid-${name}` },
+    spec: { ...va.spec, ...(store ? { memory: { storeRef: { name: store } } } : {}) },
+  };
+}
+
+function pdb(generation: number, status: Record<string, unknown>, owner = 'VoiceAgent'): KubernetesObject {
+  return {
+    apiVersion: 'policy/v1',
+    kind: 'PodDisruptionBudget',
+    metadata: {
+      name: 'echo',
+      namespace: 'team',
+      generation,
+      ownerReferences: [
+        { apiVersion: 'callfleet.io/v1alpha1', kind: owner, name: 'echo', uid: 'u', controller: true },
+      ],
+    },
+    status,
+  } as KubernetesObject;
+}
+
+describe('watches', () => {
+  let h: Harness;
+  beforeEach(async () => {
+    h = await harness();
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  test('forKind queues the object itself as a typed request', () => {
+    const { queued, enqueue } = collect();
+    forKind('CallCampaign')(enqueue)('added', { metadata: { namespace: 'team', name: 'spring' } });
+    assert.deepEqual(queued, [[{ kind: 'CallCampaign', namespace: 'team', name: 'spring' }, undefined]]);
+  });
+
+  test('a VoiceAgent queues its MemoryStore, old and new; an invalid one names none', () => {
+    const { queued, enqueue } = collect();
+    storesOfAgent(enqueue)('updated', agent('echo', 'new'), agent('echo', 'old'));
+    assert.deepEqual(
+      queued.map(([r]) => r),
+      [
+        { kind: 'MemoryStore', namespace: 'team', name: 'new' },
+        { kind: 'MemoryStore', namespace: 'team', name: 'old' },
+      ],
+    );
+    queued.length = 0;
+    const invalid = { ...agent('bad', 'callers'), spec: { memory: { storeRef: { name: 'callers' } } } };
+    storesOfAgent(enqueue)('added', invalid);
+    assert.deepEqual(queued, []);
+  });
+
+  test('a MemoryStore wakes the VoiceAgents of its namespace that name it', async () => {
+    h.kube.put(agent('a', 'callers'));
+    h.kube.put(agent('b', 'other'));
+    h.kube.put(agent('c'));
+    await h.settle();
+    const { queued, enqueue } = collect();
+    storeUsers(h.ctx.voiceAgents)(enqueue)('updated', { metadata: { namespace: 'team', name: 'callers' } });
+    assert.deepEqual(queued, [[{ kind: 'VoiceAgent', namespace: 'team', name: 'a' }, undefined]]);
+  });
+
+  test('a Secret wakes the VoiceAgents that read it', () => {
+    h.ctx.secretIndex?.set('team/echo', 'team', ['twilio']);
+    const { queued, enqueue } = collect();
+    secretReaders(h.ctx.secretIndex ?? assert.fail())(enqueue)('added', {
+      metadata: { namespace: 'team', name: 'twilio' },
+    });
+    assert.deepEqual(queued, [[{ kind: 'VoiceAgent', namespace: 'team', name: 'echo' }, undefined]]);
+  });
+
+  test('a child queues its controlling owner; a status-only update of an unread status does not', () => {
+    const { queued, enqueue } = collect();
+    const handler = ownedBy(enqueue);
+    handler('updated', pdb(2, { currentHealthy: 1 }), pdb(2, { currentHealthy: 2 }));
+    assert.deepEqual(queued, [], 'status only');
+    handler('updated', pdb(3, {}), pdb(2, {}));
+    assert.deepEqual(queued, [[{ kind: 'VoiceAgent', namespace: 'team', name: 'echo' }, false]]);
+    queued.length = 0;
+    handler('added', pdb(1, {}, 'ConfigMap'));
+    assert.deepEqual(queued, [], 'an owner that is not a reconciled kind');
+  });
+
+  test('the kind table registers every child kind the controller informs', () => {
+    const kinds = childResources().map((r) => r.kind);
+    assert.ok(kinds.includes('Deployment') && kinds.includes('HTTPRoute') && kinds.includes('Secret'));
+    assert.ok(!kinds.includes('Pod') && !kinds.includes('VoiceAgent') && !kinds.includes('Lease'));
+  });
+
+  test('typed requests are de-duplicated by their key while they wait', async () => {
+    const runs: Request[] = [];
+    const queue = new WorkQueue<Request>(
+      async (request) => {
+        runs.push(request);
+        return undefined;
+      },
+      { keyOf: requestKey, concurrency: 1 },
+    );
+    queue.add({ kind: 'VoiceAgent', namespace: 'team', name: 'echo' });
+    queue.add({ kind: 'VoiceAgent', namespace: 'team', name: 'other' });
+    queue.add({ kind: 'VoiceAgent', namespace: 'team', name: 'other' });
+    queue.add({ kind: 'MemoryStore', namespace: 'team', name: 'other' });
+    await queue.idle();
+    assert.deepEqual(
+      runs.map((r) => `${r.kind} ${r.name}`),
+      ['VoiceAgent echo', 'VoiceAgent other', 'MemoryStore other'],
+    );
+    await queue.stop();
+  });
+});
