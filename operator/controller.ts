@@ -151,6 +151,16 @@ export class Controller {
     watch(secrets, enqueue, secretReaders(secretIndex));
     for (const child of caches.values()) watch(child, enqueue, ownedBy);
 
+    this.#measureCaches();
+    await Promise.all(this.#informers.map((i) => i.start()));
+    this.#tracker?.start();
+    this.#synced = true;
+    log.info({ kinds: [...caches.keys()].map((k) => k.split('/').pop()) }, 'caches synced; reconciling');
+  }
+
+  /** callfleet_operator_cache_objects / _json_bytes per kind, measured at scrape time. */
+  #measureCaches(): void {
+    const { metrics } = this.#options;
     metrics.hooks.cacheSize = cacheSizeCollector(
       () => this.#informers.map((i) => ({ kind: i.kind, cache: i.cache })),
       (kind, size) => {
@@ -159,10 +169,6 @@ export class Controller {
       },
       this.#options.cacheMeasureMs,
     );
-    await Promise.all(this.#informers.map((i) => i.start()));
-    this.#tracker?.start();
-    this.#synced = true;
-    log.info({ kinds: [...caches.keys()].map((k) => k.split('/').pop()) }, 'caches synced; reconciling');
   }
 
   /** An informer over the watched namespaces; every cache holds what the operator reads (runtime/transforms.ts). */
