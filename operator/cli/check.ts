@@ -1,7 +1,6 @@
 // `callfleet check`: what `helm test` runs in the cluster: the CRDs are Established, the operator Deployment
 // is Available, and the API server accepts a VoiceAgent (server-side dry run, so the CRD schema and its CEL
 // rules are live) and refuses an invalid one. Exit 0 when all hold, 1 with the failed check named.
-
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeError, KubeRest } from '../kube/rest.ts';
 import { parseCommandLine } from './args.ts';

@@ -1,6 +1,5 @@
 // `callfleet status voiceagent NAME [-n NAMESPACE]`: one VoiceAgent's conditions, pods, rollouts, rollbacks
 // and recent events, read from the API server with the caller's kubeconfig.
-
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubeRest } from '../kube/rest.ts';
 import { formatVoiceAgentStatus, gatherVoiceAgentStatus } from '../status/voiceagent-status.ts';
