@@ -11,7 +11,7 @@
 // the bucket as multipart parts (storage/multipart.ts). A recorder holds at most the agent queue, one
 // segment and two parts; a pod-wide budget caps all recorders together. Past any bound the audio is
 // dropped and counted, never waited for.
-import type { Keyring } from '../memory/crypto.ts';
+import type { Keyring } from '../memory/store/crypto.ts';
 import type { Bucket } from '../storage/bucket.ts';
 import { MultipartWriter } from '../storage/multipart.ts';
 import { Sealer } from '../storage/sealed.ts';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { parseGatewayConfig } from '../../../voice-gateway/config/load.ts';
 import { createLogger } from '../../../voice-gateway/log.ts';
-import { parseKeyring } from '../../../voice-gateway/memory/crypto.ts';
+import { parseKeyring } from '../../../voice-gateway/memory/store/crypto.ts';
 import { MemoryRuntime } from '../../../voice-gateway/memory/runtime.ts';
 import { GatewayMetrics } from '../../../voice-gateway/metrics.ts';
 import { Gateway } from '../../../voice-gateway/server.ts';
