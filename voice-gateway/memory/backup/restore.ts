@@ -3,6 +3,7 @@
 import type { Writable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { isRecord } from '../../lib/json-shape.ts';
 import { migrate } from '../store/migrate.ts';
 import { migrations } from '../store/migrations.ts';
 import { type TransactionOptions, withTransaction } from '../store/transaction.ts';
@@ -12,7 +13,11 @@ import {
   BACKUP_TABLES,
   type BackupHeader,
   type BackupTrailer,
+  backupHeaderSchema,
+  backupTrailerSchema,
+  parseLine,
   type TableHeader,
+  tableHeaderSchema,
 } from './format.ts';
 
 export class RestoreRefused extends Error {}
@@ -93,22 +98,24 @@ export async function restoreMemory(pool: pg.Pool, plaintext: AsyncIterable<Buff
         ) as unknown as Writable;
       };
       const jsonLine = async (line: string) => {
-        const value = JSON.parse(line) as Partial<BackupHeader & TableHeader & BackupTrailer>;
+        const value = JSON.parse(line) as unknown;
+        const fields = isRecord(value) ? value : {};
         if (!header) {
-          if (value.format !== BACKUP_FORMAT) throw new Error('not a callfleet memory backup');
-          if ((value.schemaVersion ?? 0) > known) {
+          if (fields.format !== BACKUP_FORMAT) throw new Error('not a callfleet memory backup');
+          const parsed = parseLine('backup header', backupHeaderSchema, value);
+          if (parsed.schemaVersion > known) {
             throw new RestoreRefused(
-              `backup has schema version ${value.schemaVersion}; this callfleet knows up to ${known}: upgrade first`,
+              `backup has schema version ${parsed.schemaVersion}; this callfleet knows up to ${known}: upgrade first`,
             );
           }
-          header = value as BackupHeader;
+          header = parsed;
           return;
         }
-        if (value.end) {
-          trailer = value as BackupTrailer;
+        if ('end' in fields) {
+          trailer = parseLine('backup trailer', backupTrailerSchema, value);
           return;
         }
-        if (value.table && value.columns) return startTable(value as TableHeader);
+        if ('table' in fields) return startTable(parseLine('backup table header', tableHeaderSchema, value));
         throw new Error('backup: unexpected line');
       };
       for await (const chunk of plaintext) {
