@@ -14,46 +14,53 @@ export class MemoryMetrics {
   readonly memoryUp: Gauge;
 
   private constructor(r: Registry) {
-    const registers = [r];
+    const on = <L extends string>(name: string, help: string, labelNames: L[] = []) => ({
+      name,
+      help,
+      labelNames,
+      registers: [r],
+    });
     this.lookupSeconds = new Histogram({
-      name: 'callfleet_memory_lookup_seconds',
-      help: 'Caller lookup latency at call start (including lookups that missed the budget)',
+      ...on(
+        'callfleet_memory_lookup_seconds',
+        'Caller lookup latency at call start (including lookups that missed the budget)',
+      ),
       buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
-      registers,
     });
-    this.lookupMisses = new Counter({
-      name: 'callfleet_memory_lookup_misses_total',
-      help: 'Calls that proceeded without caller memory, by reason (timeout, error)',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.writeRetries = new Counter({
-      name: 'callfleet_memory_write_retries_total',
-      help: 'Call-record writes that failed and were scheduled for another attempt',
-      registers,
-    });
-    this.writesDropped = new Counter({
-      name: 'callfleet_memory_writes_dropped_total',
-      help: 'Call records not written, by reason (queue_full, forgotten, invalid)',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.pendingWrites = new Gauge({
-      name: 'callfleet_memory_pending_writes',
-      help: 'Call records queued and not yet written',
-      registers,
-    });
-    this.retentionDeleted = new Counter({
-      name: 'callfleet_memory_retention_deleted_total',
-      help: 'Rows deleted by the retention sweeper, by table',
-      labelNames: ['table'],
-      registers,
-    });
-    this.memoryUp = new Gauge({
-      name: 'callfleet_memory_up',
-      help: '1 while the caller-memory database answers and its schema is migrated, else 0',
-      registers,
-    });
+    this.lookupMisses = new Counter(
+      on(
+        'callfleet_memory_lookup_misses_total',
+        'Calls that proceeded without caller memory, by reason (timeout, error)',
+        ['reason'],
+      ),
+    );
+    this.writeRetries = new Counter(
+      on(
+        'callfleet_memory_write_retries_total',
+        'Call-record writes that failed and were scheduled for another attempt',
+      ),
+    );
+    this.writesDropped = new Counter(
+      on(
+        'callfleet_memory_writes_dropped_total',
+        'Call records not written, by reason (queue_full, forgotten, invalid)',
+        ['reason'],
+      ),
+    );
+    this.pendingWrites = new Gauge(
+      on('callfleet_memory_pending_writes', 'Call records queued and not yet written'),
+    );
+    this.retentionDeleted = new Counter(
+      on('callfleet_memory_retention_deleted_total', 'Rows deleted by the retention sweeper, by table', [
+        'table',
+      ]),
+    );
+    this.memoryUp = new Gauge(
+      on(
+        'callfleet_memory_up',
+        '1 while the caller-memory database answers and its schema is migrated, else 0',
+      ),
+    );
   }
 
   static readonly #byRegistry = new WeakMap<Registry, MemoryMetrics>();

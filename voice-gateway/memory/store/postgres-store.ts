@@ -76,6 +76,13 @@ interface CallerRow {
 
 type NewMemory = { kind: MemoryKind; text: string };
 
+/** What the steps after the call row need: the transaction's client and the two ids. */
+interface CallRows {
+  client: pg.PoolClient;
+  callId: string;
+  callerId: string;
+}
+
 export function lockKeyOf(hash: Buffer): string {
   return hash.readBigInt64BE(0).toString();
 }
@@ -348,9 +355,10 @@ export class PostgresCallerMemory implements CallerMemory {
       const callId = await this.#insertCall(client, caller.id, record, startedAt, endedAt);
       if (!callId) return rollback('duplicate' as const);
       await countCall(client, caller.id, endedAt);
-      await this.#insertTranscript(client, callId, caller.id, record.transcript, startedAt);
+      const call: CallRows = { client, callId, callerId: caller.id };
+      await this.#insertTranscript(call, record.transcript, startedAt);
       const memories = this.#memoriesOf(record);
-      await this.#insertMemories(client, callId, caller.id, memories, endedAt);
+      await this.#insertMemories(call, memories, endedAt);
       await this.#applyProfileFacts(client, caller, memories);
       return 'written' as const;
     });
@@ -410,16 +418,16 @@ export class PostgresCallerMemory implements CallerMemory {
   }
 
   async #insertTranscript(
-    client: pg.PoolClient,
-    callId: string,
-    callerId: string,
+    call: CallRows,
     transcript: CallRecord['transcript'],
     startedAt: Date,
   ): Promise<void> {
     if (transcript.length === 0) return;
-    const key = this.keyring.active;
-    const turns = transcript.map((t) => this.#storeText(t.text, `turn:${callerId}`));
-    await client.query(
+    const cols = this.#textColumns(
+      transcript.map((t) => t.text),
+      `turn:${call.callerId}`,
+    );
+    await call.client.query(
       `INSERT INTO transcript_turns (call_id, seq, caller_id, role, at_ms, text, text_enc, key_id, tsv, created_at)
        SELECT $1, t.seq, $2, t.role, t.at_ms, t.text, t.text_enc, t.key_id,
               CASE WHEN $3::boolean THEN t.tok::tsvector ELSE to_tsvector('english', t.text) END,
@@ -427,17 +435,17 @@ export class PostgresCallerMemory implements CallerMemory {
          FROM unnest($5::int[], $6::text[], $7::int[], $8::text[], $9::bytea[], $10::text[], $11::text[])
            AS t(seq, role, at_ms, text, text_enc, key_id, tok)`,
       [
-        callId,
-        callerId,
+        call.callId,
+        call.callerId,
         this.encryptText,
         startedAt,
         transcript.map((_, i) => i),
         transcript.map((t) => t.role),
         transcript.map((t) => Math.max(0, Math.round(t.atMs))),
-        turns.map((s) => s.text),
-        turns.map((s) => s.text_enc),
-        turns.map((s) => s.key_id),
-        transcript.map((t) => (this.encryptText ? searchTokens(key, t.text).join(' ') : '')),
+        cols.text,
+        cols.text_enc,
+        cols.key_id,
+        cols.tok,
       ],
     );
   }
@@ -452,17 +460,13 @@ export class PostgresCallerMemory implements CallerMemory {
     return memories;
   }
 
-  async #insertMemories(
-    client: pg.PoolClient,
-    callId: string,
-    callerId: string,
-    memories: NewMemory[],
-    endedAt: Date,
-  ): Promise<void> {
+  async #insertMemories(call: CallRows, memories: NewMemory[], endedAt: Date): Promise<void> {
     if (memories.length === 0) return;
-    const key = this.keyring.active;
-    const stored = memories.map((m) => this.#storeText(m.text, `memory:${callerId}`));
-    await client.query(
+    const cols = this.#textColumns(
+      memories.map((m) => m.text),
+      `memory:${call.callerId}`,
+    );
+    await call.client.query(
       `INSERT INTO memories (caller_id, call_id, kind, text, text_enc, key_id, tsv, created_at)
        SELECT $1, $2, m.kind, m.text, m.text_enc, m.key_id,
               CASE WHEN $3::boolean THEN m.tok::tsvector ELSE to_tsvector('english', m.text) END,
@@ -470,15 +474,15 @@ export class PostgresCallerMemory implements CallerMemory {
          FROM unnest($5::text[], $6::text[], $7::bytea[], $8::text[], $9::text[], $10::int[])
            AS m(kind, text, text_enc, key_id, tok, ord)`,
       [
-        callerId,
-        callId,
+        call.callerId,
+        call.callId,
         this.encryptText,
         endedAt,
         memories.map((m) => m.kind),
-        stored.map((s) => s.text),
-        stored.map((s) => s.text_enc),
-        stored.map((s) => s.key_id),
-        memories.map((m) => (this.encryptText ? searchTokens(key, m.text).join(' ') : '')),
+        cols.text,
+        cols.text_enc,
+        cols.key_id,
+        cols.tok,
         // Summaries sort last (newest), so the last call's summary is the newest memory.
         memories.map((m, i) => (m.kind === 'summary' ? memories.length : i)),
       ],
@@ -532,6 +536,26 @@ export class PostgresCallerMemory implements CallerMemory {
   }
 
   // ---- text protection -----------------------------------------------------------------------------
+
+  /** Columns of a batch insert of texts: stored text (plain or sealed), and search tokens when sealed. */
+  #textColumns(
+    texts: string[],
+    aad: string,
+  ): {
+    text: (string | null)[];
+    text_enc: (Buffer | null)[];
+    key_id: (string | null)[];
+    tok: string[];
+  } {
+    const key = this.keyring.active;
+    const stored = texts.map((t) => this.#storeText(t, aad));
+    return {
+      text: stored.map((s) => s.text),
+      text_enc: stored.map((s) => s.text_enc),
+      key_id: stored.map((s) => s.key_id),
+      tok: texts.map((t) => (this.encryptText ? searchTokens(key, t).join(' ') : '')),
+    };
+  }
 
   #storeText(text: string, aad: string): StoredText {
     if (!this.encryptText) return { text, text_enc: null, key_id: null };
