@@ -2,26 +2,35 @@
 import { encodeMulaw } from './mulaw.ts';
 import { pcm16FromBytes, resample } from './resample.ts';
 
+/** Data size that marks a WAV written as it happens (length unknown), as streaming encoders write. */
+export const UNKNOWN_LENGTH = 0xffffffff;
+
+/** The 58-byte header of a mu-law WAV (format 7, with the fact chunk non-PCM formats carry). */
+export function mulawWavHeader(channels: number, sampleRate: number, dataBytes: number): Buffer {
+  const unknown = dataBytes === UNKNOWN_LENGTH;
+  const h = Buffer.alloc(58);
+  h.write('RIFF', 0);
+  h.writeUInt32LE(unknown ? UNKNOWN_LENGTH : 50 + dataBytes, 4);
+  h.write('WAVE', 8);
+  h.write('fmt ', 12);
+  h.writeUInt32LE(18, 16);
+  h.writeUInt16LE(7, 20); // mu-law
+  h.writeUInt16LE(channels, 22);
+  h.writeUInt32LE(sampleRate, 24);
+  h.writeUInt32LE(sampleRate * channels, 28);
+  h.writeUInt16LE(channels, 32);
+  h.writeUInt16LE(8, 34);
+  h.writeUInt16LE(0, 36);
+  h.write('fact', 38);
+  h.writeUInt32LE(4, 42);
+  h.writeUInt32LE(unknown ? UNKNOWN_LENGTH : dataBytes / channels, 46);
+  h.write('data', 50);
+  h.writeUInt32LE(dataBytes, 54);
+  return h;
+}
+
 export function writeMulawWav(mulaw: Buffer, sampleRate = 8000): Buffer {
-  const header = Buffer.alloc(58);
-  header.write('RIFF', 0);
-  header.writeUInt32LE(50 + mulaw.length, 4);
-  header.write('WAVE', 8);
-  header.write('fmt ', 12);
-  header.writeUInt32LE(18, 16);
-  header.writeUInt16LE(7, 20); // mu-law
-  header.writeUInt16LE(1, 22);
-  header.writeUInt32LE(sampleRate, 24);
-  header.writeUInt32LE(sampleRate, 28);
-  header.writeUInt16LE(1, 32);
-  header.writeUInt16LE(8, 34);
-  header.writeUInt16LE(0, 36);
-  header.write('fact', 38);
-  header.writeUInt32LE(4, 42);
-  header.writeUInt32LE(mulaw.length, 46);
-  header.write('data', 50);
-  header.writeUInt32LE(mulaw.length, 54);
-  return Buffer.concat([header, mulaw]);
+  return Buffer.concat([mulawWavHeader(1, sampleRate, mulaw.length), mulaw]);
 }
 
 export interface WavFormat {

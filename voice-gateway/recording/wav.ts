@@ -2,32 +2,14 @@
 // encoding, so both tracks are stored exactly as they crossed the gateway. A recording is written as
 // it happens, so its header carries the "unknown length" sizes (0xFFFFFFFF, as streaming encoders
 // write); `finalizeWavHeader` puts the real sizes in when the recording is read back.
-import { wavChunks } from '../audio/wav.ts';
+import { mulawWavHeader, UNKNOWN_LENGTH, wavChunks } from '../audio/wav.ts';
 
 export const WAV_HEADER_BYTES = 58;
 export const SAMPLE_RATE = 8000;
 export const MULAW_SILENCE = 0xff;
 
 export function streamingWavHeader(): Buffer {
-  const h = Buffer.alloc(WAV_HEADER_BYTES);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(0xffffffff, 4);
-  h.write('WAVE', 8);
-  h.write('fmt ', 12);
-  h.writeUInt32LE(18, 16);
-  h.writeUInt16LE(7, 20); // mu-law
-  h.writeUInt16LE(2, 22); // stereo: caller left, agent right
-  h.writeUInt32LE(SAMPLE_RATE, 24);
-  h.writeUInt32LE(SAMPLE_RATE * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(8, 34);
-  h.writeUInt16LE(0, 36);
-  h.write('fact', 38);
-  h.writeUInt32LE(4, 42);
-  h.writeUInt32LE(0xffffffff, 46);
-  h.write('data', 50);
-  h.writeUInt32LE(0xffffffff, 54);
-  return h;
+  return mulawWavHeader(2, SAMPLE_RATE, UNKNOWN_LENGTH); // stereo: caller left, agent right
 }
 
 /** Fills in the sizes of a streaming header, given the whole file's length. */
