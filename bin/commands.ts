@@ -38,7 +38,7 @@ export const commands: Record<string, Command> = {
   },
   migrate: {
     summary: 'apply the caller-memory database migrations',
-    load: async () => ({ run: (await import('../voice-gateway/memory/cli.ts')).runMigrate }),
+    load: async () => ({ run: (await import('../voice-gateway/cli/memory.ts')).runMigrate }),
   },
   status: {
     summary: "show one VoiceAgent's conditions, pods, rollouts and events (status voiceagent NAME -n NS)",
@@ -46,7 +46,7 @@ export const commands: Record<string, Command> = {
   },
   memory: {
     summary: 'export, forget or audit what callfleet holds about a caller',
-    load: async () => ({ run: (await import('../voice-gateway/memory/cli.ts')).runMemory }),
+    load: async () => ({ run: (await import('../voice-gateway/cli/memory.ts')).runMemory }),
   },
 };
 

@@ -1,11 +1,11 @@
 // `callfleet gateway`: config from CALLFLEET_GATEWAY_CONFIG, secrets from the environment only.
 import { readFileSync } from 'node:fs';
-import client from 'prom-client';
 import type { CampaignHooks } from './campaign/gateway-hooks.ts';
 import { ConfigError, loadGatewayConfig } from './config/load.ts';
 import { createLogger } from './log.ts';
 import type { MemoryRuntime } from './memory/runtime.ts';
 import type { CallerMemory } from './memory/types.ts';
+import { GatewayMetrics } from './metrics.ts';
 import { type ElevenLabsWebhookHandlers, Gateway } from './server.ts';
 import { streamKeyProblem } from './twilio/stream-credential.ts';
 
@@ -55,13 +55,14 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     return 1;
   }
   const log = createLogger();
+  const metrics = new GatewayMetrics();
   if (!env.TWILIO_AUTH_TOKEN) log.warn('TWILIO_AUTH_TOKEN is not set: every Twilio request will be refused');
   // Caller memory from the environment (the MemoryStore's Secrets), unless the caller injected one.
   let runtime: MemoryRuntime | undefined;
   let campaigns: CampaignHooks | undefined;
   if (!deps.memory && env.CALLFLEET_MEMORY_URL && config.memory?.enabled !== false) {
     // Loaded only when memory is on, so a gateway without memory never loads pg.
-    const { parseKeyring } = await import('./memory/crypto.ts');
+    const { parseKeyring } = await import('./memory/store/crypto.ts');
     const { MemoryRuntime: Runtime } = await import('./memory/runtime.ts');
     if (!env.CALLFLEET_ENCRYPTION_KEY) {
       process.stderr.write(
@@ -98,6 +99,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
       webhookSecret: env.ELEVENLABS_WEBHOOK_SECRET,
       requestToken: env.ELEVENLABS_REQUEST_TOKEN,
       dataRightsToken: env.CALLFLEET_DATA_RIGHTS_TOKEN,
+      registry: metrics.registry,
     });
     if (config.recording?.enabled) await runtime.enableRecording(config.recording);
     runtime.start();
@@ -129,7 +131,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     memoryApi: runtime?.memoryApi,
     campaigns,
     dependenciesReady: runtime ? () => runtime.ready() : undefined,
-    extraRegistries: memory ? [client.register] : undefined,
+    metrics,
     twilioApiBaseUrl: env.TWILIO_API_BASE_URL,
     podName: env.POD_NAME ?? env.HOSTNAME,
     podNamespace: env.POD_NAMESPACE,

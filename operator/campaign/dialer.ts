@@ -17,7 +17,7 @@ import {
 } from '../../voice-gateway/campaign/attempts.ts';
 import { decryptPhone, importRecipients } from '../../voice-gateway/campaign/recipients.ts';
 import { ensureCampaignSchema } from '../../voice-gateway/campaign/schema.ts';
-import type { Keyring } from '../../voice-gateway/memory/crypto.ts';
+import type { Keyring } from '../../voice-gateway/memory/store/crypto.ts';
 import { recipientsFromCsv } from './csv.ts';
 import { budget, FailureWindow, type FleetSlots, RateLimiter } from './pacing.ts';
 import { type CallRecord, createCall, fetchCall, listCalls, type TwilioAccount } from './twilio-calls.ts';

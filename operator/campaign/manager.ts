@@ -12,8 +12,8 @@ import {
   parseVoiceAgent,
 } from '../../cdk8s/api/v1alpha1/index.ts';
 import { memoryStoreConnection } from '../../cdk8s/charts/index.ts';
-import { parseKeyring } from '../../voice-gateway/memory/crypto.ts';
-import { createPool } from '../../voice-gateway/memory/pool.ts';
+import { parseKeyring } from '../../voice-gateway/memory/store/crypto.ts';
+import { createPool } from '../../voice-gateway/memory/store/pool.ts';
 import type { EventRecorder } from '../events.ts';
 import { objectKey } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';

@@ -1,6 +1,6 @@
 // Does an external PostgreSQL answer? One short-lived connection and `select 1`.
 import pg from 'pg';
-import { verifyFullConfig } from '../../voice-gateway/memory/pool.ts';
+import { verifyFullConfig } from '../../voice-gateway/memory/store/pool.ts';
 
 export async function probeDatabase(
   url: string,

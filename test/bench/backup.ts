@@ -7,9 +7,9 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { backupToBucket, restoreFromBucket } from '../../voice-gateway/memory/backup/bucket-backups.ts';
-import { parseKeyring } from '../../voice-gateway/memory/crypto.ts';
-import { migrate } from '../../voice-gateway/memory/migrate.ts';
-import { createPool } from '../../voice-gateway/memory/pool.ts';
+import { parseKeyring } from '../../voice-gateway/memory/store/crypto.ts';
+import { migrate } from '../../voice-gateway/memory/store/migrate.ts';
+import { createPool } from '../../voice-gateway/memory/store/pool.ts';
 import { RecordingIndex } from '../../voice-gateway/recording/index-store.ts';
 import { Recordings } from '../../voice-gateway/recording/recorder.ts';
 import { startPostgres } from '../support/postgres.ts';

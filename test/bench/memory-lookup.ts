@@ -6,10 +6,10 @@
 //   node test/bench/memory-lookup.ts [--callers 100000] [--memories 1000000] [--lookups 3000]
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { encrypt, parseKeyring, phoneHashes } from '../../voice-gateway/memory/crypto.ts';
-import { migrate } from '../../voice-gateway/memory/migrate.ts';
-import { createPool } from '../../voice-gateway/memory/pool.ts';
-import { PostgresCallerMemory } from '../../voice-gateway/memory/postgres-store.ts';
+import { encrypt, parseKeyring, phoneHashes } from '../../voice-gateway/memory/store/crypto.ts';
+import { migrate } from '../../voice-gateway/memory/store/migrate.ts';
+import { createPool } from '../../voice-gateway/memory/store/pool.ts';
+import { PostgresCallerMemory } from '../../voice-gateway/memory/store/postgres-store.ts';
 import { startPostgres } from '../support/postgres.ts';
 
 const { values } = parseArgs({

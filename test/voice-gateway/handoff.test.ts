@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type pg from 'pg';
-import { createPool } from '../../voice-gateway/memory/pool.ts';
+import { createPool } from '../../voice-gateway/memory/store/pool.ts';
 import { FakeElevenLabs } from '../fakes/elevenlabs.ts';
 import { FakeTwilioRest } from '../fakes/twilio-rest.ts';
 import { type CallResult, speechPattern, startCall } from '../simulator/call.ts';

@@ -2,7 +2,7 @@
 // (from signed status callbacks and the voice webhook), hand the recipient's variables to the agent,
 // and put a number on the do-not-call list (DTMF or the agent's opt_out tool).
 import type pg from 'pg';
-import type { Keyring } from '../memory/crypto.ts';
+import type { Keyring } from '../memory/store/crypto.ts';
 import { type CallProgress, recordAnsweredBy, recordProgress } from './attempts.ts';
 import { addDoNotCall, variablesForCall } from './recipients.ts';
 import { ensureCampaignSchema } from './schema.ts';

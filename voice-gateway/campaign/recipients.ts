@@ -2,7 +2,8 @@
 // encrypted (AAD binds each value to its campaign and row), looked up by keyed hash; the do-not-call
 // list every campaign honours; and what a data-rights erase does to pending recipients.
 import type pg from 'pg';
-import { decrypt, encrypt, type Keyring, normalizePhone, phoneHashes } from '../memory/crypto.ts';
+import { decrypt, encrypt, type Keyring, normalizePhone, phoneHashes } from '../memory/store/crypto.ts';
+import { rollback, withTransaction } from '../memory/store/transaction.ts';
 
 export interface RecipientRow {
   phone: string;
@@ -20,16 +21,11 @@ export async function importRecipients(
   campaign: string,
   rows: RecipientRow[],
 ): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await withTransaction(pool, async (client) => {
     const done = await client.query('SELECT imported_at FROM campaign_runs WHERE campaign = $1 FOR UPDATE', [
       campaign,
     ]);
-    if (done.rows[0]?.imported_at) {
-      await client.query('ROLLBACK');
-      return;
-    }
+    if (done.rows[0]?.imported_at) return rollback(undefined);
     const key = ring.active;
     const dnc = await doNotCallSet(
       client,
@@ -69,13 +65,7 @@ export async function importRecipients(
        ON CONFLICT (campaign) DO UPDATE SET imported_at = now(), total = $2`,
       [campaign, rows.length],
     );
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function doNotCallSet(

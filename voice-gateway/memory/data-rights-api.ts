@@ -6,9 +6,9 @@
 // Without a configured token every route answers 404, so the API is off unless asked for.
 import { timingSafeEqual } from 'node:crypto';
 import type pg from 'pg';
-import type { Keyring } from './crypto.ts';
-import { exportCaller, forgetCaller, listAudit, type ObjectDeleter } from './data-rights.ts';
 import type { Headers, WebhookResponse } from './elevenlabs-webhooks.ts';
+import type { Keyring } from './store/crypto.ts';
+import { exportCaller, forgetCaller, listAudit, type ObjectDeleter } from './store/data-rights.ts';
 
 export interface DataRightsApiOptions {
   pool: pg.Pool;

@@ -1,73 +1,77 @@
-// Caller-memory metrics on prom-client's default registry. No label ever carries a phone number.
-import client from 'prom-client';
+// Caller-memory metrics on the registry the gateway injects (GatewayMetrics.registry), so /metrics
+// serves them beside the gateway's own. One set per registry: a second store or runtime on the same
+// registry shares it. Code that builds a store without a registry (the admin CLI, tests, benchmarks)
+// gets prom-client's default registry. No label ever carries a phone number.
+import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client';
 
-function once<T>(name: string, make: () => T): T {
-  return (client.register.getSingleMetric(name) as T | undefined) ?? make();
-}
+export class MemoryMetrics {
+  readonly lookupSeconds: Histogram;
+  readonly lookupMisses: Counter<'reason'>;
+  readonly writeRetries: Counter;
+  readonly writesDropped: Counter<'reason'>;
+  readonly pendingWrites: Gauge;
+  readonly retentionDeleted: Counter<'table'>;
+  readonly memoryUp: Gauge;
 
-export const lookupSeconds = once(
-  'callfleet_memory_lookup_seconds',
-  () =>
-    new client.Histogram({
-      name: 'callfleet_memory_lookup_seconds',
-      help: 'Caller lookup latency at call start (including lookups that missed the budget)',
+  private constructor(r: Registry) {
+    const on = <L extends string>(name: string, help: string, labelNames: L[] = []) => ({
+      name,
+      help,
+      labelNames,
+      registers: [r],
+    });
+    this.lookupSeconds = new Histogram({
+      ...on(
+        'callfleet_memory_lookup_seconds',
+        'Caller lookup latency at call start (including lookups that missed the budget)',
+      ),
       buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
-    }),
-);
+    });
+    this.lookupMisses = new Counter(
+      on(
+        'callfleet_memory_lookup_misses_total',
+        'Calls that proceeded without caller memory, by reason (timeout, error)',
+        ['reason'],
+      ),
+    );
+    this.writeRetries = new Counter(
+      on(
+        'callfleet_memory_write_retries_total',
+        'Call-record writes that failed and were scheduled for another attempt',
+      ),
+    );
+    this.writesDropped = new Counter(
+      on(
+        'callfleet_memory_writes_dropped_total',
+        'Call records not written, by reason (queue_full, forgotten, invalid)',
+        ['reason'],
+      ),
+    );
+    this.pendingWrites = new Gauge(
+      on('callfleet_memory_pending_writes', 'Call records queued and not yet written'),
+    );
+    this.retentionDeleted = new Counter(
+      on('callfleet_memory_retention_deleted_total', 'Rows deleted by the retention sweeper, by table', [
+        'table',
+      ]),
+    );
+    this.memoryUp = new Gauge(
+      on(
+        'callfleet_memory_up',
+        '1 while the caller-memory database answers and its schema is migrated, else 0',
+      ),
+    );
+  }
 
-export const lookupMisses = once(
-  'callfleet_memory_lookup_misses_total',
-  () =>
-    new client.Counter({
-      name: 'callfleet_memory_lookup_misses_total',
-      help: 'Calls that proceeded without caller memory, by reason (timeout, error)',
-      labelNames: ['reason'],
-    }),
-);
+  static readonly #byRegistry = new WeakMap<Registry, MemoryMetrics>();
 
-export const writeRetries = once(
-  'callfleet_memory_write_retries_total',
-  () =>
-    new client.Counter({
-      name: 'callfleet_memory_write_retries_total',
-      help: 'Call-record writes that failed and were scheduled for another attempt',
-    }),
-);
-
-export const writesDropped = once(
-  'callfleet_memory_writes_dropped_total',
-  () =>
-    new client.Counter({
-      name: 'callfleet_memory_writes_dropped_total',
-      help: 'Call records not written, by reason (queue_full, forgotten, invalid)',
-      labelNames: ['reason'],
-    }),
-);
-
-export const pendingWrites = once(
-  'callfleet_memory_pending_writes',
-  () =>
-    new client.Gauge({
-      name: 'callfleet_memory_pending_writes',
-      help: 'Call records queued and not yet written',
-    }),
-);
-
-export const retentionDeleted = once(
-  'callfleet_memory_retention_deleted_total',
-  () =>
-    new client.Counter({
-      name: 'callfleet_memory_retention_deleted_total',
-      help: 'Rows deleted by the retention sweeper, by table',
-      labelNames: ['table'],
-    }),
-);
-
-export const memoryUp = once(
-  'callfleet_memory_up',
-  () =>
-    new client.Gauge({
-      name: 'callfleet_memory_up',
-      help: '1 while the caller-memory database answers and its schema is migrated, else 0',
-    }),
-);
+  /** The memory metrics on `registry` (prom-client's default one when none is given), created once. */
+  static on(registry: Registry = defaultRegistry): MemoryMetrics {
+    let metrics = MemoryMetrics.#byRegistry.get(registry);
+    if (!metrics) {
+      metrics = new MemoryMetrics(registry);
+      MemoryMetrics.#byRegistry.set(registry, metrics);
+    }
+    return metrics;
+  }
+}

@@ -5,21 +5,23 @@
 // gateway: lookups miss (counted), writes wait in the retry queue, readiness stays up unless memory
 // is configured as required.
 import type pg from 'pg';
+import type { Registry } from 'prom-client';
 import type { GatewayConfig } from '../config/schema.ts';
+import { within } from '../lib/deadline.ts';
 import type { Logger } from '../log.ts';
 import { RecordingIndex } from '../recording/index-store.ts';
 import type { Recordings } from '../recording/recorder.ts';
 import { sweepRecordings } from '../recording/retention.ts';
 import type { ApiHandler, ElevenLabsWebhookHandlers } from '../server.ts';
 import type { Bucket } from '../storage/bucket.ts';
-import type { Keyring } from './crypto.ts';
 import { createDataRightsApi } from './data-rights-api.ts';
 import { createElevenLabsWebhooks, type WebhookHandler } from './elevenlabs-webhooks.ts';
-import { memoryUp } from './metrics.ts';
-import { migrate } from './migrate.ts';
-import { createPool } from './pool.ts';
-import { PostgresCallerMemory } from './postgres-store.ts';
-import { startRetentionSweeper } from './retention.ts';
+import { MemoryMetrics } from './metrics.ts';
+import type { Keyring } from './store/crypto.ts';
+import { migrate } from './store/migrate.ts';
+import { createPool } from './store/pool.ts';
+import { PostgresCallerMemory } from './store/postgres-store.ts';
+import { startRetentionSweeper } from './store/retention.ts';
 
 type MemoryConfig = GatewayConfig['memory'];
 
@@ -38,6 +40,8 @@ export interface MemoryRuntimeOptions {
   requestToken?: string | undefined;
   /** Bearer token of the data-rights API (CALLFLEET_DATA_RIGHTS_TOKEN); unset: /memory/* answers 404. */
   dataRightsToken?: string | undefined;
+  /** The gateway's metrics registry (GatewayMetrics.registry): memory and recording metrics go there. */
+  registry?: Registry | undefined;
   /** Write-queue retry backoff (ms). */
   retry?: { baseDelayMs?: number; maxDelayMs?: number };
 }
@@ -49,6 +53,8 @@ export class MemoryRuntime {
   readonly webhooks: ElevenLabsWebhookHandlers | undefined;
   readonly memoryApi: ApiHandler;
   readonly settings: MemoryConfig;
+  readonly metrics: MemoryMetrics;
+  readonly #registry: Registry | undefined;
   readonly #log: Logger;
   #migrated = false;
   #up = false;
@@ -65,6 +71,8 @@ export class MemoryRuntime {
   constructor(o: MemoryRuntimeOptions) {
     this.settings = o.config;
     this.#log = o.log.child({ component: 'caller-memory' });
+    this.#registry = o.registry;
+    this.metrics = MemoryMetrics.on(o.registry);
     this.pool = createPool(o.url, {
       max: this.settings.poolSize,
       applicationName: 'callfleet-gateway',
@@ -76,6 +84,7 @@ export class MemoryRuntime {
       recordTranscripts: this.settings.recordTranscripts,
       extractMemories: this.settings.extractMemories,
       logger: this.#log,
+      metrics: this.metrics,
       queue: { baseDelayMs: o.retry?.baseDelayMs ?? 200, maxDelayMs: o.retry?.maxDelayMs ?? 5_000 },
     });
     this.#keyring = o.keyring;
@@ -116,7 +125,7 @@ export class MemoryRuntime {
           : async () => ({ status: 401, body: { error: 'post-call webhook secret not configured' } }),
       };
     }
-    memoryUp.set(0);
+    this.metrics.memoryUp.set(0);
   }
 
   /**
@@ -141,7 +150,7 @@ export class MemoryRuntime {
       onError: (what, error) => this.#log.warn({ what, err: error.message }, 'call recording failed'),
     });
     this.store.recordings = this.recordings;
-    exposeRecordingMetrics(this.recordings);
+    exposeRecordingMetrics(this.#registry, this.recordings);
   }
 
   /** True while the database answers and the schema is migrated. */
@@ -198,7 +207,7 @@ export class MemoryRuntime {
       else this.#log.warn({ err }, 'caller-memory database unreachable: lookups miss, writes are queued');
     }
     this.#up = up;
-    memoryUp.set(up ? 1 : 0);
+    this.metrics.memoryUp.set(up ? 1 : 0);
   }
 
   #startSweeper(): void {
@@ -218,7 +227,7 @@ export class MemoryRuntime {
     if (this.#sweeper || (r.transcriptsDays <= 0 && r.memoriesDays <= 0)) return;
     this.#sweeper = startRetentionSweeper(
       this.pool,
-      { transcriptsDays: r.transcriptsDays, memoriesDays: r.memoriesDays },
+      { transcriptsDays: r.transcriptsDays, memoriesDays: r.memoriesDays, metrics: this.metrics },
       r.sweepIntervalSeconds * 1000,
       (error) => this.#log.warn({ err: (error as Error).message }, 'retention sweep failed'),
       (result) => {
@@ -251,7 +260,11 @@ export class MemoryRuntime {
       this.#log.info({ written: pending }, 'caller-memory writes flushed');
     }
     await this.store.close();
-    await Promise.race([this.pool.end().catch(() => {}), new Promise((r) => setTimeout(r, 1000).unref())]);
+    await within(
+      this.pool.end().catch(() => {}),
+      1000,
+      () => undefined,
+    );
     this.bucket?.destroy();
   }
 }

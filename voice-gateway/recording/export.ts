@@ -2,7 +2,7 @@
 // sizes. Used by `callfleet memory export --recordings-dir` (data-rights export) and the tests.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Keyring } from '../memory/crypto.ts';
+import type { Keyring } from '../memory/store/crypto.ts';
 import type { Bucket } from '../storage/bucket.ts';
 import { openSealed } from '../storage/sealed.ts';
 import type { RecordingRow } from './index-store.ts';

@@ -1,6 +1,6 @@
 // The call_recordings table: what the recorder writes and what data rights and retention read.
 import type pg from 'pg';
-import { type Keyring, phoneHashes } from '../memory/crypto.ts';
+import { type Keyring, phoneHashes } from '../memory/store/crypto.ts';
 
 export interface RecordingRow {
   streamSid: string;

@@ -1,67 +1,56 @@
-// Call-recording metrics on prom-client's default registry (collected from the pod's counters at
-// scrape time, so the audio path only bumps plain numbers).
-import client from 'prom-client';
+// Call-recording metrics on the registry the gateway injects (collected from the pod's counters at
+// scrape time, so the audio path only bumps plain numbers). One set per registry; registering again
+// on the same registry (another runtime in the same process) only points it at the new recorders.
+import { Counter, register as defaultRegistry, Gauge, type Registry } from 'prom-client';
 import type { Recordings } from './recorder.ts';
 
-let source: Recordings | undefined;
+type Counters = Recordings['counters'];
 
-function once<T>(name: string, make: () => T): T {
-  return (client.register.getSingleMetric(name) as T | undefined) ?? make();
-}
+/** Counter name, help text, and the recorder counter it reports. */
+const COUNTERS: readonly [name: string, help: string, field: keyof Counters][] = [
+  ['callfleet_recordings_started_total', 'Call recordings started (one per media stream)', 'started'],
+  ['callfleet_recordings_completed_total', 'Call recordings stored in the bucket and indexed', 'completed'],
+  [
+    'callfleet_recordings_failed_total',
+    'Call recordings not kept (upload or index failure, or audio lost past the buffer budget)',
+    'failed',
+  ],
+  [
+    'callfleet_recording_dropped_bytes_total',
+    'Recording bytes dropped instead of waiting (agent audio past the playback queue, segments past the buffer budget)',
+    'droppedBytes',
+  ],
+  ['callfleet_recording_stored_bytes_total', 'Sealed recording bytes stored in the bucket', 'storedBytes'],
+];
 
-function counter(name: string, help: string, read: (r: Recordings) => number) {
-  return once(
-    name,
-    () =>
-      new client.Counter({
-        name,
-        help,
-        collect() {
-          if (!source) return;
-          this.reset();
-          this.inc(read(source));
-        },
-      }),
-  );
-}
+const sources = new WeakMap<Registry, { recordings: Recordings }>();
 
-counter(
-  'callfleet_recordings_started_total',
-  'Call recordings started (one per media stream)',
-  (r) => r.counters.started,
-);
-counter(
-  'callfleet_recordings_completed_total',
-  'Call recordings stored in the bucket and indexed',
-  (r) => r.counters.completed,
-);
-counter(
-  'callfleet_recordings_failed_total',
-  'Call recordings not kept (upload or index failure, or audio lost past the buffer budget)',
-  (r) => r.counters.failed,
-);
-counter(
-  'callfleet_recording_dropped_bytes_total',
-  'Recording bytes dropped instead of waiting (agent audio past the playback queue, segments past the buffer budget)',
-  (r) => r.counters.droppedBytes,
-);
-counter(
-  'callfleet_recording_stored_bytes_total',
-  'Sealed recording bytes stored in the bucket',
-  (r) => r.counters.storedBytes,
-);
-once(
-  'callfleet_recording_buffered_bytes',
-  () =>
-    new client.Gauge({
-      name: 'callfleet_recording_buffered_bytes',
-      help: 'Recording bytes held in memory by the pod, waiting for upload',
+/** Reports `recordings` on `registry` (prom-client's default one when none is injected). */
+export function exposeRecordingMetrics(registry: Registry = defaultRegistry, recordings: Recordings): void {
+  const known = sources.get(registry);
+  if (known) {
+    known.recordings = recordings;
+    return;
+  }
+  const source = { recordings };
+  sources.set(registry, source);
+  for (const [name, help, field] of COUNTERS) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
       collect() {
-        this.set(source ? source.bufferedBytes() : 0);
+        this.reset();
+        this.inc(source.recordings.counters[field]);
       },
-    }),
-);
-
-export function exposeRecordingMetrics(recordings: Recordings): void {
-  source = recordings;
+    });
+  }
+  new Gauge({
+    name: 'callfleet_recording_buffered_bytes',
+    help: 'Recording bytes held in memory by the pod, waiting for upload',
+    registers: [registry],
+    collect() {
+      this.set(source.recordings.bufferedBytes());
+    },
+  });
 }

@@ -2,30 +2,14 @@
 // encoding, so both tracks are stored exactly as they crossed the gateway. A recording is written as
 // it happens, so its header carries the "unknown length" sizes (0xFFFFFFFF, as streaming encoders
 // write); `finalizeWavHeader` puts the real sizes in when the recording is read back.
+import { mulawWavHeader, UNKNOWN_LENGTH, wavChunks } from '../audio/wav.ts';
+
 export const WAV_HEADER_BYTES = 58;
 export const SAMPLE_RATE = 8000;
 export const MULAW_SILENCE = 0xff;
 
 export function streamingWavHeader(): Buffer {
-  const h = Buffer.alloc(WAV_HEADER_BYTES);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(0xffffffff, 4);
-  h.write('WAVE', 8);
-  h.write('fmt ', 12);
-  h.writeUInt32LE(18, 16);
-  h.writeUInt16LE(7, 20); // mu-law
-  h.writeUInt16LE(2, 22); // stereo: caller left, agent right
-  h.writeUInt32LE(SAMPLE_RATE, 24);
-  h.writeUInt32LE(SAMPLE_RATE * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(8, 34);
-  h.writeUInt16LE(0, 36);
-  h.write('fact', 38);
-  h.writeUInt32LE(4, 42);
-  h.writeUInt32LE(0xffffffff, 46);
-  h.write('data', 50);
-  h.writeUInt32LE(0xffffffff, 54);
-  return h;
+  return mulawWavHeader(2, SAMPLE_RATE, UNKNOWN_LENGTH); // stereo: caller left, agent right
 }
 
 /** Fills in the sizes of a streaming header, given the whole file's length. */
@@ -44,30 +28,12 @@ export function splitStereoMulaw(file: Buffer): {
   channels: number;
   format: number;
 } {
-  if (file.toString('ascii', 0, 4) !== 'RIFF' || file.toString('ascii', 8, 12) !== 'WAVE') {
-    throw new Error('not a RIFF/WAVE file');
+  const { fmt, data } = wavChunks(file);
+  const caller = Buffer.alloc(data.length >> 1);
+  const agent = Buffer.alloc(data.length >> 1);
+  for (let i = 0; i < caller.length; i++) {
+    caller[i] = data[2 * i] as number;
+    agent[i] = data[2 * i + 1] as number;
   }
-  let off = 12;
-  let format = 0;
-  let channels = 0;
-  while (off + 8 <= file.length) {
-    const id = file.toString('ascii', off, off + 4);
-    const size = file.readUInt32LE(off + 4);
-    if (id === 'fmt ') {
-      format = file.readUInt16LE(off + 8);
-      channels = file.readUInt16LE(off + 10);
-    }
-    if (id === 'data') {
-      const body = file.subarray(off + 8, Math.min(file.length, off + 8 + size));
-      const caller = Buffer.alloc(body.length >> 1);
-      const agent = Buffer.alloc(body.length >> 1);
-      for (let i = 0; i < caller.length; i++) {
-        caller[i] = body[2 * i] as number;
-        agent[i] = body[2 * i + 1] as number;
-      }
-      return { caller, agent, channels, format };
-    }
-    off += 8 + size + (size & 1);
-  }
-  throw new Error('WAV file without a data chunk');
+  return { caller, agent, channels: fmt?.channels ?? 0, format: fmt?.format ?? 0 };
 }

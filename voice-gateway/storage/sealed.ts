@@ -8,7 +8,7 @@
 // counter | 1-byte last flag (the STREAM construction), so segments cannot be reordered, dropped or
 // the stream truncated without the open failing. Memory is one segment, whatever the object's size.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import type { Keyring, KeyringKey } from '../memory/crypto.ts';
+import type { Keyring, KeyringKey } from '../memory/store/crypto.ts';
 
 export const SEGMENT_BYTES = 64 * 1024;
 const TAG = 16;

@@ -8,8 +8,8 @@ import { CallCampaignSpecSchema } from '../../../cdk8s/api/v1alpha1/callcampaign
 import { CampaignDialer, type CampaignStatusReport } from '../../../operator/campaign/dialer.ts';
 import { createCampaignHooks } from '../../../voice-gateway/campaign/gateway-hooks.ts';
 import { addDoNotCall } from '../../../voice-gateway/campaign/recipients.ts';
-import { generateKeySpec, parseKeyring } from '../../../voice-gateway/memory/crypto.ts';
-import { createPool } from '../../../voice-gateway/memory/pool.ts';
+import { generateKeySpec, parseKeyring } from '../../../voice-gateway/memory/store/crypto.ts';
+import { createPool } from '../../../voice-gateway/memory/store/pool.ts';
 import { type CallOutcome, FakeTwilioCalls } from '../../fakes/twilio-calls.ts';
 import { startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { phoneHashes, tombstoneHashes } from '../../../voice-gateway/memory/crypto.ts';
-import { exportCaller, forgetCaller, listAudit } from '../../../voice-gateway/memory/data-rights.ts';
+import { phoneHashes, tombstoneHashes } from '../../../voice-gateway/memory/store/crypto.ts';
+import { exportCaller, forgetCaller, listAudit } from '../../../voice-gateway/memory/store/data-rights.ts';
 import { callRecord, type Harness, phoneForms, startHarness } from './harness.ts';
 
 let h: Harness;

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { createPool } from '../../../voice-gateway/memory/pool.ts';
+import { createPool } from '../../../voice-gateway/memory/store/pool.ts';
 import { type ElConversation, FakeElevenLabs } from '../../fakes/elevenlabs.ts';
 import { FakeOpenAiRealtime, type RtSession } from '../../fakes/openai-realtime.ts';
 import { FakeTwilioRest } from '../../fakes/twilio-rest.ts';

@@ -3,13 +3,13 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
 import type pg from 'pg';
-import { type Keyring, parseKeyring } from '../../../voice-gateway/memory/crypto.ts';
-import { migrate } from '../../../voice-gateway/memory/migrate.ts';
-import { createPool } from '../../../voice-gateway/memory/pool.ts';
+import { type Keyring, parseKeyring } from '../../../voice-gateway/memory/store/crypto.ts';
+import { migrate } from '../../../voice-gateway/memory/store/migrate.ts';
+import { createPool } from '../../../voice-gateway/memory/store/pool.ts';
 import {
   PostgresCallerMemory,
   type PostgresMemoryOptions,
-} from '../../../voice-gateway/memory/postgres-store.ts';
+} from '../../../voice-gateway/memory/store/postgres-store.ts';
 import type { CallRecord } from '../../../voice-gateway/memory/types.ts';
 import { PG_BIN, startPostgres, type TestPostgres } from '../../support/postgres.ts';
 

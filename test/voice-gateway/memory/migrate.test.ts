@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { migrations } from '../../../voice-gateway/memory/migrations.ts';
+import { migrations } from '../../../voice-gateway/memory/store/migrations.ts';
 import { runCallfleet as run } from './callfleet-cli.ts';
 import { postgresForTests } from './harness.ts';
 

@@ -12,12 +12,12 @@ import type pg from 'pg';
 import { parseMemoryStore } from '../../../cdk8s/api/v1alpha1/index.ts';
 import { memoryStoreModel } from '../../../cdk8s/charts/memorystore/model.ts';
 import { generatePostgresTls, serverHosts } from '../../../cdk8s/charts/memorystore/tls.ts';
+import { runMigrate } from '../../../voice-gateway/cli/memory.ts';
 import { parseGatewayConfig } from '../../../voice-gateway/config/load.ts';
 import { createLogger } from '../../../voice-gateway/log.ts';
-import { runMigrate } from '../../../voice-gateway/memory/cli.ts';
-import { parseKeyring } from '../../../voice-gateway/memory/crypto.ts';
-import { createPool } from '../../../voice-gateway/memory/pool.ts';
 import { MemoryRuntime } from '../../../voice-gateway/memory/runtime.ts';
+import { parseKeyring } from '../../../voice-gateway/memory/store/crypto.ts';
+import { createPool } from '../../../voice-gateway/memory/store/pool.ts';
 import { startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import { KEY_SPEC } from './harness.ts';
 

@@ -4,7 +4,7 @@
 // during the call leaves no recording behind.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { forgetCaller } from '../../../voice-gateway/memory/data-rights.ts';
+import { forgetCaller } from '../../../voice-gateway/memory/store/data-rights.ts';
 import { readRecording } from '../../../voice-gateway/recording/export.ts';
 import { RecordingIndex } from '../../../voice-gateway/recording/index-store.ts';
 import { type RecordingOptions, Recordings } from '../../../voice-gateway/recording/recorder.ts';

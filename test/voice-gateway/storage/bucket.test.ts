@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseKeyring } from '../../../voice-gateway/memory/crypto.ts';
+import { parseKeyring } from '../../../voice-gateway/memory/store/crypto.ts';
 import { MultipartWriter } from '../../../voice-gateway/storage/multipart.ts';
 import { openSealed, rewrapMetadata, SEGMENT_BYTES, Sealer } from '../../../voice-gateway/storage/sealed.ts';
 import { startS3, type TestS3 } from '../../support/s3.ts';

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import type { Bucket, ObjectInfo } from '../../storage/bucket.ts';
 import { MultipartWriter } from '../../storage/multipart.ts';
 import { openSealed, Sealer } from '../../storage/sealed.ts';
-import type { Keyring } from '../crypto.ts';
+import type { Keyring } from '../store/crypto.ts';
 import { dumpMemory } from './dump.ts';
 import { BACKUP_PURPOSE } from './format.ts';
 import { type RestoreResult, restoreMemory } from './restore.ts';

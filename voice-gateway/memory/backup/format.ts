@@ -8,6 +8,8 @@
 // and the fastest way in and out; the JSON lines make the file self-describing, so a backup restores
 // into a newer schema (columns added later take their defaults).
 
+import { z } from 'zod';
+
 export const BACKUP_FORMAT = 'callfleet-memory-backup';
 export const BACKUP_VERSION = 1;
 export const BACKUP_PURPOSE = 'memory-backup';
@@ -22,23 +24,33 @@ export const BACKUP_TABLES = [
   'call_recordings',
 ] as const;
 
-export interface BackupHeader {
-  format: typeof BACKUP_FORMAT;
-  version: number;
-  schemaVersion: number;
-  createdAt: string;
-  keyId: string;
-  tables: string[];
-}
+export const backupHeaderSchema = z.object({
+  format: z.literal(BACKUP_FORMAT),
+  version: z.number().int(),
+  schemaVersion: z.number().int().min(0),
+  createdAt: z.string(),
+  keyId: z.string(),
+  tables: z.array(z.string()),
+});
+export type BackupHeader = z.infer<typeof backupHeaderSchema>;
 
-export interface TableHeader {
-  table: string;
-  columns: string[];
-}
+export const tableHeaderSchema = z.object({ table: z.string().min(1), columns: z.array(z.string()).min(1) });
+export type TableHeader = z.infer<typeof tableHeaderSchema>;
 
-export interface BackupTrailer {
-  end: true;
-  rows: Record<string, number>;
+export const backupTrailerSchema = z.object({
+  end: z.literal(true),
+  rows: z.record(z.string(), z.number().int().min(0)),
+});
+export type BackupTrailer = z.infer<typeof backupTrailerSchema>;
+
+/** The line parsed with `schema`, or an error naming the line and the field (`backup header: keyId: …`). */
+export function parseLine<T>(what: string, schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new Error(
+    `${what}: ${issue?.path.length ? `${issue.path.join('.')}: ` : ''}${issue?.message ?? 'invalid'}`,
+  );
 }
 
 export const END_OF_ROWS = Buffer.from('\\.\n');

@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import type pg from 'pg';
+import { parseKeyring } from '../memory/store/crypto.ts';
+import { exportCaller, forgetCaller, listAudit } from '../memory/store/data-rights.ts';
+import { migrate } from '../memory/store/migrate.ts';
+import { createPool } from '../memory/store/pool.ts';
 import { saveRecording } from '../recording/export.ts';
-import { BACKUP_COMMANDS, bucketFrom, bucketOptions, runBackupCommand } from './backup/cli.ts';
-import { parseKeyring } from './crypto.ts';
-import { exportCaller, forgetCaller, listAudit } from './data-rights.ts';
-import { migrate } from './migrate.ts';
-import { createPool } from './pool.ts';
-import { assertHostResolves, lookupMemoryStore, overrideHost, StoreLookupError } from './store-lookup.ts';
+import { BACKUP_COMMANDS, bucketFrom, bucketOptions, runBackupCommand } from './memory-backup.ts';
+import { assertHostResolves, lookupMemoryStore, overrideHost, StoreLookupError } from './memory-store.ts';
 
 export const connectionOptions = {
   'database-url': { type: 'string' },

@@ -3,7 +3,18 @@
 // The call path never waits on the database: lookup() races a time budget, record() only enqueues.
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import type { Recordings, RecordingTap } from '../recording/recorder.ts';
+import { within } from '../../lib/deadline.ts';
+import type { Recordings, RecordingTap } from '../../recording/recorder.ts';
+import { MemoryMetrics } from '../metrics.ts';
+import type {
+  CallerContext,
+  CallerMemory,
+  CallRecord,
+  HandoffRecord,
+  MemoryItem,
+  MemoryKind,
+} from '../types.ts';
+import { checkCallRecord } from './call-record.ts';
 import {
   decrypt,
   encrypt,
@@ -14,15 +25,8 @@ import {
   searchTokens,
   tombstoneHashes,
 } from './crypto.ts';
-import { lookupMisses, lookupSeconds, writesDropped } from './metrics.ts';
-import type {
-  CallerContext,
-  CallerMemory,
-  CallRecord,
-  HandoffRecord,
-  MemoryItem,
-  MemoryKind,
-} from './types.ts';
+import { readProfile, readStoredText, type StoredText } from './stored-text.ts';
+import { rollback, withTransaction } from './transaction.ts';
 import { PermanentWriteError, WriteQueue, type WriteQueueOptions } from './write-queue.ts';
 
 export interface MemoryLogger {
@@ -49,26 +53,64 @@ export interface PostgresMemoryOptions {
   extractMemories?: boolean;
   queue?: WriteQueueOptions;
   logger?: MemoryLogger;
+  /** Where lookups and dropped writes are counted (the runtime passes the gateway's registry's set). */
+  metrics?: MemoryMetrics;
   /** How long a hand-off record waits for the pod resuming the call. Default 10 minutes. */
   handoffTtlMs?: number;
 }
 
 export type WriteOutcome = 'written' | 'duplicate' | 'forgotten';
 
-const MEMORY_KINDS: readonly MemoryKind[] = ['fact', 'preference', 'summary'];
 const SUMMARY_CHARS = 400;
 
 /** A profile fact is a memory of kind `fact` shaped `key: value`, e.g. `name: Ada`. */
 const PROFILE_FACT = /^\s*([A-Za-z][\w ]{0,40}?)\s*[:=]\s*(.{1,200})$/s;
 
-interface StoredText {
-  text: string | null;
-  text_enc: Buffer | null;
-  key_id: string | null;
+interface CallerRow {
+  id: string;
+  key_id: string;
+  phone_hash: Buffer;
+  profile: Record<string, string>;
+  profile_enc: Buffer | null;
+}
+
+type NewMemory = { kind: MemoryKind; text: string };
+
+/** What the steps after the call row need: the transaction's client and the two ids. */
+interface CallRows {
+  client: pg.PoolClient;
+  callId: string;
+  callerId: string;
 }
 
 export function lockKeyOf(hash: Buffer): string {
   return hash.readBigInt64BE(0).toString();
+}
+
+/**
+ * The per-caller lock every writer of a caller's rows takes first (the call writer and forget), for
+ * the rest of the transaction.
+ */
+export async function lockCaller(client: pg.ClientBase, activeHash: Buffer): Promise<void> {
+  await client.query('SELECT pg_advisory_xact_lock($1)', [lockKeyOf(activeHash)]);
+}
+
+/** When the number was last forgotten (its tombstone in the audit trail), if ever. */
+async function forgottenSince(client: pg.ClientBase, tombstones: Buffer[]): Promise<Date | null> {
+  const forgotten = await client.query<{ at: Date | null }>(
+    `SELECT max(at) AS at FROM memory_audit WHERE action = 'forget' AND subject_hash = ANY($1::bytea[])`,
+    [tombstones],
+  );
+  return forgotten.rows[0]?.at ?? null;
+}
+
+async function countCall(client: pg.ClientBase, callerId: string, endedAt: Date): Promise<void> {
+  await client.query(
+    `UPDATE callers SET call_count = call_count + 1,
+       last_call_at = CASE WHEN last_call_at IS NULL OR last_call_at < $2 THEN $2 ELSE last_call_at END
+     WHERE id = $1`,
+    [callerId, endedAt],
+  );
 }
 
 export class PostgresCallerMemory implements CallerMemory {
@@ -94,6 +136,7 @@ export class PostgresCallerMemory implements CallerMemory {
   readonly #queue: WriteQueue<CallRecord>;
   readonly #log: MemoryLogger;
   readonly #handoffTtlMs: number;
+  readonly #metrics: MemoryMetrics;
 
   constructor(options: PostgresMemoryOptions) {
     this.pool = options.pool;
@@ -104,8 +147,10 @@ export class PostgresCallerMemory implements CallerMemory {
     this.#recent = options.recentMemories ?? 10;
     this.#log = options.logger ?? { warn: () => {} };
     this.#handoffTtlMs = options.handoffTtlMs ?? 600_000;
+    this.#metrics = options.metrics ?? options.queue?.metrics ?? MemoryMetrics.on();
     this.#queue = new WriteQueue((record) => this.#writeQueued(record), {
       ...options.queue,
+      metrics: this.#metrics,
       onError: (error, attempt) => {
         this.#log.warn(
           { err: String((error as Error)?.message ?? error), attempt },
@@ -122,33 +167,27 @@ export class PostgresCallerMemory implements CallerMemory {
 
   // ---- lookup --------------------------------------------------------------------------------------
 
-  lookup(phone: string, budgetMs: number): Promise<CallerContext | null> {
+  async lookup(phone: string, budgetMs: number): Promise<CallerContext | null> {
     const started = performance.now();
-    let timer: NodeJS.Timeout | undefined;
     const query = this.lookupNow(phone).then(
       (context) => ({ context }),
       (error: unknown) => ({ error }),
     );
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), Math.max(0, budgetMs));
-    });
-    return Promise.race([query, timeout]).then((result) => {
-      clearTimeout(timer);
-      lookupSeconds.observe((performance.now() - started) / 1000);
-      if (result === 'timeout') {
-        lookupMisses.inc({ reason: 'timeout' });
-        return null;
-      }
-      if ('error' in result) {
-        lookupMisses.inc({ reason: 'error' });
-        this.#log.warn(
-          { err: String((result.error as Error)?.message ?? result.error), caller: safeMask(phone) },
-          'caller lookup failed',
-        );
-        return null;
-      }
-      return result.context;
-    });
+    const result = await within(query, budgetMs, () => 'timeout' as const);
+    this.#metrics.lookupSeconds.observe((performance.now() - started) / 1000);
+    if (result === 'timeout') {
+      this.#metrics.lookupMisses.inc({ reason: 'timeout' });
+      return null;
+    }
+    if ('error' in result) {
+      this.#metrics.lookupMisses.inc({ reason: 'error' });
+      this.#log.warn(
+        { err: String((result.error as Error)?.message ?? result.error), caller: safeMask(phone) },
+        'caller lookup failed',
+      );
+      return null;
+    }
+    return result.context;
   }
 
   /** The lookup itself, without a budget: one round trip. Throws on database errors. */
@@ -265,9 +304,9 @@ export class PostgresCallerMemory implements CallerMemory {
 
   record(call: CallRecord): void {
     try {
-      validateRecord(call);
+      checkCallRecord(call);
     } catch (error) {
-      writesDropped.inc({ reason: 'invalid' });
+      this.#metrics.writesDropped.inc({ reason: 'invalid' });
       this.#log.warn({ err: (error as Error).message, callSid: call?.callSid }, 'call record rejected');
       return;
     }
@@ -286,12 +325,15 @@ export class PostgresCallerMemory implements CallerMemory {
 
   async #writeQueued(record: CallRecord): Promise<void> {
     const outcome = await this.writeCall(record);
-    if (outcome === 'forgotten') writesDropped.inc({ reason: 'forgotten' });
+    if (outcome === 'forgotten') this.#metrics.writesDropped.inc({ reason: 'forgotten' });
   }
 
   /**
    * Writes one call record in one transaction; idempotent per callSid. A record of a call that started
    * before its caller was forgotten is dropped, so a forget during a live call leaves nothing behind.
+   * The steps, in order: lock the caller, check the tombstone, find or create (or re-key) the caller,
+   * insert the call (a duplicate callSid ends here), count it, then its transcript, its memories and
+   * the profile facts they carry.
    */
   async writeCall(record: CallRecord): Promise<WriteOutcome> {
     let phone: string;
@@ -300,165 +342,168 @@ export class PostgresCallerMemory implements CallerMemory {
     } catch (error) {
       throw new PermanentWriteError((error as Error).message);
     }
-    const ring = this.keyring;
-    const key = ring.active;
-    const hashes = phoneHashes(ring, phone);
-    const tombstones = tombstoneHashes(ring, phone);
+    const hashes = phoneHashes(this.keyring, phone);
     const activeHash = hashes[0] as Buffer;
     const startedAt = new Date(record.startedAt);
     const endedAt = new Date(record.endedAt);
 
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1)', [lockKeyOf(activeHash)]);
-      const forgotten = await client.query<{ at: Date | null }>(
-        `SELECT max(at) AS at FROM memory_audit WHERE action = 'forget' AND subject_hash = ANY($1::bytea[])`,
-        [tombstones],
-      );
-      const forgottenAt = forgotten.rows[0]?.at;
-      if (forgottenAt && forgottenAt.getTime() >= startedAt.getTime()) {
-        await client.query('ROLLBACK');
-        return 'forgotten';
-      }
-      const existing = await client.query<{
-        id: string;
-        key_id: string;
-        phone_hash: Buffer;
-        profile: Record<string, string>;
-        profile_enc: Buffer | null;
-      }>(
-        'SELECT id, key_id, phone_hash, profile, profile_enc FROM callers WHERE phone_hash = ANY($1::bytea[]) FOR UPDATE',
-        [hashes],
-      );
-      type CallerRow = (typeof existing.rows)[number];
-      let caller: CallerRow;
-      const found = existing.rows[0];
-      if (!found) {
-        const id = randomUUID();
-        await client.query(
-          `INSERT INTO callers (id, phone_hash, phone_enc, key_id, profile) VALUES ($1, $2, $3, $4, '{}'::jsonb)`,
-          [id, activeHash, encrypt(key, phone, 'phone'), key.id],
-        );
-        caller = { id, key_id: key.id, phone_hash: activeHash, profile: {}, profile_enc: null };
-      } else if (found.key_id !== key.id || !found.phone_hash.equals(activeHash)) {
-        caller = found;
-        // Re-key on write: the caller moves to the active key, so old keys can be retired.
-        const profile = this.#readProfile(caller.id, caller.profile, caller.profile_enc, caller.key_id);
-        const stored = this.#profileColumns(caller.id, profile);
-        await client.query(
-          'UPDATE callers SET phone_hash = $2, phone_enc = $3, key_id = $4, profile = $5, profile_enc = $6 WHERE id = $1',
-          [caller.id, activeHash, encrypt(key, phone, 'phone'), key.id, stored.profile, stored.profile_enc],
-        );
-        caller = { ...caller, key_id: key.id, profile, profile_enc: stored.profile_enc };
-      } else {
-        caller = found;
-      }
-      const callerId = caller.id;
+    return withTransaction(this.pool, async (client) => {
+      await lockCaller(client, activeHash);
+      const forgottenAt = await forgottenSince(client, tombstoneHashes(this.keyring, phone));
+      if (forgottenAt && forgottenAt.getTime() >= startedAt.getTime()) return rollback('forgotten' as const);
+      const caller = await this.#upsertCaller(client, phone, hashes);
+      const callId = await this.#insertCall(client, caller.id, record, startedAt, endedAt);
+      if (!callId) return rollback('duplicate' as const);
+      await countCall(client, caller.id, endedAt);
+      const call: CallRows = { client, callId, callerId: caller.id };
+      await this.#insertTranscript(call, record.transcript, startedAt);
+      const memories = this.#memoriesOf(record);
+      await this.#insertMemories(call, memories, endedAt);
+      await this.#applyProfileFacts(client, caller, memories);
+      return 'written' as const;
+    });
+  }
 
-      const inserted = await client.query<{ id: string }>(
-        `INSERT INTO calls (caller_id, call_sid, to_enc, key_id, started_at, ended_at, outcome)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (call_sid) DO NOTHING RETURNING id`,
-        [
-          callerId,
-          record.callSid,
-          record.to ? encrypt(key, record.to, `to:${callerId}`) : null,
-          key.id,
-          startedAt,
-          endedAt,
-          record.outcome,
-        ],
-      );
-      const callId = inserted.rows[0]?.id;
-      if (!callId) {
-        await client.query('ROLLBACK');
-        return 'duplicate';
-      }
+  /** The caller row for the number: found, created, or moved to the active key (re-key on write). */
+  async #upsertCaller(client: pg.PoolClient, phone: string, hashes: Buffer[]): Promise<CallerRow> {
+    const key = this.keyring.active;
+    const activeHash = hashes[0] as Buffer;
+    const existing = await client.query<CallerRow>(
+      'SELECT id, key_id, phone_hash, profile, profile_enc FROM callers WHERE phone_hash = ANY($1::bytea[]) FOR UPDATE',
+      [hashes],
+    );
+    const found = existing.rows[0];
+    if (!found) {
+      const id = randomUUID();
       await client.query(
-        `UPDATE callers SET call_count = call_count + 1,
-           last_call_at = CASE WHEN last_call_at IS NULL OR last_call_at < $2 THEN $2 ELSE last_call_at END
-         WHERE id = $1`,
-        [callerId, endedAt],
+        `INSERT INTO callers (id, phone_hash, phone_enc, key_id, profile) VALUES ($1, $2, $3, $4, '{}'::jsonb)`,
+        [id, activeHash, encrypt(key, phone, 'phone'), key.id],
       );
-
-      if (record.transcript.length > 0) {
-        const turns = record.transcript.map((t) => this.#storeText(t.text, `turn:${callerId}`));
-        await client.query(
-          `INSERT INTO transcript_turns (call_id, seq, caller_id, role, at_ms, text, text_enc, key_id, tsv, created_at)
-           SELECT $1, t.seq, $2, t.role, t.at_ms, t.text, t.text_enc, t.key_id,
-                  CASE WHEN $3::boolean THEN t.tok::tsvector ELSE to_tsvector('english', t.text) END,
-                  $4::timestamptz + make_interval(secs => t.at_ms / 1000.0)
-             FROM unnest($5::int[], $6::text[], $7::int[], $8::text[], $9::bytea[], $10::text[], $11::text[])
-               AS t(seq, role, at_ms, text, text_enc, key_id, tok)`,
-          [
-            callId,
-            callerId,
-            this.encryptText,
-            startedAt,
-            record.transcript.map((_, i) => i),
-            record.transcript.map((t) => t.role),
-            record.transcript.map((t) => Math.max(0, Math.round(t.atMs))),
-            turns.map((s) => s.text),
-            turns.map((s) => s.text_enc),
-            turns.map((s) => s.key_id),
-            record.transcript.map((t) => (this.encryptText ? searchTokens(key, t.text).join(' ') : '')),
-          ],
-        );
-      }
-
-      // extractMemories off: the call leaves no memory (no summary, no facts), only the call and its transcript.
-      const memories: { kind: MemoryKind; text: string }[] = this.extractMemories
-        ? [...(record.memories ?? [])]
-        : [];
-      const summary = this.extractMemories ? record.summary?.trim() || deriveSummary(record) : undefined;
-      if (summary) memories.push({ kind: 'summary', text: summary });
-      if (memories.length > 0) {
-        const stored = memories.map((m) => this.#storeText(m.text, `memory:${callerId}`));
-        await client.query(
-          `INSERT INTO memories (caller_id, call_id, kind, text, text_enc, key_id, tsv, created_at)
-           SELECT $1, $2, m.kind, m.text, m.text_enc, m.key_id,
-                  CASE WHEN $3::boolean THEN m.tok::tsvector ELSE to_tsvector('english', m.text) END,
-                  $4::timestamptz + make_interval(secs => m.ord / 1000.0)
-             FROM unnest($5::text[], $6::text[], $7::bytea[], $8::text[], $9::text[], $10::int[])
-               AS m(kind, text, text_enc, key_id, tok, ord)`,
-          [
-            callerId,
-            callId,
-            this.encryptText,
-            endedAt,
-            memories.map((m) => m.kind),
-            stored.map((s) => s.text),
-            stored.map((s) => s.text_enc),
-            stored.map((s) => s.key_id),
-            memories.map((m) => (this.encryptText ? searchTokens(key, m.text).join(' ') : '')),
-            // Summaries sort last (newest), so the last call's summary is the newest memory.
-            memories.map((m, i) => (m.kind === 'summary' ? memories.length : i)),
-          ],
-        );
-      }
-
-      const facts = memories.filter((m) => m.kind === 'fact').map((m) => PROFILE_FACT.exec(m.text));
-      if (facts.some(Boolean)) {
-        const profile = this.#readProfile(callerId, caller.profile, caller.profile_enc, caller.key_id);
-        for (const match of facts) {
-          if (match?.[1] && match[2])
-            profile[match[1].trim().toLowerCase().replace(/\s+/g, '_')] = match[2].trim();
-        }
-        const stored = this.#profileColumns(callerId, profile);
-        await client.query('UPDATE callers SET profile = $2, profile_enc = $3 WHERE id = $1', [
-          callerId,
-          stored.profile,
-          stored.profile_enc,
-        ]);
-      }
-      await client.query('COMMIT');
-      return 'written';
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    } finally {
-      client.release();
+      return { id, key_id: key.id, phone_hash: activeHash, profile: {}, profile_enc: null };
     }
+    if (found.key_id === key.id && found.phone_hash.equals(activeHash)) return found;
+    // Re-key on write: the caller moves to the active key, so old keys can be retired.
+    const profile = this.#readProfile(found.id, found.profile, found.profile_enc, found.key_id);
+    const stored = this.#profileColumns(found.id, profile);
+    await client.query(
+      'UPDATE callers SET phone_hash = $2, phone_enc = $3, key_id = $4, profile = $5, profile_enc = $6 WHERE id = $1',
+      [found.id, activeHash, encrypt(key, phone, 'phone'), key.id, stored.profile, stored.profile_enc],
+    );
+    return { ...found, key_id: key.id, profile, profile_enc: stored.profile_enc };
+  }
+
+  /** Inserts the call; undefined when its callSid is already stored (a retried write). */
+  async #insertCall(
+    client: pg.PoolClient,
+    callerId: string,
+    record: CallRecord,
+    startedAt: Date,
+    endedAt: Date,
+  ): Promise<string | undefined> {
+    const key = this.keyring.active;
+    const inserted = await client.query<{ id: string }>(
+      `INSERT INTO calls (caller_id, call_sid, to_enc, key_id, started_at, ended_at, outcome)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (call_sid) DO NOTHING RETURNING id`,
+      [
+        callerId,
+        record.callSid,
+        record.to ? encrypt(key, record.to, `to:${callerId}`) : null,
+        key.id,
+        startedAt,
+        endedAt,
+        record.outcome,
+      ],
+    );
+    return inserted.rows[0]?.id;
+  }
+
+  async #insertTranscript(
+    call: CallRows,
+    transcript: CallRecord['transcript'],
+    startedAt: Date,
+  ): Promise<void> {
+    if (transcript.length === 0) return;
+    const cols = this.#textColumns(
+      transcript.map((t) => t.text),
+      `turn:${call.callerId}`,
+    );
+    await call.client.query(
+      `INSERT INTO transcript_turns (call_id, seq, caller_id, role, at_ms, text, text_enc, key_id, tsv, created_at)
+       SELECT $1, t.seq, $2, t.role, t.at_ms, t.text, t.text_enc, t.key_id,
+              CASE WHEN $3::boolean THEN t.tok::tsvector ELSE to_tsvector('english', t.text) END,
+              $4::timestamptz + make_interval(secs => t.at_ms / 1000.0)
+         FROM unnest($5::int[], $6::text[], $7::int[], $8::text[], $9::bytea[], $10::text[], $11::text[])
+           AS t(seq, role, at_ms, text, text_enc, key_id, tok)`,
+      [
+        call.callId,
+        call.callerId,
+        this.encryptText,
+        startedAt,
+        transcript.map((_, i) => i),
+        transcript.map((t) => t.role),
+        transcript.map((t) => Math.max(0, Math.round(t.atMs))),
+        cols.text,
+        cols.text_enc,
+        cols.key_id,
+        cols.tok,
+      ],
+    );
+  }
+
+  /** The call's memories: its facts and preferences, then its summary (none when extractMemories is off). */
+  #memoriesOf(record: CallRecord): NewMemory[] {
+    // extractMemories off: the call leaves no memory (no summary, no facts), only the call and its transcript.
+    if (!this.extractMemories) return [];
+    const memories: NewMemory[] = [...(record.memories ?? [])];
+    const summary = record.summary?.trim() || deriveSummary(record);
+    if (summary) memories.push({ kind: 'summary', text: summary });
+    return memories;
+  }
+
+  async #insertMemories(call: CallRows, memories: NewMemory[], endedAt: Date): Promise<void> {
+    if (memories.length === 0) return;
+    const cols = this.#textColumns(
+      memories.map((m) => m.text),
+      `memory:${call.callerId}`,
+    );
+    await call.client.query(
+      `INSERT INTO memories (caller_id, call_id, kind, text, text_enc, key_id, tsv, created_at)
+       SELECT $1, $2, m.kind, m.text, m.text_enc, m.key_id,
+              CASE WHEN $3::boolean THEN m.tok::tsvector ELSE to_tsvector('english', m.text) END,
+              $4::timestamptz + make_interval(secs => m.ord / 1000.0)
+         FROM unnest($5::text[], $6::text[], $7::bytea[], $8::text[], $9::text[], $10::int[])
+           AS m(kind, text, text_enc, key_id, tok, ord)`,
+      [
+        call.callerId,
+        call.callId,
+        this.encryptText,
+        endedAt,
+        memories.map((m) => m.kind),
+        cols.text,
+        cols.text_enc,
+        cols.key_id,
+        cols.tok,
+        // Summaries sort last (newest), so the last call's summary is the newest memory.
+        memories.map((m, i) => (m.kind === 'summary' ? memories.length : i)),
+      ],
+    );
+  }
+
+  /** Facts shaped `key: value` (e.g. `name: Ada`) update the caller's profile. */
+  async #applyProfileFacts(client: pg.PoolClient, caller: CallerRow, memories: NewMemory[]): Promise<void> {
+    const facts = memories.filter((m) => m.kind === 'fact').map((m) => PROFILE_FACT.exec(m.text));
+    if (!facts.some(Boolean)) return;
+    const profile = this.#readProfile(caller.id, caller.profile, caller.profile_enc, caller.key_id);
+    for (const match of facts) {
+      if (match?.[1] && match[2])
+        profile[match[1].trim().toLowerCase().replace(/\s+/g, '_')] = match[2].trim();
+    }
+    const stored = this.#profileColumns(caller.id, profile);
+    await client.query('UPDATE callers SET profile = $2, profile_enc = $3 WHERE id = $1', [
+      caller.id,
+      stored.profile,
+      stored.profile_enc,
+    ]);
   }
 
   // ---- live-call hand-off -------------------------------------------------------------------------
@@ -492,6 +537,26 @@ export class PostgresCallerMemory implements CallerMemory {
 
   // ---- text protection -----------------------------------------------------------------------------
 
+  /** Columns of a batch insert of texts: stored text (plain or sealed), and search tokens when sealed. */
+  #textColumns(
+    texts: string[],
+    aad: string,
+  ): {
+    text: (string | null)[];
+    text_enc: (Buffer | null)[];
+    key_id: (string | null)[];
+    tok: string[];
+  } {
+    const key = this.keyring.active;
+    const stored = texts.map((t) => this.#storeText(t, aad));
+    return {
+      text: stored.map((s) => s.text),
+      text_enc: stored.map((s) => s.text_enc),
+      key_id: stored.map((s) => s.key_id),
+      tok: texts.map((t) => (this.encryptText ? searchTokens(key, t).join(' ') : '')),
+    };
+  }
+
   #storeText(text: string, aad: string): StoredText {
     if (!this.encryptText) return { text, text_enc: null, key_id: null };
     const key = this.keyring.active;
@@ -499,8 +564,7 @@ export class PostgresCallerMemory implements CallerMemory {
   }
 
   #readText(stored: StoredText, aad: string): string {
-    if (stored.text_enc && stored.key_id) return decrypt(this.keyring, stored.key_id, stored.text_enc, aad);
-    return stored.text ?? '';
+    return readStoredText(this.keyring, stored, aad);
   }
 
   #profileColumns(
@@ -520,9 +584,7 @@ export class PostgresCallerMemory implements CallerMemory {
     enc: Buffer | null,
     keyId: string,
   ): Record<string, string> {
-    if (enc)
-      return JSON.parse(decrypt(this.keyring, keyId, enc, `profile:${callerId}`)) as Record<string, string>;
-    return { ...plain };
+    return readProfile(this.keyring, callerId, plain, enc, keyId);
   }
 }
 
@@ -536,24 +598,6 @@ function safeMask(phone: string): string {
   } catch {
     return '+******';
   }
-}
-
-function validateRecord(call: CallRecord): void {
-  if (!call || typeof call.callSid !== 'string' || call.callSid.length === 0)
-    throw new Error('callSid: required');
-  normalizePhone(call.from);
-  for (const field of ['startedAt', 'endedAt'] as const) {
-    if (Number.isNaN(new Date(call[field]).getTime())) throw new Error(`${field}: not a timestamp`);
-  }
-  if (!Array.isArray(call.transcript)) throw new Error('transcript: must be an array');
-  call.transcript.forEach((t, i) => {
-    if (t.role !== 'caller' && t.role !== 'agent') throw new Error(`transcript.${i}.role: caller or agent`);
-    if (typeof t.text !== 'string') throw new Error(`transcript.${i}.text: must be a string`);
-  });
-  (call.memories ?? []).forEach((m, i) => {
-    if (!MEMORY_KINDS.includes(m.kind))
-      throw new Error(`memories.${i}.kind: one of ${MEMORY_KINDS.join(', ')}`);
-  });
 }
 
 /** When the backend gave no summary: what the caller said, shortened. */

@@ -3,7 +3,8 @@
 // closed. It is bounded: past `maxPending` new items are dropped and counted, so an outage can cost
 // records but never the pod's memory. Callers never wait on it (the audio path only enqueues); writes
 // must be idempotent because a write that timed out may still have committed.
-import { pendingWrites, writeRetries, writesDropped } from './metrics.ts';
+import { within } from '../../lib/deadline.ts';
+import { MemoryMetrics } from '../metrics.ts';
 
 /** Thrown by a writer for an item that can never succeed (bad data): it is dropped, not retried. */
 export class PermanentWriteError extends Error {}
@@ -14,6 +15,8 @@ export interface WriteQueueOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   onError?: (error: unknown, attempt: number) => void;
+  /** Where drops, retries and the backlog are counted (default: prom-client's default registry). */
+  metrics?: MemoryMetrics;
 }
 
 interface Entry<T> {
@@ -34,6 +37,7 @@ export class WriteQueue<T> {
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
   #idleWaiters: (() => void)[] = [];
+  readonly #metrics: MemoryMetrics;
 
   constructor(write: (item: T) => Promise<void>, options: WriteQueueOptions = {}) {
     this.#write = write;
@@ -42,6 +46,7 @@ export class WriteQueue<T> {
     this.#baseDelayMs = options.baseDelayMs ?? 200;
     this.#maxDelayMs = options.maxDelayMs ?? 30_000;
     this.#onError = options.onError ?? (() => {});
+    this.#metrics = options.metrics ?? MemoryMetrics.on();
   }
 
   get pending(): number {
@@ -51,11 +56,11 @@ export class WriteQueue<T> {
   /** Queues an item; returns false (and counts it) when the queue is full or closed. */
   push(item: T): boolean {
     if (this.#closed || this.pending >= this.#maxPending) {
-      writesDropped.inc({ reason: this.#closed ? 'closed' : 'queue_full' });
+      this.#metrics.writesDropped.inc({ reason: this.#closed ? 'closed' : 'queue_full' });
       return false;
     }
     this.#waiting.push({ item, attempt: 0, readyAt: 0 });
-    pendingWrites.inc();
+    this.#metrics.pendingWrites.inc();
     this.#pump();
     return true;
   }
@@ -66,22 +71,16 @@ export class WriteQueue<T> {
     // A flush means "now": items waiting out a backoff are retried immediately.
     for (const entry of this.#waiting) entry.readyAt = 0;
     this.#pump();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, deadlineMs));
-      }),
-    ]);
-    clearTimeout(timer);
+    const idle = new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+    await within(idle, deadlineMs, () => undefined);
   }
 
   /** Stops retrying; whatever is still pending is dropped (flush first). */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
-    if (this.#waiting.length > 0) writesDropped.inc({ reason: 'closed' }, this.#waiting.length);
-    pendingWrites.dec(this.#waiting.length);
+    if (this.#waiting.length > 0) this.#metrics.writesDropped.inc({ reason: 'closed' }, this.#waiting.length);
+    this.#metrics.pendingWrites.dec(this.#waiting.length);
     this.#waiting = [];
     this.#notifyIfIdle();
   }
@@ -111,20 +110,20 @@ export class WriteQueue<T> {
       await this.#write(entry.item);
     } catch (error) {
       if (error instanceof PermanentWriteError) {
-        writesDropped.inc({ reason: 'invalid' });
+        this.#metrics.writesDropped.inc({ reason: 'invalid' });
         this.#onError(error, entry.attempt);
       } else if (!this.#closed) {
         done = false;
         entry.attempt += 1;
         const backoff = Math.min(this.#maxDelayMs, this.#baseDelayMs * 2 ** (entry.attempt - 1));
         entry.readyAt = Date.now() + backoff / 2 + Math.random() * (backoff / 2);
-        writeRetries.inc();
+        this.#metrics.writeRetries.inc();
         this.#onError(error, entry.attempt);
         this.#waiting.push(entry);
       }
     } finally {
       this.#active -= 1;
-      if (done) pendingWrites.dec();
+      if (done) this.#metrics.pendingWrites.dec();
       this.#pump();
       this.#notifyIfIdle();
     }

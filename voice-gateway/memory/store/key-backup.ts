@@ -4,6 +4,7 @@
 // bucket as the backups. `callfleet memory keys export` writes it; `keys import` opens it again and
 // prints the keyring or a Secret manifest to re-create the encryption Secret.
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
+import { z } from 'zod';
 import { parseKeyring } from './crypto.ts';
 
 const FORMAT = 'callfleet-keyring-backup';
@@ -11,16 +12,30 @@ const N = 1 << 15;
 const R = 8;
 const P = 1;
 
-export interface KeyringBackup {
-  format: typeof FORMAT;
-  version: 1;
-  createdAt: string;
-  keyIds: string[];
-  kdf: { name: 'scrypt'; N: number; r: number; p: number; salt: string };
-  iv: string;
-  tag: string;
-  ciphertext: string;
-}
+const keyringBackupSchema = z.object({
+  format: z.literal(FORMAT),
+  version: z.literal(1),
+  createdAt: z.string(),
+  keyIds: z.array(z.string()),
+  kdf: z.object({
+    name: z.literal('scrypt'),
+    N: z.number().int().positive(),
+    r: z.number().int().positive(),
+    p: z.number().int().positive(),
+    salt: z.string(),
+  }),
+  iv: z.string(),
+  tag: z.string(),
+  ciphertext: z.string(),
+});
+export type KeyringBackup = z.infer<typeof keyringBackupSchema>;
+
+/** What makes a file a keyring backup at all (checked before its fields). */
+const identitySchema = z.object({
+  format: z.literal(FORMAT),
+  version: z.literal(1),
+  kdf: z.object({ name: z.literal('scrypt') }),
+});
 
 function derive(passphrase: string, salt: Buffer, n = N, r = R, p = P): Buffer {
   if (passphrase.length < 12) throw new Error('passphrase: at least 12 characters');
@@ -47,15 +62,21 @@ export function sealKeyring(keyringSpec: string, passphrase: string, now = new D
 }
 
 export function openKeyring(file: string, passphrase: string): string {
-  let b: KeyringBackup;
+  let json: unknown;
   try {
-    b = JSON.parse(file) as KeyringBackup;
+    json = JSON.parse(file);
   } catch {
     throw new Error('key backup: not JSON');
   }
-  if (b.format !== FORMAT || b.version !== 1 || b.kdf?.name !== 'scrypt') {
+  if (!identitySchema.safeParse(json).success) {
     throw new Error('key backup: not a callfleet keyring backup (format/version)');
   }
+  const parsed = keyringBackupSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new Error(`key backup: ${issue?.path.join('.')}: ${issue?.message}`);
+  }
+  const b = parsed.data;
   const key = derive(passphrase, Buffer.from(b.kdf.salt, 'base64'), b.kdf.N, b.kdf.r, b.kdf.p);
   const d = createDecipheriv('aes-256-gcm', key, Buffer.from(b.iv, 'base64'));
   d.setAAD(Buffer.from(FORMAT));

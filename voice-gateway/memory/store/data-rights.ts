@@ -3,10 +3,12 @@
 // leaves an audit entry that doubles as the tombstone: a call record that started before the forget
 // and reaches the database after it (a forget during a live call) is dropped by the writer.
 import type pg from 'pg';
-import { eraseFromCampaigns } from '../campaign/recipients.ts';
-import { deleteRecordingsOf, type RecordingRow, recordingsOf } from '../recording/index-store.ts';
+import { eraseFromCampaigns } from '../../campaign/recipients.ts';
+import { deleteRecordingsOf, type RecordingRow, recordingsOf } from '../../recording/index-store.ts';
 import { decrypt, type Keyring, normalizePhone, phoneHashes, tombstoneHashes } from './crypto.ts';
-import { lockKeyOf } from './postgres-store.ts';
+import { lockCaller } from './postgres-store.ts';
+import { readProfile, readStoredText, type StoredText } from './stored-text.ts';
+import { withTransaction } from './transaction.ts';
 
 export interface CallerExport {
   exportedAt: string;
@@ -53,17 +55,6 @@ export interface AuditEntry {
   counts: Record<string, number>;
 }
 
-interface EncRow {
-  text: string | null;
-  text_enc: Buffer | null;
-  key_id: string | null;
-}
-
-function readText(ring: Keyring, row: EncRow, aad: string): string {
-  if (row.text_enc && row.key_id) return decrypt(ring, row.key_id, row.text_enc, aad);
-  return row.text ?? '';
-}
-
 function iso(value: Date | null): string | null {
   return value ? value.toISOString() : null;
 }
@@ -83,92 +74,83 @@ export async function exportCaller(
     memories: [],
     recordings: [],
   };
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const callers = await client.query<{
-      id: string;
-      phone_enc: Buffer;
-      key_id: string;
-      profile: Record<string, string>;
-      profile_enc: Buffer | null;
-      call_count: number;
-      created_at: Date;
-      last_call_at: Date | null;
-    }>('SELECT * FROM callers WHERE phone_hash = ANY($1::bytea[])', [phoneHashes(ring, normalized)]);
-    const caller = callers.rows[0];
-    if (caller) {
-      const id = caller.id;
-      result.found = true;
-      result.caller = {
-        id,
-        phone: decrypt(ring, caller.key_id, caller.phone_enc, 'phone'),
-        profile: caller.profile_enc
-          ? (JSON.parse(decrypt(ring, caller.key_id, caller.profile_enc, `profile:${id}`)) as Record<
-              string,
-              string
-            >)
-          : caller.profile,
-        callCount: caller.call_count,
-        createdAt: caller.created_at.toISOString(),
-        lastCallAt: iso(caller.last_call_at),
-      };
-      const calls = await client.query<{
+  await withTransaction(
+    pool,
+    async (client) => {
+      const callers = await client.query<{
         id: string;
-        call_sid: string;
-        to_enc: Buffer | null;
+        phone_enc: Buffer;
         key_id: string;
-        started_at: Date;
-        ended_at: Date;
-        outcome: string;
-        recorded_at: Date;
-      }>('SELECT * FROM calls WHERE caller_id = $1 ORDER BY started_at', [id]);
-      const turns = await client.query<
-        EncRow & { call_id: string; seq: number; role: string; at_ms: number; created_at: Date }
-      >(
-        'SELECT call_id, seq, role, at_ms, text, text_enc, key_id, created_at FROM transcript_turns WHERE caller_id = $1 ORDER BY call_id, seq',
-        [id],
-      );
-      const sidById = new Map(calls.rows.map((c) => [c.id, c.call_sid]));
-      result.calls = calls.rows.map((c) => ({
-        callSid: c.call_sid,
-        to: c.to_enc ? decrypt(ring, c.key_id, c.to_enc, `to:${id}`) : null,
-        startedAt: c.started_at.toISOString(),
-        endedAt: c.ended_at.toISOString(),
-        outcome: c.outcome,
-        recordedAt: c.recorded_at.toISOString(),
-        transcript: turns.rows
-          .filter((t) => t.call_id === c.id)
-          .map((t) => ({
-            seq: t.seq,
-            role: t.role,
-            text: readText(ring, t, `turn:${id}`),
-            atMs: t.at_ms,
-            at: t.created_at.toISOString(),
-          })),
-      }));
-      const memories = await client.query<
-        EncRow & { kind: string; created_at: Date; call_id: string | null }
-      >(
-        'SELECT kind, text, text_enc, key_id, created_at, call_id FROM memories WHERE caller_id = $1 ORDER BY created_at',
-        [id],
-      );
-      result.memories = memories.rows.map((m) => ({
-        kind: m.kind,
-        text: readText(ring, m, `memory:${id}`),
-        createdAt: m.created_at.toISOString(),
-        callSid: m.call_id ? (sidById.get(m.call_id) ?? null) : null,
-      }));
-    }
-    result.recordings = await recordingsOf(client, ring, normalized);
-    if (result.recordings.length > 0) result.found = true;
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+        profile: Record<string, string>;
+        profile_enc: Buffer | null;
+        call_count: number;
+        created_at: Date;
+        last_call_at: Date | null;
+      }>('SELECT * FROM callers WHERE phone_hash = ANY($1::bytea[])', [phoneHashes(ring, normalized)]);
+      const caller = callers.rows[0];
+      if (caller) {
+        const id = caller.id;
+        result.found = true;
+        result.caller = {
+          id,
+          phone: decrypt(ring, caller.key_id, caller.phone_enc, 'phone'),
+          profile: readProfile(ring, id, caller.profile, caller.profile_enc, caller.key_id),
+          callCount: caller.call_count,
+          createdAt: caller.created_at.toISOString(),
+          lastCallAt: iso(caller.last_call_at),
+        };
+        const calls = await client.query<{
+          id: string;
+          call_sid: string;
+          to_enc: Buffer | null;
+          key_id: string;
+          started_at: Date;
+          ended_at: Date;
+          outcome: string;
+          recorded_at: Date;
+        }>('SELECT * FROM calls WHERE caller_id = $1 ORDER BY started_at', [id]);
+        const turns = await client.query<
+          StoredText & { call_id: string; seq: number; role: string; at_ms: number; created_at: Date }
+        >(
+          'SELECT call_id, seq, role, at_ms, text, text_enc, key_id, created_at FROM transcript_turns WHERE caller_id = $1 ORDER BY call_id, seq',
+          [id],
+        );
+        const sidById = new Map(calls.rows.map((c) => [c.id, c.call_sid]));
+        result.calls = calls.rows.map((c) => ({
+          callSid: c.call_sid,
+          to: c.to_enc ? decrypt(ring, c.key_id, c.to_enc, `to:${id}`) : null,
+          startedAt: c.started_at.toISOString(),
+          endedAt: c.ended_at.toISOString(),
+          outcome: c.outcome,
+          recordedAt: c.recorded_at.toISOString(),
+          transcript: turns.rows
+            .filter((t) => t.call_id === c.id)
+            .map((t) => ({
+              seq: t.seq,
+              role: t.role,
+              text: readStoredText(ring, t, `turn:${id}`),
+              atMs: t.at_ms,
+              at: t.created_at.toISOString(),
+            })),
+        }));
+        const memories = await client.query<
+          StoredText & { kind: string; created_at: Date; call_id: string | null }
+        >(
+          'SELECT kind, text, text_enc, key_id, created_at, call_id FROM memories WHERE caller_id = $1 ORDER BY created_at',
+          [id],
+        );
+        result.memories = memories.rows.map((m) => ({
+          kind: m.kind,
+          text: readStoredText(ring, m, `memory:${id}`),
+          createdAt: m.created_at.toISOString(),
+          callSid: m.call_id ? (sidById.get(m.call_id) ?? null) : null,
+        }));
+      }
+      result.recordings = await recordingsOf(client, ring, normalized);
+      if (result.recordings.length > 0) result.found = true;
+    },
+    { begin: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' },
+  );
   await pool.query(
     `INSERT INTO memory_audit (action, subject_hash, actor, counts) VALUES ('export', $1, $2, $3)`,
     [
@@ -200,10 +182,8 @@ export async function forgetCaller(
   const normalized = normalizePhone(phone);
   const hashes = phoneHashes(ring, normalized);
   const subject = tombstoneHashes(ring, normalized)[0] as Buffer;
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [lockKeyOf(hashes[0] as Buffer)]);
+  return withTransaction(pool, async (client) => {
+    await lockCaller(client, hashes[0] as Buffer);
     const counted = await client.query<{ callers: number; calls: number; turns: number; memories: number }>(
       `WITH c AS (SELECT id FROM callers WHERE phone_hash = ANY($1::bytea[]) FOR UPDATE)
        SELECT (SELECT count(*) FROM c)::int AS callers,
@@ -247,18 +227,12 @@ export async function forgetCaller(
       `INSERT INTO memory_audit (action, subject_hash, actor, counts) VALUES ('forget', $1, $2, $3) RETURNING at`,
       [subject, actor, JSON.stringify(counts)],
     );
-    await client.query('COMMIT');
     return {
       forgottenAt: (audit.rows[0]?.at ?? new Date()).toISOString(),
       subjectHash: subject.toString('hex'),
       counts,
     };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 export async function listAudit(

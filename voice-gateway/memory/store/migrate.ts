@@ -2,6 +2,7 @@
 // session advisory lock first, so one applies and the others wait, then find nothing left to do.
 import type pg from 'pg';
 import { migrations as allMigrations, type Migration } from './migrations.ts';
+import { inTransaction } from './transaction.ts';
 
 /** Arbitrary, stable: "callfleet-migrate" folded into a bigint. */
 export const MIGRATION_LOCK_ID = 7_242_115_301_001n;
@@ -34,18 +35,15 @@ export async function migrate(
       const applied: number[] = [];
       for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
         if (done.has(m.version)) continue;
-        await client.query('BEGIN');
-        try {
-          await client.query(m.sql);
-          await client.query('INSERT INTO callfleet_schema_migrations (version, name) VALUES ($1, $2)', [
+        await inTransaction(client, async (tx) => {
+          await tx.query(m.sql);
+          await tx.query('INSERT INTO callfleet_schema_migrations (version, name) VALUES ($1, $2)', [
             m.version,
             m.name,
           ]);
-          await client.query('COMMIT');
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => {});
-          throw new Error(`migration ${m.version} (${m.name}) failed: ${(error as Error).message}`);
-        }
+        }).catch((error: Error) => {
+          throw new Error(`migration ${m.version} (${m.name}) failed: ${error.message}`);
+        });
         applied.push(m.version);
       }
       const current = Math.max(

@@ -2,7 +2,7 @@
 // in small batches (short transactions, no long locks, bounded WAL per step), from one pod at a time
 // (a session advisory lock taken with pg_try_advisory_lock: the other pods skip the round).
 import type pg from 'pg';
-import { retentionDeleted } from './metrics.ts';
+import { MemoryMetrics } from '../metrics.ts';
 
 export const RETENTION_LOCK_ID = 7_242_115_301_002n;
 
@@ -12,6 +12,8 @@ export interface RetentionPolicy {
   /** Days to keep memories (facts, preferences, summaries); 0 or undefined keeps them forever (spec.retention.memoriesDays). */
   memoriesDays?: number;
   batchSize?: number;
+  /** Where deletions are counted (default: prom-client's default registry). */
+  metrics?: MemoryMetrics;
 }
 
 export interface SweepResult {
@@ -30,6 +32,7 @@ export async function sweepRetention(
 ): Promise<SweepResult> {
   const result: SweepResult = { ran: false, transcriptTurns: 0, memories: 0 };
   const batch = Math.max(1, policy.batchSize ?? 1000);
+  const { retentionDeleted } = policy.metrics ?? MemoryMetrics.on();
   const client = await pool.connect();
   try {
     const locked = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [

@@ -1,9 +1,13 @@
 // `--store NAME`: the connection URL and encryption key of a MemoryStore, read through the Kubernetes
-// API (the MemoryStore's status.connectionSecret and spec.encryption.keySecretRef, then those Secrets).
+// API (the MemoryStore's status.connectionSecret and spec.encryption.keySecretRef, then those Secrets)
+// with the operator's own client (operator/kube/rest.ts): an admin command may use operator code, the
+// gateway runtime never does.
 // The URL names the in-cluster Service (`<svc>.<ns>.svc`), which a laptop cannot resolve: `--host`
 // swaps host and port (e.g. for `kubectl port-forward`) and keeps the credentials from the Secret.
 import { lookup } from 'node:dns/promises';
-import type { CoreV1Api } from '@kubernetes/client-node';
+import { objectPath } from '../../operator/kube/resources.ts';
+import type { KubeRest } from '../../operator/kube/rest.ts';
+import { timedOut, within } from '../lib/deadline.ts';
 
 export interface StoreLookupOptions {
   store: string;
@@ -40,7 +44,10 @@ export class StoreLookupError extends Error {}
 
 export async function lookupMemoryStore(options: StoreLookupOptions): Promise<StoreConnection> {
   // Loaded only for --store: the client takes seconds to import on a busy machine.
-  const { CoreV1Api, CustomObjectsApi, KubeConfig } = await import('@kubernetes/client-node');
+  const [{ KubeConfig }, { KubeRest }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('../../operator/kube/rest.ts'),
+  ]);
   const kc = new KubeConfig();
   try {
     if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
@@ -49,18 +56,26 @@ export async function lookupMemoryStore(options: StoreLookupOptions): Promise<St
     throw new StoreLookupError(`--kubeconfig ${options.kubeconfig}: ${(error as Error).message}`);
   }
   const namespace = options.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  let kube: KubeRest;
+  try {
+    kube = new KubeRest(kc);
+  } catch (error) {
+    throw new StoreLookupError(`--kubeconfig ${options.kubeconfig ?? ''}: ${(error as Error).message}`);
+  }
+  const read = <T>(kind: string, apiVersion: string, name: string): Promise<T> =>
+    kubeCall(`${kind} ${namespace}/${name}`, () =>
+      kube.get<T>(objectPath({ apiVersion, kind, metadata: { name, namespace } })),
+    );
+  const value = async (kind: 'Secret' | 'ConfigMap', ref: SecretRef): Promise<string> => {
+    const object = await read<{ data?: Record<string, string> }>(kind, 'v1', ref.name);
+    const found = object.data?.[ref.key];
+    if (found === undefined)
+      throw new StoreLookupError(`${kind} ${namespace}/${ref.name} has no key "${ref.key}"`);
+    return kind === 'Secret' ? Buffer.from(found, 'base64').toString('utf8').trim() : found;
+  };
+
   const what = `MemoryStore ${namespace}/${options.store}`;
-
-  const store = (await kubeCall(what, () =>
-    kc.makeApiClient(CustomObjectsApi).getNamespacedCustomObject({
-      group: 'callfleet.io',
-      version: 'v1alpha1',
-      namespace,
-      plural: 'memorystores',
-      name: options.store,
-    }),
-  )) as MemoryStoreObject;
-
+  const store = await read<MemoryStoreObject>('MemoryStore', 'callfleet.io/v1alpha1', options.store);
   const ref = store.status?.connectionSecret;
   if (!ref?.name || !ref.key) {
     throw new StoreLookupError(
@@ -68,8 +83,7 @@ export async function lookupMemoryStore(options: StoreLookupOptions): Promise<St
         'check `kubectl get mstore`), or pass --database-url',
     );
   }
-  const core = kc.makeApiClient(CoreV1Api);
-  const url = await secretValue(core, namespace, { name: ref.name, key: ref.key });
+  const url = await value('Secret', { name: ref.name, key: ref.key });
   const connection: StoreConnection = {
     namespace,
     url,
@@ -77,11 +91,10 @@ export async function lookupMemoryStore(options: StoreLookupOptions): Promise<St
   };
   const caRef = store.status?.caBundle;
   if (caRef?.name && caRef.key) {
-    const ref = { name: caRef.name, key: caRef.key };
-    connection.ca =
-      caRef.kind === 'ConfigMap'
-        ? await configMapValue(core, namespace, ref)
-        : await secretValue(core, namespace, ref);
+    connection.ca = await value(caRef.kind === 'ConfigMap' ? 'ConfigMap' : 'Secret', {
+      name: caRef.name,
+      key: caRef.key,
+    });
   }
   if (options.withEncryptionKey) {
     // The operator's default when the spec names none (cdk8s/charts/labels.ts memoryStoreNames).
@@ -89,35 +102,19 @@ export async function lookupMemoryStore(options: StoreLookupOptions): Promise<St
       name: `${options.store}-encryption`,
       key: 'key',
     };
-    connection.encryptionKey = await secretValue(core, namespace, keyRef);
+    connection.encryptionKey = await value('Secret', keyRef);
   }
   return connection;
-}
-
-async function secretValue(core: CoreV1Api, namespace: string, ref: SecretRef): Promise<string> {
-  const what = `Secret ${namespace}/${ref.name}`;
-  const secret = await kubeCall(what, () => core.readNamespacedSecret({ name: ref.name, namespace }));
-  const encoded = secret.data?.[ref.key];
-  if (encoded === undefined) throw new StoreLookupError(`${what} has no key "${ref.key}"`);
-  return Buffer.from(encoded, 'base64').toString('utf8').trim();
-}
-
-async function configMapValue(core: CoreV1Api, namespace: string, ref: SecretRef): Promise<string> {
-  const what = `ConfigMap ${namespace}/${ref.name}`;
-  const map = await kubeCall(what, () => core.readNamespacedConfigMap({ name: ref.name, namespace }));
-  const value = map.data?.[ref.key];
-  if (value === undefined) throw new StoreLookupError(`${what} has no key "${ref.key}"`);
-  return value;
 }
 
 async function kubeCall<T>(what: string, call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    const code = (error as { code?: number }).code;
-    if (code === 404) throw new StoreLookupError(`${what}: not found`);
-    if (code === 401 || code === 403) {
-      throw new StoreLookupError(`${what}: not allowed to read it with this kubeconfig (HTTP ${code})`);
+    const status = (error as { status?: number }).status;
+    if (status === 404) throw new StoreLookupError(`${what}: not found`);
+    if (status === 401 || status === 403) {
+      throw new StoreLookupError(`${what}: not allowed to read it with this kubeconfig (HTTP ${status})`);
     }
     throw new StoreLookupError(`${what}: ${(error as Error).message ?? String(error)}`);
   }
@@ -157,11 +154,7 @@ export async function assertHostResolves(url: string, source: string): Promise<v
   if (!host || host.startsWith('/')) return;
   try {
     // A resolver with no route out can take many seconds to say no; 3 s is plenty for a real name.
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('DNS lookup timed out')), 3000);
-    });
-    await Promise.race([lookup(host), timeout]).finally(() => clearTimeout(timer));
+    await within(lookup(host), 3000, timedOut('DNS lookup', 3000));
   } catch {
     const service = /^([^.]+)\.([^.]+)\.svc(\.|$)/.exec(host);
     const forward = service

@@ -6,9 +6,10 @@
 // Batches of `batch` rows, each in its own short transaction with the rows locked (FOR UPDATE SKIP
 // LOCKED), so it runs beside live traffic and can be stopped and re-run at any point.
 import type pg from 'pg';
-import type { Bucket } from '../storage/bucket.ts';
-import { rewrapMetadata } from '../storage/sealed.ts';
+import type { Bucket } from '../../storage/bucket.ts';
+import { rewrapMetadata } from '../../storage/sealed.ts';
 import { decrypt, encrypt, type Keyring, phoneHashes, searchTokens } from './crypto.ts';
+import { withTransaction } from './transaction.ts';
 
 export interface RekeyCounts {
   callers: number;
@@ -27,24 +28,9 @@ export interface RekeyResult {
   seconds: number;
 }
 
-async function inBatch<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const out = await fn(client);
-    await client.query('COMMIT');
-    return out;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  } finally {
-    client.release();
-  }
-}
-
 async function rekeyCallers(pool: pg.Pool, ring: Keyring, batch: number): Promise<number> {
   const key = ring.active;
-  return inBatch(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
     const { rows } = await c.query<{
       id: string;
       phone_hash: Buffer;
@@ -75,7 +61,7 @@ async function rekeyCallers(pool: pg.Pool, ring: Keyring, batch: number): Promis
 
 async function rekeyCalls(pool: pg.Pool, ring: Keyring, batch: number): Promise<number> {
   const key = ring.active;
-  return inBatch(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
     const { rows } = await c.query<{ id: string; caller_id: string; to_enc: Buffer | null; key_id: string }>(
       'SELECT id, caller_id, to_enc, key_id FROM calls WHERE key_id <> $1 LIMIT $2 FOR UPDATE SKIP LOCKED',
       [key.id, batch],
@@ -100,7 +86,7 @@ async function rekeyText(
   const id = table === 'memories' ? 'id::text' : "call_id::text || ':' || seq::text";
   const match = table === 'memories' ? 'id::text = $1' : "call_id::text || ':' || seq::text = $1";
   const purpose = table === 'memories' ? 'memory' : 'turn';
-  return inBatch(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
     const { rows } = await c.query<{ rid: string; caller_id: string; text_enc: Buffer; key_id: string }>(
       `SELECT ${id} AS rid, caller_id, text_enc, key_id FROM ${table}
         WHERE text_enc IS NOT NULL AND key_id <> $1 LIMIT $2 FOR UPDATE SKIP LOCKED`,
@@ -122,7 +108,7 @@ async function rekeyText(
 
 async function rekeyHandoffs(pool: pg.Pool, ring: Keyring, batch: number): Promise<number> {
   const key = ring.active;
-  return inBatch(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
     const { rows } = await c.query<{ call_sid: string; payload_enc: Buffer; key_id: string }>(
       `SELECT call_sid, payload_enc, key_id FROM call_handoffs WHERE key_id <> $1
         LIMIT $2 FOR UPDATE SKIP LOCKED`,
@@ -143,7 +129,7 @@ async function rekeyHandoffs(pool: pg.Pool, ring: Keyring, batch: number): Promi
 /** Re-wraps each recording's data key in its object metadata (a server-side copy, not a re-upload). */
 async function rekeyRecordings(pool: pg.Pool, ring: Keyring, batch: number, bucket: Bucket): Promise<number> {
   const key = ring.active;
-  return inBatch(pool, async (c) => {
+  return withTransaction(pool, async (c) => {
     const { rows } = await c.query<{ stream_sid: string; object_key: string }>(
       `SELECT stream_sid, object_key FROM call_recordings WHERE key_id <> $1 AND status = 'complete'
         LIMIT $2 FOR UPDATE SKIP LOCKED`,

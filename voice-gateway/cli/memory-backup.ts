@@ -5,14 +5,14 @@
 // (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or IRSA / workload identity).
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { Bucket, type BucketConfig, bucketConfigFromJson, bucketConfigSchema } from '../../storage/bucket.ts';
-import { connectionOptions, fail, resolveConnection, UsageError, withPool } from '../cli.ts';
-import { parseKeyring } from '../crypto.ts';
-import { keyringSecretManifest, openKeyring, sealKeyring } from '../key-backup.ts';
-import { rekey } from '../rekey.ts';
-import { lookupMemoryStore } from '../store-lookup.ts';
-import { backupToBucket, listBackups, restoreFromBucket } from './bucket-backups.ts';
-import { isEmpty } from './restore.ts';
+import { backupToBucket, listBackups, restoreFromBucket } from '../memory/backup/bucket-backups.ts';
+import { isEmpty } from '../memory/backup/restore.ts';
+import { parseKeyring } from '../memory/store/crypto.ts';
+import { keyringSecretManifest, openKeyring, sealKeyring } from '../memory/store/key-backup.ts';
+import { rekey } from '../memory/store/rekey.ts';
+import { Bucket, type BucketConfig, bucketConfigFromJson, bucketConfigSchema } from '../storage/bucket.ts';
+import { connectionOptions, fail, resolveConnection, UsageError, withPool } from './memory.ts';
+import { lookupMemoryStore } from './memory-store.ts';
 
 export const BACKUP_COMMANDS = new Set(['backup', 'restore', 'backups', 'rekey', 'keys']);
 
@@ -145,7 +145,7 @@ export async function runBackupCommand(sub: string, args: string[]): Promise<num
         const from = values.from ?? 'latest';
         const result = await withPool(connection, async (pool) => {
           if (values['if-empty']) {
-            const { migrate } = await import('../migrate.ts');
+            const { migrate } = await import('../memory/store/migrate.ts');
             await migrate(pool);
             if (!(await isEmpty(pool))) return { skipped: 'the database already holds caller data' };
           }
