@@ -14,7 +14,7 @@ import { objectKey, resourceFor } from '../../operator/kube/resources.ts';
 import { KubeRest } from '../../operator/kube/rest.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
 import { GatewayLink } from '../../voice-gateway/gateway-link.ts';
-import type { HttpRequest } from '../../voice-gateway/http/router.ts';
+import type { HttpRequest } from '../../voice-gateway/http/types.ts';
 
 export interface SimPod {
   key: string;
