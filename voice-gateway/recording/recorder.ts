@@ -11,6 +11,7 @@
 // the bucket as multipart parts (storage/multipart.ts). A recorder holds at most the agent queue, one
 // segment and two parts; a pod-wide budget caps all recorders together. Past any bound the audio is
 // dropped and counted, never waited for.
+import { within } from '../lib/deadline.ts';
 import type { Keyring } from '../memory/crypto.ts';
 import type { Bucket } from '../storage/bucket.ts';
 import { MultipartWriter } from '../storage/multipart.ts';
@@ -103,10 +104,7 @@ export class Recordings {
   async flush(deadlineMs: number): Promise<void> {
     const pending = [...this.#closing];
     if (pending.length === 0) return;
-    await Promise.race([
-      Promise.allSettled(pending),
-      new Promise((r) => setTimeout(r, Math.max(0, deadlineMs - Date.now())).unref()),
-    ]);
+    await within(Promise.allSettled(pending), deadlineMs - Date.now(), () => undefined);
   }
 }
 
