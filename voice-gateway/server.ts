@@ -17,7 +17,7 @@ import { json } from './http/response.ts';
 import { createDoorServer, type DoorName } from './http/router.ts';
 import { type GatewayHandlers, internalRoutes, publicRoutes } from './http/routes.ts';
 import type { Handler, HttpResponse, Route } from './http/types.ts';
-import { HttpMetrics } from './http-metrics.ts';
+import { observeRequest } from './http-metrics.ts';
 import type { Logger } from './log.ts';
 import type { ElevenLabsWebhookHandlers } from './memory/http/elevenlabs-webhooks.ts';
 import type { CallerMemory } from './memory/types.ts';
@@ -134,7 +134,6 @@ export class Gateway {
       log: o.log,
     });
     const limits = { ...DEFAULT_HTTP_LIMITS, ...o.http };
-    const http = new HttpMetrics(this.metrics.registry);
     const door = (name: DoorName, routes: Route[]) =>
       createDoorServer({
         name,
@@ -142,7 +141,7 @@ export class Gateway {
         limits,
         log: o.log,
         onReject: (reason) => this.metrics.httpRejected.labels(name, reason).inc(),
-        onRequest: (req, res) => http.observe(req, res),
+        onRequest: (req, res) => observeRequest(this.metrics, req, res),
       });
     const handlers = this.#handlers();
     this.server = door('public', publicRoutes(handlers));
