@@ -18,7 +18,7 @@ export const commands: Record<string, Command> = {
   },
   gateway: {
     summary: 'run a voice-gateway pod (Twilio webhooks + media streams)',
-    load: () => import('../voice-gateway/cli.ts'),
+    load: () => import('../voice-gateway/cli/gateway.ts'),
   },
   render: {
     summary: 'print the objects a VoiceAgent or MemoryStore becomes (-f FILE [-o yaml|json])',

@@ -10,9 +10,8 @@ export interface Drainable {
 
 export interface DrainOptions {
   gracePeriodMs: number;
+  /** How long before the deadline calls still up are ended with a goodbye (time to hang up). */
   goodbyeLeadMs: number;
-  /** How long calls get to hang up after the goodbye before the deadline. */
-  onGoodbye?: () => void;
   /** Live-call hand-off: at `atMs` after the drain started, `run` hands the calls still live to other pods. */
   handoff?: { atMs: number; run: () => void } | undefined;
 }
@@ -21,10 +20,7 @@ export function drainCalls(target: Drainable, o: DrainOptions): Promise<'drained
   return new Promise((resolve) => {
     if (target.activeCalls() === 0) return resolve('drained');
     const goodbyeAt = Math.max(0, o.gracePeriodMs - o.goodbyeLeadMs);
-    const goodbye = setTimeout(() => {
-      o.onGoodbye?.();
-      target.endAllPolitely('drain_deadline');
-    }, goodbyeAt);
+    const goodbye = setTimeout(() => target.endAllPolitely('drain_deadline'), goodbyeAt);
     const deadline = setTimeout(() => done('deadline'), o.gracePeriodMs);
     const handoff = o.handoff ? setTimeout(o.handoff.run, Math.max(0, o.handoff.atMs)) : undefined;
     const unsubscribe = target.onCallEnded(() => {

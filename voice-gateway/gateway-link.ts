@@ -1,8 +1,9 @@
 // The gateway's end of the operator link (ADR 0021): its call presence, the notices it sends on every
 // edge, and the retire endpoint (internal port) the operator calls before removing an idle pod.
 import { CallPresence } from './call/presence.ts';
-import type { HttpRequest, HttpResponse } from './http/router.ts';
-import { firstValue } from './http/router.ts';
+import { header } from './http/headers.ts';
+import { jsonError } from './http/response.ts';
+import type { HttpRequest, HttpResponse } from './http/types.ts';
 import type { Logger } from './log.ts';
 import {
   linkKey,
@@ -66,15 +67,14 @@ export class GatewayLink {
 
   /** POST /retire: signed by the operator with this fleet's link key, naming this pod. */
   retire(req: HttpRequest): HttpResponse {
-    if (!this.#key || !this.#o.podName)
-      return { status: 404, body: { error: 'retire needs the stream key and POD_NAME' } };
+    if (!this.#key || !this.#o.podName) return jsonError(404, 'retire needs the stream key and POD_NAME');
     const body = req.body.toString('utf8');
-    if (!verifyLink(this.#key, RETIRE_CONTEXT, body, firstValue(req.headers[SIGNATURE_HEADER]))) {
+    if (!verifyLink(this.#key, RETIRE_CONTEXT, body, header(req.headers, SIGNATURE_HEADER))) {
       this.#o.log.warn('refused a retire request with a wrong signature');
-      return { status: 403, body: { error: 'invalid signature' } };
+      return jsonError(403, 'invalid signature');
     }
     const opened = openLink(retireSchema, body);
-    if (!opened.ok) return { status: 400, body: { error: opened.error } };
+    if (!opened.ok) return jsonError(400, opened.error);
     const { pod, namespace, ttlMs } = opened.value;
     if (pod !== this.#o.podName || (this.#o.podNamespace && namespace !== this.#o.podNamespace))
       return { status: 409, body: { retired: false, error: 'not this pod' } };

@@ -79,6 +79,9 @@ export class GatewayMetrics {
   readonly signatureRejected: Counter<'endpoint'>;
   /** Requests refused before routing: bad paths, oversized or slow bodies (by door and reason). */
   readonly httpRejected: Counter<'door' | 'reason'>;
+  /** Requests answered, by route label (http-metrics.ts routeOf) and status code; and their duration. */
+  readonly httpRequests: Counter<'route' | 'code'>;
+  readonly httpDuration: Histogram<'route'>;
   readonly memoryLookups: Counter<'result'>;
   readonly handoffs: Counter<'result'>;
   readonly handoffGap: Histogram;
@@ -196,6 +199,19 @@ export class GatewayMetrics {
       name: 'callfleet_http_rejected_total',
       help: 'HTTP requests refused before routing (path_* = ambiguous path, body_* = oversized, slow or aborted body), by door',
       labelNames: ['door', 'reason'],
+      registers: [r],
+    });
+    this.httpRequests = new Counter({
+      name: 'callfleet_http_requests_total',
+      help: 'HTTP requests answered, by route and status code',
+      labelNames: ['route', 'code'],
+      registers: [r],
+    });
+    this.httpDuration = new Histogram({
+      name: 'callfleet_http_request_duration_seconds',
+      help: 'Time from a request arriving to its response being sent, by route',
+      labelNames: ['route'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers: [r],
     });
     this.memoryLookups = new Counter({

@@ -8,8 +8,10 @@
 // speak only for pods of its own VoiceAgent. The derivation and a per-message context keep these MACs
 // from ever being mistaken for stream credentials (or for each other).
 // Wire form: JSON body, header X-Callfleet-Signature = base64url(HMAC-SHA256(linkKey, context + body)).
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { z } from 'zod';
+import { parseJsonBody } from './http/json-body.ts';
+import { safeEqual } from './lib/safe-equal.ts';
 
 export const SIGNATURE_HEADER = 'x-callfleet-signature';
 export const NOTICE_CONTEXT = 'callfleet-notice.v1.';
@@ -39,9 +41,7 @@ export function verifyLink(
   signature: string | undefined,
 ): boolean {
   if (!signature || signature.length > 64) return false;
-  const expected = Buffer.from(signLink(key, context, body));
-  const given = Buffer.from(signature);
-  return given.length === expected.length && timingSafeEqual(given, expected);
+  return safeEqual(signature, signLink(key, context, body));
 }
 
 const podName = z.string().min(1).max(253);
@@ -80,17 +80,8 @@ export function openLink<T extends { sentAt: number }>(
   now = Date.now(),
 ): { ok: true; value: T } | { ok: false; error: string } {
   if (Buffer.byteLength(body) > MAX_LINK_BODY_BYTES) return { ok: false, error: 'body too large' };
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, error: 'body is not JSON' };
-  }
-  const parsed = schema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return { ok: false, error: `${issue?.path.join('.') || 'body'}: ${issue?.message}` };
-  }
-  if (Math.abs(now - parsed.data.sentAt) > MAX_MESSAGE_AGE_MS) return { ok: false, error: 'sentAt: stale' };
-  return { ok: true, value: parsed.data };
+  const parsed = parseJsonBody(body, schema, 'body is not JSON');
+  if (!parsed.ok) return parsed;
+  if (Math.abs(now - parsed.value.sentAt) > MAX_MESSAGE_AGE_MS) return { ok: false, error: 'sentAt: stale' };
+  return parsed;
 }

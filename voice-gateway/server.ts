@@ -1,58 +1,31 @@
-// HTTP + WebSocket wiring: Twilio webhooks, the media-stream upgrade, health, status and metrics.
+// The gateway: its two HTTP doors (routes in http/routes.ts), the media-stream upgrade, drain and
+// hand-off, and the health, readiness, status and metrics answers.
 import { randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { Registry } from 'prom-client';
 import { BackendRegistry } from './backends/registry.ts';
 import type { BackendSecrets } from './backends/types.ts';
 import { type CallOutcome, FAILED_OUTCOMES } from './call/outcome.ts';
 import type { CallSession, HandoffResult } from './call/session.ts';
 import { StreamServer } from './call/stream-server.ts';
-import { ATTEMPT_PARAM, isAttemptId } from './campaign/attempts.ts';
 import type { CampaignHooks } from './campaign/gateway-hooks.ts';
-import { outboundAnswer, recordRefusal } from './campaign/outbound.ts';
 import type { GatewayConfig } from './config/schema.ts';
 import { drainCalls } from './drain.ts';
 import { GatewayLink } from './gateway-link.ts';
 import { DEFAULT_HTTP_LIMITS, type HttpLimits } from './http/limits.ts';
-import {
-  createDoorServer,
-  type DoorName,
-  firstValue,
-  type Handler,
-  type HttpRequest,
-  type HttpResponse,
-  type Route,
-  text,
-} from './http/router.ts';
-import { HttpMetrics } from './http-metrics.ts';
+import { json } from './http/response.ts';
+import { createDoorServer, type DoorName } from './http/router.ts';
+import { type GatewayHandlers, internalRoutes, publicRoutes } from './http/routes.ts';
+import type { Handler, HttpResponse, Route } from './http/types.ts';
+import { observeRequest } from './http-metrics.ts';
 import type { Logger } from './log.ts';
-import { maskPhone } from './log.ts';
+import type { ElevenLabsWebhookHandlers } from './memory/http/elevenlabs-webhooks.ts';
 import type { CallerMemory } from './memory/types.ts';
 import { GatewayMetrics } from './metrics.ts';
 import type { GatewayStatus } from './status.ts';
 import { TwilioRest } from './twilio/rest.ts';
-import { type SignatureParams, validateSignature } from './twilio/signature.ts';
-import {
-  MAX_PARTY_LENGTH,
-  STREAM_CREDENTIAL_PARAM,
-  StreamCredentials,
-  streamKeyProblem,
-} from './twilio/stream-credential.ts';
-import { connectStreamTwiml, fallbackTwiml, whisperTwiml } from './twilio/twiml.ts';
+import { StreamCredentials, streamKeyProblem } from './twilio/stream-credential.ts';
+import { twilioWebhooks } from './twilio/webhooks.ts';
 import { WHISPER_PATH, WhisperTokens } from './twilio/whisper-token.ts';
-
-export type WebhookRequest = HttpRequest;
-export type WebhookResponse = HttpResponse;
-export type WebhookHandler = (req: HttpRequest) => Promise<HttpResponse>;
-/** A handler that owns a path prefix; answers undefined for paths it does not serve. */
-export type ApiHandler = Handler;
-
-/** elevenlabs-native mode webhooks, supplied by caller memory; each route answers 404 when absent. */
-export interface ElevenLabsWebhookHandlers {
-  conversationInit?: WebhookHandler;
-  searchMemory?: WebhookHandler;
-  postCall?: WebhookHandler;
-}
 
 export interface GatewaySecrets extends BackendSecrets {
   twilioAuthToken: string;
@@ -67,13 +40,12 @@ export interface GatewayOptions {
   log: Logger;
   metrics?: GatewayMetrics;
   memory?: CallerMemory | undefined;
+  /** elevenlabs-native mode webhooks, supplied by caller memory; each route answers 404 when absent. */
   webhooks?: ElevenLabsWebhookHandlers | undefined;
   /** Served under /memory/ on the internal port (the data-rights API, behind its own bearer token). */
-  memoryApi?: ApiHandler | undefined;
+  memoryApi?: Handler | undefined;
   /** Required dependencies (e.g. caller memory configured as required); false = readiness 503. */
   dependenciesReady?: (() => boolean) | undefined;
-  /** Further registries appended to /metrics (e.g. prom-client's default one, caller-memory metrics). */
-  extraRegistries?: Registry[] | undefined;
   /** Twilio REST base URL (env TWILIO_API_BASE_URL wins over config). */
   twilioApiBaseUrl?: string | undefined;
   /** Sent as X-Callfleet-Pod on media-stream upgrades (which pod took a call; env HOSTNAME). */
@@ -159,7 +131,6 @@ export class Gateway {
       log: o.log,
     });
     const limits = { ...DEFAULT_HTTP_LIMITS, ...o.http };
-    const http = new HttpMetrics(this.metrics.registry);
     const door = (name: DoorName, routes: Route[]) =>
       createDoorServer({
         name,
@@ -167,10 +138,11 @@ export class Gateway {
         limits,
         log: o.log,
         onReject: (reason) => this.metrics.httpRejected.labels(name, reason).inc(),
-        onRequest: (req, res) => http.observe(req, res),
+        onRequest: (req, res) => observeRequest(this.metrics, req, res),
       });
-    this.server = door('public', this.#publicRoutes());
-    this.internalServer = door('internal', this.#internalRoutes());
+    const handlers = this.#handlers();
+    this.server = door('public', publicRoutes(handlers));
+    this.internalServer = door('internal', internalRoutes(handlers));
     this.server.on('upgrade', (req, socket, head) => this.#streams.upgrade(req, socket, head));
   }
 
@@ -282,51 +254,35 @@ export class Gateway {
 
   // ---- HTTP --------------------------------------------------------------------------------
 
-  #publicRoutes(): Route[] {
-    const wh = this.#o.webhooks;
-    const post = (name: string, path: string, handler: Handler): Route => ({
-      name,
-      methods: ['POST'],
-      path,
-      handler,
-    });
-    return [
-      ...this.#healthRoutes(),
-      post('twilio_voice', '/twilio/voice', (r) => this.#voiceWebhook(r)),
-      post('twilio_stream_status', '/twilio/stream-status', (r) => this.#streamStatus(r)),
-      {
-        name: 'twilio_whisper',
-        methods: ['POST'],
-        path: WHISPER_PATH,
-        prefix: true,
-        handler: (r) => this.#whisper(r),
-      },
-      post('twilio_call_status', '/twilio/call-status', (r) => this.#callStatus(r)),
-      post('elevenlabs_conversation_init', '/elevenlabs/conversation-init', (r) => wh?.conversationInit?.(r)),
-      post('elevenlabs_search_memory', '/elevenlabs/tools/search-memory', (r) => wh?.searchMemory?.(r)),
-      post('elevenlabs_post_call', '/elevenlabs/post-call', (r) => wh?.postCall?.(r)),
-    ];
-  }
-
-  #internalRoutes(): Route[] {
-    const api = this.#o.memoryApi;
-    return [
-      ...this.#healthRoutes(),
-      { name: 'status', methods: ['GET'], path: '/status', handler: () => this.#status() },
-      { name: 'metrics', methods: ['GET'], path: '/metrics', handler: () => this.#metricsText() },
-      { name: 'retire', methods: ['POST'], path: '/retire', handler: (r) => this.#link.retire(r) },
-      ...(api
-        ? [{ name: 'memory_api', methods: ['GET', 'POST'], path: '/memory/', prefix: true, handler: api }]
-        : []),
-    ];
-  }
-
-  /** On both doors: kubelet probes the public port; the internal one answers too. */
-  #healthRoutes(): Route[] {
-    return [
-      { name: 'health', methods: ['GET'], path: '/health', handler: () => json(200, '{"status":"ok"}') },
-      { name: 'health_ready', methods: ['GET'], path: '/health/ready', handler: () => this.#ready() },
-    ];
+  #handlers(): GatewayHandlers {
+    const o = this.#o;
+    return {
+      health: () => json(200, '{"status":"ok"}'),
+      ready: () => this.#ready(),
+      status: () => this.#status(),
+      metrics: () => this.#metricsText(),
+      retire: (r) => this.#link.retire(r),
+      twilio: twilioWebhooks({
+        authToken: o.secrets.twilioAuthToken,
+        httpBase: this.#httpBase,
+        wssBase: this.#wssBase,
+        config: o.config,
+        metrics: this.metrics,
+        log: o.log,
+        campaigns: o.campaigns,
+        whispers: this.#whispers,
+        refusal: () => {
+          if (this.#draining || this.#link.presence.retired) return 'fallback_draining';
+          if (this.activeCalls >= this.capacity) return 'fallback_capacity';
+          if (!this.#backends.anyAllowsCalls) return 'fallback_circuit_open';
+          return undefined;
+        },
+        issueCredential: (claims) => this.#streams.issue(claims),
+        connecting: (callSid) => this.#link.presence.connecting(callSid),
+      }),
+      elevenlabs: o.webhooks,
+      memoryApi: o.memoryApi,
+    };
   }
 
   #ready(): HttpResponse {
@@ -352,126 +308,12 @@ export class Gateway {
       callsTotal: callsFailed + count(false),
       callsFailed,
     };
-    return {
-      status: 200,
-      body: status,
-    };
+    return json(200, status);
   }
 
   async #metricsText(): Promise<HttpResponse> {
-    let body = await this.metrics.registry.metrics();
-    for (const r of this.#o.extraRegistries ?? []) body += `\n${await r.metrics()}`;
+    const body = await this.metrics.registry.metrics();
     return { status: 200, body, type: this.metrics.registry.contentType };
-  }
-
-  /** undefined when the signature is valid; otherwise the refusal to send. */
-  #checkSignature(req: HttpRequest, params: SignatureParams, endpoint: string): HttpResponse | undefined {
-    const sig = firstValue(req.headers['x-twilio-signature']);
-    const url = this.#httpBase + req.url;
-    if (!sig) {
-      this.metrics.signatureRejected.labels(endpoint).inc();
-      return text(400, 'missing X-Twilio-Signature');
-    }
-    if (!validateSignature(this.#o.secrets.twilioAuthToken, sig, url, params)) {
-      this.metrics.signatureRejected.labels(endpoint).inc();
-      this.#o.log.warn({ endpoint }, 'rejected a request with a wrong X-Twilio-Signature');
-      return text(403, 'invalid X-Twilio-Signature');
-    }
-    return undefined;
-  }
-
-  async #voiceWebhook(req: HttpRequest): Promise<HttpResponse> {
-    const params = formParams(req.body);
-    const refused = this.#checkSignature(req, params, 'voice');
-    if (refused) return refused;
-    const callSid = firstValue(params.CallSid);
-    // A campaign call (its attempt id in the signed URL): the remote party is `To`, a machine gets
-    // the voicemail answer; the stream below is credentialed exactly like an inbound call's.
-    const outbound = await outboundAnswer(req.query, params, this.#o.campaigns, this.#o.log);
-    if (outbound.twiml) return xml(outbound.twiml);
-    const from = outbound.remote ?? firstValue(params.From) ?? '';
-    const to = outbound.remote ? (firstValue(params.From) ?? '') : (firstValue(params.To) ?? '');
-    let reason: string | undefined;
-    if (this.#draining || this.#link.presence.retired) reason = 'fallback_draining';
-    else if (this.activeCalls >= this.capacity) reason = 'fallback_capacity';
-    else if (!this.#backends.anyAllowsCalls) reason = 'fallback_circuit_open';
-    else if (!callSid || !/^[A-Za-z0-9_-]{1,64}$/.test(callSid)) reason = 'fallback_bad_request';
-    else if (from.length > MAX_PARTY_LENGTH || to.length > MAX_PARTY_LENGTH) reason = 'fallback_bad_request';
-    this.metrics.webhooks.labels(reason ?? 'stream').inc();
-    this.#o.log.info(
-      { callSid, from: maskPhone(from), to: maskPhone(to), result: reason ?? 'stream' },
-      'voice webhook',
-    );
-    if (reason) {
-      if (outbound.attempt)
-        await recordRefusal(outbound.attempt, callSid ?? '', this.#o.campaigns, this.#o.log);
-      return xml(fallbackTwiml(this.#o.config.calls.fallback));
-    }
-    // The stream acts only on what this signed request says: its credential carries exactly that.
-    const credential = this.#streams.issue({
-      callSid: callSid as string,
-      accountSid: firstValue(params.AccountSid) ?? '',
-      from,
-      to,
-    });
-    const twiml = connectStreamTwiml({
-      streamUrl: `${this.#wssBase}/twilio/stream/${callSid}`,
-      statusCallback: `${this.#httpBase}/twilio/stream-status`,
-      parameters: { [STREAM_CREDENTIAL_PARAM]: credential },
-      say: this.#o.config.recording?.enabled ? this.#o.config.recording.consentAnnouncement : undefined,
-    });
-    // The call is on this pod from now on: the busy edge goes to the operator before Twilio connects.
-    this.#link.presence.connecting(callSid as string);
-    return xml(twiml);
-  }
-
-  /** A warm transfer's whisper (calls.transfer): Twilio fetches it when the human answers. */
-  #whisper(req: HttpRequest): HttpResponse {
-    const params = formParams(req.body);
-    const refused = this.#checkSignature(req, params, 'whisper');
-    if (refused) return refused;
-    const token = new URL(req.url, 'http://x').pathname.slice(WHISPER_PATH.length);
-    const summary = this.#whispers?.open(token);
-    if (summary === undefined) return text(404, 'unknown or expired whisper');
-    return xml(whisperTwiml(summary));
-  }
-
-  /** Call progress of a campaign call (StatusCallback of Calls create), signed by Twilio. */
-  async #callStatus(req: HttpRequest): Promise<HttpResponse> {
-    const params = formParams(req.body);
-    const refused = this.#checkSignature(req, params, 'call-status');
-    if (refused) return refused;
-    const attempt = req.query.get(ATTEMPT_PARAM);
-    const callStatus = firstValue(params.CallStatus) ?? '';
-    if (!isAttemptId(attempt) || !this.#o.campaigns) return text(204, '');
-    try {
-      await this.#o.campaigns.progress(attempt, {
-        callSid: firstValue(params.CallSid),
-        callStatus,
-        answeredBy: firstValue(params.AnsweredBy),
-      });
-    } catch (error) {
-      // Twilio retries nothing here: the dialer fetches calls whose progress stops arriving.
-      this.#o.log.warn({ err: String(error), attempt }, 'could not record call progress');
-      return text(503, 'call progress not recorded');
-    }
-    return text(204, '');
-  }
-
-  #streamStatus(req: HttpRequest): HttpResponse {
-    const params = formParams(req.body);
-    const refused = this.#checkSignature(req, params, 'stream-status');
-    if (refused) return refused;
-    this.#o.log.info(
-      {
-        callSid: firstValue(params.CallSid),
-        streamSid: firstValue(params.StreamSid),
-        event: firstValue(params.StreamEvent),
-        error: firstValue(params.StreamError),
-      },
-      'stream status',
-    );
-    return text(204, '');
   }
 }
 
@@ -484,18 +326,4 @@ function listenOn(server: Server, port: number, host: string): Promise<number> {
       resolve(typeof addr === 'object' && addr ? addr.port : port);
     });
   });
-}
-
-const json = (status: number, body: string): HttpResponse => ({ status, body });
-const xml = (body: string): HttpResponse => ({ status: 200, body, type: 'text/xml' });
-
-function formParams(body: Buffer): Record<string, string | string[]> {
-  const out: Record<string, string | string[]> = {};
-  for (const [k, v] of new URLSearchParams(body.toString('utf8'))) {
-    const prev = out[k];
-    if (prev === undefined) out[k] = v;
-    else if (Array.isArray(prev)) prev.push(v);
-    else out[k] = [prev, v];
-  }
-  return out;
 }

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import type { V1Ingress } from '@kubernetes/client-node';
 import { parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
-import { createDataRightsApi } from '../../voice-gateway/memory/data-rights-api.ts';
+import { createDataRightsApi } from '../../voice-gateway/memory/http/data-rights-api.ts';
 import { readDocs } from '../cdk8s/charts/fixtures.ts';
 import { harnessForTests } from '../voice-gateway/memory/harness.ts';
 import { type StaticFrontDoor, startFrontDoor } from './front-door.ts';

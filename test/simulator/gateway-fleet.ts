@@ -15,7 +15,7 @@ import { KubeRest } from '../../operator/kube/rest.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
 import { GatewayLink } from '../../voice-gateway/gateway-link.ts';
 import { readBody } from '../../voice-gateway/http/body.ts';
-import type { HttpRequest } from '../../voice-gateway/http/router.ts';
+import type { HttpRequest } from '../../voice-gateway/http/types.ts';
 
 export interface SimPod {
   key: string;

@@ -4,9 +4,10 @@ import type { CampaignHooks } from '../../voice-gateway/campaign/gateway-hooks.t
 import { parseGatewayConfig } from '../../voice-gateway/config/load.ts';
 import type { GatewayConfigInput } from '../../voice-gateway/config/schema.ts';
 import { createLogger } from '../../voice-gateway/log.ts';
+import type { ElevenLabsWebhookHandlers } from '../../voice-gateway/memory/http/elevenlabs-webhooks.ts';
 import type { CallerMemory } from '../../voice-gateway/memory/types.ts';
 import { GatewayMetrics } from '../../voice-gateway/metrics.ts';
-import { type ElevenLabsWebhookHandlers, Gateway, type GatewaySecrets } from '../../voice-gateway/server.ts';
+import { Gateway, type GatewaySecrets } from '../../voice-gateway/server.ts';
 import { FakeTwilioRest } from '../fakes/twilio-rest.ts';
 import {
   type CallOptions,

@@ -3,6 +3,7 @@
 // the pod that takes the stream reads the record back. The resumed stream carries a fresh stream
 // credential issued by the draining pod, whose claims hold the resumed markers (ADR 0011): nothing a
 // stream sends about itself is trusted.
+import { within } from '../lib/deadline.ts';
 import type { Logger } from '../log.ts';
 import type { CallerContext, CallerMemory, HandoffRecord } from '../memory/types.ts';
 import type { TwilioRest } from '../twilio/rest.ts';
@@ -18,27 +19,17 @@ const HANDOFF_STORE_TIMEOUT_MS = 3000;
 const HANDOFF_LOAD_TIMEOUT_MS = 2000;
 
 /** `p`, or `fallback` once `ms` passed; `p`'s rejection also gives `fallback` (after `onError`). */
-export async function withTimeout<T>(
+export function withTimeout<T>(
   p: Promise<T>,
   ms: number,
   fallback: T,
   onError?: (err: Error) => void,
 ): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((r) => {
-    timer = setTimeout(() => r(fallback), ms);
+  const settled = p.catch((err: unknown) => {
+    onError?.(err as Error);
+    return fallback;
   });
-  try {
-    return await Promise.race([
-      p.catch((err: unknown) => {
-        onError?.(err as Error);
-        return fallback;
-      }),
-      timeout,
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return within(settled, ms, () => fallback);
 }
 
 /** The hand-off record of `callSid` (consumed), or null when absent, failing or late. */

@@ -11,6 +11,7 @@ import type { BackendRegistry } from '../backends/registry.ts';
 import { type AgentBackend, type BackendSink, type BackendStart, TRANSFER_TOOL } from '../backends/types.ts';
 import type { CampaignCall, CampaignHooks } from '../campaign/gateway-hooks.ts';
 import type { GatewayConfig } from '../config/schema.ts';
+import { within } from '../lib/deadline.ts';
 import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
@@ -609,20 +610,11 @@ export class CallSession {
 
   /** A campaign call: the recipient's variables join the agent's context (bounded by the lookup budget). */
   async #loadCampaign(campaigns: CampaignHooks, callSid: string): Promise<CampaignCall | undefined> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const call = await Promise.race([
-        campaigns.call(callSid),
-        new Promise<undefined>((r) => {
-          timer = setTimeout(() => r(undefined), this.#d.config.memory.lookupBudgetMs);
-        }),
-      ]);
-      return call;
+      return await within(campaigns.call(callSid), this.#d.config.memory.lookupBudgetMs, () => undefined);
     } catch (err) {
       this.#log.warn({ err: String(err) }, 'campaign variables unavailable');
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

@@ -7,7 +7,7 @@ import { WebSocketServer } from 'ws';
 import type { BackendRegistry } from '../backends/registry.ts';
 import type { CampaignHooks } from '../campaign/gateway-hooks.ts';
 import type { GatewayConfig } from '../config/schema.ts';
-import { firstValue } from '../http/router.ts';
+import { firstValue } from '../http/headers.ts';
 import type { Logger } from '../log.ts';
 import type { CallerMemory } from '../memory/types.ts';
 import type { GatewayMetrics } from '../metrics.ts';

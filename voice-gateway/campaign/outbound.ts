@@ -3,6 +3,8 @@
 // answering-machine detection, after it decided who answered. A machine gets the voicemail message
 // (or a hang-up); a person gets the stream, credentialed like an inbound call, with the recipient
 // (`To`) as the remote party whose memory the agent sees.
+import { firstValue } from '../http/headers.ts';
+import { timedOut, within } from '../lib/deadline.ts';
 import type { Logger } from '../log.ts';
 import { escapeXml } from '../twilio/twiml.ts';
 import { ATTEMPT_PARAM, isAttemptId, isMachine, VOICEMAIL_PARAM } from './attempts.ts';
@@ -20,23 +22,11 @@ export interface OutboundAnswer {
   attempt?: string;
 }
 
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
-}
-
 async function bounded(work: Promise<unknown>, log: Logger, what: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    await Promise.race([
-      work,
-      new Promise((_r, reject) => {
-        timer = setTimeout(() => reject(new Error('timed out')), RECORD_BUDGET_MS);
-      }),
-    ]);
+    await within(work, RECORD_BUDGET_MS, timedOut(`recording ${what}`, RECORD_BUDGET_MS));
   } catch (error) {
     log.warn({ err: String(error) }, `campaign call: could not record ${what}`);
-  } finally {
-    clearTimeout(timer);
   }
 }
 
@@ -47,11 +37,11 @@ export async function outboundAnswer(
   log: Logger,
 ): Promise<OutboundAnswer> {
   const attempt = query.get(ATTEMPT_PARAM);
-  const direction = first(params.Direction) ?? '';
+  const direction = firstValue(params.Direction) ?? '';
   if (!isAttemptId(attempt) || !direction.startsWith('outbound')) return {};
-  const callSid = first(params.CallSid) ?? '';
-  const answeredBy = first(params.AnsweredBy);
-  const remote = first(params.To) ?? '';
+  const callSid = firstValue(params.CallSid) ?? '';
+  const answeredBy = firstValue(params.AnsweredBy);
+  const remote = firstValue(params.To) ?? '';
   if (isMachine(answeredBy)) {
     if (hooks) await bounded(hooks.answeredBy(attempt, callSid, answeredBy as string), log, 'the machine');
     const message = query.get(VOICEMAIL_PARAM);

@@ -7,15 +7,20 @@
 import type pg from 'pg';
 import type { Registry } from 'prom-client';
 import type { GatewayConfig } from '../config/schema.ts';
+import { jsonError } from '../http/response.ts';
+import type { Handler } from '../http/types.ts';
 import { within } from '../lib/deadline.ts';
 import type { Logger } from '../log.ts';
 import { RecordingIndex } from '../recording/index-store.ts';
 import type { Recordings } from '../recording/recorder.ts';
 import { sweepRecordings } from '../recording/retention.ts';
-import type { ApiHandler, ElevenLabsWebhookHandlers } from '../server.ts';
 import type { Bucket } from '../storage/bucket.ts';
-import { createDataRightsApi } from './data-rights-api.ts';
-import { createElevenLabsWebhooks, type WebhookHandler } from './elevenlabs-webhooks.ts';
+import { createDataRightsApi, dataRightsHandler } from './http/data-rights-api.ts';
+import {
+  createElevenLabsWebhooks,
+  type ElevenLabsWebhookHandlers,
+  elevenLabsHandlers,
+} from './http/elevenlabs-webhooks.ts';
 import { MemoryMetrics } from './metrics.ts';
 import type { Keyring } from './store/crypto.ts';
 import { migrate } from './store/migrate.ts';
@@ -51,7 +56,7 @@ export class MemoryRuntime {
   readonly store: PostgresCallerMemory;
   /** Only in elevenlabs-native mode: in twilio-stream mode nobody should be able to ask about a number. */
   readonly webhooks: ElevenLabsWebhookHandlers | undefined;
-  readonly memoryApi: ApiHandler;
+  readonly memoryApi: Handler;
   readonly settings: MemoryConfig;
   readonly metrics: MemoryMetrics;
   readonly #registry: Registry | undefined;
@@ -96,7 +101,7 @@ export class MemoryRuntime {
         await this.bucket.delete(keys);
       },
     };
-    this.memoryApi = adaptApi(
+    this.memoryApi = dataRightsHandler(
       createDataRightsApi({
         pool: this.pool,
         keyring: o.keyring,
@@ -117,13 +122,12 @@ export class MemoryRuntime {
           'elevenlabs-native mode without ELEVENLABS_REQUEST_TOKEN: conversation-init and search-memory refuse every request (503)',
         );
       }
-      this.webhooks = {
-        conversationInit: adapt(h.conversationInit),
-        searchMemory: adapt(h.searchMemory),
+      this.webhooks = elevenLabsHandlers({
+        ...h,
         postCall: o.webhookSecret
-          ? adapt(h.postCall)
-          : async () => ({ status: 401, body: { error: 'post-call webhook secret not configured' } }),
-      };
+          ? h.postCall
+          : async () => jsonError(401, 'post-call webhook secret not configured'),
+      });
     }
     this.metrics.memoryUp.set(0);
   }
@@ -267,16 +271,4 @@ export class MemoryRuntime {
     );
     this.bucket?.destroy();
   }
-}
-
-function adapt(h: WebhookHandler): NonNullable<ElevenLabsWebhookHandlers['postCall']> {
-  return async (req) => h(req.body, req.headers);
-}
-
-function adaptApi(h: ReturnType<typeof createDataRightsApi>): ApiHandler {
-  // The normalised path (the door refused anything ambiguous), never the raw request target.
-  return (req) => {
-    const query = req.query.toString();
-    return h(req.method, query ? `${req.path}?${query}` : req.path, req.body, req.headers);
-  };
 }

@@ -1,6 +1,7 @@
 // X-Twilio-Signature: base64(HMAC-SHA1(authToken, url + sorted params as key+value)).
 // Hand-written (the twilio package is heavy to load) and checked against the official vectors.
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { safeEqual } from '../lib/safe-equal.ts';
 
 export type SignatureParams = Record<string, string | string[]>;
 
@@ -39,12 +40,6 @@ export function urlVariants(url: string): string[] {
   return [url, `${scheme}${userinfo}${host}:${port}${rest}`, `${scheme}${userinfo}${host}${rest}`];
 }
 
-function safeEqual(a: string, b: string): boolean {
-  const ab = Buffer.from(a);
-  const bb = Buffer.from(b);
-  return ab.length === bb.length && timingSafeEqual(ab, bb);
-}
-
 /** Validates a form-encoded (or parameterless) request. */
 export function validateSignature(
   authToken: string,
@@ -58,20 +53,4 @@ export function validateSignature(
     if (safeEqual(computeSignature(authToken, candidate, params), signature)) ok = true;
   }
   return ok;
-}
-
-/** Validates a JSON-body request: the URL carries bodySHA256 and is signed without params. */
-export function validateSignatureWithBody(
-  authToken: string,
-  signature: string | undefined,
-  url: string,
-  body: string | Buffer,
-): boolean {
-  const q = url.indexOf('?');
-  const query = new URLSearchParams(q >= 0 ? url.slice(q + 1) : '');
-  const expected = query.get('bodySHA256');
-  if (!expected) return false;
-  const actual = createHash('sha256').update(body).digest('hex');
-  if (!safeEqual(actual, expected)) return false;
-  return validateSignature(authToken, signature, url, {});
 }

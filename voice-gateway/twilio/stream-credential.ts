@@ -5,7 +5,8 @@
 // echoes it back in `start.customParameters`. Any pod of the fleet verifies it with the
 // per-VoiceAgent key (env CALLFLEET_STREAM_KEY), and it opens at most one stream per pod.
 // Wire form: base64url(JSON claims array) "." base64url(HMAC-SHA256(key, "callfleet-stream.v1." + claims)).
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
+import { safeEqual } from '../lib/safe-equal.ts';
 
 /** The `<Parameter>` that carries the credential (name + value stay under Twilio's 500 characters). */
 export const STREAM_CREDENTIAL_PARAM = 'callfleet_stream';
@@ -79,10 +80,7 @@ export class StreamCredentials {
     const dot = token.indexOf('.');
     if (dot <= 0) return { ok: false, reason: 'credential_invalid' };
     const body = token.slice(0, dot);
-    const mac = Buffer.from(token.slice(dot + 1));
-    const expected = Buffer.from(this.#mac(body));
-    if (mac.length !== expected.length || !timingSafeEqual(mac, expected))
-      return { ok: false, reason: 'credential_invalid' };
+    if (!safeEqual(token.slice(dot + 1), this.#mac(body))) return { ok: false, reason: 'credential_invalid' };
     const claims = decode(body);
     if (!claims) return { ok: false, reason: 'credential_invalid' };
     if (now > claims.expiresAt) return { ok: false, reason: 'credential_expired' };

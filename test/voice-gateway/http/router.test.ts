@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_HTTP_LIMITS } from '../../../voice-gateway/http/limits.ts';
-import { createDoorServer, text } from '../../../voice-gateway/http/router.ts';
+import { text } from '../../../voice-gateway/http/response.ts';
+import { createDoorServer } from '../../../voice-gateway/http/router.ts';
 import { createLogger } from '../../../voice-gateway/log.ts';
 
 describe('a door', () => {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import {
   createElevenLabsWebhooks,
   verifyElevenLabsSignature,
-} from '../../../voice-gateway/memory/elevenlabs-webhooks.ts';
+} from '../../../voice-gateway/memory/http/elevenlabs-webhooks.ts';
 import { type Harness, phoneForms, startHarness } from './harness.ts';
 
 const fixture = JSON.parse(

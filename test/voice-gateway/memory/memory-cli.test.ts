@@ -1,7 +1,7 @@
 // `callfleet memory export|forget|audit` as processes, and the gateway-side data-rights API.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { createDataRightsApi } from '../../../voice-gateway/memory/data-rights-api.ts';
+import { createDataRightsApi } from '../../../voice-gateway/memory/http/data-rights-api.ts';
 import { runMemoryCli as cli } from './callfleet-cli.ts';
 import { callRecord, harnessForTests, KEY_SPEC, phoneForms } from './harness.ts';
 

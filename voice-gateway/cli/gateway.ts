@@ -1,13 +1,14 @@
 // `callfleet gateway`: config from CALLFLEET_GATEWAY_CONFIG, secrets from the environment only.
 import { readFileSync } from 'node:fs';
-import type { CampaignHooks } from './campaign/gateway-hooks.ts';
-import { ConfigError, loadGatewayConfig } from './config/load.ts';
-import { createLogger } from './log.ts';
-import type { MemoryRuntime } from './memory/runtime.ts';
-import type { CallerMemory } from './memory/types.ts';
-import { GatewayMetrics } from './metrics.ts';
-import { type ElevenLabsWebhookHandlers, Gateway } from './server.ts';
-import { streamKeyProblem } from './twilio/stream-credential.ts';
+import type { CampaignHooks } from '../campaign/gateway-hooks.ts';
+import { ConfigError, loadGatewayConfig } from '../config/load.ts';
+import { createLogger } from '../log.ts';
+import type { ElevenLabsWebhookHandlers } from '../memory/http/elevenlabs-webhooks.ts';
+import type { MemoryRuntime } from '../memory/runtime.ts';
+import type { CallerMemory } from '../memory/types.ts';
+import { GatewayMetrics } from '../metrics.ts';
+import { Gateway } from '../server.ts';
+import { streamKeyProblem } from '../twilio/stream-credential.ts';
 
 /** Default of CALLFLEET_INTERNAL_PORT (gateway contract). */
 export const DEFAULT_INTERNAL_PORT = 9090;
@@ -62,8 +63,8 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
   let campaigns: CampaignHooks | undefined;
   if (!deps.memory && env.CALLFLEET_MEMORY_URL && config.memory?.enabled !== false) {
     // Loaded only when memory is on, so a gateway without memory never loads pg.
-    const { parseKeyring } = await import('./memory/store/crypto.ts');
-    const { MemoryRuntime: Runtime } = await import('./memory/runtime.ts');
+    const { parseKeyring } = await import('../memory/store/crypto.ts');
+    const { MemoryRuntime: Runtime } = await import('../memory/runtime.ts');
     if (!env.CALLFLEET_ENCRYPTION_KEY) {
       process.stderr.write(
         'callfleet gateway: CALLFLEET_ENCRYPTION_KEY: required when CALLFLEET_MEMORY_URL is set\n',
@@ -103,7 +104,7 @@ export async function run(_args: string[], deps: GatewayRunDeps = {}): Promise<n
     });
     if (config.recording?.enabled) await runtime.enableRecording(config.recording);
     runtime.start();
-    const { createCampaignHooks } = await import('./campaign/gateway-hooks.ts');
+    const { createCampaignHooks } = await import('../campaign/gateway-hooks.ts');
     campaigns = createCampaignHooks(runtime.pool, keyring);
   } else if (!deps.memory && config.memory?.enabled) {
     if (config.memory.required) {
