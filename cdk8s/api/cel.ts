@@ -44,3 +44,13 @@ export function celRefine<T extends z.ZodType>(
     : { rule: rule.rule, message: rule.message };
   return refined.meta({ [CEL_KEY]: [...celRulesOf(schema), entry] }) as T;
 }
+
+/** A cross-field rule and its check: `holds` returns true for valid values. */
+export interface CelCheck<T> extends CelRule {
+  holds: (value: T) => boolean;
+}
+
+/** Several rules on one schema, in order (the same as chaining celRefine). */
+export function celChecks<T extends z.ZodType>(schema: T, ...checks: CelCheck<z.output<T>>[]): T {
+  return checks.reduce((refined, { holds, ...rule }) => celRefine(refined, rule, holds), schema);
+}
