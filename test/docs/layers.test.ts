@@ -1,5 +1,5 @@
 // The layers of docs/architecture.md run one way: the desired state (cdk8s/) never reaches into the
-// controller (operator/), the gateway pod (voice-gateway/) never into the operator, and nothing that ships
+// controller (operator/), the gateway pod (voice-gateway/) never into the operator or the API, and nothing that ships
 // imports test code (the image has no test/). Every import of every TypeScript file, static and dynamic.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -16,6 +16,11 @@ const RULES: { from: (file: string) => boolean; to: string; why: string }[] = [
     from: (f) => f.startsWith('voice-gateway/'),
     to: 'operator/',
     why: 'the gateway pod runs without the operator',
+  },
+  {
+    from: (f) => f.startsWith('voice-gateway/'),
+    to: 'cdk8s/',
+    why: 'the gateway reads its config, not the API',
   },
   { from: (f) => !f.startsWith('test/'), to: 'test/', why: 'the image contains no test/' },
 ];
