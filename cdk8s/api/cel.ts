@@ -54,3 +54,18 @@ export interface CelCheck<T> extends CelRule {
 export function celChecks<T extends z.ZodType>(schema: T, ...checks: CelCheck<z.output<T>>[]): T {
   return checks.reduce((refined, { holds, ...rule }) => celRefine(refined, rule, holds), schema);
 }
+
+/** `field` must be set while `key` is `value` (a discriminator and its block), e.g. provider elevenlabs. */
+export function requiredWhen<T extends object>(
+  key: keyof T & string,
+  value: string,
+  field: keyof T & string,
+  message = `${field} is required when ${key} is ${value}`,
+): CelCheck<T> {
+  return {
+    rule: `self.${key} != '${value}' || has(self.${field})`,
+    message,
+    fieldPath: `.${field}`,
+    holds: (v) => v[key] !== value || v[field] !== undefined,
+  };
+}

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { celChecks } from '../cel.ts';
 import { conditionsList, objectName, resourceSchema, secretRef } from './common.ts';
-import { isTimeZone, WEEKDAYS } from './voiceagent.ts';
+import { timeZoneName, WEEKDAYS } from './voiceagent.ts';
 
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$/;
 /** E.164: + and 8–15 digits. */
@@ -157,13 +157,9 @@ const specBase = z
       .datetime({ offset: true })
       .optional()
       .describe('No call is placed before this time (RFC 3339); default: at once.'),
-    timeZone: z
-      .string()
-      .min(1)
-      .max(64)
-      .refine(isTimeZone, { message: 'unknown IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' })
-      .default('UTC')
-      .describe('Time zone of recipients whose zone is neither given nor derivable from their number.'),
+    timeZone: timeZoneName(
+      'Time zone of recipients whose zone is neither given nor derivable from their number.',
+    ),
     callingWindow: CallingWindowSchema.prefault({}),
     pacing: PacingSchema.prefault({}),
     retry: RetrySchema.prefault({}),

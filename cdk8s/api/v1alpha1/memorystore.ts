@@ -1,6 +1,6 @@
 // MemoryStore: where callers are remembered (PostgreSQL run by the operator, or an external database).
 import { z } from 'zod';
-import { celChecks } from '../cel.ts';
+import { celChecks, requiredWhen } from '../cel.ts';
 import {
   conditionsList,
   HTTP_URL,
@@ -176,12 +176,12 @@ const specBase = z
 
 export const MemoryStoreSpecSchema = celChecks(
   specBase,
-  {
-    rule: "self.engine != 'external' || has(self.external)",
-    message: 'external.connectionSecretRef is required when engine is external',
-    fieldPath: '.external',
-    holds: (s) => s.engine !== 'external' || s.external !== undefined,
-  },
+  requiredWhen(
+    'engine',
+    'external',
+    'external',
+    'external.connectionSecretRef is required when engine is external',
+  ),
   {
     rule: "self.engine != 'external' || !has(self.postgres)",
     message: 'postgres must not be set when engine is external',
@@ -194,12 +194,12 @@ export const MemoryStoreSpecSchema = celChecks(
     fieldPath: '.external',
     holds: (s) => s.engine !== 'postgres' || s.external === undefined,
   },
-  {
-    rule: "self.engine != 'cloudnative-pg' || has(self.cloudnativePg)",
-    message: 'cloudnativePg (with its backup block) is required when engine is cloudnative-pg',
-    fieldPath: '.cloudnativePg',
-    holds: (s) => s.engine !== 'cloudnative-pg' || s.cloudnativePg !== undefined,
-  },
+  requiredWhen(
+    'engine',
+    'cloudnative-pg',
+    'cloudnativePg',
+    'cloudnativePg (with its backup block) is required when engine is cloudnative-pg',
+  ),
   {
     rule: "self.engine == 'cloudnative-pg' || !has(self.cloudnativePg)",
     message: 'cloudnativePg must not be set unless engine is cloudnative-pg',

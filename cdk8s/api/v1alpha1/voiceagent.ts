@@ -1,7 +1,7 @@
 // VoiceAgent: one fleet of voice-gateway pods answering Twilio calls for one AI agent.
 import { z } from 'zod';
 import { UPLINK_CHUNK_MS } from '../../../voice-gateway/call/uplink.ts';
-import { celChecks, celRefine } from '../cel.ts';
+import { celChecks, celRefine, requiredWhen } from '../cel.ts';
 import {
   conditionsList,
   DNS_LABEL,
@@ -112,18 +112,8 @@ const agentBase = z
 
 const agentChecked = celChecks(
   agentBase,
-  {
-    rule: "self.provider != 'elevenlabs' || has(self.elevenlabs)",
-    message: 'elevenlabs is required when provider is elevenlabs',
-    fieldPath: '.elevenlabs',
-    holds: (a) => a.provider !== 'elevenlabs' || a.elevenlabs !== undefined,
-  },
-  {
-    rule: "self.provider != 'openai-realtime' || has(self.openaiRealtime)",
-    message: 'openaiRealtime is required when provider is openai-realtime',
-    fieldPath: '.openaiRealtime',
-    holds: (a) => a.provider !== 'openai-realtime' || a.openaiRealtime !== undefined,
-  },
+  requiredWhen('provider', 'elevenlabs', 'elevenlabs'),
+  requiredWhen('provider', 'openai-realtime', 'openaiRealtime'),
   {
     rule:
       "!has(self.fallbacks) || self.fallbacks.all(p, (p != 'elevenlabs' || has(self.elevenlabs)) && " +
@@ -153,14 +143,9 @@ const agentFallbacksUnique = agentChecked.superRefine((a, ctx) => {
     seen.add(p);
   });
 });
-export const AgentSchema = celRefine(
+export const AgentSchema = celChecks(
   agentFallbacksUnique,
-  {
-    rule: "self.provider != 'websocket' || has(self.websocket)",
-    message: 'websocket is required when provider is websocket',
-    fieldPath: '.websocket',
-  },
-  (a) => a.provider !== 'websocket' || a.websocket !== undefined,
+  requiredWhen('provider', 'websocket', 'websocket'),
 );
 
 export const TwilioSchema = z
@@ -173,7 +158,7 @@ export const TwilioSchema = z
   })
   .describe('Twilio credentials; required in twilio-stream mode.');
 
-export const TelephonySchema = celRefine(
+export const TelephonySchema = celChecks(
   z
     .strictObject({
       mode: z
@@ -189,12 +174,7 @@ export const TelephonySchema = celRefine(
       ).optional(),
     })
     .describe('How calls reach the fleet.'),
-  {
-    rule: "self.mode != 'twilio-stream' || has(self.twilio)",
-    message: 'twilio is required when mode is twilio-stream',
-    fieldPath: '.twilio',
-  },
-  (t) => t.mode !== 'twilio-stream' || t.twilio !== undefined,
+  requiredWhen('mode', 'twilio-stream', 'twilio'),
 );
 
 export const MemorySchema = z
@@ -421,6 +401,16 @@ export function isTimeZone(name: string): boolean {
   }
 }
 
+/** An IANA time zone name, checked against this Node's ICU (CEL cannot know the database), default UTC. */
+export const timeZoneName = (description: string) =>
+  z
+    .string()
+    .min(1)
+    .max(64)
+    .refine(isTimeZone, { message: 'unknown IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' })
+    .default('UTC')
+    .describe(description);
+
 export const ScheduleWindowSchema = z
   .strictObject({
     name: z.string().min(1).max(63).regex(DNS_LABEL).describe('Name of the window (unique in the list).'),
@@ -432,13 +422,7 @@ export const ScheduleWindowSchema = z
       .describe('End time, HH:MM (24 h) in timeZone; before start means the next day.'),
     // CEL cannot know the IANA database: the API server accepts any name, the operator's parse refuses
     // an unknown one (Ready=False, InvalidSpec, with this field's path) before anything is applied.
-    timeZone: z
-      .string()
-      .min(1)
-      .max(64)
-      .refine(isTimeZone, { message: 'unknown IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' })
-      .default('UTC')
-      .describe('IANA time zone, e.g. Europe/Berlin.'),
+    timeZone: timeZoneName('IANA time zone, e.g. Europe/Berlin.'),
     minReplicas: z.int().min(1).max(1000).describe('Minimum replicas while the window is active.'),
   })
   .describe('A time window with its own minimum (e.g. business hours).');
