@@ -1,9 +1,11 @@
 // A MemoryStore's bucket (spec.objectStorage) as the product reads it, for both pods that write to it:
 // the gateways (call recordings, in their config) and the backup job (CALLFLEET_OBJECT_STORAGE). The
 // credentials travel separately, as the AWS SDK's variables from the Secret (none: pod identity / IRSA).
+import type { BucketConfigInput } from '../../voice-gateway/storage/bucket-config.ts';
 import type { ObjectStorageSpec, SecretKeySelector } from '../api/v1alpha1/index.ts';
 
-export function bucketConfig(o: ObjectStorageSpec) {
+/** The bucket in the shape of the gateway's own bucket config (voice-gateway/storage/bucket-config.ts). */
+export function bucketConfig(o: ObjectStorageSpec): BucketConfigInput {
   return {
     ...(o.endpoint ? { endpoint: o.endpoint } : {}),
     bucket: o.bucket,
