@@ -87,57 +87,40 @@ export const REFERENCES: Record<string, { file: string; test: string }> = {
 
 /**
  * CallCampaign fields, which the operator's dialer acts on (a campaign renders no object): the file under
- * operator/campaign/ that reads each one and the expression it reads it with. A field the dialer stops
- * reading, or a new field not listed here, fails.
+ * operator/campaign/ that reads each one and the expression it reads it with (default: the field's path). A
+ * field the dialer stops reading, or a new field not listed here, fails.
  */
-export const CAMPAIGN_READ: Record<string, { file: string; reads: string }> = {
-  'spec.voiceAgentRef.name': { file: 'operator/campaign/manager.ts', reads: 'spec.voiceAgentRef.name' },
-  'spec.callerId': { file: 'operator/campaign/dialer.ts', reads: 'spec.callerId' },
-  'spec.recipients.csvSecretRef.name': {
-    file: 'operator/campaign/manager.ts',
-    reads: 'spec.recipients.csvSecretRef.name',
-  },
-  'spec.recipients.csvSecretRef.key': {
-    file: 'operator/campaign/manager.ts',
-    reads: 'spec.recipients.csvSecretRef.key',
-  },
-  'spec.recipients.phoneColumn': { file: 'operator/campaign/csv.ts', reads: 'c.phoneColumn' },
-  'spec.recipients.timeZoneColumn': { file: 'operator/campaign/csv.ts', reads: 'c.timeZoneColumn' },
-  'spec.recipients.priorityColumn': { file: 'operator/campaign/csv.ts', reads: 'c.priorityColumn' },
-  'spec.startTime': { file: 'operator/campaign/dialer.ts', reads: 'spec.startTime' },
-  'spec.timeZone': { file: 'operator/campaign/dialer.ts', reads: 'spec.timeZone' },
-  'spec.callingWindow.start': { file: 'operator/campaign/window.ts', reads: 'w.start' },
-  'spec.callingWindow.end': { file: 'operator/campaign/window.ts', reads: 'w.end' },
-  'spec.callingWindow.days': { file: 'operator/campaign/window.ts', reads: 'w.days' },
-  'spec.pacing.maxConcurrentCalls': {
-    file: 'operator/campaign/dialer.ts',
-    reads: 'spec.pacing.maxConcurrentCalls',
-  },
-  'spec.pacing.callsPerSecond': { file: 'operator/campaign/dialer.ts', reads: 'spec.pacing.callsPerSecond' },
-  'spec.pacing.inboundHeadroom': {
-    file: 'operator/campaign/dialer.ts',
-    reads: 'spec.pacing.inboundHeadroom',
-  },
-  'spec.pacing.slowDownAboveFailureRate': {
-    file: 'operator/campaign/dialer.ts',
-    reads: 'spec.pacing.slowDownAboveFailureRate',
-  },
-  'spec.retry.maxAttempts': { file: 'operator/campaign/dialer.ts', reads: 'spec.retry.maxAttempts' },
-  'spec.retry.backoffSeconds': { file: 'operator/campaign/dialer.ts', reads: 'spec.retry.backoffSeconds' },
-  'spec.retry.maxBackoffSeconds': {
-    file: 'operator/campaign/dialer.ts',
-    reads: 'spec.retry.maxBackoffSeconds',
-  },
-  'spec.retry.outcomes': { file: 'operator/campaign/dialer.ts', reads: 'spec.retry.outcomes' },
-  'spec.answeringMachine.detect': { file: 'operator/campaign/dialer.ts', reads: 'am.detect' },
-  'spec.answeringMachine.action': { file: 'operator/campaign/dialer.ts', reads: 'am.action' },
-  'spec.answeringMachine.voicemailMessage': {
-    file: 'operator/campaign/dialer.ts',
-    reads: 'am.voicemailMessage',
-  },
-  'spec.optOut.dtmfDigit': { file: 'operator/campaign/dialer.ts', reads: 'spec.optOut.dtmfDigit' },
-  'spec.ringTimeoutSeconds': { file: 'operator/campaign/dialer.ts', reads: 'spec.ringTimeoutSeconds' },
-  'spec.suspend': { file: 'operator/campaign/dialer.ts', reads: 'spec.suspend' },
+const DIALER = 'operator/campaign/dialer.ts';
+const MANAGER = 'operator/campaign/manager.ts';
+const CSV = 'operator/campaign/csv.ts';
+const WINDOW = 'operator/campaign/window.ts';
+export const CAMPAIGN_READ: Record<string, { file: string; reads?: string }> = {
+  'spec.voiceAgentRef.name': { file: MANAGER },
+  'spec.callerId': { file: DIALER },
+  'spec.recipients.csvSecretRef.name': { file: MANAGER },
+  'spec.recipients.csvSecretRef.key': { file: MANAGER },
+  'spec.recipients.phoneColumn': { file: CSV, reads: 'c.phoneColumn' },
+  'spec.recipients.timeZoneColumn': { file: CSV, reads: 'c.timeZoneColumn' },
+  'spec.recipients.priorityColumn': { file: CSV, reads: 'c.priorityColumn' },
+  'spec.startTime': { file: DIALER },
+  'spec.timeZone': { file: DIALER },
+  'spec.callingWindow.start': { file: WINDOW, reads: 'w.start' },
+  'spec.callingWindow.end': { file: WINDOW, reads: 'w.end' },
+  'spec.callingWindow.days': { file: WINDOW, reads: 'w.days' },
+  'spec.pacing.maxConcurrentCalls': { file: DIALER },
+  'spec.pacing.callsPerSecond': { file: DIALER },
+  'spec.pacing.inboundHeadroom': { file: DIALER },
+  'spec.pacing.slowDownAboveFailureRate': { file: DIALER },
+  'spec.retry.maxAttempts': { file: DIALER },
+  'spec.retry.backoffSeconds': { file: DIALER },
+  'spec.retry.maxBackoffSeconds': { file: DIALER },
+  'spec.retry.outcomes': { file: DIALER },
+  'spec.answeringMachine.detect': { file: DIALER, reads: 'am.detect' },
+  'spec.answeringMachine.action': { file: DIALER, reads: 'am.action' },
+  'spec.answeringMachine.voicemailMessage': { file: DIALER, reads: 'am.voicemailMessage' },
+  'spec.optOut.dtmfDigit': { file: DIALER },
+  'spec.ringTimeoutSeconds': { file: DIALER },
+  'spec.suspend': { file: DIALER },
 };
 
 const WHAT_TO_DO =
@@ -357,7 +340,7 @@ describe('API contract: every CallCampaign spec field takes effect', () => {
 
 describe('CAMPAIGN_READ', () => {
   const names = new Set(specLeaves(CallCampaignSpecSchema).map((l) => l.name));
-  for (const [field, { file, reads }] of Object.entries(CAMPAIGN_READ)) {
+  for (const [field, { file, reads = field }] of Object.entries(CAMPAIGN_READ)) {
     test(`${field}: is a CallCampaign field and ${file} reads it as ${reads}`, () => {
       assert.ok(
         names.has(field),
