@@ -44,3 +44,28 @@ export function celRefine<T extends z.ZodType>(
     : { rule: rule.rule, message: rule.message };
   return refined.meta({ [CEL_KEY]: [...celRulesOf(schema), entry] }) as T;
 }
+
+/** A cross-field rule and its check: `holds` returns true for valid values. */
+export interface CelCheck<T> extends CelRule {
+  holds: (value: T) => boolean;
+}
+
+/** Several rules on one schema, in order (the same as chaining celRefine). */
+export function celChecks<T extends z.ZodType>(schema: T, ...checks: CelCheck<z.output<T>>[]): T {
+  return checks.reduce((refined, { holds, ...rule }) => celRefine(refined, rule, holds), schema);
+}
+
+/** `field` must be set while `key` is `value` (a discriminator and its block), e.g. provider elevenlabs. */
+export function requiredWhen<T extends object>(
+  key: keyof T & string,
+  value: string,
+  field: keyof T & string,
+  message = `${field} is required when ${key} is ${value}`,
+): CelCheck<T> {
+  return {
+    rule: `self.${key} != '${value}' || has(self.${field})`,
+    message,
+    fieldPath: `.${field}`,
+    holds: (v) => v[key] !== value || v[field] !== undefined,
+  };
+}

@@ -9,27 +9,13 @@ export type JsonSchema = { [key: string]: unknown };
 
 const FORBIDDEN = ['$ref', '$defs', 'definitions', 'anyOf', 'oneOf', 'allOf', 'not', 'nullable', 'const'];
 
-// Keys in the order they are written, so the YAML reads top-down like `kubectl explain`.
+// Keys in the order they are written, so the YAML reads top-down like `kubectl explain`: what the node
+// is, its bounds, the Kubernetes list and field markers, its children, then its CEL rules.
 const KEY_ORDER = [
-  'description',
-  'type',
-  'format',
-  'enum',
-  'default',
-  'pattern',
-  'minLength',
-  'maxLength',
-  'minimum',
-  'maximum',
-  'minItems',
-  'maxItems',
-  'x-kubernetes-preserve-unknown-fields',
-  'x-kubernetes-list-type',
-  'x-kubernetes-list-map-keys',
-  'required',
-  'items',
-  'additionalProperties',
-  'properties',
+  ...['description', 'type', 'format', 'enum', 'default'],
+  ...['pattern', 'minLength', 'maxLength', 'minimum', 'maximum', 'minItems', 'maxItems'],
+  ...['x-kubernetes-preserve-unknown-fields', 'x-kubernetes-list-type', 'x-kubernetes-list-map-keys'],
+  ...['required', 'items', 'additionalProperties', 'properties'],
   'x-kubernetes-validations',
 ];
 

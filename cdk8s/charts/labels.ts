@@ -40,6 +40,18 @@ export function ownerOf(
   };
 }
 
+/** What every render model starts with: the owner, its namespace, and the labels of its children. */
+export interface OwnerModel {
+  owner: Owner;
+  namespace: string;
+  labels(component: string): Labels;
+}
+
+export function ownerModel(kind: Owner['kind'], metadata: Parameters<typeof ownerOf>[1]): OwnerModel {
+  const owner = ownerOf(kind, metadata);
+  return { owner, namespace: owner.namespace, labels: (component) => childLabels(owner, component) };
+}
+
 /** The labels every child carries; never `app.kubernetes.io/instance` (Argo CD tracking would prune). */
 export function childLabels(owner: Owner, component: string): Labels {
   const ownerLabel = owner.kind === 'VoiceAgent' ? VOICEAGENT_LABEL : MEMORYSTORE_LABEL;

@@ -2,9 +2,9 @@
 // call slots. Recipients are personal data: they come from a Secret and live encrypted in the
 // VoiceAgent's MemoryStore; the CR and its status carry counts only.
 import { z } from 'zod';
-import { celRefine } from '../cel.ts';
-import { API_VERSION, conditionsList, ObjectMetaSchema, objectName, secretRef } from './common.ts';
-import { isTimeZone, WEEKDAYS } from './voiceagent.ts';
+import { celChecks } from '../cel.ts';
+import { conditionsList, objectName, resourceSchema, secretRef } from './common.ts';
+import { timeZoneName, WEEKDAYS } from './voiceagent.ts';
 
 const HHMM = /^([01][0-9]|2[0-3]):[0-5][0-9]$|^24:00$/;
 /** E.164: + and 8–15 digits. */
@@ -157,13 +157,9 @@ const specBase = z
       .datetime({ offset: true })
       .optional()
       .describe('No call is placed before this time (RFC 3339); default: at once.'),
-    timeZone: z
-      .string()
-      .min(1)
-      .max(64)
-      .refine(isTimeZone, { message: 'unknown IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' })
-      .default('UTC')
-      .describe('Time zone of recipients whose zone is neither given nor derivable from their number.'),
+    timeZone: timeZoneName(
+      'Time zone of recipients whose zone is neither given nor derivable from their number.',
+    ),
     callingWindow: CallingWindowSchema.prefault({}),
     pacing: PacingSchema.prefault({}),
     retry: RetrySchema.prefault({}),
@@ -195,32 +191,27 @@ const specBase = z
   })
   .describe('Desired state of the CallCampaign.');
 
-const specMessage = celRefine(
+export const CallCampaignSpecSchema = celChecks(
   specBase,
   {
     rule: "self.answeringMachine.action != 'message' || has(self.answeringMachine.voicemailMessage)",
     message: 'answeringMachine.voicemailMessage is required when action is message',
     fieldPath: '.answeringMachine.voicemailMessage',
+    holds: (s) =>
+      s.answeringMachine.action !== 'message' || s.answeringMachine.voicemailMessage !== undefined,
   },
-  (s) => s.answeringMachine.action !== 'message' || s.answeringMachine.voicemailMessage !== undefined,
-);
-const specWindow = celRefine(
-  specMessage,
   {
     rule: 'self.callingWindow.start < self.callingWindow.end',
     message: 'callingWindow.start must be before callingWindow.end',
     fieldPath: '.callingWindow.end',
+    holds: (s) => s.callingWindow.start < s.callingWindow.end,
   },
-  (s) => s.callingWindow.start < s.callingWindow.end,
-);
-export const CallCampaignSpecSchema = celRefine(
-  specWindow,
   {
     rule: 'self.retry.backoffSeconds <= self.retry.maxBackoffSeconds',
     message: 'retry.backoffSeconds must not exceed retry.maxBackoffSeconds',
     fieldPath: '.retry.backoffSeconds',
+    holds: (s) => s.retry.backoffSeconds <= s.retry.maxBackoffSeconds,
   },
-  (s) => s.retry.backoffSeconds <= s.retry.maxBackoffSeconds,
 );
 
 const count = (what: string) => z.int().min(0).optional().describe(what);
@@ -263,17 +254,12 @@ export const CallCampaignStatusSchema = z
   })
   .describe('Observed state of the CallCampaign: counts only.');
 
-export const CallCampaignSchema = z
-  .looseObject({
-    apiVersion: z.literal(API_VERSION).describe('callfleet.io/v1alpha1'),
-    kind: z.literal('CallCampaign').describe('CallCampaign'),
-    metadata: ObjectMetaSchema,
-    spec: CallCampaignSpecSchema,
-    status: CallCampaignStatusSchema.optional(),
-  })
-  .describe(
-    'Outbound calls to a list of recipients through a VoiceAgent, paced by the free capacity of its fleet.',
-  );
+export const CallCampaignSchema = resourceSchema(
+  'CallCampaign',
+  CallCampaignSpecSchema,
+  CallCampaignStatusSchema,
+  'Outbound calls to a list of recipients through a VoiceAgent, paced by the free capacity of its fleet.',
+);
 
 export type CallCampaign = z.output<typeof CallCampaignSchema>;
 export type CallCampaignSpec = z.output<typeof CallCampaignSpecSchema>;

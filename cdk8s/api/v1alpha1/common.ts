@@ -82,6 +82,24 @@ export const ObjectMetaSchema = z
   })
   .describe('Standard object metadata.');
 
+/** The top level of a callfleet kind: apiVersion, kind, metadata, spec and an optional status. */
+export function resourceSchema<K extends string, Spec extends z.ZodType, Status extends z.ZodType>(
+  kind: K,
+  spec: Spec,
+  status: Status,
+  description: string,
+) {
+  return z
+    .looseObject({
+      apiVersion: z.literal(API_VERSION).describe(API_VERSION),
+      kind: z.literal(kind).describe(kind),
+      metadata: ObjectMetaSchema,
+      spec,
+      status: status.optional(),
+    })
+    .describe(description);
+}
+
 export type ParseIssue = { path: string; message: string };
 export type ParseResult<T> = { ok: true; value: T } | { ok: false; issues: ParseIssue[] };
 

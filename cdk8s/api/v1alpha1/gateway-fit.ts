@@ -3,7 +3,7 @@
 // Everything the gateway itself relies on (its config volume, /tmp, PORT, CALLFLEET_* and the secret env
 // names) is reserved, so a passthrough can add to the pod but never replace what the operator owns.
 import { z } from 'zod';
-import { celRefine } from '../cel.ts';
+import { celChecks } from '../cel.ts';
 import { objectName, passthrough, stringMap } from './common.ts';
 
 /** Env names the operator sets (PORT, HOST) or the gateway reads from secrets; plus the CALLFLEET_ prefix. */
@@ -105,45 +105,38 @@ interface PodFit {
 
 /** The CEL rules of the podTemplate passthroughs (reserved names, mounts naming a volume). */
 export function refinePodFit<T extends z.ZodType<PodFit>>(schema: T): T {
-  const envOk = celRefine(
+  return celChecks(
     schema,
     {
       rule: `!has(self.env) || self.env.all(e, !(e.name in ${celList(RESERVED_ENV)}) && !e.name.startsWith('${RESERVED_ENV_PREFIX}'))`,
       message: `env: ${RESERVED_ENV.join(', ')} and ${RESERVED_ENV_PREFIX}* are set by the operator`,
       fieldPath: '.env',
+      holds: (p) =>
+        (p.env ?? []).every(
+          (e) =>
+            !(RESERVED_ENV as readonly string[]).includes(e.name) && !e.name.startsWith(RESERVED_ENV_PREFIX),
+        ),
     },
-    (p) =>
-      (p.env ?? []).every(
-        (e) =>
-          !(RESERVED_ENV as readonly string[]).includes(e.name) && !e.name.startsWith(RESERVED_ENV_PREFIX),
-      ),
-  );
-  const volumesOk = celRefine(
-    envOk,
     {
       rule: `!has(self.volumes) || self.volumes.all(v, !(v.name in ${celList(RESERVED_VOLUMES)}))`,
       message: `volumes: ${RESERVED_VOLUMES.join(' and ')} are the gateway's own volumes`,
       fieldPath: '.volumes',
+      holds: (p) => (p.volumes ?? []).every((v) => !(RESERVED_VOLUMES as readonly string[]).includes(v.name)),
     },
-    (p) => (p.volumes ?? []).every((v) => !(RESERVED_VOLUMES as readonly string[]).includes(v.name)),
-  );
-  const mountPathsOk = celRefine(
-    volumesOk,
     {
       rule: `!has(self.volumeMounts) || self.volumeMounts.all(m, !(m.mountPath in ${celList(RESERVED_MOUNT_PATHS)}))`,
       message: `volumeMounts: ${RESERVED_MOUNT_PATHS.join(' and ')} are the gateway's own mounts`,
       fieldPath: '.volumeMounts',
+      holds: (p) =>
+        (p.volumeMounts ?? []).every(
+          (m) => !(RESERVED_MOUNT_PATHS as readonly string[]).includes(m.mountPath),
+        ),
     },
-    (p) =>
-      (p.volumeMounts ?? []).every((m) => !(RESERVED_MOUNT_PATHS as readonly string[]).includes(m.mountPath)),
-  );
-  return celRefine(
-    mountPathsOk,
     {
       rule: '!has(self.volumeMounts) || self.volumeMounts.all(m, has(self.volumes) && self.volumes.exists(v, v.name == m.name))',
       message: 'volumeMounts: each mount must name a volume in podTemplate.volumes',
       fieldPath: '.volumeMounts',
+      holds: (p) => (p.volumeMounts ?? []).every((m) => (p.volumes ?? []).some((v) => v.name === m.name)),
     },
-    (p) => (p.volumeMounts ?? []).every((m) => (p.volumes ?? []).some((v) => v.name === m.name)),
   );
 }

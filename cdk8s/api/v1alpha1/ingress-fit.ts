@@ -2,7 +2,7 @@
 // passthrough (cert-manager, external-dns, ALB group / WAF...), ALB HTTPS with an ACM certificate and redirect,
 // GKE's managed certificate and static IP.
 import { z } from 'zod';
-import { celRefine } from '../cel.ts';
+import { celChecks } from '../cel.ts';
 import { DNS_SUBDOMAIN, stringMap } from './common.ts';
 
 const ACM_ARN = /^arn:aws[-a-z]*:acm:[a-z0-9-]+:\d{12}:certificate\/[-a-zA-Z0-9]+$/;
@@ -84,31 +84,25 @@ interface IngressFit {
 }
 
 export function refineIngressFit<T extends z.ZodType<IngressFit>>(schema: T): T {
-  const alb = celRefine(
+  return celChecks(
     schema,
     {
       rule: "!has(self.alb) || (has(self.className) && self.className == 'alb')",
       message: 'alb settings require className alb',
       fieldPath: '.alb',
+      holds: (i) => i.alb === undefined || i.className === 'alb',
     },
-    (i) => i.alb === undefined || i.className === 'alb',
-  );
-  const gce = celRefine(
-    alb,
     {
       rule: "!has(self.gce) || (has(self.className) && self.className == 'gce')",
       message: 'gce settings require className gce',
       fieldPath: '.gce',
+      holds: (i) => i.gce === undefined || i.className === 'gce',
     },
-    (i) => i.gce === undefined || i.className === 'gce',
-  );
-  return celRefine(
-    gce,
     {
       rule: '!has(self.ingressClassName) || has(self.className)',
       message: 'ingressClassName requires className (the flavour); a gatewayRef has no IngressClass',
       fieldPath: '.ingressClassName',
+      holds: (i) => i.ingressClassName === undefined || i.className !== undefined,
     },
-    (i) => i.ingressClassName === undefined || i.className !== undefined,
   );
 }

@@ -1,14 +1,13 @@
 // MemoryStore: where callers are remembered (PostgreSQL run by the operator, or an external database).
 import { z } from 'zod';
-import { celRefine } from '../cel.ts';
+import { celChecks, requiredWhen } from '../cel.ts';
 import {
-  API_VERSION,
   conditionsList,
   HTTP_URL,
-  ObjectMetaSchema,
   objectName,
   passthrough,
   QUANTITY,
+  resourceSchema,
   secretRef,
 } from './common.ts';
 import { CaBundleSchema, CloudNativePgSchema, ConnectionsSchema } from './memorystore-engines.ts';
@@ -175,80 +174,58 @@ const specBase = z
   })
   .describe('Desired state of the MemoryStore.');
 
-const specExternal = celRefine(
+export const MemoryStoreSpecSchema = celChecks(
   specBase,
-  {
-    rule: "self.engine != 'external' || has(self.external)",
-    message: 'external.connectionSecretRef is required when engine is external',
-    fieldPath: '.external',
-  },
-  (s) => s.engine !== 'external' || s.external !== undefined,
-);
-const specNoPostgres = celRefine(
-  specExternal,
+  requiredWhen(
+    'engine',
+    'external',
+    'external',
+    'external.connectionSecretRef is required when engine is external',
+  ),
   {
     rule: "self.engine != 'external' || !has(self.postgres)",
     message: 'postgres must not be set when engine is external',
     fieldPath: '.postgres',
+    holds: (s) => s.engine !== 'external' || s.postgres === undefined,
   },
-  (s) => s.engine !== 'external' || s.postgres === undefined,
-);
-const specNoExternal = celRefine(
-  specNoPostgres,
   {
     rule: "self.engine != 'postgres' || !has(self.external)",
     message: 'external must not be set when engine is postgres',
     fieldPath: '.external',
+    holds: (s) => s.engine !== 'postgres' || s.external === undefined,
   },
-  (s) => s.engine !== 'postgres' || s.external === undefined,
-);
-const specCnpgRequired = celRefine(
-  specNoExternal,
-  {
-    rule: "self.engine != 'cloudnative-pg' || has(self.cloudnativePg)",
-    message: 'cloudnativePg (with its backup block) is required when engine is cloudnative-pg',
-    fieldPath: '.cloudnativePg',
-  },
-  (s) => s.engine !== 'cloudnative-pg' || s.cloudnativePg !== undefined,
-);
-const specCnpgOnly = celRefine(
-  specCnpgRequired,
+  requiredWhen(
+    'engine',
+    'cloudnative-pg',
+    'cloudnativePg',
+    'cloudnativePg (with its backup block) is required when engine is cloudnative-pg',
+  ),
   {
     rule: "self.engine == 'cloudnative-pg' || !has(self.cloudnativePg)",
     message: 'cloudnativePg must not be set unless engine is cloudnative-pg',
     fieldPath: '.cloudnativePg',
+    holds: (s) => s.engine === 'cloudnative-pg' || s.cloudnativePg === undefined,
   },
-  (s) => s.engine === 'cloudnative-pg' || s.cloudnativePg === undefined,
-);
-const specPostgresOnly = celRefine(
-  specCnpgOnly,
   {
     rule: "self.engine != 'cloudnative-pg' || (!has(self.postgres) && !has(self.external))",
     message: 'postgres and external must not be set when engine is cloudnative-pg',
     fieldPath: '.engine',
+    holds: (s) => s.engine !== 'cloudnative-pg' || (s.postgres === undefined && s.external === undefined),
   },
-  (s) => s.engine !== 'cloudnative-pg' || (s.postgres === undefined && s.external === undefined),
-);
-// A transition rule (the API server checks it on update; a parse sees one object, so zod cannot).
-const specEngineImmutable = celRefine(
-  specPostgresOnly,
+  // A transition rule (the API server checks it on update; a parse sees one object, so zod cannot).
   {
     rule: 'self.engine == oldSelf.engine',
     message: 'engine is immutable: create a new MemoryStore with the other engine and restore into it',
     fieldPath: '.engine',
+    holds: () => true,
   },
-  () => true,
-);
-const specBackupBucket = celRefine(
-  specEngineImmutable,
   {
     rule: '!has(self.backup) || has(self.objectStorage)',
     message: 'backup needs objectStorage (backups are written to the bucket)',
     fieldPath: '.backup',
+    holds: (s) => s.backup === undefined || s.objectStorage !== undefined,
   },
-  (s) => s.backup === undefined || s.objectStorage !== undefined,
 );
-export const MemoryStoreSpecSchema = specBackupBucket;
 
 export const MemoryStoreStatusSchema = z
   .strictObject({
@@ -289,15 +266,12 @@ export const MemoryStoreStatusSchema = z
   })
   .describe('Observed state of the MemoryStore.');
 
-export const MemoryStoreSchema = z
-  .looseObject({
-    apiVersion: z.literal(API_VERSION).describe('callfleet.io/v1alpha1'),
-    kind: z.literal('MemoryStore').describe('MemoryStore'),
-    metadata: ObjectMetaSchema,
-    spec: MemoryStoreSpecSchema.prefault({}),
-    status: MemoryStoreStatusSchema.optional(),
-  })
-  .describe('Storage for caller memory: who called, transcripts, and facts recalled on the next call.');
+export const MemoryStoreSchema = resourceSchema(
+  'MemoryStore',
+  MemoryStoreSpecSchema.prefault({}),
+  MemoryStoreStatusSchema,
+  'Storage for caller memory: who called, transcripts, and facts recalled on the next call.',
+);
 
 export type MemoryStore = z.output<typeof MemoryStoreSchema>;
 export type MemoryStoreInput = z.input<typeof MemoryStoreSchema>;

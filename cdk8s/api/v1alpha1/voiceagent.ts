@@ -1,17 +1,16 @@
 // VoiceAgent: one fleet of voice-gateway pods answering Twilio calls for one AI agent.
 import { z } from 'zod';
 import { UPLINK_CHUNK_MS } from '../../../voice-gateway/call/uplink.ts';
-import { celRefine } from '../cel.ts';
+import { celChecks, celRefine, requiredWhen } from '../cel.ts';
 import {
-  API_VERSION,
   conditionsList,
   DNS_LABEL,
   DNS_SUBDOMAIN,
   HTTP_URL,
   namespaceName,
-  ObjectMetaSchema,
   objectName,
   passthrough,
+  resourceSchema,
   secretRef,
   stringMap,
   WS_URL,
@@ -111,51 +110,32 @@ const agentBase = z
   })
   .describe('The AI agent backend the gateways stream call audio to.');
 
-const agentWithElevenLabs = celRefine(
+const agentChecked = celChecks(
   agentBase,
-  {
-    rule: "self.provider != 'elevenlabs' || has(self.elevenlabs)",
-    message: 'elevenlabs is required when provider is elevenlabs',
-    fieldPath: '.elevenlabs',
-  },
-  (a) => a.provider !== 'elevenlabs' || a.elevenlabs !== undefined,
-);
-const agentWithOpenAI = celRefine(
-  agentWithElevenLabs,
-  {
-    rule: "self.provider != 'openai-realtime' || has(self.openaiRealtime)",
-    message: 'openaiRealtime is required when provider is openai-realtime',
-    fieldPath: '.openaiRealtime',
-  },
-  (a) => a.provider !== 'openai-realtime' || a.openaiRealtime !== undefined,
-);
-const agentFallbackBlocks = celRefine(
-  agentWithOpenAI,
+  requiredWhen('provider', 'elevenlabs', 'elevenlabs'),
+  requiredWhen('provider', 'openai-realtime', 'openaiRealtime'),
   {
     rule:
       "!has(self.fallbacks) || self.fallbacks.all(p, (p != 'elevenlabs' || has(self.elevenlabs)) && " +
       "(p != 'openai-realtime' || has(self.openaiRealtime)) && (p != 'websocket' || has(self.websocket)))",
     message: 'every fallback provider needs its block (elevenlabs, openaiRealtime or websocket)',
     fieldPath: '.fallbacks',
+    holds: (a) =>
+      (a.fallbacks ?? []).every(
+        (p) =>
+          (p !== 'elevenlabs' || a.elevenlabs !== undefined) &&
+          (p !== 'openai-realtime' || a.openaiRealtime !== undefined) &&
+          (p !== 'websocket' || a.websocket !== undefined),
+      ),
   },
-  (a) =>
-    (a.fallbacks ?? []).every(
-      (p) =>
-        (p !== 'elevenlabs' || a.elevenlabs !== undefined) &&
-        (p !== 'openai-realtime' || a.openaiRealtime !== undefined) &&
-        (p !== 'websocket' || a.websocket !== undefined),
-    ),
-);
-const agentFallbacksDistinct = celRefine(
-  agentFallbackBlocks,
   {
     rule: '!has(self.fallbacks) || !(self.provider in self.fallbacks)',
     message: 'fallbacks must not repeat the primary provider',
     fieldPath: '.fallbacks',
+    holds: (a) => !(a.fallbacks ?? []).includes(a.provider),
   },
-  (a) => !(a.fallbacks ?? []).includes(a.provider),
 );
-const agentFallbacksUnique = agentFallbacksDistinct.superRefine((a, ctx) => {
+const agentFallbacksUnique = agentChecked.superRefine((a, ctx) => {
   const seen = new Set<string>();
   (a.fallbacks ?? []).forEach((p, i) => {
     if (seen.has(p))
@@ -163,14 +143,9 @@ const agentFallbacksUnique = agentFallbacksDistinct.superRefine((a, ctx) => {
     seen.add(p);
   });
 });
-export const AgentSchema = celRefine(
+export const AgentSchema = celChecks(
   agentFallbacksUnique,
-  {
-    rule: "self.provider != 'websocket' || has(self.websocket)",
-    message: 'websocket is required when provider is websocket',
-    fieldPath: '.websocket',
-  },
-  (a) => a.provider !== 'websocket' || a.websocket !== undefined,
+  requiredWhen('provider', 'websocket', 'websocket'),
 );
 
 export const TwilioSchema = z
@@ -183,7 +158,7 @@ export const TwilioSchema = z
   })
   .describe('Twilio credentials; required in twilio-stream mode.');
 
-export const TelephonySchema = celRefine(
+export const TelephonySchema = celChecks(
   z
     .strictObject({
       mode: z
@@ -199,12 +174,7 @@ export const TelephonySchema = celRefine(
       ).optional(),
     })
     .describe('How calls reach the fleet.'),
-  {
-    rule: "self.mode != 'twilio-stream' || has(self.twilio)",
-    message: 'twilio is required when mode is twilio-stream',
-    fieldPath: '.twilio',
-  },
-  (t) => t.mode !== 'twilio-stream' || t.twilio !== undefined,
+  requiredWhen('mode', 'twilio-stream', 'twilio'),
 );
 
 export const MemorySchema = z
@@ -431,6 +401,16 @@ export function isTimeZone(name: string): boolean {
   }
 }
 
+/** An IANA time zone name, checked against this Node's ICU (CEL cannot know the database), default UTC. */
+export const timeZoneName = (description: string) =>
+  z
+    .string()
+    .min(1)
+    .max(64)
+    .refine(isTimeZone, { message: 'unknown IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' })
+    .default('UTC')
+    .describe(description);
+
 export const ScheduleWindowSchema = z
   .strictObject({
     name: z.string().min(1).max(63).regex(DNS_LABEL).describe('Name of the window (unique in the list).'),
@@ -442,13 +422,7 @@ export const ScheduleWindowSchema = z
       .describe('End time, HH:MM (24 h) in timeZone; before start means the next day.'),
     // CEL cannot know the IANA database: the API server accepts any name, the operator's parse refuses
     // an unknown one (Ready=False, InvalidSpec, with this field's path) before anything is applied.
-    timeZone: z
-      .string()
-      .min(1)
-      .max(64)
-      .refine(isTimeZone, { message: 'unknown IANA time zone (e.g. Europe/Berlin, America/New_York, UTC)' })
-      .default('UTC')
-      .describe('IANA time zone, e.g. Europe/Berlin.'),
+    timeZone: timeZoneName('IANA time zone, e.g. Europe/Berlin.'),
     minReplicas: z.int().min(1).max(1000).describe('Minimum replicas while the window is active.'),
   })
   .describe('A time window with its own minimum (e.g. business hours).');
@@ -528,36 +502,30 @@ const autoscalingBase = z
     'Horizontal autoscaling of the gateway pods; writes spec.replicas through the scale subresource.',
   );
 
-const autoscalingMinMax = celRefine(
+const autoscalingChecked = celChecks(
   autoscalingBase,
   {
     rule: 'self.minReplicas <= self.maxReplicas',
     message: 'minReplicas must be less than or equal to maxReplicas',
     fieldPath: '.minReplicas',
+    holds: (a) => a.minReplicas <= a.maxReplicas,
   },
-  (a) => a.minReplicas <= a.maxReplicas,
-);
-const autoscalingWindows = celRefine(
-  autoscalingMinMax,
   {
     rule: '!has(self.schedule) || self.schedule.all(w, w.minReplicas <= self.maxReplicas)',
     message: 'every schedule window minReplicas must be less than or equal to maxReplicas',
     fieldPath: '.schedule',
+    holds: (a) => (a.schedule ?? []).every((w) => w.minReplicas <= a.maxReplicas),
   },
-  (a) => (a.schedule ?? []).every((w) => w.minReplicas <= a.maxReplicas),
-);
-const autoscalingPrometheus = celRefine(
-  autoscalingWindows,
   {
     rule: "!has(self.prometheus) || self.engine == 'keda'",
     message:
       'prometheus is read by the KEDA engine only: set engine: keda (the HPA engine reads callfleet_active_calls through a Prometheus adapter, see docs/guides/monitoring.md)',
     fieldPath: '.prometheus',
+    holds: (a) => a.prometheus === undefined || a.engine === 'keda',
   },
-  (a) => a.prometheus === undefined || a.engine === 'keda',
 );
 // The API server enforces unique names through the list-map; mirror it for the zod parse.
-export const AutoscalingSchema = autoscalingPrometheus.superRefine((a, ctx) => {
+export const AutoscalingSchema = autoscalingChecked.superRefine((a, ctx) => {
   const seen = new Set<string>();
   (a.schedule ?? []).forEach((w, i) => {
     if (seen.has(w.name)) {
@@ -671,23 +639,20 @@ const ingressBase = z
   })
   .describe('One stable Ingress or HTTPRoute in front of the fleet.');
 
-const ingressExclusive = celRefine(
+export const IngressSchema = celChecks(
   refineIngressFit(ingressBase),
   {
     rule: '!(has(self.className) && has(self.gatewayRef))',
     message: 'className and gatewayRef are mutually exclusive',
     fieldPath: '.gatewayRef',
+    holds: (i) => !(i.className !== undefined && i.gatewayRef !== undefined),
   },
-  (i) => !(i.className !== undefined && i.gatewayRef !== undefined),
-);
-export const IngressSchema = celRefine(
-  ingressExclusive,
   {
     rule: "!has(self.gatewayPolicy) || self.gatewayPolicy == 'none' || has(self.gatewayRef)",
     message: 'gatewayPolicy requires gatewayRef',
     fieldPath: '.gatewayPolicy',
+    holds: (i) => i.gatewayPolicy === undefined || i.gatewayPolicy === 'none' || i.gatewayRef !== undefined,
   },
-  (i) => i.gatewayPolicy === undefined || i.gatewayPolicy === 'none' || i.gatewayRef !== undefined,
 );
 
 const monitoringBase = z
@@ -848,48 +813,37 @@ const specBase = z
   })
   .describe('Desired state of the VoiceAgent.');
 
-const specNative = celRefine(
+export const VoiceAgentSpecSchema = celChecks(
   specBase,
   {
     rule: "self.telephony.mode != 'elevenlabs-native' || self.agent.provider == 'elevenlabs'",
     message: 'telephony mode elevenlabs-native requires agent provider elevenlabs',
     fieldPath: '.telephony.mode',
+    holds: (s) => s.telephony.mode !== 'elevenlabs-native' || s.agent.provider === 'elevenlabs',
   },
-  (s) => s.telephony.mode !== 'elevenlabs-native' || s.agent.provider === 'elevenlabs',
-);
-const specNativeToken = celRefine(
-  specNative,
   {
     rule: "self.telephony.mode != 'elevenlabs-native' || (has(self.agent.elevenlabs) && has(self.agent.elevenlabs.requestTokenSecretRef))",
     message:
       'telephony mode elevenlabs-native requires agent.elevenlabs.requestTokenSecretRef (the token ElevenLabs sends on conversation-init and tool calls)',
     fieldPath: '.agent.elevenlabs.requestTokenSecretRef',
+    holds: (s) =>
+      s.telephony.mode !== 'elevenlabs-native' || s.agent.elevenlabs?.requestTokenSecretRef !== undefined,
   },
-  (s) => s.telephony.mode !== 'elevenlabs-native' || s.agent.elevenlabs?.requestTokenSecretRef !== undefined,
-);
-const specNativeCallControl = celRefine(
-  specNativeToken,
   {
     rule: "self.telephony.mode != 'elevenlabs-native' || (!has(self.agent.fallbacks) && !has(self.calls.transfer) && !has(self.calls.reprompt))",
     message:
       'agent.fallbacks, calls.transfer and calls.reprompt act on calls the gateways carry: not in telephony mode elevenlabs-native (configure transfers and re-prompts on the ElevenLabs agent)',
     fieldPath: '.telephony.mode',
+    holds: (s) =>
+      s.telephony.mode !== 'elevenlabs-native' ||
+      (s.agent.fallbacks === undefined && s.calls.transfer === undefined && s.calls.reprompt === undefined),
   },
-  (s) =>
-    s.telephony.mode !== 'elevenlabs-native' ||
-    (s.agent.fallbacks === undefined && s.calls.transfer === undefined && s.calls.reprompt === undefined),
-);
-const specPublicUrl = celRefine(
-  specNativeCallControl,
   {
     rule: 'has(self.telephony.publicBaseUrl) || has(self.ingress)',
     message: 'telephony.publicBaseUrl or ingress is required so Twilio can reach the gateways',
     fieldPath: '.telephony.publicBaseUrl',
+    holds: (s) => s.telephony.publicBaseUrl !== undefined || s.ingress !== undefined,
   },
-  (s) => s.telephony.publicBaseUrl !== undefined || s.ingress !== undefined,
-);
-const specDrain = celRefine(
-  specPublicUrl,
   {
     rule:
       '!has(self.drain.gracePeriodSeconds) || self.drain.gracePeriodSeconds >= self.calls.maxDurationSeconds || ' +
@@ -898,33 +852,28 @@ const specDrain = celRefine(
     message:
       'drain.gracePeriodSeconds must be greater than or equal to calls.maxDurationSeconds (with hand-off on: greater than preStopSeconds + handoff.deadlineSeconds)',
     fieldPath: '.drain.gracePeriodSeconds',
+    holds: (s) =>
+      s.drain.gracePeriodSeconds === undefined ||
+      s.drain.gracePeriodSeconds >= s.calls.maxDurationSeconds ||
+      (s.drain.handoff?.enabled === true &&
+        s.drain.gracePeriodSeconds > s.drain.preStopSeconds + s.drain.handoff.deadlineSeconds),
   },
-  (s) =>
-    s.drain.gracePeriodSeconds === undefined ||
-    s.drain.gracePeriodSeconds >= s.calls.maxDurationSeconds ||
-    (s.drain.handoff?.enabled === true &&
-      s.drain.gracePeriodSeconds > s.drain.preStopSeconds + s.drain.handoff.deadlineSeconds),
-);
-const specRecording = celRefine(
-  specDrain,
   {
     rule: "!has(self.calls.recording) || (has(self.memory) && self.telephony.mode == 'twilio-stream')",
     message:
       "calls.recording needs memory (the store's bucket and key) and telephony mode twilio-stream (the audio must cross the gateways)",
     fieldPath: '.calls.recording',
+    holds: (s) =>
+      s.calls.recording === undefined || (s.memory !== undefined && s.telephony.mode === 'twilio-stream'),
   },
-  (s) => s.calls.recording === undefined || (s.memory !== undefined && s.telephony.mode === 'twilio-stream'),
-);
-export const VoiceAgentSpecSchema = celRefine(
-  specRecording,
   {
     rule: '!has(self.autoscaling.targetActiveCallsPerPod) || self.autoscaling.targetActiveCallsPerPod <= self.calls.maxConcurrentPerPod',
     message: 'autoscaling.targetActiveCallsPerPod must be less than or equal to calls.maxConcurrentPerPod',
     fieldPath: '.autoscaling.targetActiveCallsPerPod',
+    holds: (s) =>
+      s.autoscaling.targetActiveCallsPerPod === undefined ||
+      s.autoscaling.targetActiveCallsPerPod <= s.calls.maxConcurrentPerPod,
   },
-  (s) =>
-    s.autoscaling.targetActiveCallsPerPod === undefined ||
-    s.autoscaling.targetActiveCallsPerPod <= s.calls.maxConcurrentPerPod,
 );
 
 const count = (description: string) => z.int().min(0).optional().describe(description);
@@ -960,17 +909,12 @@ export const VoiceAgentStatusSchema = z
 
 /** VoiceAgent names become Service and Deployment name prefixes: a DNS-1035 label with room for suffixes. */
 export const VoiceAgentSchema = celRefine(
-  z
-    .looseObject({
-      apiVersion: z.literal(API_VERSION).describe('callfleet.io/v1alpha1'),
-      kind: z.literal('VoiceAgent').describe('VoiceAgent'),
-      metadata: ObjectMetaSchema,
-      spec: VoiceAgentSpecSchema,
-      status: VoiceAgentStatusSchema.optional(),
-    })
-    .describe(
-      'A fleet of voice-gateway pods answering Twilio calls with an AI agent, without cutting live calls on deploys, scale-down or drains.',
-    ),
+  resourceSchema(
+    'VoiceAgent',
+    VoiceAgentSpecSchema,
+    VoiceAgentStatusSchema,
+    'A fleet of voice-gateway pods answering Twilio calls with an AI agent, without cutting live calls on deploys, scale-down or drains.',
+  ),
   {
     rule: "self.metadata.name.size() <= 48 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')",
     message:

@@ -3,36 +3,15 @@
 // the team's bucket and prunes old ones (voice-gateway/memory/backup/). It works the same for every
 // engine: it reads through the store's connection Secret. The job pod carries the memorystore label,
 // so the store's NetworkPolicy admits it like a gateway.
-import { ApiObject, type Chart } from 'cdk8s';
+import type { Chart } from 'cdk8s';
+import { child } from '../children.ts';
 import { MEMORYSTORE_LABEL } from '../labels.ts';
-import { DEFAULT_IMAGE } from '../voiceagent/deployment.ts';
+import { memoryCaEnv, memoryCaMount, memoryCaVolume } from '../memory-ca.ts';
+import { bucketConfig, bucketCredentialEnv } from '../object-storage.ts';
+import { restrictedContainer, restrictedPod } from '../security.ts';
+import { DEFAULT_IMAGE, GATEWAY_UID } from '../voiceagent/deployment.ts';
 import { memoryStoreConnection } from './index.ts';
 import type { MemoryStoreModel } from './model.ts';
-
-export const DEFAULT_PRODUCT_IMAGE_UID = 10001;
-
-/** The bucket as the CLI reads it (CALLFLEET_OBJECT_STORAGE); credentials travel separately. */
-export function objectStorageJson(m: MemoryStoreModel): string | undefined {
-  const o = m.spec.objectStorage;
-  if (!o) return undefined;
-  return JSON.stringify({
-    ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-    bucket: o.bucket,
-    prefix: o.prefix,
-    region: o.region,
-    forcePathStyle: o.forcePathStyle,
-  });
-}
-
-/** AWS SDK credential variables from the store's credentials Secret (none: pod identity / IRSA). */
-export function objectStorageEnv(m: MemoryStoreModel): Record<string, unknown>[] {
-  const c = m.spec.objectStorage?.credentials;
-  if (!c) return [];
-  return [
-    { name: 'AWS_ACCESS_KEY_ID', valueFrom: { secretKeyRef: c.accessKeyIdSecretRef } },
-    { name: 'AWS_SECRET_ACCESS_KEY', valueFrom: { secretKeyRef: c.secretAccessKeySecretRef } },
-  ];
-}
 
 export function backupArgs(keep: number, maxAgeDays: number | undefined): string[] {
   return [
@@ -44,26 +23,15 @@ export function backupArgs(keep: number, maxAgeDays: number | undefined): string
   ];
 }
 
-const BACKUP_CA_DIR = '/etc/callfleet/memory-ca';
-const BACKUP_CA_FILE = `${BACKUP_CA_DIR}/ca.crt`;
-
-function caVolume(ca: { kind: 'Secret' | 'ConfigMap'; name: string; key: string }): Record<string, unknown> {
-  const items = [{ key: ca.key, path: 'ca.crt' }];
-  return ca.kind === 'Secret'
-    ? { name: 'memory-ca', secret: { secretName: ca.name, items } }
-    : { name: 'memory-ca', configMap: { name: ca.name, items } };
-}
-
 export function addBackup(chart: Chart, m: MemoryStoreModel): void {
   const backup = m.spec.backup;
   const storage = m.spec.objectStorage;
   if (!backup || !storage) return;
   const conn = memoryStoreConnection(m.ms);
   const product = m.ctx.product ?? {};
-  const uid = DEFAULT_PRODUCT_IMAGE_UID;
-  new ApiObject(chart, 'backup-cronjob', {
-    apiVersion: 'batch/v1',
-    kind: 'CronJob',
+  // The product image runs as the gateway's user.
+  const uid = GATEWAY_UID;
+  child(chart, 'backup-cronjob', 'CronJob', {
     metadata: { name: m.names.backupCronJob, labels: m.labels('backup') },
     spec: {
       schedule: backup.schedule,
@@ -84,12 +52,7 @@ export function addBackup(chart: Chart, m: MemoryStoreModel): void {
               ...(product.imagePullSecrets?.length
                 ? { imagePullSecrets: product.imagePullSecrets.map((name) => ({ name })) }
                 : {}),
-              securityContext: {
-                runAsNonRoot: true,
-                runAsUser: uid,
-                runAsGroup: uid,
-                seccompProfile: { type: 'RuntimeDefault' },
-              },
+              securityContext: restrictedPod(uid),
               containers: [
                 {
                   name: 'backup',
@@ -107,31 +70,23 @@ export function addBackup(chart: Chart, m: MemoryStoreModel): void {
                       name: 'CALLFLEET_ENCRYPTION_KEY',
                       valueFrom: { secretKeyRef: conn.encryptionKeySecretRef },
                     },
-                    { name: 'CALLFLEET_OBJECT_STORAGE', value: objectStorageJson(m) },
-                    ...objectStorageEnv(m),
+                    // The bucket as the CLI reads it; its credentials as the AWS SDK's variables.
+                    { name: 'CALLFLEET_OBJECT_STORAGE', value: JSON.stringify(bucketConfig(storage)) },
+                    ...bucketCredentialEnv(storage).map(([name, secretKeyRef]) => ({
+                      name,
+                      valueFrom: { secretKeyRef },
+                    })),
                     // The store's CA (postgres, cloudnative-pg, external with caBundle): verify-full.
-                    ...(conn.ca ? [{ name: 'CALLFLEET_MEMORY_CA_FILE', value: BACKUP_CA_FILE }] : []),
+                    ...(conn.ca ? [memoryCaEnv] : []),
                   ],
                   resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
-                  securityContext: {
-                    runAsNonRoot: true,
-                    runAsUser: uid,
-                    runAsGroup: uid,
-                    readOnlyRootFilesystem: true,
-                    allowPrivilegeEscalation: false,
-                    privileged: false,
-                    capabilities: { drop: ['ALL'] },
-                    seccompProfile: { type: 'RuntimeDefault' },
-                  },
-                  volumeMounts: [
-                    { name: 'tmp', mountPath: '/tmp' },
-                    ...(conn.ca ? [{ name: 'memory-ca', mountPath: BACKUP_CA_DIR, readOnly: true }] : []),
-                  ],
+                  securityContext: restrictedContainer(uid),
+                  volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(conn.ca ? [memoryCaMount] : [])],
                 },
               ],
               volumes: [
                 { name: 'tmp', emptyDir: { sizeLimit: '64Mi' } },
-                ...(conn.ca ? [caVolume(conn.ca)] : []),
+                ...(conn.ca ? [memoryCaVolume(conn.ca)] : []),
               ],
             },
           },

@@ -2,19 +2,22 @@
 // max_connections from the connection budget, continuous WAL archiving and base backups to object
 // storage), its ScheduledBackup and a PodMonitor. CloudNativePG creates the Secrets the gateways use:
 // <cluster>-app (key uri) and <cluster>-ca (key ca.crt), so the connection is verify-full.
-import { ApiObject, type Chart } from 'cdk8s';
+import type { V1ResourceRequirements } from '@kubernetes/client-node';
+import type { Chart } from 'cdk8s';
 import type { MemoryStoreSpec } from '../../api/v1alpha1/index.ts';
+import { API_VERSIONS, child, passthroughAs } from '../children.ts';
+import type { BarmanObjectStore, CnpgClusterSpec } from '../crd-models.ts';
 import { RenderError } from '../errors.ts';
 import { type MemoryStoreModel, POSTGRES_DB, POSTGRES_USER } from './model.ts';
 
-export const CNPG_API_VERSION = 'postgresql.cnpg.io/v1';
+export const CNPG_API_VERSION = API_VERSIONS.Cluster;
 export const CNPG_CLUSTER_LABEL = 'cnpg.io/cluster';
 const ZONE = 'topology.kubernetes.io/zone';
 
 type Cnpg = NonNullable<MemoryStoreSpec['cloudnativePg']>;
 type Store = Cnpg['backup'] | (Cnpg['recovery'] & { destinationPath: string });
 
-function objectStore(backup: Cnpg['backup'], destinationPath: string) {
+function objectStore(backup: Cnpg['backup'], destinationPath: string): BarmanObjectStore {
   const c = backup.s3Credentials;
   return {
     destinationPath,
@@ -28,7 +31,7 @@ function objectStore(backup: Cnpg['backup'], destinationPath: string) {
   };
 }
 
-export function clusterSpec(m: MemoryStoreModel, cnpg: Cnpg): Record<string, unknown> {
+export function clusterSpec(m: MemoryStoreModel, cnpg: Cnpg): CnpgClusterSpec {
   const cluster = m.names.cnpgCluster;
   const recovery = cnpg.recovery;
   if (recovery && recovery.sourceServerName === cluster) {
@@ -78,7 +81,7 @@ export function clusterSpec(m: MemoryStoreModel, cnpg: Cnpg): Record<string, unk
       size: cnpg.storage.size,
       ...(cnpg.storage.storageClassName ? { storageClass: cnpg.storage.storageClassName } : {}),
     },
-    ...(cnpg.resources ? { resources: cnpg.resources } : {}),
+    ...(cnpg.resources ? { resources: passthroughAs<V1ResourceRequirements>(cnpg.resources) } : {}),
     affinity: {
       enablePodAntiAffinity: true,
       topologyKey: 'kubernetes.io/hostname',
@@ -107,15 +110,11 @@ export function addCloudNativePg(chart: Chart, m: MemoryStoreModel): void {
   const cnpg = m.spec.cloudnativePg;
   if (!cnpg) return;
   const name = m.names.cnpgCluster;
-  new ApiObject(chart, 'cnpg-cluster', {
-    apiVersion: CNPG_API_VERSION,
-    kind: 'Cluster',
+  child(chart, 'cnpg-cluster', 'Cluster', {
     metadata: { name, labels: m.labels('database') },
     spec: clusterSpec(m, cnpg),
   });
-  new ApiObject(chart, 'cnpg-scheduled-backup', {
-    apiVersion: CNPG_API_VERSION,
-    kind: 'ScheduledBackup',
+  child(chart, 'cnpg-scheduled-backup', 'ScheduledBackup', {
     metadata: { name, labels: m.labels('backup') },
     spec: {
       schedule: cnpg.backup.schedule,
@@ -125,9 +124,7 @@ export function addCloudNativePg(chart: Chart, m: MemoryStoreModel): void {
       cluster: { name },
     },
   });
-  new ApiObject(chart, 'cnpg-podmonitor', {
-    apiVersion: 'monitoring.coreos.com/v1',
-    kind: 'PodMonitor',
+  child(chart, 'cnpg-podmonitor', 'PodMonitor', {
     metadata: { name, labels: m.labels('monitoring') },
     spec: {
       selector: { matchLabels: { [CNPG_CLUSTER_LABEL]: name, 'cnpg.io/podRole': 'instance' } },

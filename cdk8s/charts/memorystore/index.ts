@@ -3,6 +3,7 @@
 import type { Chart } from 'cdk8s';
 import type { MemoryStore } from '../../api/v1alpha1/index.ts';
 import { memoryStoreNames } from '../labels.ts';
+import type { MemoryCa } from '../memory-ca.ts';
 import { addBackup } from './backup.ts';
 import { type ConnectionBudget, connectionBudget, type FleetMember } from './budget.ts';
 import { addCloudNativePg } from './cloudnative-pg.ts';
@@ -38,9 +39,7 @@ export function buildMemoryStore(chart: Chart, ms: MemoryStore, ctx: MemoryStore
 }
 
 /** Where the gateways find the CA that signs the store's server certificate (none: the URL decides). */
-export function memoryStoreCa(
-  ms: MemoryStore,
-): { kind: 'Secret' | 'ConfigMap'; name: string; key: string } | undefined {
+export function memoryStoreCa(ms: MemoryStore): MemoryCa | undefined {
   const names = memoryStoreNames(ms.metadata.name ?? '');
   if (ms.spec.engine === 'postgres') return { kind: 'Secret', name: names.tls, key: 'ca.crt' };
   if (ms.spec.engine === 'cloudnative-pg')

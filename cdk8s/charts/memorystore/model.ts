@@ -1,14 +1,7 @@
 // Everything the MemoryStore children derive from the spec.
 import { randomBytes } from 'node:crypto';
 import type { MemoryStore, MemoryStoreSpec } from '../../api/v1alpha1/index.ts';
-import {
-  childLabels,
-  type Labels,
-  memoryStoreNames,
-  type Owner,
-  ownerOf,
-  postgresSelector,
-} from '../labels.ts';
+import { type Labels, memoryStoreNames, type OwnerModel, ownerModel, postgresSelector } from '../labels.ts';
 import { type ConnectionBudget, connectionBudget, type FleetMember } from './budget.ts';
 
 export const POSTGRES_PORT = 5432;
@@ -48,11 +41,9 @@ export interface PostgresTls {
   'tls.key': string;
 }
 
-export interface MemoryStoreModel {
+export interface MemoryStoreModel extends OwnerModel {
   ms: MemoryStore;
   spec: MemoryStoreSpec;
-  owner: Owner;
-  namespace: string;
   names: ReturnType<typeof memoryStoreNames>;
   selector: Labels;
   ctx: MemoryStoreRenderContext;
@@ -60,19 +51,16 @@ export interface MemoryStoreModel {
   randomRaw(size: number): Uint8Array;
   now(): Date;
   budget: ConnectionBudget;
-  labels(component: string): Labels;
 }
 
 export function memoryStoreModel(ms: MemoryStore, ctx: MemoryStoreRenderContext): MemoryStoreModel {
-  const name = ms.metadata.name ?? '';
-  const namespace = ms.metadata.namespace ?? 'default';
-  const owner = ownerOf('MemoryStore', ms.metadata);
+  const base = ownerModel('MemoryStore', ms.metadata);
+  const name = base.owner.name;
   const source = ctx.randomBytes ?? ((n: number) => randomBytes(n));
   return {
+    ...base,
     ms,
     spec: ms.spec,
-    owner,
-    namespace,
     names: memoryStoreNames(name),
     selector: postgresSelector(name),
     ctx,
@@ -80,6 +68,5 @@ export function memoryStoreModel(ms: MemoryStore, ctx: MemoryStoreRenderContext)
     randomRaw: (size) => source(size),
     now: ctx.now ?? (() => new Date()),
     budget: connectionBudget(ms.spec.engine, ms.spec.connections, ctx.fleet ?? []),
-    labels: (component) => childLabels(owner, component),
   };
 }

@@ -1,8 +1,9 @@
 // postgres: only pods labelled callfleet.io/memorystore=<name> (gateways of VoiceAgents that reference
 // this store, and the backup job) reach PostgreSQL. external: an egress-only policy that lets those
 // pods reach the database port (the host is in the user's Secret, so the destination is any address).
-
-import { ApiObject, type Chart } from 'cdk8s';
+import type { V1NetworkPolicyEgressRule } from '@kubernetes/client-node';
+import type { Chart } from 'cdk8s';
+import { child } from '../children.ts';
 import { MEMORYSTORE_LABEL } from '../labels.ts';
 import { DEFAULT_OPERATOR_NAMESPACE } from '../voiceagent/model.ts';
 import { type MemoryStoreModel, POSTGRES_PORT } from './model.ts';
@@ -10,9 +11,7 @@ import { type MemoryStoreModel, POSTGRES_PORT } from './model.ts';
 const clients = (m: MemoryStoreModel) => ({ matchLabels: { [MEMORYSTORE_LABEL]: m.owner.name } });
 
 export function addPostgresNetworkPolicy(chart: Chart, m: MemoryStoreModel): void {
-  new ApiObject(chart, 'networkpolicy', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
+  child(chart, 'networkpolicy', 'NetworkPolicy', {
     metadata: { name: m.names.statefulSet, labels: m.labels('network-policy') },
     spec: {
       podSelector: { matchLabels: m.selector },
@@ -38,7 +37,7 @@ export function addPostgresNetworkPolicy(chart: Chart, m: MemoryStoreModel): voi
 }
 
 /** DNS and the bucket's port, for the backup job (its pods carry the store label this policy selects). */
-function bucketEgress(m: MemoryStoreModel): unknown[] {
+function bucketEgress(m: MemoryStoreModel): V1NetworkPolicyEgressRule[] {
   const o = m.spec.objectStorage;
   if (!o) return [];
   const url = o.endpoint ? new URL(o.endpoint) : undefined;
@@ -55,9 +54,7 @@ function bucketEgress(m: MemoryStoreModel): unknown[] {
 }
 
 export function addExternalNetworkPolicy(chart: Chart, m: MemoryStoreModel): void {
-  new ApiObject(chart, 'networkpolicy', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
+  child(chart, 'networkpolicy', 'NetworkPolicy', {
     metadata: { name: `${m.owner.name}-egress`, labels: m.labels('network-policy') },
     spec: {
       podSelector: clients(m),

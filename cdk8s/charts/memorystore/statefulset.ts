@@ -1,32 +1,16 @@
 // PostgreSQL as a one-replica StatefulSet with its data on a PVC from volumeClaimTemplates.
-// ApiObject: cdk8s-plus-28's StatefulSet has no volumeClaimTemplates and no
+// A plain child: cdk8s-plus-28's StatefulSet has no volumeClaimTemplates and no
 // persistentVolumeClaimRetentionPolicy (which deletionPolicy maps to), and the typed KubeStatefulSet
 // wants Quantity objects where the spec holds quantity strings.
-import { ApiObject, type Chart } from 'cdk8s';
+import type { V1ResourceRequirements } from '@kubernetes/client-node';
+import type { Chart } from 'cdk8s';
+import { child, passthroughAs } from '../children.ts';
+import { restrictedContainer, restrictedPod } from '../security.ts';
 import { type MemoryStoreModel, POSTGRES_DB, POSTGRES_PORT, POSTGRES_UID, POSTGRES_USER } from './model.ts';
 
-export const DEFAULT_POSTGRES_RESOURCES = {
+export const DEFAULT_POSTGRES_RESOURCES: V1ResourceRequirements = {
   requests: { cpu: '250m', memory: '512Mi' },
   limits: { memory: '1Gi' },
-};
-
-export const restrictedContainer = {
-  runAsNonRoot: true,
-  runAsUser: POSTGRES_UID,
-  runAsGroup: POSTGRES_UID,
-  readOnlyRootFilesystem: true,
-  allowPrivilegeEscalation: false,
-  privileged: false,
-  capabilities: { drop: ['ALL'] },
-  seccompProfile: { type: 'RuntimeDefault' },
-};
-
-export const podSecurity = {
-  runAsNonRoot: true,
-  runAsUser: POSTGRES_UID,
-  runAsGroup: POSTGRES_UID,
-  fsGroup: POSTGRES_UID,
-  seccompProfile: { type: 'RuntimeDefault' },
 };
 
 const TLS_DIR = '/etc/callfleet/tls';
@@ -59,9 +43,7 @@ export function postgresArgs(m: MemoryStoreModel): string[] {
 }
 
 export function addPostgresConfig(chart: Chart, m: MemoryStoreModel): void {
-  new ApiObject(chart, 'postgres-config', {
-    apiVersion: 'v1',
-    kind: 'ConfigMap',
+  child(chart, 'postgres-config', 'ConfigMap', {
     metadata: { name: m.names.postgresConfig, labels: m.labels('database') },
     data: { 'pg_hba.conf': PG_HBA },
   });
@@ -73,9 +55,7 @@ export function addStatefulSet(chart: Chart, m: MemoryStoreModel): void {
     exec: { command: ['pg_isready', '-U', POSTGRES_USER, '-d', POSTGRES_DB, '-h', '127.0.0.1'] },
   };
   const retain = m.spec.deletionPolicy === 'Retain' ? 'Retain' : 'Delete';
-  new ApiObject(chart, 'statefulset', {
-    apiVersion: 'apps/v1',
-    kind: 'StatefulSet',
+  child(chart, 'statefulset', 'StatefulSet', {
     metadata: { name: m.names.statefulSet, labels: m.labels('database') },
     spec: {
       serviceName: m.names.headlessService,
@@ -87,7 +67,7 @@ export function addStatefulSet(chart: Chart, m: MemoryStoreModel): void {
         spec: {
           automountServiceAccountToken: false,
           enableServiceLinks: false,
-          securityContext: podSecurity,
+          securityContext: restrictedPod(POSTGRES_UID, { fsGroup: true }),
           terminationGracePeriodSeconds: 60,
           containers: [
             {
@@ -104,11 +84,13 @@ export function addStatefulSet(chart: Chart, m: MemoryStoreModel): void {
                 },
                 { name: 'PGDATA', value: '/var/lib/postgresql/data/pgdata' },
               ],
-              resources: pg.resources ?? DEFAULT_POSTGRES_RESOURCES,
+              resources: pg.resources
+                ? passthroughAs<V1ResourceRequirements>(pg.resources)
+                : DEFAULT_POSTGRES_RESOURCES,
               startupProbe: { ...ready, periodSeconds: 2, failureThreshold: 60, timeoutSeconds: 2 },
               livenessProbe: { ...ready, periodSeconds: 10, failureThreshold: 6, timeoutSeconds: 5 },
               readinessProbe: { ...ready, periodSeconds: 5, failureThreshold: 2, timeoutSeconds: 2 },
-              securityContext: restrictedContainer,
+              securityContext: restrictedContainer(POSTGRES_UID),
               volumeMounts: [
                 { name: 'data', mountPath: '/var/lib/postgresql/data' },
                 { name: 'run', mountPath: '/var/run/postgresql' },

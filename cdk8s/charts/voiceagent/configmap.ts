@@ -10,6 +10,7 @@ import {
 } from '../../../voice-gateway/config/schema.ts';
 import { EchoAgentSchema, formatPath, handoffActive } from '../../api/v1alpha1/index.ts';
 import { RenderError } from '../errors.ts';
+import { bucketConfig } from '../object-storage.ts';
 import { CONFIG_FILE, type VoiceAgentModel } from './model.ts';
 
 export function publicBaseUrl(m: VoiceAgentModel): string {
@@ -104,13 +105,7 @@ function recordingConfig(m: VoiceAgentModel): GatewayConfigInput['recording'] {
   }
   return {
     enabled: true,
-    bucket: {
-      ...(o.endpoint ? { endpoint: o.endpoint } : {}),
-      bucket: o.bucket,
-      prefix: o.prefix,
-      region: o.region,
-      forcePathStyle: o.forcePathStyle,
-    },
+    bucket: bucketConfig(o),
     retentionDays: r.retentionDays,
     ...(r.consentAnnouncement ? { consentAnnouncement: r.consentAnnouncement } : {}),
   };

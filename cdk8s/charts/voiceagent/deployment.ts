@@ -7,8 +7,9 @@ import pkg from '../../../package.json' with { type: 'json' };
 import { GATEWAY_NODE_OPTIONS } from '../../../voice-gateway/node-options.ts';
 import type { SecretKeySelector } from '../../api/v1alpha1/index.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../labels.ts';
+import { memoryCaEnv, memoryCaMount, memoryCaVolume } from '../memory-ca.ts';
+import { bucketCredentialEnv } from '../object-storage.ts';
 import { patchOutput } from '../synth.ts';
-import { mountMemoryCa } from './memory-ca.ts';
 import {
   CONFIG_DIR,
   CONFIG_FILE,
@@ -29,16 +30,6 @@ export const DEFAULT_RESOURCES = {
 /** UID/GID of the gateway process (non-root). */
 export const GATEWAY_UID = 10001;
 
-/** The bucket credentials of call recording (the store's objectStorage Secret; none: pod identity). */
-function recordingCredentials(m: VoiceAgentModel): [string, SecretKeySelector][] {
-  const c = m.spec.calls.recording ? m.memory?.objectStorage?.credentials : undefined;
-  if (!c) return [];
-  return [
-    ['AWS_ACCESS_KEY_ID', c.accessKeyIdSecretRef],
-    ['AWS_SECRET_ACCESS_KEY', c.secretAccessKeySecretRef],
-  ];
-}
-
 /** Env var → secret ref, exactly the names the gateway reads (no other way secrets reach the pod). */
 export function secretEnv(m: VoiceAgentModel): [string, SecretKeySelector][] {
   const { agent, telephony } = m.spec;
@@ -53,7 +44,8 @@ export function secretEnv(m: VoiceAgentModel): [string, SecretKeySelector][] {
     ['CALLFLEET_MEMORY_URL', m.memory?.connection],
     ['CALLFLEET_ENCRYPTION_KEY', m.memory?.encryption],
     ['CALLFLEET_STREAM_KEY', streamKeyRef(m)],
-    ...recordingCredentials(m),
+    // Call recording: the bucket credentials of the store's objectStorage.
+    ...bucketCredentialEnv(m.spec.calls.recording ? m.memory?.objectStorage : undefined),
   ];
   return env.filter((e): e is [string, SecretKeySelector] => e[1] !== undefined);
 }
@@ -164,7 +156,6 @@ export function addDeployment(
       readOnly: true,
     },
   );
-  mountMemoryCa(chart, m, container);
   container.mount(
     '/tmp',
     kplus.Volume.fromEmptyDir(chart, 'tmp-volume', 'tmp', { sizeLimit: Size.mebibytes(64) }),
@@ -193,6 +184,15 @@ export function addDeployment(
   if (pt?.affinity) patches.push(JsonPatch.add('/spec/template/spec/affinity', pt.affinity));
   if (pt?.priorityClassName) {
     patches.push(JsonPatch.add('/spec/template/spec/priorityClassName', pt.priorityClassName));
+  }
+  // The store's CA: after the config volume and the operator's env, before the spec's own (podFitPatches).
+  const ca = m.memory?.ca;
+  if (ca) {
+    patches.push(
+      JsonPatch.add(`${c}/env/-`, memoryCaEnv),
+      JsonPatch.add(`${c}/volumeMounts/1`, memoryCaMount),
+      JsonPatch.add('/spec/template/spec/volumes/1', memoryCaVolume(ca)),
+    );
   }
   patches.push(...podFitPatches(m, c));
   patchOutput(chart, 'Deployment', m.names.deployment, ...patches);

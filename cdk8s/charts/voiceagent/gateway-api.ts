@@ -1,10 +1,16 @@
 // Gateway API (first-class): one HTTPRoute per VoiceAgent attached to the referenced Gateway; the
 // stream rule's timeouts are disabled ("0s"), the webhook rule keeps a short one. Optional policy
 // objects for the implementation: GKE's GCPBackendPolicy or Envoy Gateway's BackendTrafficPolicy.
-import { ApiObject, type Chart } from 'cdk8s';
+import type { Chart } from 'cdk8s';
+import { child } from '../children.ts';
 import { STICKINESS_ANNOTATION } from '../labels.ts';
 import { GATEWAY_PORT, type VoiceAgentModel } from './model.ts';
-import { STREAM_PREFIX, STREAM_TIMEOUT_SECONDS, WEBHOOK_PREFIXES, WEBHOOK_TIMEOUT_SECONDS } from './paths.ts';
+import {
+  STREAM_PATH_PREFIX,
+  STREAM_TIMEOUT_SECONDS,
+  WEBHOOK_PREFIXES,
+  WEBHOOK_TIMEOUT_SECONDS,
+} from './paths.ts';
 
 const GW = 'gateway.networking.k8s.io';
 
@@ -25,9 +31,7 @@ export function addGatewayApi(chart: Chart, m: VoiceAgentModel): void {
   const backendRefs = (service: string) => [
     { group: '', kind: 'Service', name: service, port: GATEWAY_PORT },
   ];
-  new ApiObject(chart, 'httproute', {
-    apiVersion: `${GW}/v1`,
-    kind: 'HTTPRoute',
+  child(chart, 'httproute', 'HTTPRoute', {
     metadata: { name: m.names.httpRoute, labels: m.labels('ingress'), annotations },
     spec: {
       parentRefs: [
@@ -43,25 +47,24 @@ export function addGatewayApi(chart: Chart, m: VoiceAgentModel): void {
       rules: [
         {
           name: 'streams',
-          matches: [{ path: { type: 'PathPrefix', value: STREAM_PREFIX.replace(/\/$/, '') } }],
+          matches: [{ path: { type: 'PathPrefix', value: STREAM_PATH_PREFIX } }],
           backendRefs: backendRefs(m.names.streamsService),
           timeouts: { request: '0s', backendRequest: '0s' },
         },
         {
           name: 'webhooks',
-          matches: WEBHOOK_PREFIXES.map((value) => ({ path: { type: 'PathPrefix', value } })),
+          matches: WEBHOOK_PREFIXES.map((value) => ({ path: { type: 'PathPrefix' as const, value } })),
           backendRefs: backendRefs(m.names.webhooksService),
           timeouts: { request: `${WEBHOOK_TIMEOUT_SECONDS}s` },
         },
       ],
     },
   });
+  const policyMetadata = { name: m.names.gatewayPolicy, labels: m.labels('ingress') };
   if (ingress.gatewayPolicy === 'gcp') {
     // One policy for the streams Service: backend timeout >= longest call, draining = grace (GCLB max 3600 s).
-    new ApiObject(chart, 'gcpbackendpolicy', {
-      apiVersion: 'networking.gke.io/v1',
-      kind: 'GCPBackendPolicy',
-      metadata: { name: m.names.gatewayPolicy, labels: m.labels('ingress') },
+    child(chart, 'gcpbackendpolicy', 'GCPBackendPolicy', {
+      metadata: policyMetadata,
       spec: {
         targetRef: { group: '', kind: 'Service', name: m.names.streamsService },
         default: {
@@ -72,10 +75,8 @@ export function addGatewayApi(chart: Chart, m: VoiceAgentModel): void {
     });
   }
   if (ingress.gatewayPolicy === 'envoy') {
-    new ApiObject(chart, 'backendtrafficpolicy', {
-      apiVersion: 'gateway.envoyproxy.io/v1alpha1',
-      kind: 'BackendTrafficPolicy',
-      metadata: { name: m.names.gatewayPolicy, labels: m.labels('ingress') },
+    child(chart, 'backendtrafficpolicy', 'BackendTrafficPolicy', {
+      metadata: policyMetadata,
       spec: {
         targetRefs: [{ group: GW, kind: 'HTTPRoute', name: m.names.httpRoute }],
         timeout: {

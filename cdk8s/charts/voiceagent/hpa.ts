@@ -1,25 +1,29 @@
 // Autoscaling of VoiceAgent.spec.replicas through its scale subresource: an autoscaling/v2 HPA, or a
 // KEDA ScaledObject. Neither touches the Deployment: the operator lowers it only by idle pods.
-// cdk8s-plus's HorizontalPodAutoscaler needs an IScalable construct in the same chart, so ApiObject here.
-import { ApiObject, type Chart } from 'cdk8s';
+// cdk8s-plus's HorizontalPodAutoscaler needs an IScalable construct in the same chart, so a plain child here.
+import type {
+  V2HorizontalPodAutoscalerBehavior,
+  V2HPAScalingRules,
+  V2MetricSpec,
+} from '@kubernetes/client-node';
+import type { Chart } from 'cdk8s';
 import { API_VERSION } from '../../api/v1alpha1/index.ts';
+import { child } from '../children.ts';
+import type { ScaledObjectTrigger } from '../crd-models.ts';
 import type { VoiceAgentModel } from './model.ts';
 
 export const ACTIVE_CALLS_METRIC = 'callfleet_active_calls';
 
-export function behavior() {
-  return {
-    scaleUp: {
-      stabilizationWindowSeconds: 60,
-      selectPolicy: 'Max',
-      policies: [{ type: 'Pods', value: 2, periodSeconds: 60 }],
-    },
-    scaleDown: {
-      stabilizationWindowSeconds: 300,
-      selectPolicy: 'Max',
-      policies: [{ type: 'Pods', value: 1, periodSeconds: 120 }],
-    },
-  };
+/** At most `pods` pods per `periodSeconds`, after a stabilization window. */
+const podsPerPeriod = (windowSeconds: number, pods: number, periodSeconds: number): V2HPAScalingRules => ({
+  stabilizationWindowSeconds: windowSeconds,
+  selectPolicy: 'Max',
+  policies: [{ type: 'Pods', value: pods, periodSeconds }],
+});
+
+/** Up by two pods a minute; down by one pod every two minutes, after five quiet minutes. */
+export function behavior(): V2HorizontalPodAutoscalerBehavior {
+  return { scaleUp: podsPerPeriod(60, 2, 60), scaleDown: podsPerPeriod(300, 1, 120) };
 }
 
 function scaleTargetRef(m: VoiceAgentModel) {
@@ -34,7 +38,7 @@ export function prometheusAddress(m: VoiceAgentModel): string {
 }
 
 /** The KEDA prometheus trigger: address, query, and the auth / TLS settings of spec.autoscaling.prometheus. */
-function prometheusTrigger(m: VoiceAgentModel, threshold: number) {
+function prometheusTrigger(m: VoiceAgentModel, threshold: number): ScaledObjectTrigger {
   const p = m.spec.autoscaling.prometheus;
   const metadata: Record<string, string> = {
     serverAddress: prometheusAddress(m),
@@ -61,11 +65,10 @@ export function activeCallsQuery(m: VoiceAgentModel): string {
 export function addAutoscaler(chart: Chart, m: VoiceAgentModel): void {
   const a = m.spec.autoscaling;
   if (!a.enabled) return;
+  const metadata = { name: m.names.autoscaler, labels: m.labels('autoscaler') };
   if (a.engine === 'keda') {
-    new ApiObject(chart, 'scaledobject', {
-      apiVersion: 'keda.sh/v1alpha1',
-      kind: 'ScaledObject',
-      metadata: { name: m.names.autoscaler, labels: m.labels('autoscaler') },
+    child(chart, 'scaledobject', 'ScaledObject', {
+      metadata,
       spec: {
         scaleTargetRef: scaleTargetRef(m),
         minReplicaCount: a.minReplicas,
@@ -83,7 +86,7 @@ export function addAutoscaler(chart: Chart, m: VoiceAgentModel): void {
     });
     return;
   }
-  const metrics: unknown[] = [
+  const metrics: V2MetricSpec[] = [
     {
       type: 'Resource',
       resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: a.targetCPUUtilization } },
@@ -98,10 +101,8 @@ export function addAutoscaler(chart: Chart, m: VoiceAgentModel): void {
       },
     });
   }
-  new ApiObject(chart, 'hpa', {
-    apiVersion: 'autoscaling/v2',
-    kind: 'HorizontalPodAutoscaler',
-    metadata: { name: m.names.autoscaler, labels: m.labels('autoscaler') },
+  child(chart, 'hpa', 'HorizontalPodAutoscaler', {
+    metadata,
     spec: {
       scaleTargetRef: scaleTargetRef(m),
       minReplicas: a.minReplicas,

@@ -1,7 +1,8 @@
 // AWS Load Balancer Controller: one Ingress, pods as targets (target-type ip) so deregistration
 // follows readiness, an idle timeout long enough for a call, and a deregistration delay equal to the
 // drain grace period (capped at ALB's 3600 s maximum, said so in an annotation when it bites).
-import { ApiObject, type Chart } from 'cdk8s';
+import type { Chart } from 'cdk8s';
+import { child } from '../children.ts';
 import { STICKINESS_ANNOTATION } from '../labels.ts';
 import type { VoiceAgentModel } from './model.ts';
 import { prefixRules, STREAM_TIMEOUT_SECONDS, tls } from './paths.ts';
@@ -33,9 +34,7 @@ export function addAlbIngress(chart: Chart, m: VoiceAgentModel): void {
     annotations['callfleet.io/deregistration-delay'] =
       `capped: ALB allows at most ${ALB_MAX_DEREGISTRATION_DELAY} s, drain grace period is ${m.gracePeriodSeconds} s`;
   }
-  new ApiObject(chart, 'ingress', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
+  child(chart, 'ingress', 'Ingress', {
     metadata: { name: m.names.ingress, labels: m.labels('ingress'), annotations },
     spec: {
       ingressClassName: 'alb',

@@ -1,7 +1,8 @@
 // The Ingress / HTTPRoute fitted to the cluster, after the flavour rendered it: the IngressClass name, ALB HTTPS
 // (ACM certificate, redirect, scheme, IngressGroup), GKE static IP and ManagedCertificate, then the spec's own
 // annotations (cert-manager, external-dns, WAF...), which win over the operator's of the same key.
-import { ApiObject, type Chart, JsonPatch } from 'cdk8s';
+import { type Chart, JsonPatch } from 'cdk8s';
+import { child } from '../children.ts';
 import { patchOutput } from '../synth.ts';
 import type { VoiceAgentModel } from './model.ts';
 
@@ -49,9 +50,7 @@ export function fitIngress(chart: Chart, m: VoiceAgentModel): void {
     if (className) patches.push(annotation('kubernetes.io/ingress.class', className));
     if (ingress.gce?.staticIpName) patches.push(annotation(GKE_STATIC_IP, ingress.gce.staticIpName));
     if (ingress.gce?.managedCertificate) {
-      new ApiObject(chart, 'managedcertificate', {
-        apiVersion: 'networking.gke.io/v1',
-        kind: 'ManagedCertificate',
+      child(chart, 'managedcertificate', 'ManagedCertificate', {
         metadata: { name: managedCertificateName(m), labels: m.labels('ingress') },
         spec: { domains: [ingress.host] },
       });

@@ -1,7 +1,8 @@
 // GKE Ingress (GCLB): one Ingress plus one BackendConfig per Service: a backend timeout at least the
 // longest call (GCLB's backend timeout is also the WebSocket lifetime limit), connection draining,
 // and a health check on readiness. GCLB has no hashing on a request value: said so, not pretended.
-import { ApiObject, type Chart } from 'cdk8s';
+import type { Chart } from 'cdk8s';
+import { child } from '../children.ts';
 import { STICKINESS_ANNOTATION } from '../labels.ts';
 import { GATEWAY_PORT, type VoiceAgentModel } from './model.ts';
 import { prefixRules, STREAM_TIMEOUT_SECONDS, tls, WEBHOOK_TIMEOUT_SECONDS } from './paths.ts';
@@ -14,9 +15,7 @@ export function addGceIngress(chart: Chart, m: VoiceAgentModel): void {
   if (ingress?.className !== 'gce') return;
   const draining = Math.min(m.gracePeriodSeconds, GCE_MAX_DRAINING_SECONDS);
   const backendConfig = (which: 'streams' | 'webhooks', timeoutSec: number) =>
-    new ApiObject(chart, `backendconfig-${which}`, {
-      apiVersion: 'cloud.google.com/v1',
-      kind: 'BackendConfig',
+    child(chart, `backendconfig-${which}`, 'BackendConfig', {
       metadata: { name: `${m.names.backendConfig}-${which}`, labels: m.labels('ingress') },
       spec: {
         timeoutSec,
@@ -37,9 +36,7 @@ export function addGceIngress(chart: Chart, m: VoiceAgentModel): void {
     Math.max(m.spec.calls.maxDurationSeconds, m.gracePeriodSeconds, STREAM_TIMEOUT_SECONDS),
   );
   backendConfig('webhooks', WEBHOOK_TIMEOUT_SECONDS);
-  new ApiObject(chart, 'ingress', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
+  child(chart, 'ingress', 'Ingress', {
     metadata: {
       name: m.names.ingress,
       labels: m.labels('ingress'),

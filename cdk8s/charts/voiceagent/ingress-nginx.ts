@@ -3,7 +3,9 @@
 // strings on <Stream url>) with 3600 s timeouts; the webhook one is rate-limited.
 // Note: use-regex is host-wide in ingress-nginx, so the webhook prefixes are matched as regexes too
 // (they contain no regex metacharacters, so they mean the same).
-import { ApiObject, type Chart } from 'cdk8s';
+import type { V1HTTPIngressPath } from '@kubernetes/client-node';
+import type { Chart } from 'cdk8s';
+import { child } from '../children.ts';
 import { STICKINESS_ANNOTATION } from '../labels.ts';
 import type { VoiceAgentModel } from './model.ts';
 import {
@@ -18,72 +20,45 @@ import {
 const A = 'nginx.ingress.kubernetes.io';
 export const WEBHOOK_RATE_LIMIT_RPS = 50;
 
+/** Read and send timeouts of the proxied connection, in seconds. */
+const proxyTimeouts = (seconds: number) => ({
+  [`${A}/proxy-read-timeout`]: String(seconds),
+  [`${A}/proxy-send-timeout`]: String(seconds),
+});
+
 export function addNginxIngress(chart: Chart, m: VoiceAgentModel): void {
   const ingress = m.spec.ingress;
   if (ingress?.className !== 'nginx') return;
   const { host } = ingress;
-  new ApiObject(chart, 'ingress-streams', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    metadata: {
-      name: m.names.streamsIngress,
-      labels: m.labels('ingress'),
-      annotations: {
-        [`${A}/use-regex`]: 'true',
-        [`${A}/upstream-hash-by`]: '$request_uri',
-        [`${A}/proxy-read-timeout`]: String(STREAM_TIMEOUT_SECONDS),
-        [`${A}/proxy-send-timeout`]: String(STREAM_TIMEOUT_SECONDS),
-        [`${A}/proxy-buffering`]: 'off',
-        [STICKINESS_ANNOTATION]: 'call: consistent hash on $request_uri, which carries the call SID',
+  const add = (id: string, name: string, annotations: Record<string, string>, paths: V1HTTPIngressPath[]) =>
+    child(chart, id, 'Ingress', {
+      metadata: { name, labels: m.labels('ingress'), annotations },
+      spec: {
+        ingressClassName: 'nginx',
+        tls: tls(host, ingress.tls?.secretName),
+        rules: [{ host, http: { paths } }],
       },
+    });
+  add(
+    'ingress-streams',
+    m.names.streamsIngress,
+    {
+      [`${A}/use-regex`]: 'true',
+      [`${A}/upstream-hash-by`]: '$request_uri',
+      ...proxyTimeouts(STREAM_TIMEOUT_SECONDS),
+      [`${A}/proxy-buffering`]: 'off',
+      [STICKINESS_ANNOTATION]: 'call: consistent hash on $request_uri, which carries the call SID',
     },
-    spec: {
-      ingressClassName: 'nginx',
-      tls: tls(host, ingress.tls?.secretName),
-      rules: [
-        {
-          host,
-          http: {
-            paths: [
-              {
-                path: STREAM_REGEX,
-                pathType: 'ImplementationSpecific',
-                backend: backend(m.names.streamsService),
-              },
-            ],
-          },
-        },
-      ],
+    [{ path: STREAM_REGEX, pathType: 'ImplementationSpecific', backend: backend(m.names.streamsService) }],
+  );
+  add(
+    'ingress-webhooks',
+    m.names.webhooksIngress,
+    {
+      [`${A}/limit-rps`]: String(WEBHOOK_RATE_LIMIT_RPS),
+      ...proxyTimeouts(WEBHOOK_TIMEOUT_SECONDS),
+      [STICKINESS_ANNOTATION]: 'none: webhooks are stateless, round robin',
     },
-  });
-  new ApiObject(chart, 'ingress-webhooks', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'Ingress',
-    metadata: {
-      name: m.names.webhooksIngress,
-      labels: m.labels('ingress'),
-      annotations: {
-        [`${A}/limit-rps`]: String(WEBHOOK_RATE_LIMIT_RPS),
-        [`${A}/proxy-read-timeout`]: String(WEBHOOK_TIMEOUT_SECONDS),
-        [`${A}/proxy-send-timeout`]: String(WEBHOOK_TIMEOUT_SECONDS),
-        [STICKINESS_ANNOTATION]: 'none: webhooks are stateless, round robin',
-      },
-    },
-    spec: {
-      ingressClassName: 'nginx',
-      tls: tls(host, ingress.tls?.secretName),
-      rules: [
-        {
-          host,
-          http: {
-            paths: WEBHOOK_PREFIXES.map((path) => ({
-              path,
-              pathType: 'Prefix',
-              backend: backend(m.names.webhooksService),
-            })),
-          },
-        },
-      ],
-    },
-  });
+    WEBHOOK_PREFIXES.map((path) => ({ path, pathType: 'Prefix', backend: backend(m.names.webhooksService) })),
+  );
 }

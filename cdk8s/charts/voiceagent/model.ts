@@ -8,16 +8,16 @@ import {
 } from '../../api/v1alpha1/index.ts';
 import {
   BUSY_LABEL,
-  childLabels,
   gatewaySelector,
   type Labels,
   MEMORYSTORE_LABEL,
   memoryStoreNames,
-  type Owner,
-  ownerOf,
+  type OwnerModel,
+  ownerModel,
   SERVING_LABEL,
   voiceAgentNames,
 } from '../labels.ts';
+import type { MemoryCa } from '../memory-ca.ts';
 
 export const GATEWAY_PORT = 8080;
 export const PORT_NAME = 'http';
@@ -52,11 +52,7 @@ export interface MemoryStoreContext {
   retention?: { transcriptsDays: number; memoriesDays: number };
 }
 
-export interface MemoryCa {
-  kind: 'Secret' | 'ConfigMap';
-  name: string;
-  key: string;
-}
+export type { MemoryCa };
 
 /** What the operator was started with for gateways (the chart passes its own image and pull secrets). */
 export interface GatewayDefaults {
@@ -87,11 +83,9 @@ export interface VoiceAgentRenderContext {
   randomBytes?: (size: number) => Uint8Array;
 }
 
-export interface VoiceAgentModel {
+export interface VoiceAgentModel extends OwnerModel {
   va: VoiceAgent;
   spec: VoiceAgentSpec;
-  owner: Owner;
-  namespace: string;
   names: ReturnType<typeof voiceAgentNames>;
   gracePeriodSeconds: number;
   preStopSeconds: number;
@@ -101,19 +95,14 @@ export interface VoiceAgentModel {
   serviceSelector: Labels;
   /** Labels of the gateway pod template. */
   podLabels: Labels;
-  memory?: {
+  /** The referenced MemoryStore as far as the render knows it (see MemoryStoreContext). */
+  memory?: Pick<MemoryStoreContext, 'engine' | 'ca' | 'poolSize' | 'cluster' | 'objectStorage'> & {
     store: string;
     connection: { name: string; key: string };
     encryption: { name: string; key: string };
-    engine?: 'postgres' | 'external' | 'cloudnative-pg';
-    ca?: MemoryCa;
-    poolSize?: number;
-    cluster?: string;
     /** The MemoryStore's retention: every gateway using the store sweeps with it. */
     retention: { transcriptsDays: number; memoriesDays: number };
-    /** The store's bucket, when it has one (call recordings); undefined also when the store is unknown. */
-    objectStorage?: ObjectStorageSpec | undefined;
-    /** True when the store was found (its objectStorage is known). */
+    /** True when the store was found (its objectStorage is known; undefined also when it is not). */
     known: boolean;
   };
   /** See VoiceAgentRenderContext.idleReadyPods. */
@@ -124,16 +113,13 @@ export interface VoiceAgentModel {
   ctx: VoiceAgentRenderContext;
   /** See VoiceAgentRenderContext.gateway. */
   gatewayDefaults: GatewayDefaults;
-  labels(component: string): Labels;
 }
 
 export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): VoiceAgentModel {
-  const name = va.metadata.name ?? '';
-  const namespace = va.metadata.namespace ?? 'default';
-  const owner = ownerOf('VoiceAgent', va.metadata);
+  const owned = ownerModel('VoiceAgent', va.metadata);
+  const name = owned.owner.name;
   const spec = va.spec;
   const selector = gatewaySelector(name);
-  const base = childLabels(owner, 'gateway');
   let memory: VoiceAgentModel['memory'];
   if (spec.memory) {
     const store = spec.memory.storeRef.name;
@@ -157,17 +143,16 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
   }
   const podLabels: Labels = {
     ...(spec.podTemplate?.labels ?? {}),
-    ...base,
+    ...owned.labels('gateway'),
     [SERVING_LABEL]: 'true',
     ...(memory ? { [MEMORYSTORE_LABEL]: memory.store } : {}),
   };
   delete podLabels[BUSY_LABEL];
   delete podLabels['app.kubernetes.io/instance'];
   return {
+    ...owned,
     va,
     spec,
-    owner,
-    namespace,
     names: voiceAgentNames(name),
     gracePeriodSeconds: drainGracePeriodSeconds(spec),
     preStopSeconds: spec.drain.preStopSeconds,
@@ -180,6 +165,5 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     monitoringLabels: ctx.monitoringLabels ?? {},
     ctx,
     gatewayDefaults: ctx.gateway ?? {},
-    labels: (component) => childLabels(owner, component),
   };
 }

@@ -3,19 +3,14 @@
 // streams dropping, backend errors, and its voice-quality SLOs as multi-window multi-burn-rate alerts
 // (Google SRE workbook, "Alerting on SLOs": page at 14.4x over 1h/5m or 6x over 6h/30m, ticket at 3x
 // over 1d/2h or 1x over 3d/6h).
-import { ApiObject, type Chart } from 'cdk8s';
+import type { Chart } from 'cdk8s';
+import { child } from '../children.ts';
+import type { PrometheusRuleRule } from '../crd-models.ts';
 import { INTERNAL_PORT_NAME, type VoiceAgentModel } from './model.ts';
 
 export const RUNBOOK = 'https://github.com/callfleet/callfleet/blob/main/docs/runbooks/alerts.md';
 
-export interface Rule {
-  alert?: string;
-  record?: string;
-  expr: string;
-  for?: string;
-  labels?: Record<string, string>;
-  annotations?: Record<string, string>;
-}
+export type Rule = PrometheusRuleRule;
 
 /** The windows of the burn-rate alerts; each gets a recording rule per SLI. */
 const WINDOWS = ['5m', '30m', '1h', '2h', '6h', '1d', '3d'] as const;
@@ -176,9 +171,7 @@ export function addMonitoring(chart: Chart, m: VoiceAgentModel): void {
   // Chart-wide labels (operator flag), then the VoiceAgent's own, never over the callfleet labels.
   const labels = { ...m.monitoringLabels, ...mon.labels, ...m.labels('monitoring') };
   if (mon.serviceMonitor) {
-    new ApiObject(chart, 'servicemonitor', {
-      apiVersion: 'monitoring.coreos.com/v1',
-      kind: 'ServiceMonitor',
+    child(chart, 'servicemonitor', 'ServiceMonitor', {
       metadata: { name: m.names.serviceMonitor, labels },
       spec: {
         selector: { matchLabels: m.labels('metrics') },
@@ -188,9 +181,7 @@ export function addMonitoring(chart: Chart, m: VoiceAgentModel): void {
     });
   }
   if (mon.prometheusRule) {
-    new ApiObject(chart, 'prometheusrule', {
-      apiVersion: 'monitoring.coreos.com/v1',
-      kind: 'PrometheusRule',
+    child(chart, 'prometheusrule', 'PrometheusRule', {
       metadata: { name: m.names.prometheusRule, labels },
       spec: { groups: [{ name: `callfleet-${m.owner.name}`, rules: alertRules(m) }] },
     });

@@ -2,7 +2,9 @@
 // internal port (status, metrics, data-rights API) admits only the operator's namespace, the
 // Prometheus namespace and spec.networkPolicy.internalFrom. Egress only to DNS, the MemoryStore and
 // HTTPS (Twilio, agent backends), plus the explicit port of a backend URL when it is not 443.
-import { ApiObject, type Chart } from 'cdk8s';
+import type { V1NetworkPolicyEgressRule, V1NetworkPolicyPeer } from '@kubernetes/client-node';
+import type { Chart } from 'cdk8s';
+import { child, type NetworkPolicyIngressRule, passthroughAs } from '../children.ts';
 import { postgresSelector } from '../labels.ts';
 import { GATEWAY_PORT, INTERNAL_PORT, type VoiceAgentModel } from './model.ts';
 
@@ -28,13 +30,13 @@ function extraBackendPorts(m: VoiceAgentModel): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
-const namespacePeer = (name: string) => ({
+const namespacePeer = (name: string): V1NetworkPolicyPeer => ({
   namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': name } },
 });
 
 /** Who may reach the internal port: the operator's namespace, Prometheus, spec.networkPolicy.internalFrom. */
-export function internalPeers(m: VoiceAgentModel): unknown[] {
-  const peers: unknown[] = [namespacePeer(m.operatorNamespace)];
+export function internalPeers(m: VoiceAgentModel): V1NetworkPolicyPeer[] {
+  const peers: V1NetworkPolicyPeer[] = [namespacePeer(m.operatorNamespace)];
   const monitoringNs = m.spec.monitoring.prometheusNamespace;
   if (monitoringNs && monitoringNs !== m.operatorNamespace) peers.push(namespacePeer(monitoringNs));
   for (const p of m.spec.networkPolicy?.internalFrom ?? []) {
@@ -48,11 +50,14 @@ export function internalPeers(m: VoiceAgentModel): unknown[] {
 
 export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
   const tcp = (port: number) => ({ protocol: 'TCP', port });
-  const ingress: unknown[] = [
+  const ingress: NetworkPolicyIngressRule[] = [
     { ports: [tcp(GATEWAY_PORT)] },
     { from: internalPeers(m), ports: [tcp(INTERNAL_PORT)] },
   ];
-  const egress: unknown[] = [{ ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] }, { ports: [tcp(443)] }];
+  const egress: V1NetworkPolicyEgressRule[] = [
+    { ports: [{ protocol: 'UDP', port: 53 }, tcp(53)] },
+    { ports: [tcp(443)] },
+  ];
   const extra = extraBackendPorts(m);
   if (extra.length) egress.push({ ports: extra.map(tcp) });
   if (m.memory?.engine === 'cloudnative-pg' && m.memory.cluster) {
@@ -78,14 +83,9 @@ export function addNetworkPolicy(chart: Chart, m: VoiceAgentModel): void {
     egress.push({ to: [namespacePeer(m.operatorNamespace)], ports: [tcp(port)] });
   }
   // The spec's extra rules (e.g. an HTTP(S) proxy port), after the operator's own.
-  egress.push(...(m.spec.networkPolicy?.extraEgress ?? []));
-  new ApiObject(chart, 'networkpolicy', {
-    apiVersion: 'networking.k8s.io/v1',
-    kind: 'NetworkPolicy',
-    metadata: {
-      name: m.names.networkPolicy,
-      labels: m.labels('network-policy'),
-    },
+  egress.push(...(m.spec.networkPolicy?.extraEgress ?? []).map(passthroughAs<V1NetworkPolicyEgressRule>));
+  child(chart, 'networkpolicy', 'NetworkPolicy', {
+    metadata: { name: m.names.networkPolicy, labels: m.labels('network-policy') },
     spec: { podSelector: { matchLabels: m.selector }, policyTypes: ['Ingress', 'Egress'], ingress, egress },
   });
 }

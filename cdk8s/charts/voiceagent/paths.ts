@@ -3,6 +3,8 @@
 import { GATEWAY_PORT, PORT_NAME } from './model.ts';
 
 export const STREAM_PREFIX = '/twilio/stream/';
+/** The stream prefix as a path prefix (no trailing slash), for load balancers that match by prefix. */
+export const STREAM_PATH_PREFIX = STREAM_PREFIX.replace(/\/$/, '');
 /** Call SIDs: "CA" + 32 hex digits; the regex admits any SID-like token. */
 export const STREAM_REGEX = '/twilio/stream/([A-Za-z0-9]+)';
 export const WEBHOOK_PREFIXES = [
@@ -29,7 +31,7 @@ export function prefixRules(host: string, streamsService: string, webhooksServic
       host,
       http: {
         paths: [
-          { path: STREAM_PREFIX.replace(/\/$/, ''), pathType: 'Prefix', backend: backend(streamsService) },
+          { path: STREAM_PATH_PREFIX, pathType: 'Prefix', backend: backend(streamsService) },
           ...WEBHOOK_PREFIXES.map((path) => ({
             path,
             pathType: 'Prefix',

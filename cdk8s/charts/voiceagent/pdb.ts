@@ -3,15 +3,15 @@
 // A maxUnavailable budget is sized from the Deployment's replicas, not from the pods the PDB selects, so
 // with busy pods about it would refuse every idle eviction: when the operator knows how many ready pods
 // are idle, the idle budget is minAvailable = idle - 1 (one eviction at a time).
-import { ApiObject, type Chart } from 'cdk8s';
+import type { Chart } from 'cdk8s';
+import { child } from '../children.ts';
 import { BUSY_LABEL } from '../labels.ts';
 import type { VoiceAgentModel } from './model.ts';
 
 export function addPdbs(chart: Chart, m: VoiceAgentModel): void {
-  new ApiObject(chart, 'pdb', {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata: { name: m.names.pdb, labels: m.labels('disruption-budget') },
+  const labels = m.labels('disruption-budget');
+  child(chart, 'pdb', 'PodDisruptionBudget', {
+    metadata: { name: m.names.pdb, labels },
     spec: {
       ...(m.idleReadyPods === undefined
         ? { maxUnavailable: 1 }
@@ -22,10 +22,8 @@ export function addPdbs(chart: Chart, m: VoiceAgentModel): void {
       },
     },
   });
-  new ApiObject(chart, 'pdb-busy', {
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata: { name: m.names.busyPdb, labels: m.labels('disruption-budget') },
+  child(chart, 'pdb-busy', 'PodDisruptionBudget', {
+    metadata: { name: m.names.busyPdb, labels },
     spec: { maxUnavailable: 0, selector: { matchLabels: { ...m.selector, [BUSY_LABEL]: 'true' } } },
   });
 }

@@ -1,16 +1,19 @@
-// The API contract (rule 12): every leaf field of the VoiceAgent and MemoryStore specs, enumerated from
-// the zod schemas themselves, takes effect. For each leaf the test renders the examples/ with the field
+// The API contract (rule 12): every leaf field of the VoiceAgent, MemoryStore and CallCampaign specs,
+// enumerated from the zod schemas themselves, takes effect. For each leaf the test renders the examples/ with the field
 // at a different valid value and requires the rendered objects to change (the gateway config, env, a
 // child), unless the field is on OPERATOR_READ: fields the operator acts on itself, each naming the
 // test that proves the effect, or it is a list-map key (`x-kubernetes-list-map-keys`: the identity of
-// its list entry). A field doing none of these fails with its path and what to do.
+// its list entry). A CallCampaign renders nothing: each of its fields is on CAMPAIGN_READ, naming where
+// in operator/campaign/ the dialer reads it. A field doing none of these fails with its path and what to do.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import type { z } from 'zod';
 import {
+  CallCampaignSpecSchema,
   MemoryStoreSpecSchema,
+  parseCallCampaign,
   parseMemoryStore,
   parseVoiceAgent,
   VoiceAgentSpecSchema,
@@ -82,6 +85,44 @@ export const REFERENCES: Record<string, { file: string; test: string }> = {
   },
 };
 
+/**
+ * CallCampaign fields, which the operator's dialer acts on (a campaign renders no object): the file under
+ * operator/campaign/ that reads each one and the expression it reads it with (default: the field's path). A
+ * field the dialer stops reading, or a new field not listed here, fails.
+ */
+const DIALER = 'operator/campaign/dialer.ts';
+const MANAGER = 'operator/campaign/manager.ts';
+const CSV = 'operator/campaign/csv.ts';
+const WINDOW = 'operator/campaign/window.ts';
+export const CAMPAIGN_READ: Record<string, { file: string; reads?: string }> = {
+  'spec.voiceAgentRef.name': { file: MANAGER },
+  'spec.callerId': { file: DIALER },
+  'spec.recipients.csvSecretRef.name': { file: MANAGER },
+  'spec.recipients.csvSecretRef.key': { file: MANAGER },
+  'spec.recipients.phoneColumn': { file: CSV, reads: 'c.phoneColumn' },
+  'spec.recipients.timeZoneColumn': { file: CSV, reads: 'c.timeZoneColumn' },
+  'spec.recipients.priorityColumn': { file: CSV, reads: 'c.priorityColumn' },
+  'spec.startTime': { file: DIALER },
+  'spec.timeZone': { file: DIALER },
+  'spec.callingWindow.start': { file: WINDOW, reads: 'w.start' },
+  'spec.callingWindow.end': { file: WINDOW, reads: 'w.end' },
+  'spec.callingWindow.days': { file: WINDOW, reads: 'w.days' },
+  'spec.pacing.maxConcurrentCalls': { file: DIALER },
+  'spec.pacing.callsPerSecond': { file: DIALER },
+  'spec.pacing.inboundHeadroom': { file: DIALER },
+  'spec.pacing.slowDownAboveFailureRate': { file: DIALER },
+  'spec.retry.maxAttempts': { file: DIALER },
+  'spec.retry.backoffSeconds': { file: DIALER },
+  'spec.retry.maxBackoffSeconds': { file: DIALER },
+  'spec.retry.outcomes': { file: DIALER },
+  'spec.answeringMachine.detect': { file: DIALER, reads: 'am.detect' },
+  'spec.answeringMachine.action': { file: DIALER, reads: 'am.action' },
+  'spec.answeringMachine.voicemailMessage': { file: DIALER, reads: 'am.voicemailMessage' },
+  'spec.optOut.dtmfDigit': { file: DIALER },
+  'spec.ringTimeoutSeconds': { file: DIALER },
+  'spec.suspend': { file: DIALER },
+};
+
 const WHAT_TO_DO =
   'Every API field must take effect (ARCHITECTURE rule 12). Either render it (cdk8s/charts/: the gateway ' +
   'config in voiceagent/configmap.ts, env in voiceagent/deployment.ts, or a child) so the pods run with it, ' +
@@ -105,6 +146,7 @@ function load(file: string): Raw {
 const exampleFiles = readdirSync(EXAMPLES).sort();
 const vaExamples = exampleFiles.filter((f) => f.startsWith('voiceagent-')).map(load);
 const msExamples = exampleFiles.filter((f) => f.startsWith('memorystore-')).map(load);
+const ccExamples = exampleFiles.filter((f) => f.startsWith('callcampaign')).map(load);
 const storeFor = (name: string): Raw => {
   const ms = clone(msExamples.find((m) => (m.metadata as Raw).name === 'callers') as Raw);
   (ms.metadata as Raw).name = name;
@@ -116,24 +158,32 @@ const agentUsing = (store: string): Raw => {
   return va;
 };
 
-/** The documents rendered for one base: the VoiceAgent with its MemoryStore, or the store with an agent using it. */
-type Scenario = { kind: 'VoiceAgent' | 'MemoryStore'; subject: Raw; companion: Raw };
+type Kind = 'VoiceAgent' | 'MemoryStore' | 'CallCampaign';
+const PARSE = { VoiceAgent: parseVoiceAgent, MemoryStore: parseMemoryStore, CallCampaign: parseCallCampaign };
+
+/**
+ * The documents rendered for one base: the VoiceAgent with its MemoryStore, the store with an agent using
+ * it, or the campaign with the agent and store it dials through.
+ */
+type Scenario = { kind: Kind; subject: Raw; companions: Raw[] };
 
 function render(s: Scenario): string | undefined {
-  const docs = s.kind === 'VoiceAgent' ? [s.companion, s.subject] : [s.subject, s.companion];
+  const docs = s.kind === 'MemoryStore' ? [s.subject, ...s.companions] : [...s.companions, s.subject];
   const r = renderDocuments(docs, fixedCtx);
   return r.ok ? stable(r.objects) : undefined;
 }
 
+const parse = (s: Scenario) => PARSE[s.kind](s.subject);
+
 function parses(s: Scenario): unknown {
-  const r = s.kind === 'VoiceAgent' ? parseVoiceAgent(s.subject) : parseMemoryStore(s.subject);
+  const r = parse(s);
   return r.ok ? r.value : undefined;
 }
 
 /** A discriminator (enum) may need its companion block: fill what is required, drop what is refused. */
 function repair(s: Scenario, schema: z.ZodType): boolean {
   for (let i = 0; i < 3; i++) {
-    const r = s.kind === 'VoiceAgent' ? parseVoiceAgent(s.subject) : parseMemoryStore(s.subject);
+    const r = parse(s);
     if (r.ok) return true;
     for (const issue of r.issues) {
       const path = issue.path.split('.') as Segment[];
@@ -157,7 +207,7 @@ function repair(s: Scenario, schema: z.ZodType): boolean {
       }
     }
   }
-  return (s.kind === 'VoiceAgent' ? parseVoiceAgent(s.subject) : parseMemoryStore(s.subject)).ok;
+  return parse(s).ok;
 }
 
 interface Verdict {
@@ -230,10 +280,12 @@ function probe(leaf: Leaf, scenarios: Scenario[], specSchema: z.ZodType): Verdic
   return { tried };
 }
 
-function checkContract(kind: 'VoiceAgent' | 'MemoryStore', schema: z.ZodType, scenarios: Scenario[]) {
+const MIN_LEAVES: Record<Kind, number> = { VoiceAgent: 60, MemoryStore: 10, CallCampaign: 20 };
+
+function checkContract(kind: Kind, schema: z.ZodType, scenarios: Scenario[]) {
   const leaves = specLeaves(schema);
   test(`${kind}: the walk finds the spec's leaves`, () => {
-    assert.ok(leaves.length > (kind === 'VoiceAgent' ? 60 : 10), `only ${leaves.length} leaves`);
+    assert.ok(leaves.length > MIN_LEAVES[kind], `only ${leaves.length} leaves`);
     if (process.env.CONTRACT_VERBOSE)
       console.log(`${kind} spec leaves (${leaves.length}):\n  ${leaves.map((l) => l.name).join('\n  ')}`);
   });
@@ -245,11 +297,15 @@ function checkContract(kind: 'VoiceAgent' | 'MemoryStore', schema: z.ZodType, sc
       const verdict = probe(leaf, scenarios, schema);
       if (process.env.CONTRACT_VERBOSE) console.log(`${leaf.name} → ${verdict.effect ?? 'operator-read'}`);
       if (verdict.effect) return;
-      const read = OPERATOR_READ[leaf.name] ?? REFERENCES[leaf.name];
+      const read =
+        kind === 'CallCampaign'
+          ? CAMPAIGN_READ[leaf.name]
+          : (OPERATOR_READ[leaf.name] ?? REFERENCES[leaf.name]);
+      const table = kind === 'CallCampaign' ? 'CAMPAIGN_READ' : 'OPERATOR_READ';
       assert.ok(
         read,
         `${leaf.name}: setting it to another valid value changes no rendered object ` +
-          `(tried ${[...new Set(verdict.tried)].join(', ') || 'no valid value on any example'}) and it is not on OPERATOR_READ. ${WHAT_TO_DO}`,
+          `(tried ${[...new Set(verdict.tried)].join(', ') || 'no valid value on any example'}) and it is not on ${table}. ${WHAT_TO_DO}`,
       );
     });
   }
@@ -257,13 +313,18 @@ function checkContract(kind: 'VoiceAgent' | 'MemoryStore', schema: z.ZodType, sc
 
 const vaScenarios: Scenario[] = vaExamples.map((va) => {
   const store = getIn(va, ['spec', 'memory', 'storeRef', 'name']);
-  return { kind: 'VoiceAgent', subject: clone(va), companion: storeFor(String(store ?? 'callers')) };
+  return { kind: 'VoiceAgent', subject: clone(va), companions: [storeFor(String(store ?? 'callers'))] };
 });
 const msScenarios: Scenario[] = msExamples.map((ms) => ({
   kind: 'MemoryStore',
   subject: clone(ms),
-  companion: agentUsing(String((ms.metadata as Raw).name)),
+  companions: [agentUsing(String((ms.metadata as Raw).name))],
 }));
+const ccScenarios: Scenario[] = ccExamples.map((cc) => {
+  const agent = clone(agentUsing('callers'));
+  (agent.metadata as Raw).name = getIn(cc, ['spec', 'voiceAgentRef', 'name']);
+  return { kind: 'CallCampaign', subject: clone(cc), companions: [storeFor('callers'), agent] };
+});
 
 describe('API contract: every VoiceAgent spec field takes effect', () => {
   checkContract('VoiceAgent', VoiceAgentSpecSchema, vaScenarios);
@@ -271,6 +332,28 @@ describe('API contract: every VoiceAgent spec field takes effect', () => {
 
 describe('API contract: every MemoryStore spec field takes effect', () => {
   checkContract('MemoryStore', MemoryStoreSpecSchema, msScenarios);
+});
+
+describe('API contract: every CallCampaign spec field takes effect', () => {
+  checkContract('CallCampaign', CallCampaignSpecSchema, ccScenarios);
+});
+
+describe('CAMPAIGN_READ', () => {
+  const names = new Set(specLeaves(CallCampaignSpecSchema).map((l) => l.name));
+  for (const [field, { file, reads = field }] of Object.entries(CAMPAIGN_READ)) {
+    test(`${field}: is a CallCampaign field and ${file} reads it as ${reads}`, () => {
+      assert.ok(
+        names.has(field),
+        `${field} is on CAMPAIGN_READ but is no CallCampaign spec field: remove it`,
+      );
+      assert.ok(file.startsWith('operator/campaign/'), `${field}: ${file} is not in operator/campaign/`);
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      assert.ok(
+        new RegExp(`${reads.replaceAll('.', '\\??\\.')}\\b`).test(text),
+        `${field}: CAMPAIGN_READ says ${file} reads it as ${reads}, which it does not: the field would be ignored`,
+      );
+    });
+  }
 });
 
 describe('OPERATOR_READ', () => {
