@@ -19,6 +19,8 @@ import { ImagePullSecretsSchema, podFitFields, refinePodFit } from './gateway-fi
 import { ingressFitFields, refineIngressFit } from './ingress-fit.ts';
 
 const httpUrl = (description: string) => z.string().max(2048).regex(HTTP_URL).describe(description);
+/** A sentence for a caller or the agent (1-1000 characters), optional. */
+const sentence = (description: string) => z.string().min(1).max(1000).optional().describe(description);
 
 export const PROVIDERS = ['elevenlabs', 'openai-realtime', 'websocket', 'echo'] as const;
 
@@ -214,12 +216,9 @@ export const RecordingSchema = z
       .max(3650)
       .default(90)
       .describe('Days a recording is kept; the gateways delete it (object and index) after that.'),
-    consentAnnouncement: z
-      .string()
-      .min(1)
-      .max(1000)
-      .optional()
-      .describe('Said to the caller (Twilio <Say>) before the call connects, so before the agent speaks.'),
+    consentAnnouncement: sentence(
+      'Said to the caller (Twilio <Say>) before the call connects, so before the agent speaks.',
+    ),
   })
   .describe(
     "Record each call (both directions, one stereo WAV: caller left, agent right) encrypted into the MemoryStore's objectStorage bucket; included in data-rights export and forget. Needs memory (its store's objectStorage and key) and telephony mode twilio-stream.",
@@ -260,14 +259,9 @@ export const TransferSchema = z
       .describe(
         'The only targets a transfer may dial; the first is the default. A transfer_call naming anything else is refused (callfleet_transfers_total{result="refused_target"}) and the agent is told the allowed names.',
       ),
-    say: z
-      .string()
-      .min(1)
-      .max(1000)
-      .optional()
-      .describe(
-        'Said to the caller (Twilio <Say>) before dialling when the agent gives no sentence of its own.',
-      ),
+    say: sentence(
+      'Said to the caller (Twilio <Say>) before dialling when the agent gives no sentence of its own.',
+    ),
     summaryVia: z
       .enum(['whisper', 'memory', 'both'])
       .default('both')
@@ -304,22 +298,12 @@ export const RepromptSchema = celRefine(
         .describe(
           'Re-prompts in a row at most; the caller speaking starts the count over. Then the silence timeout ends the call.',
         ),
-      prompt: z
-        .string()
-        .min(1)
-        .max(1000)
-        .optional()
-        .describe(
-          'Instruction given to the agent as context for the re-prompt (default: ask briefly whether the caller is still there).',
-        ),
-      say: z
-        .string()
-        .min(1)
-        .max(1000)
-        .optional()
-        .describe(
-          'A sentence the agent is asked to say word for word instead of a prompt (exclusive with prompt).',
-        ),
+      prompt: sentence(
+        'Instruction given to the agent as context for the re-prompt (default: ask briefly whether the caller is still there).',
+      ),
+      say: sentence(
+        'A sentence the agent is asked to say word for word instead of a prompt (exclusive with prompt).',
+      ),
     })
     .describe('Silence re-prompts before the silence timeout ends the call.'),
   {
