@@ -1,5 +1,6 @@
 // The operator's Prometheus metrics (prefix callfleet_operator_). Alerts and the dashboard use these names.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { counter, gauge, histogram } from '../voice-gateway/lib/metric.ts';
 
 export function createOperatorMetrics() {
   const registry = new Registry();
@@ -9,59 +10,55 @@ export function createOperatorMetrics() {
   return {
     registry,
     hooks,
-    reconciles: new Counter({
-      name: 'callfleet_operator_reconciles_total',
-      help: 'Reconciles by kind and result (success, error, invalid).',
-      labelNames: ['kind', 'result'],
-      registers: [registry],
-    }),
-    reconcileErrors: new Counter({
-      name: 'callfleet_operator_reconcile_errors_total',
-      help: 'Reconciles that failed and will be retried, by kind.',
-      labelNames: ['kind'],
-      registers: [registry],
-    }),
-    reconcileDuration: new Histogram({
-      name: 'callfleet_operator_reconcile_duration_seconds',
-      help: 'Time spent in one reconcile, by kind.',
-      labelNames: ['kind'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
-    }),
-    queueDepth: new Gauge({
-      name: 'callfleet_operator_queue_depth',
-      help: 'Keys waiting in the work queue, by kind.',
-      labelNames: ['kind'],
-      registers: [registry],
-    }),
-    apiWrites: new Counter({
-      name: 'callfleet_operator_api_writes_total',
-      help: 'Write calls to the API server made while reconciling, by verb (lease renewals are not counted here).',
-      labelNames: ['verb'],
-      registers: [registry],
-    }),
-    leaseWrites: new Counter({
-      name: 'callfleet_operator_lease_writes_total',
-      help: 'Lease writes made by leader election.',
-      registers: [registry],
-    }),
-    watchRestarts: new Counter({
-      name: 'callfleet_operator_watch_restarts_total',
-      help: 'Watches restarted, by kind and reason (watchdog, gone, error, resync).',
-      labelNames: ['kind', 'reason'],
-      registers: [registry],
-    }),
-    leader: new Gauge({
-      name: 'callfleet_operator_leader',
-      help: '1 while this replica is the leader.',
-      registers: [registry],
-    }),
-    notices: new Counter({
-      name: 'callfleet_operator_notices_total',
-      help: 'Busy/idle/draining notices from gateways, by result (applied, unchanged, bad_request, unknown_pod, forbidden).',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
+    reconciles: counter(
+      registry,
+      'callfleet_operator_reconciles_total',
+      'Reconciles by kind and result (success, error, invalid).',
+      ['kind', 'result'],
+    ),
+    reconcileErrors: counter(
+      registry,
+      'callfleet_operator_reconcile_errors_total',
+      'Reconciles that failed and will be retried, by kind.',
+      ['kind'],
+    ),
+    reconcileDuration: histogram(
+      registry,
+      'callfleet_operator_reconcile_duration_seconds',
+      'Time spent in one reconcile, by kind.',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ['kind'],
+    ),
+    queueDepth: gauge(
+      registry,
+      'callfleet_operator_queue_depth',
+      'Keys waiting in the work queue, by kind.',
+      ['kind'],
+    ),
+    apiWrites: counter(
+      registry,
+      'callfleet_operator_api_writes_total',
+      'Write calls to the API server made while reconciling, by verb (lease renewals are not counted here).',
+      ['verb'],
+    ),
+    leaseWrites: counter(
+      registry,
+      'callfleet_operator_lease_writes_total',
+      'Lease writes made by leader election.',
+    ),
+    watchRestarts: counter(
+      registry,
+      'callfleet_operator_watch_restarts_total',
+      'Watches restarted, by kind and reason (watchdog, gone, error, resync).',
+      ['kind', 'reason'],
+    ),
+    leader: gauge(registry, 'callfleet_operator_leader', '1 while this replica is the leader.'),
+    notices: counter(
+      registry,
+      'callfleet_operator_notices_total',
+      'Busy/idle/draining notices from gateways, by result (applied, unchanged, bad_request, unknown_pod, forbidden).',
+      ['result'],
+    ),
     cacheObjects: new Gauge({
       name: 'callfleet_operator_cache_objects',
       help: 'Objects held in the informer caches, by kind.',
@@ -69,41 +66,41 @@ export function createOperatorMetrics() {
       registers: [registry],
       collect: () => hooks.cacheSize?.(),
     }),
-    cacheJsonBytes: new Gauge({
-      name: 'callfleet_operator_cache_json_bytes',
-      help: 'JSON size of the objects held in the informer caches (after the cache transforms), by kind; measured at most once a minute.',
-      labelNames: ['kind'],
-      registers: [registry],
-    }),
-    podMarks: new Counter({
-      name: 'callfleet_operator_pod_marks_total',
-      help: 'Pod mark writes (busy label, deletion cost, autoscaler annotations).',
-      registers: [registry],
-    }),
-    callPolls: new Counter({
-      name: 'callfleet_operator_call_polls_total',
-      help: 'Polls of gateway pods /status by the call tracker, by result (ok, error).',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
-    managedResources: new Gauge({
-      name: 'callfleet_operator_managed_resources',
-      help: 'Custom resources seen, by kind and Ready condition.',
-      labelNames: ['kind', 'ready'],
-      registers: [registry],
-    }),
-    conditions: new Gauge({
-      name: 'callfleet_operator_condition',
-      help: 'Conditions of each VoiceAgent and MemoryStore (1 True, 0 otherwise), by kind, resource_namespace, resource_name, type and reason. Exported by the leader only.',
-      labelNames: ['kind', 'resource_namespace', 'resource_name', 'type', 'reason'],
-      registers: [registry],
-    }),
-    rollbacks: new Counter({
-      name: 'callfleet_operator_rollbacks_total',
-      help: 'Automatic rollbacks of a VoiceAgent rollout, by resource_namespace and resource_name.',
-      labelNames: ['resource_namespace', 'resource_name'],
-      registers: [registry],
-    }),
+    cacheJsonBytes: gauge(
+      registry,
+      'callfleet_operator_cache_json_bytes',
+      'JSON size of the objects held in the informer caches (after the cache transforms), by kind; measured at most once a minute.',
+      ['kind'],
+    ),
+    podMarks: counter(
+      registry,
+      'callfleet_operator_pod_marks_total',
+      'Pod mark writes (busy label, deletion cost, autoscaler annotations).',
+    ),
+    callPolls: counter(
+      registry,
+      'callfleet_operator_call_polls_total',
+      'Polls of gateway pods /status by the call tracker, by result (ok, error).',
+      ['result'],
+    ),
+    managedResources: gauge(
+      registry,
+      'callfleet_operator_managed_resources',
+      'Custom resources seen, by kind and Ready condition.',
+      ['kind', 'ready'],
+    ),
+    conditions: gauge(
+      registry,
+      'callfleet_operator_condition',
+      'Conditions of each VoiceAgent and MemoryStore (1 True, 0 otherwise), by kind, resource_namespace, resource_name, type and reason. Exported by the leader only.',
+      ['kind', 'resource_namespace', 'resource_name', 'type', 'reason'],
+    ),
+    rollbacks: counter(
+      registry,
+      'callfleet_operator_rollbacks_total',
+      'Automatic rollbacks of a VoiceAgent rollout, by resource_namespace and resource_name.',
+      ['resource_namespace', 'resource_name'],
+    ),
   };
 }
 

@@ -1,6 +1,7 @@
 // Prometheus metrics. Per-frame counters are plain numbers folded into prom-client at scrape time,
 // so the media path never hashes label sets.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, type Gauge, type Histogram, Registry } from 'prom-client';
+import { counter, gauge, histogram } from './lib/metric.ts';
 import { RelayLatency } from './relay-latency.ts';
 
 export type FrameDirection = 'in' | 'out' | 'to_backend' | 'from_backend';
@@ -95,51 +96,42 @@ export class GatewayMetrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     const r = this.registry;
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: r, prefix: 'callfleet_' });
-    this.activeCalls = new Gauge({
-      name: 'callfleet_active_calls',
-      help: 'Calls with a live media stream on this pod',
-      registers: [r],
-    });
-    this.capacity = new Gauge({
-      name: 'callfleet_call_capacity',
-      help: 'Calls this pod takes at most (calls.maxConcurrentPerPod)',
-      registers: [r],
-    });
-    this.openStreams = new Gauge({
-      name: 'callfleet_open_streams',
-      help: 'Open media-stream WebSockets, also those that have not (yet) become a call',
-      registers: [r],
-    });
-    this.streamsRefused = new Counter({
-      name: 'callfleet_streams_refused_total',
-      help: 'Media streams refused at the upgrade or closed before becoming a call, by reason',
-      labelNames: ['reason'],
-      registers: [r],
-    });
-    this.calls = new Counter({
-      name: 'callfleet_calls_total',
-      help: 'Calls ended, by outcome',
-      labelNames: ['outcome'],
-      registers: [r],
-    });
-    this.callDuration = new Histogram({
-      name: 'callfleet_call_duration_seconds',
-      help: 'Media stream duration',
-      buckets: [5, 15, 30, 60, 120, 300, 600, 1200, 3600],
-      registers: [r],
-    });
-    this.firstAudio = new Histogram({
-      name: 'callfleet_first_audio_seconds',
-      help: 'Time from stream start to the first agent audio sent to the caller',
-      buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
-      registers: [r],
-    });
-    this.responseLatency = new Histogram({
-      name: 'callfleet_response_latency_seconds',
-      help: 'Time from the caller stopping speaking to the first agent audio',
-      buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
-      registers: [r],
-    });
+    this.activeCalls = gauge(r, 'callfleet_active_calls', 'Calls with a live media stream on this pod');
+    this.capacity = gauge(
+      r,
+      'callfleet_call_capacity',
+      'Calls this pod takes at most (calls.maxConcurrentPerPod)',
+    );
+    this.openStreams = gauge(
+      r,
+      'callfleet_open_streams',
+      'Open media-stream WebSockets, also those that have not (yet) become a call',
+    );
+    this.streamsRefused = counter(
+      r,
+      'callfleet_streams_refused_total',
+      'Media streams refused at the upgrade or closed before becoming a call, by reason',
+      ['reason'],
+    );
+    this.calls = counter(r, 'callfleet_calls_total', 'Calls ended, by outcome', ['outcome']);
+    this.callDuration = histogram(
+      r,
+      'callfleet_call_duration_seconds',
+      'Media stream duration',
+      [5, 15, 30, 60, 120, 300, 600, 1200, 3600],
+    );
+    this.firstAudio = histogram(
+      r,
+      'callfleet_first_audio_seconds',
+      'Time from stream start to the first agent audio sent to the caller',
+      [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    );
+    this.responseLatency = histogram(
+      r,
+      'callfleet_response_latency_seconds',
+      'Time from the caller stopping speaking to the first agent audio',
+      [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    );
     foldedCounter(
       r,
       'callfleet_frames_total',
@@ -161,100 +153,91 @@ export class GatewayMetrics {
       'reason',
       this.malformed,
     );
-    this.backendErrors = new Counter({
-      name: 'callfleet_backend_errors_total',
-      help: 'Agent backend failures (connect or mid-call), by provider',
-      labelNames: ['provider'],
-      registers: [r],
-    });
-    this.circuitOpen = new Gauge({
-      name: 'callfleet_circuit_open',
-      help: '1 while the circuit breaker of a backend is open',
-      labelNames: ['provider'],
-      registers: [r],
-    });
-    this.draining = new Gauge({
-      name: 'callfleet_draining',
-      help: '1 once the pod is draining',
-      registers: [r],
-    });
-    this.websocketDrops = new Counter({
-      name: 'callfleet_websocket_drops_total',
-      help: 'Media stream WebSockets that closed without a stop event',
-      registers: [r],
-    });
-    this.webhooks = new Counter({
-      name: 'callfleet_webhooks_total',
-      help: 'Voice webhooks answered, by result',
-      labelNames: ['result'],
-      registers: [r],
-    });
-    this.signatureRejected = new Counter({
-      name: 'callfleet_signature_rejected_total',
-      help: 'Requests refused for a missing or wrong X-Twilio-Signature',
-      labelNames: ['endpoint'],
-      registers: [r],
-    });
-    this.httpRejected = new Counter({
-      name: 'callfleet_http_rejected_total',
-      help: 'HTTP requests refused before routing (path_* = ambiguous path, body_* = oversized, slow or aborted body), by door',
-      labelNames: ['door', 'reason'],
-      registers: [r],
-    });
-    this.httpRequests = new Counter({
-      name: 'callfleet_http_requests_total',
-      help: 'HTTP requests answered, by route and status code',
-      labelNames: ['route', 'code'],
-      registers: [r],
-    });
-    this.httpDuration = new Histogram({
-      name: 'callfleet_http_request_duration_seconds',
-      help: 'Time from a request arriving to its response being sent, by route',
-      labelNames: ['route'],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [r],
-    });
-    this.memoryLookups = new Counter({
-      name: 'callfleet_memory_lookups_total',
-      help: 'Caller memory lookups at stream start, by result',
-      labelNames: ['result'],
-      registers: [r],
-    });
-    this.handoffs = new Counter({
-      name: 'callfleet_handoffs_total',
-      help: 'Live-call hand-offs at the drain deadline, by result: sent, no_memory, no_rest, store_failed, rest_failed (draining pod); resumed, resumed_without_record (receiving pod)',
-      labelNames: ['result'],
-      registers: [r],
-    });
-    this.handoffGap = new Histogram({
-      name: 'callfleet_handoff_gap_seconds',
-      help: 'Time from the draining pod handing a call off to the first caller audio on the resumed stream',
-      buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
-      registers: [r],
-    });
-    this.failovers = new Counter({
-      name: 'callfleet_failovers_total',
-      help: 'Calls moved from one agent backend to the next, by provider (to="none": every backend down, the caller got the fallback) and reason: connect_failed, circuit_open, dropped, stalled',
-      labelNames: ['from', 'to', 'reason'],
-      registers: [r],
-    });
-    this.failoverGap = new Histogram({
-      name: 'callfleet_failover_gap_seconds',
-      help: 'Caller-perceived gap of a mid-call failover: from the backend failing (or being found stalled) to the first agent audio of the standby when the caller was waiting for an answer, else to the standby being ready',
-      buckets: [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
-      registers: [r],
-    });
-    this.transfers = new Counter({
-      name: 'callfleet_transfers_total',
-      help: 'transfer_call requests of the agent, by result: transferred, refused_target (not configured), not_configured, rest_failed',
-      labelNames: ['result'],
-      registers: [r],
-    });
-    this.reprompts = new Counter({
-      name: 'callfleet_reprompts_total',
-      help: 'Times the agent was asked to re-engage a silent caller (calls.reprompt)',
-      registers: [r],
-    });
+    this.backendErrors = counter(
+      r,
+      'callfleet_backend_errors_total',
+      'Agent backend failures (connect or mid-call), by provider',
+      ['provider'],
+    );
+    this.circuitOpen = gauge(
+      r,
+      'callfleet_circuit_open',
+      '1 while the circuit breaker of a backend is open',
+      ['provider'],
+    );
+    this.draining = gauge(r, 'callfleet_draining', '1 once the pod is draining');
+    this.websocketDrops = counter(
+      r,
+      'callfleet_websocket_drops_total',
+      'Media stream WebSockets that closed without a stop event',
+    );
+    this.webhooks = counter(r, 'callfleet_webhooks_total', 'Voice webhooks answered, by result', ['result']);
+    this.signatureRejected = counter(
+      r,
+      'callfleet_signature_rejected_total',
+      'Requests refused for a missing or wrong X-Twilio-Signature',
+      ['endpoint'],
+    );
+    this.httpRejected = counter(
+      r,
+      'callfleet_http_rejected_total',
+      'HTTP requests refused before routing (path_* = ambiguous path, body_* = oversized, slow or aborted body), by door',
+      ['door', 'reason'],
+    );
+    this.httpRequests = counter(
+      r,
+      'callfleet_http_requests_total',
+      'HTTP requests answered, by route and status code',
+      ['route', 'code'],
+    );
+    this.httpDuration = histogram(
+      r,
+      'callfleet_http_request_duration_seconds',
+      'Time from a request arriving to its response being sent, by route',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      ['route'],
+    );
+    this.memoryLookups = counter(
+      r,
+      'callfleet_memory_lookups_total',
+      'Caller memory lookups at stream start, by result',
+      ['result'],
+    );
+    this.handoffs = counter(
+      r,
+      'callfleet_handoffs_total',
+      'Live-call hand-offs at the drain deadline, by result: sent, no_memory, no_rest, store_failed, rest_failed (draining pod); resumed, resumed_without_record (receiving pod)',
+      ['result'],
+    );
+    this.handoffGap = histogram(
+      r,
+      'callfleet_handoff_gap_seconds',
+      'Time from the draining pod handing a call off to the first caller audio on the resumed stream',
+      [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    );
+    this.failovers = counter(
+      r,
+      'callfleet_failovers_total',
+      'Calls moved from one agent backend to the next, by provider (to="none": every backend down, the caller got the fallback) and reason: connect_failed, circuit_open, dropped, stalled',
+      ['from', 'to', 'reason'],
+    );
+    this.failoverGap = histogram(
+      r,
+      'callfleet_failover_gap_seconds',
+      'Caller-perceived gap of a mid-call failover: from the backend failing (or being found stalled) to the first agent audio of the standby when the caller was waiting for an answer, else to the standby being ready',
+      [0.1, 0.2, 0.3, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10],
+    );
+    this.transfers = counter(
+      r,
+      'callfleet_transfers_total',
+      'transfer_call requests of the agent, by result: transferred, refused_target (not configured), not_configured, rest_failed',
+      ['result'],
+    );
+    this.reprompts = counter(
+      r,
+      'callfleet_reprompts_total',
+      'Times the agent was asked to re-engage a silent caller (calls.reprompt)',
+    );
     this.relayLatency.register(
       r,
       'callfleet_relay_latency_seconds',

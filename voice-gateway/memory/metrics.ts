@@ -2,7 +2,14 @@
 // serves them beside the gateway's own. One set per registry: a second store or runtime on the same
 // registry shares it. Code that builds a store without a registry (the admin CLI, tests, benchmarks)
 // gets prom-client's default registry. No label ever carries a phone number.
-import { Counter, register as defaultRegistry, Gauge, Histogram, type Registry } from 'prom-client';
+import {
+  type Counter,
+  register as defaultRegistry,
+  type Gauge,
+  type Histogram,
+  type Registry,
+} from 'prom-client';
+import { counter, gauge, histogram } from '../lib/metric.ts';
 
 export class MemoryMetrics {
   readonly lookupSeconds: Histogram;
@@ -14,52 +21,44 @@ export class MemoryMetrics {
   readonly memoryUp: Gauge;
 
   private constructor(r: Registry) {
-    const on = <L extends string>(name: string, help: string, labelNames: L[] = []) => ({
-      name,
-      help,
-      labelNames,
-      registers: [r],
-    });
-    this.lookupSeconds = new Histogram({
-      ...on(
-        'callfleet_memory_lookup_seconds',
-        'Caller lookup latency at call start (including lookups that missed the budget)',
-      ),
-      buckets: [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
-    });
-    this.lookupMisses = new Counter(
-      on(
-        'callfleet_memory_lookup_misses_total',
-        'Calls that proceeded without caller memory, by reason (timeout, error)',
-        ['reason'],
-      ),
+    this.lookupSeconds = histogram(
+      r,
+      'callfleet_memory_lookup_seconds',
+      'Caller lookup latency at call start (including lookups that missed the budget)',
+      [0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5],
     );
-    this.writeRetries = new Counter(
-      on(
-        'callfleet_memory_write_retries_total',
-        'Call-record writes that failed and were scheduled for another attempt',
-      ),
+    this.lookupMisses = counter(
+      r,
+      'callfleet_memory_lookup_misses_total',
+      'Calls that proceeded without caller memory, by reason (timeout, error)',
+      ['reason'],
     );
-    this.writesDropped = new Counter(
-      on(
-        'callfleet_memory_writes_dropped_total',
-        'Call records not written, by reason (queue_full, forgotten, invalid)',
-        ['reason'],
-      ),
+    this.writeRetries = counter(
+      r,
+      'callfleet_memory_write_retries_total',
+      'Call-record writes that failed and were scheduled for another attempt',
     );
-    this.pendingWrites = new Gauge(
-      on('callfleet_memory_pending_writes', 'Call records queued and not yet written'),
+    this.writesDropped = counter(
+      r,
+      'callfleet_memory_writes_dropped_total',
+      'Call records not written, by reason (queue_full, forgotten, invalid)',
+      ['reason'],
     );
-    this.retentionDeleted = new Counter(
-      on('callfleet_memory_retention_deleted_total', 'Rows deleted by the retention sweeper, by table', [
-        'table',
-      ]),
+    this.pendingWrites = gauge(
+      r,
+      'callfleet_memory_pending_writes',
+      'Call records queued and not yet written',
     );
-    this.memoryUp = new Gauge(
-      on(
-        'callfleet_memory_up',
-        '1 while the caller-memory database answers and its schema is migrated, else 0',
-      ),
+    this.retentionDeleted = counter(
+      r,
+      'callfleet_memory_retention_deleted_total',
+      'Rows deleted by the retention sweeper, by table',
+      ['table'],
+    );
+    this.memoryUp = gauge(
+      r,
+      'callfleet_memory_up',
+      '1 while the caller-memory database answers and its schema is migrated, else 0',
     );
   }
 
