@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createDataRightsApi } from '../../../voice-gateway/memory/http/data-rights-api.ts';
-import { runMemoryCli as cli } from './callfleet-cli.ts';
-import { callRecord, harnessForTests, KEY_SPEC, phoneForms } from './harness.ts';
+import { runMemoryCli as cli } from '../memory/callfleet-cli.ts';
+import { callRecord, harnessForTests, KEY_SPEC, phoneForms } from '../memory/harness.ts';
 
 const harness = harnessForTests();
 

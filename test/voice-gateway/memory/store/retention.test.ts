@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { RETENTION_LOCK_ID, sweepRetention } from '../../../voice-gateway/memory/store/retention.ts';
-import { callRecord, type Harness, startHarness } from './harness.ts';
+import { RETENTION_LOCK_ID, sweepRetention } from '../../../../voice-gateway/memory/store/retention.ts';
+import { callRecord, type Harness, startHarness } from '../harness.ts';
 
 let h: Harness;
 before(async () => {

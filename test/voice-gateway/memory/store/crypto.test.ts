@@ -9,7 +9,7 @@ import {
   phoneHashes,
   searchTerms,
   tombstoneHashes,
-} from '../../../voice-gateway/memory/store/crypto.ts';
+} from '../../../../voice-gateway/memory/store/crypto.ts';
 
 describe('crypto', () => {
   const ring = parseKeyring(generateKeySpec('k1'));

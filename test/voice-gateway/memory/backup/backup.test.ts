@@ -10,16 +10,16 @@ import {
   listBackups,
   pruneBackups,
   restoreFromBucket,
-} from '../../../voice-gateway/memory/backup/bucket-backups.ts';
-import { RestoreRefused } from '../../../voice-gateway/memory/backup/restore.ts';
-import { parseKeyring } from '../../../voice-gateway/memory/store/crypto.ts';
-import { forgetCaller } from '../../../voice-gateway/memory/store/data-rights.ts';
-import { migrate } from '../../../voice-gateway/memory/store/migrate.ts';
-import { createPool } from '../../../voice-gateway/memory/store/pool.ts';
-import { PostgresCallerMemory } from '../../../voice-gateway/memory/store/postgres-store.ts';
-import { startPostgres } from '../../support/postgres.ts';
-import { startS3, type TestS3 } from '../../support/s3.ts';
-import { callRecord, KEY_SPEC } from './harness.ts';
+} from '../../../../voice-gateway/memory/backup/bucket-backups.ts';
+import { RestoreRefused } from '../../../../voice-gateway/memory/backup/restore.ts';
+import { parseKeyring } from '../../../../voice-gateway/memory/store/crypto.ts';
+import { forgetCaller } from '../../../../voice-gateway/memory/store/data-rights.ts';
+import { migrate } from '../../../../voice-gateway/memory/store/migrate.ts';
+import { createPool } from '../../../../voice-gateway/memory/store/pool.ts';
+import { PostgresCallerMemory } from '../../../../voice-gateway/memory/store/postgres-store.ts';
+import { startPostgres } from '../../../support/postgres.ts';
+import { startS3, type TestS3 } from '../../../support/s3.ts';
+import { callRecord, KEY_SPEC } from '../harness.ts';
 
 const REMEMBERED = '+14155550201';
 const FORGOTTEN = '+14155550202';

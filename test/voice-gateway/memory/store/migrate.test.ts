@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import pg from 'pg';
-import { migrations } from '../../../voice-gateway/memory/store/migrations.ts';
-import { runCallfleet as run } from './callfleet-cli.ts';
-import { postgresForTests } from './harness.ts';
+import { migrations } from '../../../../voice-gateway/memory/store/migrations.ts';
+import { runCallfleet as run } from '../callfleet-cli.ts';
+import { postgresForTests } from '../harness.ts';
 
 const server = postgresForTests();
 

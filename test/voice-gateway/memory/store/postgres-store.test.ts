@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import client from 'prom-client';
-import { parseKeyring, phoneHashes } from '../../../voice-gateway/memory/store/crypto.ts';
-import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from './harness.ts';
+import { parseKeyring, phoneHashes } from '../../../../voice-gateway/memory/store/crypto.ts';
+import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from '../harness.ts';
 
 let h: Harness;
 before(async () => {

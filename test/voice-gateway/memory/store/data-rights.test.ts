@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { phoneHashes, tombstoneHashes } from '../../../voice-gateway/memory/store/crypto.ts';
-import { exportCaller, forgetCaller, listAudit } from '../../../voice-gateway/memory/store/data-rights.ts';
-import { callRecord, type Harness, phoneForms, startHarness } from './harness.ts';
+import { phoneHashes, tombstoneHashes } from '../../../../voice-gateway/memory/store/crypto.ts';
+import { exportCaller, forgetCaller, listAudit } from '../../../../voice-gateway/memory/store/data-rights.ts';
+import { callRecord, type Harness, phoneForms, startHarness } from '../harness.ts';
 
 let h: Harness;
 before(async () => {

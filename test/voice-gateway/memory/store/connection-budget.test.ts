@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { connectionBudget, type FleetMember } from '../../../cdk8s/charts/memorystore/budget.ts';
-import { createPool } from '../../../voice-gateway/memory/store/pool.ts';
-import { startPostgres, type TestPostgres } from '../../support/postgres.ts';
+import { connectionBudget, type FleetMember } from '../../../../cdk8s/charts/memorystore/budget.ts';
+import { createPool } from '../../../../voice-gateway/memory/store/pool.ts';
+import { startPostgres, type TestPostgres } from '../../../support/postgres.ts';
 
 // Two VoiceAgents on one store, under the cap PostgreSQL ships with (max_connections 100).
 const FLEET: FleetMember[] = [

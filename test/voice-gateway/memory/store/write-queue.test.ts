@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { PermanentWriteError, WriteQueue } from '../../../voice-gateway/memory/store/write-queue.ts';
+import { PermanentWriteError, WriteQueue } from '../../../../voice-gateway/memory/store/write-queue.ts';
 
 describe('WriteQueue', () => {
   test('retries failures with backoff until written, in bounded memory', async () => {

@@ -5,10 +5,10 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
 import { kubectlOk } from '../../support/kube-helpers.ts';
-import { runMemoryCli } from './callfleet-cli.ts';
-import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from './harness.ts';
+import { runMemoryCli } from '../memory/callfleet-cli.ts';
+import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from '../memory/harness.ts';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 const NS = 'calls';
 
 // Nothing from the environment: everything must come from the MemoryStore.

@@ -5,11 +5,11 @@ import { after, before, describe, test } from 'node:test';
 import {
   createElevenLabsWebhooks,
   verifyElevenLabsSignature,
-} from '../../../voice-gateway/memory/http/elevenlabs-webhooks.ts';
-import { type Harness, phoneForms, startHarness } from './harness.ts';
+} from '../../../../voice-gateway/memory/http/elevenlabs-webhooks.ts';
+import { type Harness, phoneForms, startHarness } from '../harness.ts';
 
 const fixture = JSON.parse(
-  readFileSync(new URL('../../fixtures/elevenlabs-agents.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../fixtures/elevenlabs-agents.json', import.meta.url), 'utf8'),
 );
 const SECRET = 'whsec_test_callfleet';
 const TOKEN = 'el_request_token';

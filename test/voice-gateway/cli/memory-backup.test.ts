@@ -20,10 +20,10 @@ import { PatternAgent, type PatternSession } from '../../fakes/pattern-agent.ts'
 import { startPostgres, type TestPostgres } from '../../support/postgres.ts';
 import { waitFor } from '../../support/processes.ts';
 import { startS3, type TestS3 } from '../../support/s3.ts';
+import { KEY_SPEC } from '../memory/harness.ts';
 import { type GatewayProcess, spawnGateway } from '../recording/gateway-process.ts';
-import { KEY_SPEC } from './harness.ts';
 
-const root = new URL('../../../', import.meta.url).pathname;
+const root = new URL('../../..', import.meta.url).pathname;
 const REMEMBERED = '+14155550401';
 const FORGOTTEN = '+14155550402';
 const PASSPHRASE = 'correct horse battery staple';
