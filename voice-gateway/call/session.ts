@@ -15,6 +15,7 @@ import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
 import type { RecordingTap } from '../recording/recorder.ts';
+import { MediaFrameReader } from '../twilio/media-frames.ts';
 import {
   clearMessage,
   type InboundStart,
@@ -62,6 +63,11 @@ export interface SessionDeps {
   /** The stream became a call (its credential was accepted). */
   onStart(session: CallSession): void;
   onEnd(session: CallSession): void;
+}
+
+/** The largest frame a media stream accepts (enforced from the frame header, close 1009). */
+export function streamMaxPayload(limits: GatewayConfig['limits']): number {
+  return Math.max(limits.maxPayloadBytes, limits.startFrameBytes);
 }
 
 const SPEECH_PEAK = 1000;
@@ -155,7 +161,12 @@ export class CallSession {
       deps.config.calls.uplinkChunkMs,
       Math.ceil((limits.mediaFrameBytes * 3) / 4),
     );
+    // Twilio's frames are read straight off the socket (media-frames.ts); whatever that reader hands
+    // back to ws (close, ping, anything unusual) arrives as ws's 'message' event, as before.
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary, performance.now()));
+    MediaFrameReader.attach(ws, streamMaxPayload(limits), (payload) =>
+      this.#onMessage(payload, false, performance.now()),
+    );
     ws.on('pong', () => {
       this.#alive = true;
     });
