@@ -105,13 +105,3 @@ export abstract class WsBackend {
     setTimeout(() => ws.terminate(), 2000).unref();
   }
 }
-
-export function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function obj(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : undefined;
-}
