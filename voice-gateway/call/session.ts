@@ -75,8 +75,8 @@ const SPEECH_END_MS = 500;
 /** Agent audio this long after the caller's last loud frame answers the caller (not a barge-in). */
 const ANSWER_GAP_MS = 250;
 const MAX_TRANSCRIPT_TURNS = 500;
-/** Caller audio of an unanswered turn kept for a standby (base64 bytes: about 20 s). */
-const TURN_AUDIO_BYTES = 220 * 1024;
+/** Caller audio of an unanswered turn kept for a standby (decoded mu-law: about 20 s). */
+const TURN_AUDIO_BYTES = 160 * 1024;
 /** Longest wait for the agent's last words to play before a transfer's <Dial>. */
 const TRANSFER_PLAYOUT_MS = 5000;
 
@@ -289,7 +289,7 @@ export class CallSession {
       if (this.#lastAgentAudioAt > this.#lastSpeechAt) this.#turn.answered();
       else this.#awaitingResponseSince = this.#lastSpeechAt;
     }
-    this.#turn.push(payload, this.#callerSpeaking);
+    this.#turn.push(up.buffer, at, up.heldBytes, this.#callerSpeaking);
     this.#frameAt = receivedAt;
     // Speech onset may be a barge-in: the backend hears it without waiting for the chunk to fill.
     if (onset) up.flush();
