@@ -865,6 +865,7 @@ export class CallSession {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#recording?.close();
+    this.#turn.close();
     this.#pendingFrames = 0;
     const claims = this.#claims;
     if (!claims || !this.#startAt) {

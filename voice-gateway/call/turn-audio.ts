@@ -1,21 +1,35 @@
 // Caller audio of the turn the agent has not answered yet, replayed to a standby on a failover so it
 // answers the question the failed backend never did (failover.ts). Bounded in bytes (the oldest audio
 // goes first), with a short pre-roll so a standby's VAD hears the onset.
-// Held as decoded bytes in one buffer, not as a string per frame: a call keeps 10 frames of pre-roll
-// and, while the caller speaks, the whole utterance; per-frame strings living that long survived the
-// young generation's collections, and the survivors made V8 grow it (ADR 0020: RSS per call 1.9× the
-// echo's with strings, 1.2× without). Frames are copied in and base64-encoded only on a failover.
+// Held as decoded bytes in 2 KiB blocks shared by all calls of the process, not as a string per
+// frame: a call keeps 10 frames of pre-roll and, while the caller speaks, the whole utterance. Strings
+// (or buffers) living that long survived the young generation's collections and made V8 grow it, and
+// per-call buffers grown for a turn were garbage after it (ADR 0020: RSS per call 1.9× the echo's
+// with strings). Blocks go back to a free list when the turn is answered; frames are base64-encoded
+// only on a failover.
 
 const PREROLL_FRAMES = 10;
-/** Initial buffer: the pre-roll of 20 ms frames and room to spare (grown while the caller speaks). */
-const INITIAL_BYTES = 4096;
+const BLOCK_BYTES = 2048;
+/** Spare blocks kept for reuse, process-wide (8 MiB at most); beyond that they are left to the GC. */
+const MAX_FREE_BLOCKS = 4096;
+const freeBlocks: Buffer[] = [];
+
+function takeBlock(): Buffer {
+  return freeBlocks.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES);
+}
+
+function giveBlock(b: Buffer): void {
+  if (freeBlocks.length < MAX_FREE_BLOCKS) freeBlocks.push(b);
+}
 
 export class TurnAudio {
   readonly #maxBytes: number;
-  #buf = Buffer.allocUnsafe(INITIAL_BYTES);
-  /** The held audio is `#buf[#start, #start + #len)`; frame lengths oldest first from `#first`. */
-  #start = 0;
+  /** The held audio starts at `#head` in the first block and ends at `#tail` in the last one. */
+  #blocks: Buffer[] = [];
+  #head = 0;
+  #tail = BLOCK_BYTES;
   #len = 0;
+  /** Frame lengths, oldest first from `#first`. */
   #lens: number[] = [];
   #first = 0;
   #inTurn = false;
@@ -37,8 +51,16 @@ export class TurnAudio {
     if (speaking) this.#inTurn = true;
     const n = Math.min(end - start, this.#maxBytes);
     if (n <= 0) return;
-    this.#room(n);
-    src.copy(this.#buf, this.#start + this.#len, start, start + n);
+    for (let at = start; at < start + n; ) {
+      if (this.#tail === BLOCK_BYTES) {
+        this.#blocks.push(takeBlock());
+        this.#tail = 0;
+      }
+      const k = Math.min(start + n - at, BLOCK_BYTES - this.#tail);
+      src.copy(this.#blocks[this.#blocks.length - 1] as Buffer, this.#tail, at, at + k);
+      this.#tail += k;
+      at += k;
+    }
     this.#len += n;
     this.#lens.push(n);
     const limit = this.#inTurn ? Number.POSITIVE_INFINITY : PREROLL_FRAMES;
@@ -61,11 +83,21 @@ export class TurnAudio {
   take(): string[] {
     const frames: string[] = [];
     if (this.#inTurn) {
-      let at = this.#start;
+      let block = 0;
+      let at = this.#head;
       for (let i = this.#first; i < this.#lens.length; i++) {
-        const n = this.#lens[i] as number;
-        frames.push(this.#buf.toString('base64', at, at + n));
-        at += n;
+        const frame = Buffer.allocUnsafe(this.#lens[i] as number);
+        for (let filled = 0; filled < frame.length; ) {
+          if (at === BLOCK_BYTES) {
+            block++;
+            at = 0;
+          }
+          const k = Math.min(frame.length - filled, BLOCK_BYTES - at);
+          (this.#blocks[block] as Buffer).copy(frame, filled, at, at + k);
+          filled += k;
+          at += k;
+        }
+        frames.push(frame.toString('base64'));
       }
     }
     this.#inTurn = false;
@@ -73,37 +105,34 @@ export class TurnAudio {
     return frames;
   }
 
+  /** Gives the call's blocks back (the call ended). */
+  close(): void {
+    this.#inTurn = false;
+    this.#reset();
+  }
+
   #dropOldest(): void {
     const n = this.#lens[this.#first++] as number;
-    this.#start += n;
     this.#len -= n;
-    if (this.#first > 64 && this.#first * 2 > this.#lens.length) {
+    this.#head += n;
+    while (this.#head >= BLOCK_BYTES && this.#blocks.length > 1) {
+      giveBlock(this.#blocks.shift() as Buffer);
+      this.#head -= BLOCK_BYTES;
+    }
+    if (this.#len === 0) this.#reset();
+    else if (this.#first > 64 && this.#first * 2 > this.#lens.length) {
       this.#lens = this.#lens.slice(this.#first);
       this.#first = 0;
     }
   }
 
-  /** Makes room for `n` more bytes after the held ones: moves them to the front or grows the buffer. */
-  #room(n: number): void {
-    if (this.#start + this.#len + n <= this.#buf.length) return;
-    const need = this.#len + n;
-    if (need <= this.#buf.length) {
-      this.#buf.copyWithin(0, this.#start, this.#start + this.#len);
-    } else {
-      // Grown while the caller speaks: at most a quarter above the bound, so moves stay rare.
-      const cap = Math.max(INITIAL_BYTES, this.#maxBytes + (this.#maxBytes >> 2) + n);
-      const next = Buffer.allocUnsafe(Math.min(cap, Math.max(need, this.#buf.length * 2)));
-      this.#buf.copy(next, 0, this.#start, this.#start + this.#len);
-      this.#buf = next;
-    }
-    this.#start = 0;
-  }
-
   #reset(): void {
-    this.#start = 0;
+    for (const b of this.#blocks) giveBlock(b);
+    this.#blocks = [];
+    this.#head = 0;
+    this.#tail = BLOCK_BYTES;
     this.#len = 0;
     this.#lens = [];
     this.#first = 0;
-    if (this.#buf.length > INITIAL_BYTES) this.#buf = Buffer.allocUnsafe(INITIAL_BYTES);
   }
 }
