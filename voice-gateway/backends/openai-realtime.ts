@@ -120,22 +120,16 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
         if (t) this.sink.transcript('caller', t);
         return;
       }
-      case 'response.function_call_arguments.done': {
-        const name = asString(m.name);
-        const id = asString(m.call_id);
-        if (!name || !id) {
-          this.sink.protocolError('missing_fields');
-          return;
-        }
-        let params: Record<string, unknown> = {};
-        try {
-          params = asRecord(JSON.parse(asString(m.arguments) ?? '{}')) ?? {};
-        } catch {
-          this.sink.protocolError('invalid_json');
-        }
-        this.sink.toolCall(name, id, params);
+      case 'response.function_call_arguments.done':
+        this.requestTool(m.name, m.call_id, () => {
+          try {
+            return asRecord(JSON.parse(asString(m.arguments) ?? '{}')) ?? {};
+          } catch {
+            this.sink.protocolError('invalid_json');
+            return {};
+          }
+        });
         return;
-      }
       case 'error':
         this.sink.protocolError('backend_error_event');
         return;

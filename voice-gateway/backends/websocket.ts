@@ -65,16 +65,9 @@ export class WebSocketBackend extends WsBackend implements AgentBackend {
         if (text && (m.role === 'caller' || m.role === 'agent')) this.sink.transcript(m.role, text);
         return;
       }
-      case 'tool_call': {
-        const name = asString(m.name);
-        const id = asString(m.id);
-        if (!name || !id) {
-          this.sink.protocolError('missing_fields');
-          return;
-        }
-        this.sink.toolCall(name, id, asRecord(m.arguments) ?? {});
+      case 'tool_call':
+        this.requestTool(m.name, m.id, () => asRecord(m.arguments) ?? {});
         return;
-      }
       case 'conversation': {
         const id = asString(m.id);
         if (id) this.sink.conversationId(id);

@@ -1,5 +1,6 @@
 // Lifecycle shared by the WebSocket backends: one connection, `failed` reported once, backpressure.
 import type WebSocket from 'ws';
+import { asString } from '../lib/json-shape.ts';
 import type { BackendSink } from './types.ts';
 import { isZeroMasked } from './ws-connect.ts';
 import { writeAsciiFrame } from './ws-frame.ts';
@@ -64,6 +65,20 @@ export abstract class WsBackend {
   /** Fast path for a text frame before `JSON.parse`; true when it handled the frame. */
   protected onFrame(_frame: Buffer): boolean {
     return false;
+  }
+
+  /**
+   * The backend asked for a tool: the call needs a name and an id (else a protocol error); `params`
+   * reads the arguments only then.
+   */
+  protected requestTool(name: unknown, id: unknown, params: () => Record<string, unknown>): void {
+    const toolName = asString(name);
+    const callId = asString(id);
+    if (!toolName || !callId) {
+      this.sink.protocolError('missing_fields');
+      return;
+    }
+    this.sink.toolCall(toolName, callId, params());
   }
 
   protected fail(err: Error): void {
