@@ -4,12 +4,15 @@
 // the latency figures:
 // - one shared 1 ms ticker; calls are spread over the 20 ms frame period (phase = index mod 20),
 //   as independent real calls are, instead of all N frames leaving in one burst;
-// - frames are pre-serialised strings; the send time (microseconds, 8 base64 characters) is the
-//   first 6 bytes of the audio payload, so a receiver finds it with one indexOf and decodes it
+// - frames are pre-serialised strings; the send time (microseconds) is the first 12 bytes of the
+//   audio payload (quiet mu-law, below), so a receiver finds it with one indexOf and decodes it
 //   without JSON.parse, Buffer allocation or a lookup table of ids;
+// - the caller talks in turns (speech in odd seconds, silence while the agent speaks in even ones),
+//   as in a conversation: the gateway's speech detector, turn tracking and onset flushes run as in
+//   production (a stamp made of loud bytes had every caller talking without pause for the whole call);
 // - samples go to preallocated typed arrays.
 // - the backend may get caller audio in chunks of several frames (calls.uplinkChunkMs): it decodes
-//   each message's audio and reads the stamp of every 160-byte frame in it (6 bytes big-endian);
+//   each message's audio and reads the stamp of every 160-byte frame in it;
 // - backend `websocket` (our JSON protocol) or `elevenlabs` (the ElevenLabs Agents protocol as in
 //   test/fakes/elevenlabs.ts: conversation_initiation_metadata, user_audio_chunk in, audio_event out).
 // It also reports its own CPU use and event-loop delay, so a saturated generator is visible.
@@ -34,35 +37,59 @@ const CHUNK_MS = 200;
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const DECODE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 64; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
-const STAMP_CHARS = 8; // 48 bits of microseconds
+// The send time (microseconds, 48 bits) rides in the first 12 bytes of the audio, 4 bits per byte
+// as 0xF0 | nibble: quiet mu-law (|sample| <= 120), so the stamp never sounds like speech to the
+// gateway's speech detector. 12 bytes are 16 base64 characters without padding, so the rest of the
+// frame's audio follows as its own base64 string.
+const STAMP_BYTES = 12;
+const STAMP_CHARS = 16;
+const stampBytes = Buffer.alloc(STAMP_BYTES);
 
 function stampNow(): string {
   let v = Math.floor(performance.now() * 1000);
-  let s = '';
-  for (let i = 0; i < STAMP_CHARS; i++) {
-    s = ALPHABET[v % 64] + s;
-    v = Math.floor(v / 64);
+  for (let i = STAMP_BYTES - 1; i >= 0; i--) {
+    stampBytes[i] = 0xf0 | (v % 16);
+    v = Math.floor(v / 16);
   }
-  return s;
+  return stampBytes.toString('base64');
 }
 
-/** Microseconds stamped at `at` in `buf`, or -1 when the bytes are not a stamp. */
-function readStamp(buf: Buffer, at: number): number {
+/** Microseconds stamped in the audio bytes at `at`, or -1 when they are not a stamp. */
+function stampAt(bytes: Uint8Array, at: number): number {
   let v = 0;
-  for (let i = 0; i < STAMP_CHARS; i++) {
-    const d = DECODE[buf[at + i] as number] ?? -1;
-    if (d < 0) return -1;
-    v = v * 64 + d;
+  for (let i = 0; i < STAMP_BYTES; i++) {
+    const b = bytes[at + i];
+    if (b === undefined || (b & 0xf0) !== 0xf0) return -1;
+    v = v * 16 + (b & 0x0f);
   }
   return v;
+}
+
+/** Microseconds stamped at the start of the base64 audio at `at` in `buf` (no allocation), or -1. */
+function readStamp(buf: Buffer, at: number): number {
+  for (let g = 0; g < STAMP_CHARS / 4; g++) {
+    let bits = 0;
+    for (let k = 0; k < 4; k++) {
+      const d = DECODE[buf[at + g * 4 + k] as number] ?? -1;
+      if (d < 0) return -1;
+      bits = (bits << 6) | d;
+    }
+    stampBytes[g * 3] = bits >> 16;
+    stampBytes[g * 3 + 1] = (bits >> 8) & 0xff;
+    stampBytes[g * 3 + 2] = bits & 0xff;
+  }
+  return stampAt(stampBytes, 0);
 }
 
 const PAYLOAD_KEY = Buffer.from('"payload":"');
 const AUDIO_KEY = Buffer.from(backendKind === 'elevenlabs' ? '"user_audio_chunk":"' : '"audio":"');
 const MARK_KEY = Buffer.from('"event":"mark"');
 const NAME_KEY = Buffer.from('"name":"');
-const callerRest = Buffer.alloc(160, 0xff).toString('base64').slice(STAMP_CHARS); // 20 ms of silence
-const agentRest = Buffer.alloc(1600, 0x7f).toString('base64').slice(STAMP_CHARS); // 200 ms
+// The caller talks in turns with the agent: silence while the agent speaks (even seconds), speech
+// (loud mu-law) in the odd seconds; the agent's 200 ms chunks are quiet audio.
+const callerQuiet = Buffer.alloc(160 - STAMP_BYTES, 0xff).toString('base64');
+const callerLoud = Buffer.alloc(160 - STAMP_BYTES, 0x10).toString('base64');
+const agentRest = Buffer.alloc(1600 - STAMP_BYTES, 0x7f).toString('base64');
 
 // ---- measurement state -------------------------------------------------------------------------
 let windowStartUs = Number.POSITIVE_INFINITY;
@@ -105,8 +132,8 @@ function arrivedChunk(buf: Buffer): void {
   const end = buf.indexOf(34, at);
   const n = decoded.write(buf.toString('latin1', at, end), 'base64');
   const now = performance.now();
-  for (let off = 0; off + 6 <= n; off += FRAME_BYTES) {
-    const sent = decoded.readUIntBE(off, 6);
+  for (let off = 0; off + STAMP_BYTES <= n; off += FRAME_BYTES) {
+    const sent = stampAt(decoded, off);
     if (sent <= 0 || sent > NOW_US_MAX()) {
       mismatched++;
       continue;
@@ -230,7 +257,7 @@ function sendSlot(s: number): void {
   for (const c of callersBySlot[s % FRAME_MS] as Caller[]) {
     const seq = c.seq++;
     c.ws.send(
-      `{"event":"media","sequenceNumber":"${seq}","media":{"track":"inbound","chunk":"${seq}","timestamp":"${s}","payload":"${stampNow()}${callerRest}"},"streamSid":"${c.streamSid}"}`,
+      `{"event":"media","sequenceNumber":"${seq}","media":{"track":"inbound","chunk":"${seq}","timestamp":"${s}","payload":"${stampNow()}${Math.floor(s / 1000) % 2 ? callerLoud : callerQuiet}"},"streamSid":"${c.streamSid}"}`,
     );
     if (windowStartUs !== Number.POSITIVE_INFINITY && windowEndUs === Number.POSITIVE_INFINITY)
       callerFramesSent++;

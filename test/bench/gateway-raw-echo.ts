@@ -7,11 +7,8 @@ const server = createServer((req, res) => {
   if (req.url !== '/memory') return void res.writeHead(426).end();
   res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(process.memoryUsage()));
 });
-const wss = new WebSocketServer({
-  server,
-  perMessageDeflate: false,
-  skipUTF8Validation: true, // as the gateway's media-stream server
-});
+// Plain `ws` defaults: the baseline is what a team would write without tuning anything.
+const wss = new WebSocketServer({ server });
 wss.on('connection', (ws) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
 });

@@ -272,6 +272,8 @@ type Measured = Awaited<ReturnType<typeof measure>>;
 async function runRaw(n: number): Promise<Measured> {
   const rawPort = await freePort();
   const raw = pinned(0, [
+    // The same Node/V8 options as the gateway it is compared with (a fair comparison).
+    ...(await gatewayNodeOptions()),
     ...(process.env.BENCH_ECHO_NODE_ARGS ?? '').split(' ').filter(Boolean),
     join(root, 'test/bench/gateway-raw-echo.ts'),
     String(rawPort),
@@ -470,6 +472,10 @@ function side(ms: Measured[], n: number, raw: Measured[]) {
 
 const rawSide = {
   cpuPerCallSecondMs: spread(raws.map((m) => perCallSecondMs(m, N))),
+  callsPerCore: spread(
+    raws.map((m) => 1000 / perCallSecondMs(m, N)),
+    0,
+  ),
   cpuPerMessageUs: spread(raws.map((m) => (m.cpu / m.result.callerFramesArrived) * 1e6)),
   rssPerCallKiB: spread(
     raws.map((m) => m.rssPerCall / 1024),
@@ -552,7 +558,8 @@ const report = {
   seconds: SECONDS,
   runs: RUNS,
   uplinkChunkMs: chunkMs,
-  gatewayNodeOptions: (await gatewayNodeOptions()).join(' '),
+  /** Node options of both servers (the gateway's as deployed; the echo gets the same). */
+  nodeOptions: (await gatewayNodeOptions()).join(' '),
   gatewayRoot: GATEWAY_ROOT === root ? '.' : GATEWAY_ROOT,
   note:
     'CPU from /proc utime+stime (10 ms ticks); server on core 0, load generator (callers + fake backend) on core 1' +
@@ -563,7 +570,22 @@ const report = {
     cpuPerMessageRatio: ws?.cpuPerMessageRatio.median,
     callsPerCore: ws?.callsPerCore.median,
     rssPerCallRatio: ws?.rssPerCallRatio.median,
+    echoCallsPerCore: rawSide.callsPerCore.median,
+    elevenlabs: gatewaySides.elevenlabs
+      ? {
+          cpuPerCallSecondRatio: gatewaySides.elevenlabs.cpuPerCallSecondRatio.median,
+          cpuPerMessageRatio: gatewaySides.elevenlabs.cpuPerMessageRatio.median,
+          callsPerCore: gatewaySides.elevenlabs.callsPerCore.median,
+          rssPerCallRatio: gatewaySides.elevenlabs.rssPerCallRatio.median,
+        }
+      : undefined,
+    addedLatencyP50MsAt50: (latency['50%'] as { addedLatencyMs: { p50: Spread } } | undefined)?.addedLatencyMs
+      .p50.median,
     addedLatencyP99MsAt50: at50?.addedLatencyMs.p99.median,
+    addedLatencyP50MsAt80: (latency['80%'] as { addedLatencyMs: { p50: Spread } } | undefined)?.addedLatencyMs
+      .p50.median,
+    addedLatencyP99MsAt80: (latency['80%'] as { addedLatencyMs: { p99: Spread } } | undefined)?.addedLatencyMs
+      .p99.median,
     relayP99Ms: ws?.relayP99Ms.median,
     framesLost: lost.reduce((a, b) => a + b, 0),
   },

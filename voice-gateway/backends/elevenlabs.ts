@@ -1,9 +1,11 @@
 // ElevenLabs Agents over WebSocket (see test/fixtures/elevenlabs-agents.json).
+
 import { decodeMulaw, encodeMulaw } from '../audio/mulaw.ts';
 import { pcm16FromBytes, pcm16ToBytes, resample } from '../audio/resample.ts';
+import { asRecord, asString } from '../lib/json-shape.ts';
 import { contextVariables, resumeNote, transcriptText } from './context.ts';
 import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
-import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';
+import { WsBackend, type WsBackendOptions } from './ws-backend.ts';
 import { connectWebSocket, toWsBase } from './ws-connect.ts';
 
 export interface ElevenLabsOptions extends WsBackendOptions {
@@ -90,8 +92,8 @@ export class ElevenLabsBackend extends WsBackend implements AgentBackend {
   protected onMessage(m: Record<string, unknown>): void {
     switch (m.type) {
       case 'audio': {
-        const ev = obj(m.audio_event);
-        const audio = str(ev?.audio_base_64);
+        const ev = asRecord(m.audio_event);
+        const audio = asString(ev?.audio_base_64);
         if (!ev || audio === undefined) {
           this.sink.protocolError('missing_fields');
           return;
@@ -106,49 +108,49 @@ export class ElevenLabsBackend extends WsBackend implements AgentBackend {
         return;
       }
       case 'ping': {
-        const ev = obj(m.ping_event);
+        const ev = asRecord(m.ping_event);
         this.sendJson({ type: 'pong', event_id: ev?.event_id });
         return;
       }
       case 'interruption': {
-        const id = Number(obj(m.interruption_event)?.event_id);
+        const id = Number(asRecord(m.interruption_event)?.event_id);
         if (Number.isFinite(id) && id > this.#interruptedUpTo) this.#interruptedUpTo = id;
         this.sink.interrupted();
         return;
       }
       case 'conversation_initiation_metadata': {
-        const ev = obj(m.conversation_initiation_metadata_event);
+        const ev = asRecord(m.conversation_initiation_metadata_event);
         try {
-          this.#outRate = pcmRate(str(ev?.agent_output_audio_format) ?? 'ulaw_8000');
-          this.#inRate = pcmRate(str(ev?.user_input_audio_format) ?? 'ulaw_8000');
+          this.#outRate = pcmRate(asString(ev?.agent_output_audio_format) ?? 'ulaw_8000');
+          this.#inRate = pcmRate(asString(ev?.user_input_audio_format) ?? 'ulaw_8000');
         } catch (err) {
           this.fail(err as Error);
           return;
         }
-        const id = str(ev?.conversation_id);
+        const id = asString(ev?.conversation_id);
         if (id) this.sink.conversationId(id);
         this.#ready?.();
         return;
       }
       case 'agent_response': {
-        const t = str(obj(m.agent_response_event)?.agent_response);
+        const t = asString(asRecord(m.agent_response_event)?.agent_response);
         if (t) this.sink.transcript('agent', t);
         return;
       }
       case 'user_transcript': {
-        const t = str(obj(m.user_transcription_event)?.user_transcript);
+        const t = asString(asRecord(m.user_transcription_event)?.user_transcript);
         if (t) this.sink.transcript('caller', t);
         return;
       }
       case 'client_tool_call': {
-        const c = obj(m.client_tool_call);
-        const name = str(c?.tool_name);
-        const id = str(c?.tool_call_id);
+        const c = asRecord(m.client_tool_call);
+        const name = asString(c?.tool_name);
+        const id = asString(c?.tool_call_id);
         if (!name || !id) {
           this.sink.protocolError('missing_fields');
           return;
         }
-        this.sink.toolCall(name, id, obj(c?.parameters) ?? {});
+        this.sink.toolCall(name, id, asRecord(c?.parameters) ?? {});
         return;
       }
       default:

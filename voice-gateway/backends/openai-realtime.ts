@@ -1,4 +1,5 @@
 // OpenAI Realtime, GA protocol, G.711 mu-law both ways (see test/fixtures/openai-realtime.json).
+import { asRecord, asString } from '../lib/json-shape.ts';
 import { contextText, resumeNote } from './context.ts';
 import {
   type AgentBackend,
@@ -8,7 +9,7 @@ import {
   TRANSFER_TOOL_DESCRIPTION,
   transferToolParameters,
 } from './types.ts';
-import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';
+import { WsBackend, type WsBackendOptions } from './ws-backend.ts';
 import { connectWebSocket, toWsBase } from './ws-connect.ts';
 
 export interface OpenAiRealtimeOptions extends WsBackendOptions {
@@ -89,12 +90,12 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
   protected onMessage(m: Record<string, unknown>): void {
     switch (m.type) {
       case 'response.output_audio.delta': {
-        const delta = str(m.delta);
+        const delta = asString(m.delta);
         if (delta === undefined) {
           this.sink.protocolError('missing_fields');
           return;
         }
-        const item = str(m.item_id);
+        const item = asString(m.item_id);
         if (item)
           this.#itemMs.set(item, (this.#itemMs.get(item) ?? 0) + Math.floor((delta.length * 3) / 4 / 8));
         if (this.#itemMs.size > 64) this.#itemMs.delete(this.#itemMs.keys().next().value as string);
@@ -105,36 +106,30 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
         this.sink.interrupted();
         return;
       case 'session.created': {
-        const id = str(obj(m.session)?.id);
+        const id = asString(asRecord(m.session)?.id);
         if (id) this.sink.conversationId(id);
         return;
       }
       case 'response.output_audio_transcript.done': {
-        const t = str(m.transcript);
+        const t = asString(m.transcript);
         if (t) this.sink.transcript('agent', t);
         return;
       }
       case 'conversation.item.input_audio_transcription.completed': {
-        const t = str(m.transcript);
+        const t = asString(m.transcript);
         if (t) this.sink.transcript('caller', t);
         return;
       }
-      case 'response.function_call_arguments.done': {
-        const name = str(m.name);
-        const id = str(m.call_id);
-        if (!name || !id) {
-          this.sink.protocolError('missing_fields');
-          return;
-        }
-        let params: Record<string, unknown> = {};
-        try {
-          params = obj(JSON.parse(str(m.arguments) ?? '{}')) ?? {};
-        } catch {
-          this.sink.protocolError('invalid_json');
-        }
-        this.sink.toolCall(name, id, params);
+      case 'response.function_call_arguments.done':
+        this.requestTool(m.name, m.call_id, () => {
+          try {
+            return asRecord(JSON.parse(asString(m.arguments) ?? '{}')) ?? {};
+          } catch {
+            this.sink.protocolError('invalid_json');
+            return {};
+          }
+        });
         return;
-      }
       case 'error':
         this.sink.protocolError('backend_error_event');
         return;

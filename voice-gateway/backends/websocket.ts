@@ -1,8 +1,9 @@
 // The `websocket` backend: a small JSON protocol for a team's own pipeline (docs/websocket-backend.md).
+import { asRecord, asString } from '../lib/json-shape.ts';
 import { isBase64 } from '../twilio/media-protocol.ts';
 import type { AgentBackend, BackendSink, BackendStart } from './types.ts';
 import { scanAudio } from './websocket-scan.ts';
-import { obj, str, WsBackend, type WsBackendOptions } from './ws-backend.ts';
+import { WsBackend, type WsBackendOptions } from './ws-backend.ts';
 import { connectWebSocket } from './ws-connect.ts';
 
 export interface WebSocketBackendOptions extends WsBackendOptions {
@@ -48,34 +49,27 @@ export class WebSocketBackend extends WsBackend implements AgentBackend {
   protected onMessage(m: Record<string, unknown>): void {
     switch (m.type) {
       case 'audio': {
-        const audio = str(m.audio);
+        const audio = asString(m.audio);
         if (audio === undefined || !isBase64(audio)) {
           this.sink.protocolError('missing_fields');
           return;
         }
-        this.sink.audio(audio, str(m.itemId), this.receivedAt);
+        this.sink.audio(audio, asString(m.itemId), this.receivedAt);
         return;
       }
       case 'clear':
         this.sink.interrupted();
         return;
       case 'transcript': {
-        const text = str(m.text);
+        const text = asString(m.text);
         if (text && (m.role === 'caller' || m.role === 'agent')) this.sink.transcript(m.role, text);
         return;
       }
-      case 'tool_call': {
-        const name = str(m.name);
-        const id = str(m.id);
-        if (!name || !id) {
-          this.sink.protocolError('missing_fields');
-          return;
-        }
-        this.sink.toolCall(name, id, obj(m.arguments) ?? {});
+      case 'tool_call':
+        this.requestTool(m.name, m.id, () => asRecord(m.arguments) ?? {});
         return;
-      }
       case 'conversation': {
-        const id = str(m.id);
+        const id = asString(m.id);
         if (id) this.sink.conversationId(id);
         return;
       }

@@ -1,5 +1,6 @@
 // Lifecycle shared by the WebSocket backends: one connection, `failed` reported once, backpressure.
 import type WebSocket from 'ws';
+import { asString } from '../lib/json-shape.ts';
 import type { BackendSink } from './types.ts';
 import { isZeroMasked } from './ws-connect.ts';
 import { writeAsciiFrame } from './ws-frame.ts';
@@ -66,6 +67,20 @@ export abstract class WsBackend {
     return false;
   }
 
+  /**
+   * The backend asked for a tool: the call needs a name and an id (else a protocol error); `params`
+   * reads the arguments only then.
+   */
+  protected requestTool(name: unknown, id: unknown, params: () => Record<string, unknown>): void {
+    const toolName = asString(name);
+    const callId = asString(id);
+    if (!toolName || !callId) {
+      this.sink.protocolError('missing_fields');
+      return;
+    }
+    this.sink.toolCall(toolName, callId, params());
+  }
+
   protected fail(err: Error): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -104,14 +119,4 @@ export abstract class WsBackend {
     else ws.terminate();
     setTimeout(() => ws.terminate(), 2000).unref();
   }
-}
-
-export function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-export function obj(v: unknown): Record<string, unknown> | undefined {
-  return typeof v === 'object' && v !== null && !Array.isArray(v)
-    ? (v as Record<string, unknown>)
-    : undefined;
 }

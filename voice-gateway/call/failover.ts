@@ -9,6 +9,8 @@ import type { Logger } from '../log.ts';
 import type { TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 
+export { TurnAudio } from './turn-audio.ts';
+
 /** Why a call left a backend (the `reason` label of callfleet_failovers_total). */
 export type FailoverReason = 'connect_failed' | 'circuit_open' | 'dropped' | 'stalled';
 
@@ -99,55 +101,4 @@ export function resumeTranscript(transcript: TranscriptTurn[], pendingTurn: bool
   const turns = [...transcript];
   if (pendingTurn && turns.at(-1)?.role === 'caller') turns.pop();
   return turns;
-}
-
-const PREROLL_FRAMES = 10;
-
-/**
- * Caller audio of the turn the agent has not answered yet (bounded in bytes; the oldest audio goes
- * first), with a short pre-roll so a standby's VAD hears the onset. Replayed to a standby so it
- * answers the question the failed backend never did.
- */
-export class TurnAudio {
-  #frames: string[] = [];
-  #bytes = 0;
-  #inTurn = false;
-  readonly #maxBytes: number;
-
-  constructor(maxBytes: number) {
-    this.#maxBytes = maxBytes;
-  }
-
-  /** One caller frame; `speaking`: the caller is in an utterance (speech or its trailing pause). */
-  push(payload: string, speaking: boolean): void {
-    if (speaking) this.#inTurn = true;
-    this.#frames.push(payload);
-    this.#bytes += payload.length;
-    const limit = this.#inTurn ? Number.POSITIVE_INFINITY : PREROLL_FRAMES;
-    while (this.#frames.length > limit || this.#bytes > this.#maxBytes) {
-      this.#bytes -= (this.#frames.shift() as string).length;
-    }
-  }
-
-  /** The agent answered (its audio reached the caller while the caller was not speaking). */
-  answered(): void {
-    if (!this.#inTurn && this.#frames.length <= PREROLL_FRAMES) return;
-    this.#inTurn = false;
-    this.#frames = [];
-    this.#bytes = 0;
-  }
-
-  /** The caller said something the agent has not answered. */
-  get pending(): boolean {
-    return this.#inTurn;
-  }
-
-  /** The pending turn's audio (the buffer starts over). */
-  take(): string[] {
-    const frames = this.#inTurn ? this.#frames : [];
-    this.#inTurn = false;
-    this.#frames = [];
-    this.#bytes = 0;
-    return frames;
-  }
 }

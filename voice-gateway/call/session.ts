@@ -16,6 +16,7 @@ import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
 import type { RecordingTap } from '../recording/recorder.ts';
+import { MediaFrameReader } from '../twilio/media-frames.ts';
 import {
   clearMessage,
   type InboundStart,
@@ -65,13 +66,18 @@ export interface SessionDeps {
   onEnd(session: CallSession): void;
 }
 
+/** The largest frame a media stream accepts (enforced from the frame header, close 1009). */
+export function streamMaxPayload(limits: GatewayConfig['limits']): number {
+  return Math.max(limits.maxPayloadBytes, limits.startFrameBytes);
+}
+
 const SPEECH_PEAK = 1000;
 const SPEECH_END_MS = 500;
 /** Agent audio this long after the caller's last loud frame answers the caller (not a barge-in). */
 const ANSWER_GAP_MS = 250;
 const MAX_TRANSCRIPT_TURNS = 500;
-/** Caller audio of an unanswered turn kept for a standby (base64 bytes: about 20 s). */
-const TURN_AUDIO_BYTES = 220 * 1024;
+/** Caller audio of an unanswered turn kept for a standby (decoded mu-law: about 20 s). */
+const TURN_AUDIO_BYTES = 160 * 1024;
 /** Longest wait for the agent's last words to play before a transfer's <Dial>. */
 const TRANSFER_PLAYOUT_MS = 5000;
 
@@ -156,7 +162,12 @@ export class CallSession {
       deps.config.calls.uplinkChunkMs,
       Math.ceil((limits.mediaFrameBytes * 3) / 4),
     );
+    // Twilio's frames are read straight off the socket (media-frames.ts); whatever that reader hands
+    // back to ws (close, ping, anything unusual) arrives as ws's 'message' event, as before.
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary, performance.now()));
+    MediaFrameReader.attach(ws, streamMaxPayload(limits), (payload) =>
+      this.#onMessage(payload, false, performance.now()),
+    );
     ws.on('pong', () => {
       this.#alive = true;
     });
@@ -279,7 +290,7 @@ export class CallSession {
       if (this.#lastAgentAudioAt > this.#lastSpeechAt) this.#turn.answered();
       else this.#awaitingResponseSince = this.#lastSpeechAt;
     }
-    this.#turn.push(payload, this.#callerSpeaking);
+    this.#turn.push(up.buffer, at, up.heldBytes, this.#callerSpeaking);
     this.#frameAt = receivedAt;
     // Speech onset may be a barge-in: the backend hears it without waiting for the chunk to fill.
     if (onset) up.flush();
@@ -846,6 +857,7 @@ export class CallSession {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#recording?.close();
+    this.#turn.close();
     this.#pendingFrames = 0;
     const claims = this.#claims;
     if (!claims || !this.#startAt) {

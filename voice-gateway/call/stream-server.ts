@@ -21,7 +21,7 @@ import {
   UsedCredentials,
 } from '../twilio/stream-credential.ts';
 import type { StreamRefusal } from './outcome.ts';
-import { CallSession } from './session.ts';
+import { CallSession, streamMaxPayload } from './session.ts';
 
 const STREAM_PATH = /^\/twilio\/stream\/([A-Za-z0-9_-]{1,64})$/;
 const TICK_MS = 250;
@@ -67,11 +67,10 @@ export class StreamServer {
 
   constructor(o: StreamServerOptions) {
     this.#o = o;
-    const limits = o.config.limits;
     this.#wss = new WebSocketServer({
       noServer: true,
       // Hard limit, enforced from the frame header before the payload is buffered (close 1009).
-      maxPayload: Math.max(limits.maxPayloadBytes, limits.startFrameBytes),
+      maxPayload: streamMaxPayload(o.config.limits),
       perMessageDeflate: false,
       skipUTF8Validation: true,
     });

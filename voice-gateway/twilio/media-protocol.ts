@@ -1,5 +1,6 @@
 // Twilio Media Streams wire format. Inbound messages are parsed once; outbound messages are built
 // by string concatenation so an untouched base64 payload is never re-serialised.
+import { isRecord } from '../lib/json-shape.ts';
 
 export interface InboundStart {
   streamSid: string;
@@ -18,10 +19,6 @@ export type InboundMessage =
 
 export type ParseFailure = { error: 'invalid_json' | 'unknown_event' | 'missing_fields' };
 
-function isObj(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 export function parseInbound(text: string): InboundMessage | ParseFailure {
   let m: unknown;
   try {
@@ -29,12 +26,12 @@ export function parseInbound(text: string): InboundMessage | ParseFailure {
   } catch {
     return { error: 'invalid_json' };
   }
-  if (!isObj(m)) return { error: 'invalid_json' };
+  if (!isRecord(m)) return { error: 'invalid_json' };
   const streamSid = m.streamSid;
   switch (m.event) {
     case 'media': {
       const media = m.media;
-      if (typeof streamSid !== 'string' || !isObj(media) || typeof media.payload !== 'string') {
+      if (typeof streamSid !== 'string' || !isRecord(media) || typeof media.payload !== 'string') {
         return { error: 'missing_fields' };
       }
       return {
@@ -46,25 +43,25 @@ export function parseInbound(text: string): InboundMessage | ParseFailure {
     }
     case 'mark': {
       const mark = m.mark;
-      if (typeof streamSid !== 'string' || !isObj(mark) || typeof mark.name !== 'string') {
+      if (typeof streamSid !== 'string' || !isRecord(mark) || typeof mark.name !== 'string') {
         return { error: 'missing_fields' };
       }
       return { event: 'mark', streamSid, name: mark.name };
     }
     case 'dtmf': {
       const dtmf = m.dtmf;
-      if (typeof streamSid !== 'string' || !isObj(dtmf) || typeof dtmf.digit !== 'string') {
+      if (typeof streamSid !== 'string' || !isRecord(dtmf) || typeof dtmf.digit !== 'string') {
         return { error: 'missing_fields' };
       }
       return { event: 'dtmf', streamSid, digit: dtmf.digit };
     }
     case 'start': {
       const s = m.start;
-      if (!isObj(s) || typeof s.streamSid !== 'string' || typeof s.callSid !== 'string') {
+      if (!isRecord(s) || typeof s.streamSid !== 'string' || typeof s.callSid !== 'string') {
         return { error: 'missing_fields' };
       }
       const cp: Record<string, string> = {};
-      if (isObj(s.customParameters)) {
+      if (isRecord(s.customParameters)) {
         for (const [k, v] of Object.entries(s.customParameters)) if (typeof v === 'string') cp[k] = v;
       }
       return {

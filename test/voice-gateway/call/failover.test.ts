@@ -290,19 +290,30 @@ describe('standby backends (agent.fallbacks)', () => {
 });
 
 describe('the pending turn a standby is given', () => {
+  // Frames go in as decoded bytes (as the session decoded them) and come back as base64, one per frame.
+  const push = (t: TurnAudio, text: string, speaking: boolean) => {
+    const src = Buffer.from(`..${text}..`);
+    t.push(src, 2, src.length - 2, speaking);
+  };
+  const b64 = (text: string) => Buffer.from(text).toString('base64');
+
   it('keeps a short pre-roll while nobody speaks, the whole turn once the caller speaks, until answered', () => {
     const t = new TurnAudio(10_000);
-    for (let i = 0; i < 30; i++) t.push(`q${i}`, false);
+    for (let i = 0; i < 30; i++) push(t, `q${i}`, false);
     assert.equal(t.pending, false);
-    t.push('s0', true);
-    t.push('s1', true);
-    t.push('tail', false);
+    push(t, 's0', true);
+    push(t, 's1', true);
+    push(t, 'tail', false);
     assert.equal(t.pending, true);
     const frames = t.take();
-    assert.deepEqual(frames.slice(-3), ['s0', 's1', 'tail']);
+    assert.deepEqual(frames.slice(-3), ['s0', 's1', 'tail'].map(b64));
     assert.equal(frames.length, 13, '10 frames of pre-roll');
+    assert.deepEqual(
+      frames.slice(0, 10),
+      Array.from({ length: 10 }, (_, i) => b64(`q${20 + i}`)),
+    );
     assert.equal(t.pending, false);
-    t.push('s2', true);
+    push(t, 's2', true);
     t.answered();
     assert.equal(t.pending, false);
     assert.deepEqual(t.take(), []);
@@ -310,8 +321,31 @@ describe('the pending turn a standby is given', () => {
 
   it('is bounded in bytes (the oldest audio goes first)', () => {
     const t = new TurnAudio(1000);
-    for (let i = 0; i < 100; i++) t.push('x'.repeat(100), true);
-    assert.equal(t.take().length, 10);
+    for (let i = 0; i < 100; i++) push(t, String(i % 10).repeat(100), true);
+    const frames = t.take();
+    assert.equal(frames.length, 10);
+    assert.deepEqual(
+      frames,
+      Array.from({ length: 10 }, (_, i) => b64(String(i).repeat(100))),
+    );
+  });
+
+  it('holds a long utterance exactly, frame by frame, however the buffer moves and grows', () => {
+    const t = new TurnAudio(160 * 1024);
+    const sent: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const frame = Buffer.alloc(160, i % 251);
+      frame.writeUInt32BE(i);
+      sent.push(frame.toString('base64'));
+      t.push(frame, 0, 160, i >= 5);
+    }
+    const frames = t.take();
+    assert.equal(frames.length, Math.floor((160 * 1024) / 160));
+    assert.deepEqual(frames, sent.slice(-frames.length));
+    // Afterwards it starts over small: the pre-roll again.
+    for (let i = 0; i < 30; i++) t.push(Buffer.alloc(160, i), 0, 160, false);
+    t.push(Buffer.alloc(160, 99), 0, 160, true);
+    assert.equal(t.take().length, 11);
   });
 
   it('leaves the pending caller turn out of the resumed transcript (its audio is replayed)', () => {

@@ -1,0 +1,146 @@
+// A minimal frame reader for the Twilio media stream socket (issue 23, ADR 0020). Twilio sends
+// 50 small text frames a second per call, each unfragmented and masked; `ws`'s Receiver spends more
+// on each (a Writable stream write, per-field state machine steps, buffer views, a concat and two
+// event emissions) than the gateway spends on the frame itself. After the `ws` handshake this
+// reader takes the socket's data: it unmasks each complete FIN text frame in place, exactly as
+// `ws` does, and hands the payload to `onText`; a pong becomes the WebSocket's 'pong' event. Any
+// other frame (close, ping, binary, fragment, reserved bits, unmasked, a length above `maxPayload`
+// or beyond 16 bits) goes, with everything after it, to `ws`'s own Receiver, which then reads the
+// socket for good: errors, close codes and the closing handshake stay `ws`'s.
+// Bounded: at most one incomplete frame (≤ maxPayload + 8 bytes) is held between reads.
+import type WebSocket from 'ws';
+
+type DataListener = (chunk: Buffer) => void;
+
+interface WsInternals {
+  _socket?: (NodeJS.EventEmitter & { pause(): void; listeners(e: 'data'): DataListener[] }) | null;
+  _receiver?: { write(chunk: Buffer): boolean; _state?: number; _bufferedBytes?: number } | null;
+}
+
+const FIN_TEXT = 0x81;
+const FIN_PONG = 0x8a;
+
+export class MediaFrameReader {
+  readonly #ws: WebSocket;
+  readonly #socket: NonNullable<WsInternals['_socket']>;
+  readonly #receiver: NonNullable<WsInternals['_receiver']>;
+  readonly #wsOnData: DataListener;
+  readonly #maxPayload: number;
+  readonly #onText: (payload: Buffer) => void;
+  readonly #onData: DataListener = (chunk) => this.#read(chunk);
+  /** The start of a frame whose bytes have not all arrived yet. */
+  #held: Buffer | undefined;
+  #handedOver = false;
+
+  private constructor(
+    ws: WebSocket,
+    internals: Required<{ [K in keyof WsInternals]: NonNullable<WsInternals[K]> }>,
+    wsOnData: DataListener,
+    maxPayload: number,
+    onText: (payload: Buffer) => void,
+  ) {
+    this.#ws = ws;
+    this.#socket = internals._socket;
+    this.#receiver = internals._receiver;
+    this.#wsOnData = wsOnData;
+    this.#maxPayload = maxPayload;
+    this.#onText = onText;
+    this.#socket.removeListener('data', wsOnData);
+    this.#socket.on('data', this.#onData);
+  }
+
+  /**
+   * Takes over the reads of a server-side `ws` WebSocket just opened (before any data was read).
+   * Undefined when `ws`'s internals are not as expected (then `ws` reads the socket as before).
+   */
+  static attach(
+    ws: WebSocket,
+    maxPayload: number,
+    onText: (payload: Buffer) => void,
+  ): MediaFrameReader | undefined {
+    const w = ws as unknown as WsInternals;
+    const socket = w._socket;
+    const receiver = w._receiver;
+    if (!socket || !receiver || typeof receiver.write !== 'function' || receiver._state !== 0) return;
+    if (receiver._bufferedBytes !== 0) return;
+    const listeners = socket.listeners('data');
+    const wsOnData = listeners[0];
+    if (listeners.length !== 1 || wsOnData?.name !== 'socketOnData') return;
+    return new MediaFrameReader(ws, { _socket: socket, _receiver: receiver }, wsOnData, maxPayload, onText);
+  }
+
+  /** True once a frame outside the fast path handed the socket back to `ws`. */
+  get handedOver(): boolean {
+    return this.#handedOver;
+  }
+
+  #read(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.#held) {
+      buf = Buffer.concat([this.#held, chunk]);
+      this.#held = undefined;
+    }
+    const n = buf.length;
+    let at = 0;
+    while (n - at >= 2) {
+      const b0 = buf[at] as number;
+      const b1 = buf[at + 1] as number;
+      let len = b1 & 0x7f;
+      let head = 2;
+      if ((b0 !== FIN_TEXT && b0 !== FIN_PONG) || (b1 & 0x80) === 0 || len === 127) break;
+      if (len === 126) {
+        if (n - at < 4) {
+          this.#held = buf.subarray(at);
+          return;
+        }
+        len = ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
+        head = 4;
+      }
+      if (len > this.#maxPayload || (b0 === FIN_PONG && len > 125)) break;
+      const start = at + head + 4;
+      const end = start + len;
+      if (end > n) {
+        this.#held = buf.subarray(at);
+        return;
+      }
+      unmask(buf, start, end, at + head);
+      at = end;
+      const payload = buf.subarray(start, end);
+      // As ws: frames after a close the handler sent are still read (the peer's close follows).
+      if (b0 === FIN_TEXT) this.#onText(payload);
+      else this.#ws.emit('pong', payload);
+    }
+    if (at === n) return;
+    if (n - at < 2) {
+      this.#held = buf.subarray(at);
+      return;
+    }
+    this.#handOver(buf.subarray(at));
+  }
+
+  /** `ws` reads from here on, starting with `rest` (which begins at a frame boundary). */
+  #handOver(rest: Buffer): void {
+    this.#handedOver = true;
+    this.#socket.removeListener('data', this.#onData);
+    this.#socket.on('data', this.#wsOnData);
+    if (!this.#receiver.write(rest)) this.#socket.pause();
+  }
+}
+
+/** XORs `buf[start..end)` with the 4-byte mask at `maskAt` (RFC 6455 §5.3), in place. */
+function unmask(buf: Buffer, start: number, end: number, maskAt: number): void {
+  const m0 = buf[maskAt] as number;
+  const m1 = buf[maskAt + 1] as number;
+  const m2 = buf[maskAt + 2] as number;
+  const m3 = buf[maskAt + 3] as number;
+  let i = start;
+  for (const stop = end - 3; i < stop; i += 4) {
+    buf[i] = (buf[i] as number) ^ m0;
+    buf[i + 1] = (buf[i + 1] as number) ^ m1;
+    buf[i + 2] = (buf[i + 2] as number) ^ m2;
+    buf[i + 3] = (buf[i + 3] as number) ^ m3;
+  }
+  if (i < end) buf[i] = (buf[i] as number) ^ m0;
+  if (++i < end) buf[i] = (buf[i] as number) ^ m1;
+  if (++i < end) buf[i] = (buf[i] as number) ^ m2;
+}
