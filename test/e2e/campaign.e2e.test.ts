@@ -19,6 +19,7 @@ import { kubectlOk } from '../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { waitFor } from '../support/processes.ts';
+import { zoneAtHour } from '../support/time-zones.ts';
 import { type Agent, echoVoiceAgent, startAgent, stopAgent, TWILIO_ACCOUNT_SID } from './agents.ts';
 import { CallLoad } from './call-load.ts';
 import { gatewayStatus } from './gateway-pods.ts';
@@ -59,13 +60,6 @@ function plan(i: number): Plan {
 }
 const phone = (i: number) => `+1555${String(3000000 + i).padStart(7, '0')}`;
 const indexOf = new Map<string, number>();
-
-/** An Etc/GMT zone whose local hour is `hour` at `now` (Etc/GMT-k is UTC+k). */
-function zoneAtHour(hour: number, now = new Date()): string {
-  let k = (hour - now.getUTCHours() + 24) % 24;
-  if (k > 14) k -= 24;
-  return k === 0 ? 'Etc/UTC' : `Etc/GMT${k > 0 ? '-' : '+'}${Math.abs(k)}`;
-}
 
 function peakRss(pid: number | undefined): number {
   try {

@@ -12,6 +12,7 @@ import { generateKeySpec, parseKeyring } from '../../../voice-gateway/memory/sto
 import { createPool } from '../../../voice-gateway/memory/store/pool.ts';
 import { type CallOutcome, FakeTwilioCalls } from '../../fakes/twilio-calls.ts';
 import { startPostgres, type TestPostgres } from '../../support/postgres.ts';
+import { zoneAtHour } from '../../support/time-zones.ts';
 import {
   ACCOUNT_SID,
   AUTH_TOKEN,
@@ -45,6 +46,9 @@ function spec(extra: Record<string, unknown> = {}): CallCampaignSpec {
     recipients: { csvSecretRef: { name: 'r', key: 'csv' } },
     pacing: { maxConcurrentCalls: 5, callsPerSecond: 50, inboundHeadroom: 0 },
     retry: { maxAttempts: 3, backoffSeconds: 1, maxBackoffSeconds: 1 },
+    // Recipients without a zone fall back to this one: midday now, so the default 08:00-21:00 window
+    // is open whatever time the suite runs.
+    timeZone: zoneAtHour(12),
     ...extra,
   });
 }
