@@ -33,22 +33,29 @@ export function watch<T extends KubernetesObject>(
 
 /** For: every event of a reconciled kind queues the object itself. */
 export function forKind(kind: ReconciledKind): Mapping {
-  return (enqueue) => (_event, object) => enqueue(requestOf(kind, object));
+  return (enqueue) => (event, object) => {
+    if (event !== 'written') enqueue(requestOf(kind, object));
+  };
 }
 
 /**
  * A VoiceAgent's MemoryStore, old and new: the store's connection budget counts its VoiceAgents, so it is
  * recomputed when one starts or stops naming it.
  */
-export const storesOfAgent: Mapping = (enqueue) => (_event, object, previous) => {
+export const storesOfAgent: Mapping = (enqueue) => (event, object, previous) => {
+  if (event === 'written') return; // the operator writes a VoiceAgent's status, never its storeRef
   for (const store of new Set([storeRefOf(object), storeRefOf(previous)])) {
     if (store) enqueue({ kind: 'MemoryStore', namespace: object.metadata?.namespace ?? '', name: store });
   }
 };
 
-/** The VoiceAgents that name a MemoryStore: they wait for their store, so its changes wake them. */
+/**
+ * The VoiceAgents that name a MemoryStore: they wait for their store, so its changes wake them. That
+ * includes the operator's own status write that makes the store Ready (a `written` event).
+ */
 export function storeUsers<T extends KubernetesObject>(voiceAgents: Informer<T>): Mapping {
-  return (enqueue) => (_event, store) => {
+  return (enqueue) => (event, store, previous) => {
+    if (event === 'written' && readyOf(store) === readyOf(previous)) return;
     const namespace = store.metadata?.namespace;
     for (const va of voiceAgents.list((v) => v.metadata?.namespace === namespace)) {
       if (storeRefOf(va) === store.metadata?.name) enqueue(requestOf('VoiceAgent', va));
@@ -69,6 +76,7 @@ export function secretReaders(index: SecretIndex): Mapping {
  * reported as it happens, not after the keys waiting for their first apply.
  */
 export const ownedBy: Mapping = (enqueue) => (event, object, previous) => {
+  if (event === 'written') return; // the reconcile that applied it has read it already
   if (event === 'updated' && previous && onlyStatusChanged(object, previous)) return;
   const owner = object.metadata?.ownerReferences?.find((r) => r.controller && isReconciledKind(r.kind));
   if (!owner || !isReconciledKind(owner.kind)) return;
@@ -93,4 +101,11 @@ function onlyStatusChanged(object: KubernetesObject, previous: KubernetesObject)
     same(m.annotations, p?.annotations) &&
     same(m.ownerReferences, p?.ownerReferences)
   );
+}
+
+/** The status of a custom resource's Ready condition (undefined when it has none). */
+function readyOf(object: KubernetesObject | undefined): string | undefined {
+  const conditions = (object as { status?: { conditions?: { type: string; status: string }[] } } | undefined)
+    ?.status?.conditions;
+  return conditions?.find((c) => c.type === 'Ready')?.status;
 }

@@ -7,7 +7,12 @@ import type { Logger } from 'pino';
 import { collectionPath, objectKey, type ResourceType } from '../kube/resources.ts';
 import { KubeError, type KubeRest, type WatchEvent } from '../kube/rest.ts';
 
-export type InformerEvent = 'added' | 'updated' | 'deleted' | 'resync';
+/**
+ * `written`: the operator's own write, put into the cache by `update()` (its watch echo is then dropped).
+ * Mappings that requeue the written object or its owner ignore it; mappings that wake other objects
+ * waiting on this one (a VoiceAgent on its MemoryStore's Ready) must not, or nobody would ever be told.
+ */
+export type InformerEvent = 'added' | 'updated' | 'deleted' | 'resync' | 'written';
 /** `previous` is the cached version an update replaced, when there was one. */
 export type InformerHandler<T> = (event: InformerEvent, object: T, previous?: T) => void;
 
@@ -132,8 +137,12 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     object.apiVersion ??= this.#options.resource.apiVersion;
     object.kind ??= this.#options.resource.kind;
     const key = objectKey(object);
-    if (isOlder(object, this.cache.get(key))) return;
+    const cached = this.cache.get(key);
+    if (isOlder(object, cached)) return;
     this.#store(key, object);
+    if (cached?.metadata?.resourceVersion !== object.metadata?.resourceVersion) {
+      this.#emit('written', object, cached);
+    }
   }
 
   /** Lists once (the cache is synced when this resolves), then keeps watching in the background. */

@@ -81,6 +81,29 @@ describe('watches', () => {
     assert.deepEqual(queued, [[{ kind: 'VoiceAgent', namespace: 'team', name: 'a' }, undefined]]);
   });
 
+  test("the operator's own write (written) wakes a store's users only when its Ready flips", async () => {
+    h.kube.put(agent('a', 'callers'));
+    await h.settle();
+    const store = (ready: string) => ({
+      metadata: { namespace: 'team', name: 'callers' },
+      status: { conditions: [{ type: 'Ready', status: ready }] },
+    });
+    const { queued, enqueue } = collect();
+    const handler = storeUsers(h.ctx.voiceAgents)(enqueue);
+    handler('written', store('False'), store('False'));
+    assert.deepEqual(queued, [], 'a status write that keeps Ready as it was');
+    handler('written', store('True'), store('False'));
+    assert.deepEqual(queued, [[{ kind: 'VoiceAgent', namespace: 'team', name: 'a' }, undefined]]);
+  });
+
+  test('written events do not requeue the written object, its owner or (for a VoiceAgent) its store', () => {
+    const { queued, enqueue } = collect();
+    forKind('VoiceAgent')(enqueue)('written', { metadata: { namespace: 'team', name: 'echo' } });
+    ownedBy(enqueue)('written', pdb(3, {}), pdb(2, {}));
+    storesOfAgent(enqueue)('written', agent('echo', 'callers'), agent('echo', 'callers'));
+    assert.deepEqual(queued, []);
+  });
+
   test('a Secret wakes the VoiceAgents that read it', () => {
     h.ctx.secretIndex?.set('team/echo', 'team', ['twilio']);
     const { queued, enqueue } = collect();

@@ -96,6 +96,28 @@ test('write-through: an older watch event never replaces the object the operator
   await informer.stop();
 });
 
+test('write-through tells the handlers once, as written, with the version it replaced', async () => {
+  const kube = new FakeKube();
+  const { informer } = start(kube);
+  await informer.start();
+  await waitFor('the watch', async () => kube.watchers.size === 1, 2000, 5);
+  const events: string[] = [];
+  informer.on((event, object, previous) =>
+    events.push(`${event} ${object.metadata?.resourceVersion} ${previous?.metadata?.resourceVersion}`),
+  );
+  const v1 = kube.put(cm('w', { v: '1' }), undefined, { silent: true });
+  const v2 = kube.put(cm('w', { v: '2' }), undefined, { silent: true });
+  informer.update(v1);
+  informer.update(v2);
+  informer.update(v2); // the same version again: nothing new
+  informer.update(v1); // older: ignored
+  // Its watch echo is dropped: the cache holds that version already.
+  for (const w of kube.watchers) w.onEvent({ type: 'MODIFIED', object: v2 });
+  const [r1, r2] = [v1.metadata?.resourceVersion, v2.metadata?.resourceVersion];
+  assert.deepEqual(events, [`written ${r1} undefined`, `written ${r2} ${r1}`]);
+  await informer.stop();
+});
+
 test('a transform keeps only what the cache needs (a Secret: its keys, never the values)', async () => {
   const { secretKeysOnly } = await import('../../../operator/reconcile/secret-refs.ts');
   const kube = new FakeKube();
