@@ -4,8 +4,10 @@
 // informer feeds which mapping.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { objectKey } from './kube/resources.ts';
+import { findCondition } from './reconcile/conditions.ts';
 import { storeRefOf } from './reconcile/connection-budget.ts';
 import type { SecretIndex } from './reconcile/secret-refs.ts';
+import type { WithStatus } from './reconcile/status.ts';
 import { urgentChildChange } from './reconcile/urgent-changes.ts';
 import type { Informer, InformerHandler } from './runtime/informer.ts';
 import {
@@ -104,8 +106,5 @@ function onlyStatusChanged(object: KubernetesObject, previous: KubernetesObject)
 }
 
 /** The status of a custom resource's Ready condition (undefined when it has none). */
-function readyOf(object: KubernetesObject | undefined): string | undefined {
-  const conditions = (object as { status?: { conditions?: { type: string; status: string }[] } } | undefined)
-    ?.status?.conditions;
-  return conditions?.find((c) => c.type === 'Ready')?.status;
-}
+const readyOf = (object: WithStatus | undefined) =>
+  findCondition(object?.status?.conditions, 'Ready')?.status;
