@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { GatewayDefaults } from '../cdk8s/charts/voiceagent/model.ts';
 import { CampaignManager } from './campaign/manager.ts';
 import { EventRecorder } from './events.ts';
+import type { KubeAccess } from './kube/access.ts';
 import { childResources, type ResourceType, resourceFor } from './kube/resources.ts';
 import { KubeError, KubeRest } from './kube/rest.ts';
 import type { OperatorMetrics } from './metrics.ts';
@@ -50,7 +51,7 @@ const reconcilers: Record<ReconciledKind, Reconciler> = {
 };
 
 export interface ControllerOptions {
-  kc: KubeConfig;
+  kc: KubeConfig | KubeAccess;
   log: Logger;
   metrics: OperatorMetrics;
   identity: string;

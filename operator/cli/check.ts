@@ -1,7 +1,7 @@
 // `callfleet check`: what `helm test` runs in the cluster: the CRDs are Established, the operator Deployment
 // is Available, and the API server accepts a VoiceAgent (server-side dry run, so the CRD schema and its CEL
 // rules are live) and refuses an invalid one. Exit 0 when all hold, 1 with the failed check named.
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeAccess } from '../kube/access.ts';
 import { KubeError, KubeRest } from '../kube/rest.ts';
 import { parseCommandLine } from './args.ts';
 
@@ -52,10 +52,7 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`callfleet check: --namespace and --deployment are required\n${usage}`);
     return 2;
   }
-  const kc = new KubeConfig();
-  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
-  else kc.loadFromDefault();
-  const rest = new KubeRest(kc, { timeoutMs: 10_000 });
+  const rest = new KubeRest(await loadKubeAccess(values.kubeconfig), { timeoutMs: 10_000 });
   const deadline = Date.now() + Number(values.timeout) * 1000;
   const say = (line: string) => process.stdout.write(`${line}\n`);
 

@@ -1,11 +1,11 @@
 // `callfleet operator`: leader election, the controller, and /healthz, /readyz, /metrics.
 import { createServer } from 'node:http';
 import { hostname } from 'node:os';
-import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
 import { loggerOptions } from '../../voice-gateway/log.ts';
 import { offsetClock } from '../campaign/clock.ts';
 import { Controller } from '../controller.ts';
+import { loadKubeAccess } from '../kube/access.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
@@ -104,9 +104,7 @@ export async function run(args: string[]): Promise<number> {
   }
 
   const log = pino(loggerOptions('operator', process.env.LOG_LEVEL ?? 'info'));
-  const kc = new KubeConfig();
-  if (typeof values.kubeconfig === 'string') kc.loadFromFile(values.kubeconfig);
-  else kc.loadFromDefault();
+  const kc = await loadKubeAccess(values.kubeconfig as string | undefined);
 
   // The pod name where the chart sets it (readable in the Lease), else host and pid.
   const identity = process.env.POD_NAME ?? `${hostname()}-${process.pid}`;

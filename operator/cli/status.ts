@@ -1,6 +1,6 @@
 // `callfleet status voiceagent NAME [-n NAMESPACE]`: one VoiceAgent's conditions, pods, rollouts, rollbacks
 // and recent events, read from the API server with the caller's kubeconfig.
-import { KubeConfig } from '@kubernetes/client-node';
+import { loadKubeAccess } from '../kube/access.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { formatVoiceAgentStatus, gatherVoiceAgentStatus } from '../status/voiceagent-status.ts';
 import { parseCommandLine } from './args.ts';
@@ -38,12 +38,10 @@ export async function run(args: string[]): Promise<number> {
     process.stderr.write(`callfleet status: --output: text or json, not ${values.output}\n`);
     return 2;
   }
-  const kc = new KubeConfig();
-  if (values.kubeconfig) kc.loadFromFile(values.kubeconfig);
-  else kc.loadFromDefault();
-  const namespace = values.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
+  const access = await loadKubeAccess(values.kubeconfig);
+  const namespace = values.namespace ?? access.namespace ?? 'default';
   try {
-    const report = await gatherVoiceAgentStatus(new KubeRest(kc), namespace, name);
+    const report = await gatherVoiceAgentStatus(new KubeRest(access), namespace, name);
     process.stdout.write(
       values.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatVoiceAgentStatus(report),
     );

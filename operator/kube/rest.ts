@@ -3,6 +3,7 @@
 import { Agent, request } from 'node:https';
 import { createInterface } from 'node:readline';
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import { fromKubeConfig, type KubeAccess } from './access.ts';
 import { objectPath } from './resources.ts';
 
 export class KubeError extends Error {
@@ -34,20 +35,24 @@ interface Call {
 }
 
 export class KubeRest {
-  readonly #kc: KubeConfig;
-  readonly #server: string;
-  readonly #agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  readonly #access: KubeAccess;
+  readonly #agent: Agent;
   // Watches hold their connection for minutes: on the bounded agent, enough of them (one per kind and
   // watched namespace) would take every socket and leave every other request queued forever.
-  readonly #watchAgent = new Agent({ keepAlive: false });
+  readonly #watchAgent: Agent;
   readonly #options: RestOptions;
 
-  constructor(kc: KubeConfig, options: RestOptions = {}) {
-    this.#kc = kc;
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
-    this.#server = cluster.server.replace(/\/$/, '');
+  /** `kc`: a client-node KubeConfig (tests, the admin commands) or a KubeAccess (./access.ts). */
+  constructor(kc: KubeConfig | KubeAccess, options: RestOptions = {}) {
+    this.#access = 'server' in kc && 'authorize' in kc ? kc : fromKubeConfig(kc);
+    this.#agent = new Agent({ keepAlive: true, maxSockets: 32, ...this.#access.tls });
+    this.#watchAgent = new Agent({ keepAlive: false, ...this.#access.tls });
     this.#options = options;
+  }
+
+  /** The current context's namespace, when the kubeconfig names one. */
+  get namespace(): string | undefined {
+    return this.#access.namespace;
   }
 
   async get<T = KubernetesObject>(path: string, query?: Call['query']): Promise<T> {
@@ -146,7 +151,7 @@ export class KubeRest {
   }
 
   async #open(call: Call, isRequest: boolean): Promise<import('node:http').IncomingMessage> {
-    const url = new URL(this.#server + call.path);
+    const url = new URL(this.#access.server + call.path);
     for (const [k, v] of Object.entries(call.query ?? {}))
       if (v !== undefined) url.searchParams.set(k, String(v));
     const agent = isRequest ? this.#agent : this.#watchAgent;
@@ -157,7 +162,7 @@ export class KubeRest {
       signal: call.signal,
       timeout: isRequest ? (this.#options.timeoutMs ?? 30_000) : undefined,
     };
-    await this.#kc.applyToHTTPSOptions(options);
+    await this.#access.authorize(options);
     options.agent = agent;
     const payload = call.body === undefined ? undefined : JSON.stringify(call.body);
     if (payload !== undefined) {

@@ -127,6 +127,14 @@ async function metricsText(url: string): Promise<string> {
   }
 }
 
+/** The operator's V8 heap (used, committed) in MB, from its default Node metrics. */
+function heapOf(text: string) {
+  return {
+    used: mb(sumMetric(text, 'callfleet_operator_nodejs_heap_size_used_bytes')),
+    committed: mb(sumMetric(text, 'callfleet_operator_nodejs_heap_size_total_bytes')),
+  };
+}
+
 const deploymentAvailable = (d: Deploy) =>
   (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 1) &&
   (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? PODS);
@@ -206,21 +214,31 @@ try {
   const opNs = 'bench-operator';
   await createNamespace(cluster, opNs);
   const noticePort = await freePort();
-  const operator = await startOperator(cluster, [
-    `--namespace=${opNs}`,
-    `--concurrency=${CONCURRENCY}`,
-    `--notice-addr=127.0.0.1:${noticePort}`,
-    `--notice-url=http://127.0.0.1:${noticePort}/notices`,
-    '--call-poll=60',
-  ]);
+  const operator = await startOperator(
+    cluster,
+    [
+      `--namespace=${opNs}`,
+      `--concurrency=${CONCURRENCY}`,
+      `--notice-addr=127.0.0.1:${noticePort}`,
+      `--notice-url=http://127.0.0.1:${noticePort}/notices`,
+      '--call-poll=60',
+    ],
+    'operator',
+    process.env.OPERATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.OPERATOR_NODE_OPTIONS } : {},
+  );
   const latencies = { busy: [] as number[], idle: [] as number[] };
+  // When the slowest busy marks happened (seconds into the churn): clustered or spread.
+  const busyAt: { atS: number; ms: number }[] = [];
   let measuring = false;
+  let churnT0 = 0;
   const fleet = new GatewayFleet({
     kc: cluster.kc,
     namespaces: [opNs],
     noticeUrl: `http://127.0.0.1:${noticePort}/notices`,
     onLatency: (edge, ms) => {
-      if (measuring) latencies[edge].push(ms);
+      if (!measuring) return;
+      latencies[edge].push(ms);
+      if (edge === 'busy') busyAt.push({ atS: round((performance.now() - churnT0) / 1000, 1), ms: round(ms, 0) });
     },
   });
   try {
@@ -231,6 +249,7 @@ try {
     await new Promise((r) => setTimeout(r, 2000));
     const pid = operator.process.child.pid;
     const idle = procStatus(pid);
+    const idleHeap = heapOf(await metricsText(operator.metricsUrl));
     await fleet.start();
 
     const t0 = performance.now();
@@ -247,6 +266,7 @@ try {
     });
     log(`operator: all VoiceAgents Ready after ${ready.allMs} ms`);
     const atReady = procStatus(pid);
+    const readyHeap = heapOf(await metricsText(operator.metricsUrl));
     await waitFor(
       `simulator serving ${TOTAL_PODS} pods`,
       async () => fleet.serving().length >= TOTAL_PODS,
@@ -259,7 +279,7 @@ try {
     // (c) churn: calls arrive (Poisson, CALL_RATE/s over the fleet) and last ~CALL_SECONDS (exponential).
     const before = await metricsText(operator.metricsUrl);
     const cpuBefore = cpuSeconds(pid);
-    const churnT0 = performance.now();
+    churnT0 = performance.now();
     measuring = true;
     let placed = 0;
     let refused = 0;
@@ -321,9 +341,12 @@ try {
       firstReadyMs: ready.firstMs,
       halfReadyMs: ready.halfMs,
       idleRssMb: idle.rssMb,
+      idleHeapMb: idleHeap,
       rssAtReadyMb: atReady.rssMb,
       peakRssMb,
       rssAtEndMb: atEnd.rssMb,
+      heapAtReadyMb: readyHeap,
+      heapAtEndMb: heapOf(after),
     };
     result.churn = {
       seconds: round(churnMs / 1000, 0),
@@ -349,6 +372,8 @@ try {
         ]),
       ),
       statusPolls: delta('callfleet_operator_call_polls_total'),
+      reconciles: delta('callfleet_operator_reconciles_total'),
+      slowestBusyMarks: busyAt.sort((a, b) => b.ms - a.ms).slice(0, 12),
       busyMarkLatencyMs: {
         samples: busy.length,
         p50: percentile(busy, 50),

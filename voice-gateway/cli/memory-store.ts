@@ -44,24 +44,17 @@ export class StoreLookupError extends Error {}
 
 export async function lookupMemoryStore(options: StoreLookupOptions): Promise<StoreConnection> {
   // Loaded only for --store: the client takes seconds to import on a busy machine.
-  const [{ KubeConfig }, { KubeRest }] = await Promise.all([
-    import('@kubernetes/client-node'),
+  const [{ loadKubeAccess }, { KubeRest }] = await Promise.all([
+    import('../../operator/kube/access.ts'),
     import('../../operator/kube/rest.ts'),
   ]);
-  const kc = new KubeConfig();
-  try {
-    if (options.kubeconfig) kc.loadFromFile(options.kubeconfig);
-    else kc.loadFromDefault();
-  } catch (error) {
-    throw new StoreLookupError(`--kubeconfig ${options.kubeconfig}: ${(error as Error).message}`);
-  }
-  const namespace = options.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? 'default';
   let kube: KubeRest;
   try {
-    kube = new KubeRest(kc);
+    kube = new KubeRest(await loadKubeAccess(options.kubeconfig));
   } catch (error) {
     throw new StoreLookupError(`--kubeconfig ${options.kubeconfig ?? ''}: ${(error as Error).message}`);
   }
+  const namespace = options.namespace ?? kube.namespace ?? 'default';
   const read = <T>(kind: string, apiVersion: string, name: string): Promise<T> =>
     kubeCall(`${kind} ${namespace}/${name}`, () =>
       kube.get<T>(objectPath({ apiVersion, kind, metadata: { name, namespace } })),
