@@ -6,6 +6,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
+import { asRecord } from '../../voice-gateway/lib/json-shape.ts';
 import {
   RETIRE_CONTEXT,
   RETIRE_PATH,
@@ -15,6 +16,7 @@ import {
 import { objectKey } from '../kube/resources.ts';
 import { type CallTracker, callsOn, internalPortOf } from '../tracker/call-tracker.ts';
 import type { LinkKeys } from '../tracker/link-keys.ts';
+import { askPod } from '../tracker/pod-http.ts';
 
 export interface RetirerOptions {
   tracker: CallTracker;
@@ -76,20 +78,16 @@ export class Retirer {
     if (!key) return 'unreachable';
     const body = JSON.stringify({ namespace, pod: name, ttlMs: this.#o.ttlMs ?? 60_000, sentAt: Date.now() });
     try {
-      const res = await fetch(`http://${pod.status?.podIP}:${internalPortOf(pod)}${RETIRE_PATH}`, {
+      const res = await askPod(`http://${pod.status?.podIP}:${internalPortOf(pod)}${RETIRE_PATH}`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
           [SIGNATURE_HEADER]: signLink(key, RETIRE_CONTEXT, body),
         },
         body,
-        signal: AbortSignal.timeout(this.#o.timeoutMs ?? 1500),
+        timeoutMs: this.#o.timeoutMs ?? 1500,
       });
-      const answer = (await res.json().catch(() => ({}))) as {
-        activeCalls?: number;
-        connectingCalls?: number;
-        draining?: boolean;
-      };
+      const answer = asRecord(res.body) ?? {};
       // A gateway from before the operator link: it is idle by the last poll, as before.
       if (res.status === 404) return 'legacy';
       const edge = {

@@ -10,6 +10,7 @@ import { objectKey, objectPath } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { forEachLimited } from '../runtime/limit.ts';
+import { askPod } from './pod-http.ts';
 import { desiredMarks, marksPatch } from './pod-marks.ts';
 
 export type { GatewayStatus };
@@ -348,11 +349,10 @@ export class CallTracker {
   async #fetchStatus(pod: V1Pod): Promise<GatewayStatus | undefined> {
     const port = internalPortOf(pod);
     try {
-      const res = await fetch(`http://${pod.status?.podIP}:${port}/status`, {
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
+      const answer = await askPod(`http://${pod.status?.podIP}:${port}/status`, {
+        timeoutMs: this.#options.timeoutMs,
       });
-      if (!res.ok) return undefined;
-      return parseGatewayStatus(await res.json());
+      return answer.status === 200 ? parseGatewayStatus(answer.body) : undefined;
     } catch {
       return undefined;
     }
