@@ -1,6 +1,7 @@
 // The call tracker: polls every gateway pod's /status (bounded concurrency), keeps the busy label,
 // pod-deletion-cost, safe-to-evict and karpenter.sh/do-not-disrupt annotations on each pod, takes pods on cordoned nodes out of the
 // Services, and aggregates live calls per VoiceAgent for status and busy-aware scaling.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
@@ -14,6 +15,9 @@ import { askPod } from './pod-http.ts';
 import { desiredMarks, marksPatch } from './pod-marks.ts';
 
 export type { GatewayStatus };
+
+/** The share of the poll interval a round's polls are spread over (the rest is slack for slow answers). */
+const POLL_SPREAD = 0.8;
 
 interface PodState extends GatewayStatus {
   seenAt: number;
@@ -79,6 +83,7 @@ export class CallTracker {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #stopped = false;
+  readonly #stopping = new AbortController();
 
   /** Pod keys per fleet (`namespace/voiceagent`): a summary reads its fleet, not every pod. */
   readonly #byFleet = new Map<string, Set<string>>();
@@ -108,20 +113,32 @@ export class CallTracker {
     return this.#options.intervalMs;
   }
 
+  /**
+   * Polls every pod once per interval, spread evenly over most of it rather than in a burst: at
+   * thousands of pods a burst of /status requests delays the notices and marks that arrive meanwhile
+   * (the slowest busy marks in bench:operator-scale fell in the poll rounds). The first round, when the
+   * operator starts leading, polls at once: until then it knows no pod's calls.
+   */
   start(): void {
+    let first = true;
     const loop = async () => {
       if (this.#stopped) return;
-      this.#running = this.pollOnce().catch((error) =>
+      const startedAt = performance.now();
+      const spreadMs = first ? 0 : this.#options.intervalMs * POLL_SPREAD;
+      first = false;
+      this.#running = this.#pollSpread(spreadMs).catch((error) =>
         this.#options.log.warn({ err: String(error) }, 'call poll failed'),
       );
       await this.#running;
-      if (!this.#stopped) this.#timer = setTimeout(loop, this.#options.intervalMs);
+      const wait = Math.max(0, this.#options.intervalMs - (performance.now() - startedAt));
+      if (!this.#stopped) this.#timer = setTimeout(loop, wait);
     };
     void loop();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#stopping.abort();
     clearTimeout(this.#timer);
     await this.#running;
   }
@@ -201,11 +218,33 @@ export class CallTracker {
     return counts;
   }
 
-  /** One round: poll every running gateway pod, update its marks, report changed fleets. */
+  /** One round at once: poll every running gateway pod, update its marks, report changed fleets. */
   async pollOnce(): Promise<void> {
-    const pods = this.#options.pods.list((p) => Boolean(p.status?.podIP) && p.status?.phase === 'Running');
-    await forEachLimited(pods, this.#options.concurrency, (pod) => this.#pollPod(pod));
+    await forEachLimited(this.#runningPods(), this.#options.concurrency, (pod) => this.#pollPod(pod));
+    this.#roundDone();
+  }
 
+  /** One round with the pods' polls spaced evenly over `spreadMs`. */
+  async #pollSpread(spreadMs: number): Promise<void> {
+    const pods = this.#runningPods();
+    const gapMs = spreadMs / Math.max(pods.length, 1);
+    const t0 = performance.now();
+    let index = 0;
+    await forEachLimited(pods, this.#options.concurrency, async (pod) => {
+      const waitMs = t0 + index++ * gapMs - performance.now();
+      if (waitMs > 0)
+        await sleep(waitMs, undefined, { signal: this.#stopping.signal }).catch(() => undefined);
+      if (!this.#stopped) await this.#pollPod(pod);
+    });
+    if (!this.#stopped) this.#roundDone();
+  }
+
+  #runningPods(): V1Pod[] {
+    return this.#options.pods.list((p) => Boolean(p.status?.podIP) && p.status?.phase === 'Running');
+  }
+
+  /** After a round: forget pods that are gone, report fleets whose summary changed. */
+  #roundDone(): void {
     const live = new Set(this.#options.pods.cache.keys());
     for (const key of this.#states.keys()) if (!live.has(key)) this.#states.delete(key);
     const fleets = new Set(
