@@ -9,6 +9,7 @@ import { Controller } from '../controller.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
+import { podLeaderLabel } from '../runtime/leader-label.ts';
 import { parseCommandLine } from './args.ts';
 import { parseGatewayDefaults } from './gateway-defaults.ts';
 
@@ -146,14 +147,18 @@ export async function run(args: string[]): Promise<number> {
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller
-  // (new caches) starts when it leads again.
+  // (new caches) starts when it leads again. In a pod, the leader's Pod carries the leader label the
+  // chart's notices Service selects (ADR 0027): labelled once it serves, unlabelled before it stops.
+  const leaderLabel = podLeaderLabel(new KubeRest(kc, { timeoutMs: 10_000 }), log);
   let controller: Controller | undefined;
-  let transition = Promise.resolve();
+  let transition = leaderLabel ? leaderLabel.unmark() : Promise.resolve();
   const startLeading = () => {
     metrics.leader.set(1);
     transition = transition.then(async () => {
+      await leaderLabel?.takeOver();
       controller = newController();
       await controller.start();
+      await leaderLabel?.mark();
     });
     transition.catch((error) => {
       log.fatal({ err: error }, 'controller failed to start');
@@ -164,6 +169,7 @@ export async function run(args: string[]): Promise<number> {
     metrics.leader.set(0);
     resetLeaderMetrics(metrics);
     transition = transition.then(async () => {
+      await leaderLabel?.unmark();
       await controller?.stop();
       controller = undefined;
       // A reconcile that was finishing while the controller stopped may have set them again.
