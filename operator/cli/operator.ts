@@ -31,6 +31,8 @@ const usage = `usage: callfleet operator [options]
   --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0021; default off)
   --notice-url URL         the URL gateways send notices to (rendered into them as
                            CALLFLEET_OPERATOR_NOTICE_URL), e.g. http://callfleet-notices.callfleet-system.svc:8082/notices
+                           In a pod (POD_NAME, POD_NAMESPACE) the leader labels its own pod
+                           callfleet.io/operator-leader=true, which that Service selects (ADR 0027)
   --operator-namespace NS  namespace admitted to the gateways' internal port (status, metrics)
                            by their NetworkPolicy (default $POD_NAMESPACE, else callfleet-system)
   --voiceagent-monitoring-labels K=V[,K=V...]
@@ -216,6 +218,8 @@ export async function run(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');
+      // The notices Service stops routing here before the Lease goes to a standby.
+      await leaderLabel?.unmark();
       await elector?.stop();
       stopLeading();
       await transition;

@@ -71,9 +71,11 @@ export class LeaderLabel {
     }
   }
 
-  /** Labels this pod (once the replica serves); retries in the background while it leads. */
+  /**
+   * Labels this pod (once the replica serves); retries in the background while it leads (from takeOver()
+   * until unmark(): a shutdown that unmarked during the controller's start is not undone here).
+   */
   async mark(): Promise<void> {
-    this.#leading = true;
     clearTimeout(this.#retry);
     let delay = this.#retryMs;
     const attempt = async (): Promise<void> => {

@@ -117,6 +117,7 @@ describe('the leader pod label', { timeout: 240_000 }, () => {
       retryMs: 100,
       maxRetryMs: 400,
     });
+    await late.takeOver(); // leading (its own Pod is missing: nothing to clear either)
     await late.mark();
     await createPod('late', release('cf'));
     await labelled('late', 10_000);
