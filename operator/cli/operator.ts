@@ -9,6 +9,7 @@ import { loadKubeAccess } from '../kube/access.ts';
 import { KubeRest } from '../kube/rest.ts';
 import { createOperatorMetrics, resetLeaderMetrics } from '../metrics.ts';
 import { LeaderElector } from '../runtime/leader-election.ts';
+import { podLeaderLabel } from '../runtime/leader-label.ts';
 import { parseCommandLine } from './args.ts';
 import { parseGatewayDefaults } from './gateway-defaults.ts';
 
@@ -30,6 +31,8 @@ const usage = `usage: callfleet operator [options]
   --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0021; default off)
   --notice-url URL         the URL gateways send notices to (rendered into them as
                            CALLFLEET_OPERATOR_NOTICE_URL), e.g. http://callfleet-notices.callfleet-system.svc:8082/notices
+                           In a pod (POD_NAME, POD_NAMESPACE) the leader labels its own pod
+                           callfleet.io/operator-leader=true, which that Service selects (ADR 0027)
   --operator-namespace NS  namespace admitted to the gateways' internal port (status, metrics)
                            by their NetworkPolicy (default $POD_NAMESPACE, else callfleet-system)
   --voiceagent-monitoring-labels K=V[,K=V...]
@@ -144,14 +147,18 @@ export async function run(args: string[]): Promise<number> {
     });
 
   // A replica that loses the lease stops reconciling at once and competes again; a fresh controller
-  // (new caches) starts when it leads again.
+  // (new caches) starts when it leads again. In a pod, the leader's Pod carries the leader label the
+  // chart's notices Service selects (ADR 0027): labelled once it serves, unlabelled before it stops.
+  const leaderLabel = podLeaderLabel(new KubeRest(kc, { timeoutMs: 10_000 }), log);
   let controller: Controller | undefined;
-  let transition = Promise.resolve();
+  let transition = leaderLabel ? leaderLabel.unmark() : Promise.resolve();
   const startLeading = () => {
     metrics.leader.set(1);
     transition = transition.then(async () => {
+      await leaderLabel?.takeOver();
       controller = newController();
       await controller.start();
+      await leaderLabel?.mark();
     });
     transition.catch((error) => {
       log.fatal({ err: error }, 'controller failed to start');
@@ -162,6 +169,7 @@ export async function run(args: string[]): Promise<number> {
     metrics.leader.set(0);
     resetLeaderMetrics(metrics);
     transition = transition.then(async () => {
+      await leaderLabel?.unmark();
       await controller?.stop();
       controller = undefined;
       // A reconcile that was finishing while the controller stopped may have set them again.
@@ -208,6 +216,8 @@ export async function run(args: string[]): Promise<number> {
   return new Promise<number>((resolve) => {
     const shutdown = async (signal: string) => {
       log.info({ signal }, 'shutting down');
+      // The notices Service stops routing here before the Lease goes to a standby.
+      await leaderLabel?.unmark();
       await elector?.stop();
       stopLeading();
       await transition;

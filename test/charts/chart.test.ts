@@ -286,3 +286,121 @@ describe('charts/callfleet for platform teams (issue 17)', () => {
     );
   });
 });
+
+describe('charts/callfleet: gateways notify the leader (ADR 0027)', () => {
+  const container = (docs: Doc[]) =>
+    docs.find((d) => d.kind === 'Deployment')?.spec.template.spec.containers[0];
+  const noticesService = (docs: Doc[]) =>
+    docs.find((d) => d.kind === 'Service' && d.metadata.name.endsWith('-notices'));
+  const noticeRule = (docs: Doc[]) =>
+    docs
+      .find((d) => d.kind === 'NetworkPolicy')
+      ?.spec.ingress.find((r: { ports: { port: number }[] }) => r.ports.some((p) => p.port !== 8081));
+
+  it('defaults: a Service in front of the leader only, the listener, the URL gateways get, the port', () => {
+    const docs = render('--set', 'networkPolicy.enabled=true');
+    const service = noticesService(docs);
+    assert.equal(service?.metadata.name, 'cf-callfleet-notices');
+    assert.equal(service?.metadata.namespace, 'callfleet-system');
+    assert.deepEqual(service?.spec.selector, {
+      'app.kubernetes.io/name': 'callfleet',
+      'app.kubernetes.io/instance': 'cf',
+      'app.kubernetes.io/component': 'operator',
+      'callfleet.io/operator-leader': 'true',
+    });
+    assert.deepEqual(service?.spec.ports, [
+      { name: 'notices', port: 8082, targetPort: 'notices', protocol: 'TCP' },
+    ]);
+    const operator = container(docs);
+    assert.ok(operator.args.includes('--notice-addr=0.0.0.0:8082'), operator.args.join(' '));
+    // The URL names the Service above, in the release namespace, on its port.
+    assert.ok(
+      operator.args.includes('--notice-url=http://cf-callfleet-notices.callfleet-system.svc:8082/notices'),
+    );
+    assert.deepEqual(
+      operator.ports.find((p: { name: string }) => p.name === 'notices'),
+      { name: 'notices', containerPort: 8082, protocol: 'TCP' },
+    );
+    // The operator knows its own pod (the label goes on it), and may label pods of its own namespace only.
+    const env = operator.env.map((e: { name: string; valueFrom?: { fieldRef?: { fieldPath: string } } }) => [
+      e.name,
+      e.valueFrom?.fieldRef?.fieldPath,
+    ]);
+    assert.deepEqual(env.slice(0, 2), [
+      ['POD_NAMESPACE', 'metadata.namespace'],
+      ['POD_NAME', 'metadata.name'],
+    ]);
+    const role = docs.find((d) => d.kind === 'Role' && d.metadata.name === 'cf-callfleet-leader-label');
+    assert.equal(role?.metadata.namespace, 'callfleet-system');
+    assert.deepEqual(role?.rules, [
+      { apiGroups: [''], resources: ['pods'], verbs: ['get', 'list', 'patch'] },
+    ]);
+    const binding = docs.find(
+      (d) => d.kind === 'RoleBinding' && d.metadata.name === 'cf-callfleet-leader-label',
+    );
+    assert.deepEqual(binding?.subjects, [
+      { kind: 'ServiceAccount', name: 'cf-callfleet', namespace: 'callfleet-system' },
+    ]);
+    // The operator's NetworkPolicy admits the gateway pods of every namespace on the notice port.
+    assert.deepEqual(noticeRule(docs), {
+      ports: [{ protocol: 'TCP', port: 8082 }],
+      from: [
+        {
+          namespaceSelector: {},
+          podSelector: {
+            matchLabels: {
+              'app.kubernetes.io/managed-by': 'callfleet-operator',
+              'app.kubernetes.io/component': 'gateway',
+            },
+          },
+        },
+      ],
+    });
+  });
+
+  it('namespaced scope: only the watched namespaces may send notices; the port is configurable', () => {
+    const docs = render(
+      '-f',
+      'ci/namespaced-values.yaml',
+      '--set',
+      'networkPolicy.enabled=true',
+      '--set',
+      'operator.notices.port=9443',
+    );
+    assert.deepEqual(noticeRule(docs)?.from[0].namespaceSelector, {
+      matchExpressions: [
+        { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['voice', 'voice-eu'] },
+      ],
+    });
+    assert.equal(noticeRule(docs)?.ports[0].port, 9443);
+    assert.equal(noticesService(docs)?.spec.ports[0].port, 9443);
+    const args: string[] = container(docs).args;
+    assert.ok(args.includes('--notice-addr=0.0.0.0:9443'));
+    assert.ok(args.some((a) => a.startsWith('--notice-url=http://') && a.endsWith('.svc:9443/notices')));
+    // The leader label's Role stays in the release namespace, not in the watched ones.
+    assert.equal(
+      docs.find((d) => d.kind === 'Role' && d.metadata.name.endsWith('leader-label'))?.metadata.namespace,
+      'callfleet-system',
+    );
+  });
+
+  it('operator.notices.enabled=false: no Service, flags, port or NetworkPolicy rule (the poll only)', () => {
+    const docs = render('-f', 'ci/notices-off-values.yaml');
+    assert.equal(noticesService(docs), undefined);
+    const operator = container(docs);
+    assert.ok(!operator.args.some((a: string) => a.startsWith('--notice-')), operator.args.join(' '));
+    assert.deepEqual(
+      operator.ports.map((p: { name: string }) => p.name),
+      ['metrics'],
+    );
+    const policy = docs.find((d) => d.kind === 'NetworkPolicy');
+    assert.equal(policy?.spec.ingress.length, 1, 'only the metrics rule');
+    assert.equal(noticeRule(docs), undefined);
+  });
+
+  it('refuses a notice port that is the metrics port or out of range, and unknown keys', () => {
+    assert.throws(() => render('--set', 'operator.notices.port=8081'), /notices.port must differ/);
+    assert.throws(() => render('--set', 'operator.notices.port=80'), /port/);
+    assert.throws(() => render('--set', 'operator.notices.enabeld=false'), /enabeld/);
+  });
+});

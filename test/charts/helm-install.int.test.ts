@@ -18,6 +18,7 @@ import {
   getObject,
   type KObject,
   kubectlOk,
+  listObjects,
   waitForReady,
 } from '../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
@@ -72,6 +73,20 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
     return path;
   };
 
+  /**
+   * The pods the release's notices Service selects (by its selector as installed: kwok's loopback pod IPs
+   * never make it into EndpointSlices).
+   */
+  const noticeTargets = async () => {
+    const service = (await getObject(cluster, NS, `service/${RELEASE}-notices`)) as KObject & {
+      spec: { selector: Record<string, string> };
+    };
+    const selector = Object.entries(service.spec.selector)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    return (await listObjects(cluster, NS, 'pods', selector)).map((p) => p.metadata.name);
+  };
+
   before(async () => {
     cluster = await startCluster({ controllers: true, nodes: 2 });
   });
@@ -103,6 +118,8 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
     for (const resource of [
       `serviceaccount/${RELEASE}`,
       `role/${RELEASE}-leader-election`,
+      `role/${RELEASE}-leader-label`,
+      `service/${RELEASE}-notices`,
       `pdb/${RELEASE}`,
       `service/${RELEASE}-metrics`,
     ])
@@ -118,14 +135,29 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
     assert.notEqual(forbidden.code, 0);
     assert.match(forbidden.stderr, /forbidden/);
 
+    // The process plays one of the chart's (kwok-run) operator pods, as the downward API tells it.
+    const [leaderPod, standbyPod] = (
+      await listObjects(cluster, NS, 'pods', `app.kubernetes.io/instance=${RELEASE}`)
+    ).map((p) => p.metadata.name);
+    assert.ok(leaderPod && standbyPod);
     operator = await startOperator(
       cluster,
       [`--kubeconfig=${kubeconfig}`, `--lease-namespace=${NS}`],
       'chart-operator',
+      { POD_NAME: leaderPod, POD_NAMESPACE: NS },
     );
     await createNamespace(cluster, 'voice');
     await applyObjects(cluster, 'voice', [example('examples/voiceagent-echo.yaml')]);
     const va = await waitForReady(cluster, 'voice', 'voiceagent/echo', 120_000);
+    // The leader labelled its pod (with the chart's Role only), and the notices Service routes to it alone.
+    await waitFor(
+      'the notices Service selects the leader pod only',
+      async () => (await noticeTargets()).join() === leaderPod,
+      60_000,
+      500,
+    );
+    const standby = await getObject(cluster, NS, `pod/${standbyPod}`);
+    assert.equal(standby?.metadata.labels?.['callfleet.io/operator-leader'], undefined);
     assert.equal(va.status?.observedGeneration, va.metadata.generation);
     const lease = await getObject(cluster, NS, 'lease/callfleet-operator');
     assert.ok(
@@ -157,6 +189,13 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
   test('helm uninstall keeps the CRDs and the VoiceAgents, removes the operator', async () => {
     await operator?.stop();
     operator = undefined;
+    // The stopped leader took its label off: the notices Service routes nowhere until the next leader.
+    await waitFor(
+      'the notices Service empties',
+      async () => (await noticeTargets()).length === 0,
+      30_000,
+      500,
+    );
     const out = await helm('uninstall', RELEASE, '-n', NS, '--wait', '--timeout', '120s');
     assert.match(out, /kept due to the resource policy/);
     assert.ok(await getObject(cluster, 'default', 'crd/voiceagents.callfleet.io'));
@@ -208,6 +247,10 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
     ]);
     assert.match(elsewhere.stderr, /forbidden/, 'no rights outside the watched namespace');
 
+    const [teamPod] = (await listObjects(cluster, ns, 'pods', 'app.kubernetes.io/instance=team')).map(
+      (p) => p.metadata.name,
+    );
+    assert.ok(teamPod);
     operator = await startOperator(
       cluster,
       [
@@ -218,11 +261,22 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
         `--namespace=${watched},${watchedToo}`,
       ],
       'team-operator',
+      { POD_NAME: teamPod, POD_NAMESPACE: ns },
     );
     await applyObjects(cluster, watched, [example('examples/voiceagent-echo.yaml')]);
     await applyObjects(cluster, watchedToo, [example('examples/voiceagent-echo.yaml')]);
     await waitForReady(cluster, watched, 'voiceagent/echo', 120_000);
     await waitForReady(cluster, watchedToo, 'voiceagent/echo', 120_000);
+    // The release namespace is not watched: the leader label's own Role lets the leader label its pod.
+    await waitFor(
+      'the team operator pod labelled leader',
+      async () =>
+        (await getObject(cluster, ns, `pod/${teamPod}`))?.metadata.labels?.[
+          'callfleet.io/operator-leader'
+        ] === 'true',
+      30_000,
+      500,
+    );
     const log = readFileSync(operator.logFile, 'utf8');
     assert.doesNotMatch(log, /forbidden/i, 'the operator hit a missing permission');
     await operator.stop();

@@ -39,6 +39,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- printf "%s-operator" (include "callfleet.fullname" .) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* The Service in front of the leader's notice port (a Service name is at most 63 characters). */}}
+{{- define "callfleet.noticesService" -}}
+{{- printf "%s-notices" (include "callfleet.fullname" . | trunc 55 | trimSuffix "-") }}
+{{- end }}
+
 {{/* Pull secrets: the chart's and an umbrella chart's global.imagePullSecrets (names or {name: ...}). */}}
 {{- define "callfleet.imagePullSecretNames" -}}
 {{- $names := list }}
@@ -81,6 +86,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if eq (len .Values.rbac.watchNamespaces) 0 }}
 {{- fail "rbac.scope=namespaced needs at least one namespace in rbac.watchNamespaces" }}
 {{- end }}
+{{- end }}
+{{- if and .Values.operator.notices.enabled (eq (int .Values.operator.notices.port) (int .Values.operator.metricsPort)) }}
+{{- fail "operator.notices.port must differ from operator.metricsPort" }}
 {{- end }}
 {{- if and (gt (int .Values.operator.replicas) 1) (not .Values.operator.leaderElection) }}
 {{- fail "operator.replicas > 1 needs operator.leaderElection=true (two leaders would fight over every object)" }}
