@@ -1,6 +1,6 @@
 // Apply the rendered children of one custom resource and prune the ones no longer rendered.
 import type { KubernetesObject } from '@kubernetes/client-node';
-import { objectKey, objectPath } from '../kube/resources.ts';
+import { collectionPath, objectKey, objectPath, resourceFor } from '../kube/resources.ts';
 import { KubeError, type KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { forEachLimited } from '../runtime/limit.ts';
@@ -52,13 +52,12 @@ export async function applyChildren(
       return;
     }
     try {
-      // Never overwrite a create-only object (e.g. a generated password): only create it when absent.
-      const existing = createOnly ? await rest.getOrNull(objectPath(object)) : null;
-      if (existing) {
-        result.live.set(key, existing);
-        return;
-      }
-      const written = await rest.apply(object, FIELD_MANAGER);
+      // Never overwrite a create-only object (e.g. a generated password): the cache does not have it, so
+      // it is created; one the cache has not seen yet is already there (409) and is read, not written.
+      const written = createOnly
+        ? await createUnlessPresent(rest, object)
+        : await rest.apply(object, FIELD_MANAGER);
+      if (!written) return void result.live.set(key, await rest.get(objectPath(object)));
       caches.get(cacheKey(object))?.update(written);
       result.live.set(key, written);
       result.writes++;
@@ -73,6 +72,22 @@ export async function applyChildren(
   };
   await forEachLimited(desired, APPLY_CONCURRENCY, applyOne);
   return result;
+}
+
+async function createUnlessPresent(
+  rest: KubeRest,
+  object: KubernetesObject,
+): Promise<KubernetesObject | undefined> {
+  const collection = collectionPath(
+    resourceFor(object.apiVersion ?? '', object.kind ?? ''),
+    object.metadata?.namespace,
+  );
+  try {
+    return await rest.create<KubernetesObject>(collection, object, FIELD_MANAGER);
+  } catch (error) {
+    if (error instanceof KubeError && error.status === 409) return undefined;
+    throw error;
+  }
 }
 
 /** Deletes children owned by `ownerUid` that are not in `desired`. */

@@ -2,19 +2,25 @@
 // reconciles per VoiceAgent and the operator's peak RSS, beside the API server's raw throughput for the
 // same objects server-side-applied by a plain client (same concurrency) in the same run. Prints JSON and
 // writes bench-results/operator.json.
-//   node test/bench/operator.ts [--count 200] [--concurrency 8] [--timeout 900]
+// The control plane runs on its own CPUs and the clients (this process, the operator) on the others,
+// as with a managed control plane (test/support/pin-cpus.ts); --no-pin shares them.
+//   node test/bench/operator.ts [--count 200] [--concurrency 8] [--timeout 900] [--no-pin]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
+import pino from 'pino';
 import { parse } from 'yaml';
 import { parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
+import { resourceFor } from '../../operator/kube/resources.ts';
 import { KubeRest } from '../../operator/kube/rest.ts';
 import { normalizeForApply } from '../../operator/reconcile/compare.ts';
+import { Informer } from '../../operator/runtime/informer.ts';
 import { startCluster } from '../support/cluster.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
 import { startOperator, sumMetric } from '../support/operator.ts';
+import { pinControlPlane } from '../support/pin-cpus.ts';
 import { waitFor } from '../support/processes.ts';
 
 const { values } = parseArgs({
@@ -22,6 +28,8 @@ const { values } = parseArgs({
     count: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '8' },
     timeout: { type: 'string', default: '900' },
+    // Share every CPU between the control plane and the clients instead (test/support/pin-cpus.ts).
+    'no-pin': { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(values.count);
@@ -54,9 +62,6 @@ async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise
   await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
 }
 
-interface Listed<T> {
-  items: T[];
-}
 type Deploy = KubernetesObject & {
   metadata: { generation?: number };
   status?: { observedGeneration?: number; availableReplicas?: number; updatedReplicas?: number };
@@ -120,7 +125,81 @@ function peakRssMb(pid: number | undefined): { peakRssMb: number; rssMb: number 
   return { peakRssMb: round(kb('VmHWM') / 1024, 1), rssMb: round(kb('VmRSS') / 1024, 1) };
 }
 
+/** user+system CPU seconds of each control-plane process, this benchmark (the raw client) and the operator. */
+function cpuByProcess(operatorPid?: number): Record<string, number> {
+  const seconds = (pid: number | undefined) => {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    } catch {
+      return 0;
+    }
+  };
+  const own = process.cpuUsage();
+  const out: Record<string, number> = { bench: (own.user + own.system) / 1e6 };
+  for (const [name, p] of cluster.processes) out[name] = seconds(p.child.pid);
+  if (operatorPid) out.operator = seconds(operatorPid);
+  return out;
+}
+
+function cpuSince(before: Record<string, number>, operatorPid?: number): Record<string, number> {
+  const now = cpuByProcess(operatorPid);
+  return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, round(v - (before[k] ?? 0), 1)]));
+}
+
+async function watched(rest: KubeRest, apiVersion: string, kind: string, namespace: string) {
+  const informer = new Informer<KubernetesObject>(
+    rest,
+    { resource: resourceFor(apiVersion, kind), namespaces: [namespace] },
+    pino({ level: 'silent' }),
+  );
+  await informer.start();
+  return informer;
+}
+
+/** apiserver_request_total by "VERB resource" (watches excluded: they count once, when opened). */
+async function apiRequests(): Promise<Record<string, number>> {
+  const text = await kubectlOk(cluster, ['get', '--raw', '/metrics']);
+  const out: Record<string, number> = {};
+  for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
+    const labels = Object.fromEntries(
+      [...(m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
+    );
+    if (labels.verb === 'WATCH') continue;
+    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`;
+    out[key] = (out[key] ?? 0) + Number(m[2]);
+  }
+  return out;
+}
+
+/** Waits until the API server serves fewer than 10 writes in 2 s (leases and heartbeats only); ms waited. */
+async function untilQuiet(maxMs = 180_000): Promise<number> {
+  const writes = (counts: Record<string, number>) =>
+    Object.entries(counts)
+      .filter(([key]) => !/^(GET|LIST) /.test(key))
+      .reduce((sum, [, n]) => sum + n, 0);
+  const t0 = performance.now();
+  let last = writes(await apiRequests());
+  while (performance.now() - t0 < maxMs) {
+    await new Promise((r) => setTimeout(r, 2000));
+    const now = writes(await apiRequests());
+    if (now - last < 10) break;
+    last = now;
+  }
+  return round(performance.now() - t0, 0);
+}
+
+function requestsSince(before: Record<string, number>, now: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(now)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1]),
+  );
+}
+
 const cluster = await startCluster({ controllers: true, nodes: 3 });
+const pinning = values['no-pin'] ? undefined : pinControlPlane(cluster);
 try {
   await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
   await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
@@ -130,6 +209,11 @@ try {
   const rawNs = 'bench-raw';
   await kubectlOk(cluster, ['create', 'namespace', rawNs]);
   let rawWrites = 0;
+  // Progress is counted from watches, not by listing every 250 ms: a list of 200 objects in the middle
+  // of a phase is load on the API server the phase is measured by.
+  const rawDeployments = await watched(rest, 'apps/v1', 'Deployment', rawNs);
+  const rawCpu0 = cpuByProcess();
+  const rawRequests0 = await apiRequests();
   const rawT0 = performance.now();
   const crs = new Map<string, VA>();
   await pool(names, CONCURRENCY, async (name) => {
@@ -149,17 +233,25 @@ try {
     rawWrites++;
   });
   const rawApplyMs = performance.now() - rawT0;
+  const rawApplyCpu = cpuSince(rawCpu0);
+  const rawApplyRequests = requestsSince(rawRequests0, await apiRequests());
   log(`raw: ${rawWrites} objects applied in ${round(rawApplyMs, 0)} ms`);
-  const rawReady = await until('raw Deployments available', rawT0, async () => {
-    const list = await rest.get<Listed<Deploy>>(`/apis/apps/v1/namespaces/${rawNs}/deployments`);
-    return list.items.filter(deploymentAvailable).length;
-  });
+  const rawReady = await until(
+    'raw Deployments available',
+    rawT0,
+    async () => rawDeployments.list((d) => deploymentAvailable(d as Deploy)).length,
+  );
+  await rawDeployments.stop();
   log(`raw: all Deployments available after ${rawReady.allMs} ms`);
 
   // Free the kwok nodes' pod capacity (3 × 110) for the operator's pods, then start from a quiet cluster.
   const deleteT0 = performance.now();
   await kubectlOk(cluster, ['delete', 'namespace', rawNs, '--wait=true', '--timeout=600s']);
   log(`raw namespace deleted in ${round(performance.now() - deleteT0, 0)} ms`);
+  // The namespace is gone before its objects are: the garbage collector and the endpoint controllers
+  // go on deleting for tens of seconds. The operator's phase starts when they are done.
+  const quietMs = await untilQuiet();
+  log(`control plane quiet ${quietMs} ms later`);
 
   // (b) the operator: COUNT VoiceAgents created at once in a fresh namespace.
   const opNs = 'bench-operator';
@@ -175,6 +267,11 @@ try {
     const idleRss = peakRssMb(pid);
     const writesBefore = await operator.metric('callfleet_operator_api_writes_total');
 
+    const voiceAgents = await watched(rest, 'callfleet.io/v1alpha1', 'VoiceAgent', opNs);
+    const opCpu0 = cpuByProcess(pid);
+    const opRequests0 = await apiRequests();
+    let opApplyCpu: Record<string, number> = {};
+    let opApplyRequests: Record<string, number> = {};
     const opT0 = performance.now();
     await Promise.all(
       names.map((name) =>
@@ -190,10 +287,7 @@ try {
       'VoiceAgents Ready',
       opT0,
       async () => {
-        const list = await rest.get<Listed<VAStatus>>(
-          `/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`,
-        );
-        return list.items.filter(voiceAgentReady).length;
+        return voiceAgents.list((va) => voiceAgentReady(va as VAStatus)).length;
       },
       async (ms, ready) => {
         if (timeline.length && ms - (timeline.at(-1)?.ms ?? 0) < 1000) return;
@@ -209,11 +303,16 @@ try {
           reconciles: sumMetric(text, 'callfleet_operator_reconciles_total', { kind: 'VoiceAgent' }),
           queueDepth: sumMetric(text, 'callfleet_operator_queue_depth'),
         };
-        if (appliesDoneMs < 0 && point.applies >= (rawWrites / COUNT - 1) * COUNT) appliesDoneMs = point.ms;
+        if (appliesDoneMs < 0 && point.applies >= (rawWrites / COUNT - 1) * COUNT) {
+          appliesDoneMs = point.ms;
+          opApplyCpu = cpuSince(opCpu0, pid);
+          opApplyRequests = requestsSince(opRequests0, await apiRequests());
+        }
         timeline.push(point);
       },
     );
     log(`operator: all VoiceAgents Ready after ${opReady.allMs} ms`);
+    await voiceAgents.stop();
     if (appliesDoneMs < 0) appliesDoneMs = opReady.allMs; // finished between two samples
 
     const text = await metricsText(operator.metricsUrl);
@@ -247,6 +346,7 @@ try {
       loadAverage1mAtEnd: round(loadavg()[0] ?? 0, 1),
       voiceAgents: COUNT,
       concurrency: CONCURRENCY,
+      pinning: pinning ?? 'none',
       objectsPerVoiceAgent: round(rawObjects / COUNT, 1),
       spec: { replicas: 1, autoscaling: { minReplicas: 1, maxReplicas: 2 } },
       raw: {
@@ -286,6 +386,10 @@ try {
         applyPhaseOperatorOverRaw: round(appliesDoneMs / rawApplyMs, 2),
         writesOperatorOverRaw: round(writesAtReady / rawObjects, 2),
       },
+      // CPU seconds per process in each apply phase: where the machine's time went.
+      applyPhaseCpuSeconds: { raw: rawApplyCpu, operator: opApplyCpu },
+      // Requests the API server served in each apply phase, by verb and resource (from its own metrics).
+      applyPhaseApiRequests: { raw: rawApplyRequests, operator: opApplyRequests },
     };
     const json = JSON.stringify(result, null, 2);
     process.stdout.write(`${json}\n`);

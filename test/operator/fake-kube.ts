@@ -165,6 +165,8 @@ export class FakeKube {
     const p = parsePath(collection);
     const o = body as Obj;
     const name = o.metadata?.name ?? `${o.metadata?.generateName ?? 'x-'}${this.#rv + 1}`;
+    if (this.find(p.plural, p.namespace, name))
+      throw new KubeError(409, 'AlreadyExists', `${p.plural} "${name}" already exists`);
     return this.put({ ...o, metadata: { ...o.metadata, name, namespace: p.namespace } }, p.plural) as T;
   }
 
