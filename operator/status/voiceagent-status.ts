@@ -4,11 +4,11 @@
 // (ReplicaSets) with the last good and rolled-back ones, the rollbacks, and the recent events.
 import type { KubernetesObject, V1Pod, V1ReplicaSet } from '@kubernetes/client-node';
 import { BUSY_LABEL, SERVING_LABEL, VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
+import { DELETION_COST } from '../../cdk8s/charts/pod-marks.ts';
 import { collectionPath, resourceFor } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Condition } from '../reconcile/conditions.ts';
 import { REVISION_ANNOTATION, TEMPLATE_HASH_LABEL } from '../rollout/revisions.ts';
-import { DELETION_COST } from '../tracker/pod-marks.ts';
 
 interface VoiceAgentObject extends KubernetesObject {
   spec?: { replicas?: number; agent?: { provider?: string } };

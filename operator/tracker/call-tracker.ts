@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
+import { desiredMarks } from '../../cdk8s/charts/pod-marks.ts';
 import { INTERNAL_PORT, INTERNAL_PORT_NAME } from '../../cdk8s/charts/voiceagent/model.ts';
 import { type GatewayStatus, parseGatewayStatus } from '../../voice-gateway/status.ts';
 import { objectKey, objectPath } from '../kube/resources.ts';
@@ -12,7 +13,7 @@ import type { KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { forEachLimited } from '../runtime/limit.ts';
 import { askPod } from './pod-http.ts';
-import { desiredMarks, marksPatch } from './pod-marks.ts';
+import { marksPatch } from './pod-marks.ts';
 
 export type { GatewayStatus };
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseAllDocuments } from 'yaml';
 import { chartDir } from '../../charts/generate.ts';
+import { OPERATOR_NODE_OPTIONS } from '../../operator/node-options.ts';
 import { toolPath } from '../cluster/tools.ts';
 
 interface Doc {
@@ -330,6 +331,11 @@ describe('charts/callfleet: gateways notify the leader (ADR 0027)', () => {
       ['POD_NAMESPACE', 'metadata.namespace'],
       ['POD_NAME', 'metadata.name'],
     ]);
+    // The operator runs with the Node options the tests and benchmarks measured.
+    assert.equal(
+      operator.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS')?.value,
+      OPERATOR_NODE_OPTIONS,
+    );
     const role = docs.find((d) => d.kind === 'Role' && d.metadata.name === 'cf-callfleet-leader-label');
     assert.equal(role?.metadata.namespace, 'callfleet-system');
     assert.deepEqual(role?.rules, [

@@ -2,6 +2,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { OPERATOR_NODE_OPTIONS } from '../../operator/node-options.ts';
 import type { Cluster } from './cluster.ts';
 import { freePort } from './ports.ts';
 import { type Managed, startProcess, waitFor } from './processes.ts';
@@ -38,7 +39,8 @@ export async function startOperator(
       ...extraArgs,
     ],
     logFile,
-    { env },
+    // As the chart runs it (operator.nodeOptions), unless the caller sets its own.
+    { env: { NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...env } },
   );
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   await waitFor(`${name} /healthz`, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 30_000);

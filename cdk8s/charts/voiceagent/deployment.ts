@@ -9,6 +9,7 @@ import type { SecretKeySelector } from '../../api/v1alpha1/index.ts';
 import { CONFIG_CHECKSUM_ANNOTATION } from '../labels.ts';
 import { memoryCaEnv, memoryCaMount, memoryCaVolume } from '../memory-ca.ts';
 import { bucketCredentialEnv } from '../object-storage.ts';
+import { idleMarks } from '../pod-marks.ts';
 import { patchOutput } from '../synth.ts';
 import {
   CONFIG_DIR,
@@ -69,7 +70,11 @@ export function addDeployment(
     select: false,
     podMetadata: {
       labels: m.podLabels,
-      annotations: { ...(m.spec.podTemplate?.annotations ?? {}), [CONFIG_CHECKSUM_ANNOTATION]: checksum },
+      annotations: {
+        ...(m.spec.podTemplate?.annotations ?? {}),
+        ...idleMarks().annotations,
+        [CONFIG_CHECKSUM_ANNOTATION]: checksum,
+      },
     },
     serviceAccount,
     automountServiceAccountToken: false,

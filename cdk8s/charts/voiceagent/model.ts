@@ -7,7 +7,6 @@ import {
   type VoiceAgentSpec,
 } from '../../api/v1alpha1/index.ts';
 import {
-  BUSY_LABEL,
   gatewaySelector,
   type Labels,
   MEMORYSTORE_LABEL,
@@ -18,6 +17,7 @@ import {
   voiceAgentNames,
 } from '../labels.ts';
 import type { MemoryCa } from '../memory-ca.ts';
+import { idleMarks } from '../pod-marks.ts';
 
 export const GATEWAY_PORT = 8080;
 export const PORT_NAME = 'http';
@@ -141,13 +141,13 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
       known: ms !== undefined,
     };
   }
+  // Every pod starts with the idle marks (busy=false, serving=true): one that takes no call needs no write.
   const podLabels: Labels = {
     ...(spec.podTemplate?.labels ?? {}),
     ...owned.labels('gateway'),
-    [SERVING_LABEL]: 'true',
+    ...idleMarks().labels,
     ...(memory ? { [MEMORYSTORE_LABEL]: memory.store } : {}),
   };
-  delete podLabels[BUSY_LABEL];
   delete podLabels['app.kubernetes.io/instance'];
   return {
     ...owned,

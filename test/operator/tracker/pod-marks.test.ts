@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { desiredMarks, marksPatch } from '../../../operator/tracker/pod-marks.ts';
+import type { V1Deployment } from '@kubernetes/client-node';
+import { parse } from 'yaml';
+import { parseVoiceAgent } from '../../../cdk8s/api/v1alpha1/index.ts';
+import { renderVoiceAgent } from '../../../cdk8s/charts/index.ts';
+import { desiredMarks } from '../../../cdk8s/charts/pod-marks.ts';
+import { marksPatch } from '../../../operator/tracker/pod-marks.ts';
 
 test('a busy pod is labelled busy, costs its call count and blocks both the cluster-autoscaler and Karpenter', () => {
   assert.deepEqual(desiredMarks(3, false), {
@@ -66,4 +72,18 @@ test('a pod whose /status did not answer still stops serving on a cordoned node,
   assert.deepEqual(marksPatch(pod, desiredMarks(undefined, true)), {
     metadata: { labels: { 'callfleet.io/serving': 'false' }, annotations: {} },
   });
+});
+
+test('a pod started from the rendered template already carries the idle marks: no write until its first call', () => {
+  const example = parse(
+    readFileSync(new URL('../../../examples/voiceagent-echo.yaml', import.meta.url), 'utf8'),
+  );
+  const parsed = parseVoiceAgent({ ...example, metadata: { name: 'echo', namespace: 'team', uid: 'u' } });
+  assert.ok(parsed.ok);
+  const rendered = renderVoiceAgent(parsed.value, {});
+  assert.ok(rendered.ok);
+  const deployment = rendered.objects.find((o) => o.kind === 'Deployment') as V1Deployment;
+  const pod = { metadata: deployment.spec?.template.metadata };
+  assert.equal(marksPatch(pod, desiredMarks(0, false)), undefined);
+  assert.ok(marksPatch(pod, desiredMarks(1, false)), 'its first call is still marked');
 });
