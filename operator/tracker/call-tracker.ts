@@ -73,7 +73,10 @@ export interface CallTrackerOptions {
    */
   onChange(voiceAgentKey: string, urgent: boolean): void;
   onPoll?(result: 'ok' | 'error'): void;
-  /** A pod's marks were written (metrics, the scale benchmark's latency probe). */
+  /**
+   * A marks write is sent (the pod-marks metric): counted with the request, as the API-write metric
+   * is, so writes beyond the marks stay exact while marks are still in flight.
+   */
   onMark?(pod: V1Pod): void;
 }
 
@@ -374,13 +377,13 @@ export class CallTracker {
       { pod: objectKey(pod), activeCalls, labels: patch.metadata.labels },
       'marking pod',
     );
+    this.#options.onMark?.(pod);
     try {
       const marked = await this.#options.rest.mergePatch<V1Pod>(
         objectPath({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }),
         patch,
       );
       this.#options.pods.update(marked);
-      this.#options.onMark?.(marked);
     } catch (error) {
       this.#options.log.warn({ pod: objectKey(pod), err: String(error) }, 'could not mark pod');
     }
