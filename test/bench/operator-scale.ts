@@ -238,7 +238,8 @@ try {
     onLatency: (edge, ms) => {
       if (!measuring) return;
       latencies[edge].push(ms);
-      if (edge === 'busy') busyAt.push({ atS: round((performance.now() - churnT0) / 1000, 1), ms: round(ms, 0) });
+      if (edge === 'busy')
+        busyAt.push({ atS: round((performance.now() - churnT0) / 1000, 1), ms: round(ms, 0) });
     },
   });
   try {
