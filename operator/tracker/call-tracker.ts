@@ -95,7 +95,7 @@ export class CallTracker {
   constructor(options: CallTrackerOptions) {
     this.#options = { intervalMs: 5000, concurrency: 16, timeoutMs: 2000, ...options };
     const index = (event: string, pod: V1Pod) => {
-      const fleet = `${pod.metadata?.namespace}/${pod.metadata?.labels?.[VOICEAGENT_LABEL]}`;
+      const fleet = fleetKey(pod);
       const key = objectKey(pod);
       let keys = this.#byFleet.get(fleet);
       if (event === 'deleted') {
@@ -251,11 +251,7 @@ export class CallTracker {
   #roundDone(): void {
     const live = new Set(this.#options.pods.cache.keys());
     for (const key of this.#states.keys()) if (!live.has(key)) this.#states.delete(key);
-    const fleets = new Set(
-      this.#options.pods
-        .list()
-        .map((p) => `${p.metadata?.namespace}/${p.metadata?.labels?.[VOICEAGENT_LABEL]}`),
-    );
+    const fleets = new Set(this.#options.pods.list().map(fleetKey));
     for (const key of new Set([...fleets, ...this.#summaries.keys()])) {
       this.#summaryChanged(key);
       if (!fleets.has(key)) this.#summaries.delete(key);
@@ -298,6 +294,9 @@ export class CallTracker {
       status ? callsOn(status) : undefined,
       status?.draining,
     );
+    // Reported now, not when the round ends: a round is spread over most of the interval, and the
+    // status (activeCalls) should follow the marks as closely as a notice makes it.
+    if (status) this.#summaryChanged(fleetKey(pod));
   }
 
   /** The tracked state of one pod (undefined: never heard from, or gone). */
@@ -331,7 +330,7 @@ export class CallTracker {
       noticeSeq: order?.seq ?? previous?.noticeSeq,
     });
     await this.#mark(pod, callsOn(edge), edge.draining);
-    this.#summaryChanged(`${pod.metadata?.namespace}/${pod.metadata?.labels?.[VOICEAGENT_LABEL]}`);
+    this.#summaryChanged(fleetKey(pod));
     return true;
   }
 
@@ -400,6 +399,11 @@ export class CallTracker {
       return undefined;
     }
   }
+}
+
+/** `namespace/voiceagent` of a gateway pod: the fleet its calls count towards. */
+function fleetKey(pod: V1Pod): string {
+  return `${pod.metadata?.namespace}/${pod.metadata?.labels?.[VOICEAGENT_LABEL]}`;
 }
 
 /** The internal door (rule 10); a pod rendered before it existed serves /status on its http port. */
