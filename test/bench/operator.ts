@@ -22,6 +22,7 @@ import { startCluster } from '../support/cluster.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
 import { startOperator, sumMetric } from '../support/operator.ts';
 import { pinControlPlane } from '../support/pin-cpus.ts';
+import { cpuSeconds } from '../support/proc.ts';
 import { waitFor } from '../support/processes.ts';
 
 const { values } = parseArgs({
@@ -130,8 +131,7 @@ function peakRssMb(pid: number | undefined): { peakRssMb: number; rssMb: number 
 function cpuByProcess(operatorPid?: number): Record<string, number> {
   const seconds = (pid: number | undefined) => {
     try {
-      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-      return (Number(fields[11]) + Number(fields[12])) / 100;
+      return cpuSeconds(pid);
     } catch {
       return 0;
     }
