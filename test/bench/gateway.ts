@@ -224,7 +224,9 @@ async function measure(
   const loadCpu0 = cpuSeconds(load.pid as number);
   const busy0 = busyPerCpu();
   const t0 = performance.now();
+  const perf = perfRecord(pid, mode === 'raw' ? 'echo' : `gateway-${backendKind}`);
   await waitLine(load, /^MEASURE_END$/);
+  await perf?.stop();
   const split1 = cpuSplit(pid);
   const cpu1 = cpuSeconds(pid);
   const loadCpu1 = cpuSeconds(load.pid as number);
@@ -265,6 +267,24 @@ async function measure(
   load.kill('SIGKILL');
   const systemShare = (split1[1] - split0[1]) / Math.max(1e-9, cpu);
   return { cpu, wall, systemShare, rssPerCall: (rss - idleRss) / n, memory, result, otherBusy, relay };
+}
+
+/** BENCH_PERF=<dir>: `perf record -g` (BENCH_STRACE=1: `strace -c`) of the server during the measured window only. */
+function perfRecord(pid: number, label: string) {
+  const dir = process.env.BENCH_PERF;
+  if (!dir) return undefined;
+  const out = join(dir, `${label}-${Date.now()}.data`);
+  const args = process.env.BENCH_STRACE
+    ? ['strace', '-c', '-f', '-p', String(pid), '-o', `${out}.strace`]
+    : ['perf', 'record', '-F', '1999', '-g', '-p', String(pid), '-o', out];
+  const perf = spawn(args[0] as string, args.slice(1), { stdio: 'ignore' });
+  return {
+    stop: () =>
+      new Promise<void>((done) => {
+        perf.once('exit', () => done());
+        perf.kill('SIGINT');
+      }),
+  };
 }
 
 type Measured = Awaited<ReturnType<typeof measure>>;

@@ -3,7 +3,7 @@ import type WebSocket from 'ws';
 import { asString } from '../lib/json-shape.ts';
 import type { BackendSink } from './types.ts';
 import { isZeroMasked } from './ws-connect.ts';
-import { writeAsciiFrame } from './ws-frame.ts';
+import { writeAsciiFrame } from '../lib/ws-frame.ts';
 
 export interface WsBackendOptions {
   connectTimeoutMs: number;

@@ -9,7 +9,7 @@ import type { Logger } from '../log.ts';
 import type { TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 
-export { TurnAudio } from './turn-audio.ts';
+export { TurnAudio, turnAudioBlocksHeld } from './turn-audio.ts';
 
 /** Why a call left a backend (the `reason` label of callfleet_failovers_total). */
 export type FailoverReason = 'connect_failed' | 'circuit_open' | 'dropped' | 'stalled';

@@ -12,6 +12,7 @@ import { type AgentBackend, type BackendSink, type BackendStart, TRANSFER_TOOL }
 import type { CampaignCall, CampaignHooks } from '../campaign/gateway-hooks.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { within } from '../lib/deadline.ts';
+import { writeAsciiFrame } from '../lib/ws-frame.ts';
 import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
@@ -137,7 +138,8 @@ export class CallSession {
   readonly #queueBytes: number;
   /** Failover (failover.ts): the start payload a standby resumes from, the unanswered turn, the gap. */
   #startInfo: BackendStart | undefined;
-  readonly #turn = new TurnAudio(TURN_AUDIO_BYTES);
+  /** Only with a standby to replay it to (a chain of one provider has nowhere to fail over to). */
+  readonly #turn: TurnAudio | undefined;
   #backendSince = 0;
   #gapSince = 0;
   readonly #reprompt: Reprompter;
@@ -156,6 +158,7 @@ export class CallSession {
     this.#queueCap = limits.queueFrames;
     this.#queueBytes = limits.pendingAudioBytes;
     this.#policy = new FramePolicy(limits);
+    this.#turn = deps.backends.chain.length > 1 ? new TurnAudio(TURN_AUDIO_BYTES) : undefined;
     this.#reprompt = new Reprompter(deps.config.calls.reprompt);
     this.#uplink = new UplinkChunker(
       { sendUplink: (payload, frames) => this.#sendUplink(payload, frames) },
@@ -287,10 +290,10 @@ export class CallSession {
     } else if (this.#callerSpeaking && now - this.#lastSpeechAt > SPEECH_END_MS) {
       this.#callerSpeaking = false;
       // Agent audio since the caller's last loud frame: the backend's VAD was faster, it answered already.
-      if (this.#lastAgentAudioAt > this.#lastSpeechAt) this.#turn.answered();
+      if (this.#lastAgentAudioAt > this.#lastSpeechAt) this.#turn?.answered();
       else this.#awaitingResponseSince = this.#lastSpeechAt;
     }
-    this.#turn.push(up.buffer, at, up.heldBytes, this.#callerSpeaking);
+    this.#turn?.push(up.buffer, at, up.heldBytes, this.#callerSpeaking);
     this.#frameAt = receivedAt;
     // Speech onset may be a barge-in: the backend hears it without waiting for the chunk to fill.
     if (onset) up.flush();
@@ -423,7 +426,7 @@ export class CallSession {
     this.#backend = backend;
     this.#backendReady = true;
     this.#backendSince = Date.now();
-    const queued = replayTurn && this.#turn.pending ? this.#turn.take() : this.#pending;
+    const queued = replayTurn && this.#turn?.pending ? this.#turn.take() : this.#pending;
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#pendingFrames = 0;
@@ -453,7 +456,7 @@ export class CallSession {
     d.backends.breaker(old.provider).failure();
     d.metrics.backendErrors.labels(old.provider).inc();
     this.#log.warn({ provider: old.provider, reason, err: err?.message }, 'agent backend failed mid-call');
-    const pendingTurn = this.#turn.pending;
+    const pendingTurn = this.#turn?.pending ?? false;
     const r = await this.#connect(
       { ...start, resumed: { transcript: resumeTranscript(this.#transcript, pendingTurn) } },
       { provider: old.provider, reason },
@@ -578,7 +581,7 @@ export class CallSession {
       m.responseLatency.observe((now - this.#awaitingResponseSince) / 1000);
       this.#awaitingResponseSince = 0;
     }
-    if (!this.#callerSpeaking) this.#turn.answered();
+    if (!this.#callerSpeaking) this.#turn?.answered();
     if (this.#gapSince) {
       m.failoverGap.observe((now - this.#gapSince) / 1000);
       this.#gapSince = 0;
@@ -588,13 +591,17 @@ export class CallSession {
     this.#agentAudioUntil = Math.max(now, this.#agentAudioUntil) + ms;
     this.#lastActivityAt = now;
     // The chunk and its mark stay two WebSocket messages but leave in one write (one syscall).
-    const socket = (this.#ws as unknown as { _socket?: Socket })._socket;
-    socket?.cork();
-    try {
-      this.#ws.send(mediaMessage(this.#streamSid, payload));
-      this.#ws.send(markMessage(this.#streamSid, this.#marks.sent(itemId, ms)));
-    } finally {
-      socket?.uncork();
+    const media = mediaMessage(this.#streamSid, payload);
+    const mark = markMessage(this.#streamSid, this.#marks.sent(itemId, ms));
+    if (!writeAsciiFrame(this.#ws, media, mark)) {
+      const socket = (this.#ws as unknown as { _socket?: Socket })._socket;
+      socket?.cork();
+      try {
+        this.#ws.send(media);
+        this.#ws.send(mark);
+      } finally {
+        socket?.uncork();
+      }
     }
     this.#recording?.agent(payload);
     m.frames.out += 2;
@@ -857,7 +864,7 @@ export class CallSession {
     this.#pending = [];
     this.#pendingBytes = 0;
     this.#recording?.close();
-    this.#turn.close();
+    this.#turn?.close();
     this.#pendingFrames = 0;
     const claims = this.#claims;
     if (!claims || !this.#startAt) {

@@ -6,20 +6,28 @@
 // (or buffers) living that long survived the young generation's collections and made V8 grow it, and
 // per-call buffers grown for a turn were garbage after it (ADR 0020: RSS per call 1.9× the echo's
 // with strings). Blocks go back to a free list when the turn is answered; frames are base64-encoded
-// only on a failover.
+// only on a failover. A call holds none of it when its agent has no standby (nowhere to replay it).
 
 const PREROLL_FRAMES = 10;
 const BLOCK_BYTES = 2048;
 /** Spare blocks kept for reuse, process-wide (8 MiB at most); beyond that they are left to the GC. */
 const MAX_FREE_BLOCKS = 4096;
 const freeBlocks: Buffer[] = [];
+let blocksHeld = 0;
 
 function takeBlock(): Buffer {
+  blocksHeld++;
   return freeBlocks.pop() ?? Buffer.allocUnsafeSlow(BLOCK_BYTES);
 }
 
 function giveBlock(b: Buffer): void {
+  blocksHeld--;
   if (freeBlocks.length < MAX_FREE_BLOCKS) freeBlocks.push(b);
+}
+
+/** Blocks holding some call's turn audio now, process-wide. */
+export function turnAudioBlocksHeld(): number {
+  return blocksHeld;
 }
 
 export class TurnAudio {

@@ -2,7 +2,7 @@
 // and the fake OpenAI Realtime (standby) failing as the services do.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { resumeTranscript, TurnAudio } from '../../../voice-gateway/call/failover.ts';
+import { resumeTranscript, TurnAudio, turnAudioBlocksHeld } from '../../../voice-gateway/call/failover.ts';
 import type { GatewayConfigInput } from '../../../voice-gateway/config/schema.ts';
 import { FakeElevenLabs } from '../../fakes/elevenlabs.ts';
 import { FakeOpenAiRealtime } from '../../fakes/openai-realtime.ts';
@@ -257,6 +257,26 @@ describe('standby backends (agent.fallbacks)', () => {
     } finally {
       await t.close();
     }
+  });
+
+  it("keeps the caller's pending turn only when there is a standby to replay it to", async () => {
+    const speakingHolds = async (fallbacks: ('openai-realtime' | 'websocket')[]) => {
+      const t = await setup({ fallbacks });
+      try {
+        t.el.turnMode = 'hold'; // the question stays unanswered: its audio is the pending turn
+        const call = await t.g.start({ audio: question(), hangupAfterMs: 2500 });
+        await until(() => call.result.mediaReceived > 0, 3000, 'greeting');
+        await sleep(1300); // past the question (900 ms of silence, then 600 ms of speech)
+        const held = turnAudioBlocksHeld();
+        await call.done;
+        return held;
+      } finally {
+        await t.close();
+      }
+    };
+    assert.ok((await speakingHolds(['openai-realtime'])) >= 1);
+    assert.equal(turnAudioBlocksHeld(), 0, 'an ended call gives its blocks back');
+    assert.equal(await speakingHolds([]), 0);
   });
 
   it('only when every backend is down does the caller get calls.fallback', async () => {

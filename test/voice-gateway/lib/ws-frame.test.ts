@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import * as wsModule from 'ws';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { connectWebSocket, isZeroMasked, maskingMoot } from '../../../voice-gateway/backends/ws-connect.ts';
-import { asciiTextFrame, writeAsciiFrame } from '../../../voice-gateway/backends/ws-frame.ts';
+import { asciiTextFrame, writeAsciiFrame } from '../../../voice-gateway/lib/ws-frame.ts';
 
 /** ws's own framing (exported at run time, not in @types/ws). */
 const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, o: object): Buffer[] } }).Sender;
@@ -29,6 +29,17 @@ describe('ready-made audio frames (ws-frame)', () => {
           rsv1: false,
         });
         assert.deepEqual(asciiTextFrame(text, mask), Buffer.concat(parts), `length ${text.length}`);
+        const pair = asciiTextFrame(text, mask, '{"event":"mark"}');
+        const mark = Sender.frame(Buffer.from('{"event":"mark"}'), {
+          fin: true,
+          opcode: 1,
+          mask,
+          generateMask: zero,
+          maskBuffer: Buffer.alloc(4),
+          readOnly: false,
+          rsv1: false,
+        });
+        assert.deepEqual(pair, Buffer.concat([...parts, ...mark]), `pair, length ${text.length}`);
       }
     }
   });
@@ -40,6 +51,34 @@ describe('ready-made audio frames (ws-frame)', () => {
     assert.equal(maskingMoot('ws://[::1]:9/x'), true);
     assert.equal(maskingMoot('ws://agent.internal:9/x'), false);
     assert.equal(maskingMoot('ws://10.0.0.7:9/x'), false);
+  });
+
+  it('reach a ws client from a server as the same messages, two frames in one write, in order with ws.send', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(wss, 'listening');
+    const port = (wss.address() as { port: number }).port;
+    const accepted = once(wss, 'connection');
+    const client = await connectWebSocket(`ws://127.0.0.1:${port}/`, {}, 2000, 1 << 20);
+    const [server] = (await accepted) as [WebSocket];
+    const got: string[] = [];
+    client.on('message', (d) => got.push(d.toString()));
+    try {
+      const sent: string[] = [];
+      for (const [i, text] of texts.entries()) {
+        if (i % 3 === 2) server.send(text);
+        else assert.ok(writeAsciiFrame(server, text, `mark ${i}`), 'direct write taken');
+        sent.push(text);
+        if (i % 3 !== 2) sent.push(`mark ${i}`);
+      }
+      const deadline = Date.now() + 5000;
+      while (got.length < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got, sent);
+      server.close();
+      assert.equal(writeAsciiFrame(server, 'after close'), false, 'a closing socket takes ws.send');
+    } finally {
+      client.terminate();
+      wss.close();
+    }
   });
 
   it('reach a ws server as the same messages, in order with ws.send, and count in bufferedAmount', async () => {
