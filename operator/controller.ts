@@ -16,6 +16,7 @@ import type { ReconcileContext, Reconciler } from './reconcile/context.ts';
 import { reconcileMemoryStore } from './reconcile/memorystore.ts';
 import { SecretIndex } from './reconcile/secret-refs.ts';
 import type { WithStatus } from './reconcile/status.ts';
+import { StatusPacer } from './reconcile/status-pacing.ts';
 import { reconcileVoiceAgent } from './reconcile/voiceagent.ts';
 import { cacheSizeCollector } from './runtime/cache-size.ts';
 import { Informer } from './runtime/informer.ts';
@@ -127,6 +128,7 @@ export class Controller {
       secrets,
       secretIndex,
       events: new EventRecorder(this.#rest, this.#options.identity, log),
+      statusPacer: new StatusPacer(),
       metrics,
       log,
       ...(this.#options.operatorNamespace ? { operatorNamespace: this.#options.operatorNamespace } : {}),

@@ -12,6 +12,7 @@ import type { CallTracker } from '../tracker/call-tracker.ts';
 import type { ChildCaches } from './children.ts';
 import type { SecretIndex } from './secret-refs.ts';
 import type { WithStatus } from './status.ts';
+import type { StatusPacer } from './status-pacing.ts';
 
 /** What a reconciler can see and use; the queue, retries and leadership live outside it. */
 export interface ReconcileContext {
@@ -28,6 +29,8 @@ export interface ReconcileContext {
   secrets?: Informer<KubernetesObject>;
   /** Which VoiceAgents read which Secrets (so a Secret that appears wakes them). */
   secretIndex?: SecretIndex;
+  /** Paces count-only VoiceAgent status changes (absent: every change written at once). */
+  statusPacer?: StatusPacer;
   /** Live calls per gateway pod (absent when call tracking is off). */
   tracker?: CallTracker;
   /** Asks idle pods to agree before a scale-down removes them (the operator link, ADR 0021). */

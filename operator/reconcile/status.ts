@@ -1,9 +1,11 @@
-// Writes a custom resource's status only when it changed, and records an Event when Ready flips.
+// Writes a custom resource's status only when it changed (count-only changes paced, status-pacing.ts),
+// and records an Event when Ready flips.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { EventRecorder } from '../events.ts';
 import { objectPath } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { type Condition, findCondition, setConditions } from './conditions.ts';
+import { onlyCountsChanged, type StatusPacer } from './status-pacing.ts';
 
 export type WithStatus = KubernetesObject & {
   status?: Record<string, unknown> & { conditions?: Condition[] };
@@ -19,6 +21,18 @@ function canonical(value: unknown): string {
 
 const PROGRESS_REASONS = new Set(['Creating', 'RollingOut', 'Waiting', 'MemoryStoreNotReady']);
 
+/** Count-only changes of these status fields are paced by `pacer`. */
+export interface StatusPace {
+  pacer: StatusPacer;
+  counts: ReadonlySet<string>;
+}
+
+const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
+
+/**
+ * Returns 0, or the milliseconds after which to reconcile again when a count-only change was held
+ * back by `pace` (nothing written now).
+ */
 export async function writeStatus(
   rest: KubeRest,
   events: EventRecorder,
@@ -26,13 +40,20 @@ export async function writeStatus(
   fields: Record<string, unknown>,
   conditions: Condition[],
   cache?: { update(object: WithStatus): void },
-): Promise<WithStatus | undefined> {
+  pace?: StatusPace,
+): Promise<number> {
   const previous = object.status ?? {};
   const nextConditions = setConditions(previous.conditions, conditions);
   const next: Record<string, unknown> = { ...fields, conditions: nextConditions };
   const comparable = Object.fromEntries(Object.keys(next).map((k) => [k, previous[k]]));
-  if (canonical(comparable) === canonical(next)) return undefined;
+  if (same(comparable, next)) return 0;
+  const uid = object.metadata?.uid;
+  if (pace && uid && onlyCountsChanged(previous, next, pace.counts, same)) {
+    const wait = pace.pacer.waitFor(uid);
+    if (wait > 0) return wait;
+  }
   const written = await rest.mergePatch<WithStatus>(`${objectPath(object)}/status`, { status: next });
+  if (pace && uid) pace.pacer.wrote(uid);
   cache?.update(written);
 
   const before = findCondition(previous.conditions, 'Ready');
@@ -45,5 +66,5 @@ export async function writeStatus(
     // Best effort and off the reconcile's path: the status above already says it.
     void events.record(object, warning ? 'Warning' : 'Normal', after.reason, after.message);
   }
-  return written;
+  return 0;
 }

@@ -126,7 +126,7 @@ export async function reconcileVoiceAgent(
   const route = [...applied.live.values()].find((o) => o.kind === 'HTTPRoute');
   if (route) conditions.push(routeAcceptedCondition(route as HTTPRouteObject, generation));
   const base = publicUrls(spec);
-  await writeStatus(
+  const statusDeferredMs = await writeStatus(
     ctx.rest,
     ctx.events,
     va,
@@ -144,13 +144,24 @@ export async function reconcileVoiceAgent(
     },
     conditions,
     ctx.voiceAgents,
+    ctx.statusPacer ? { pacer: ctx.statusPacer, counts: COUNT_FIELDS } : undefined,
   );
   // Scale-down waits for pods to go idle, and schedule windows open and close: look again.
-  // A rollout under way is judged again after the next poll of its pods' calls.
-  if (scale.waiting || rollout.watching) return { requeueAfterMs: ctx.tracker?.intervalMs ?? 5000 };
-  if (spec.autoscaling.schedule?.length) return { requeueAfterMs: 60_000 };
-  return undefined;
+  // A rollout under way is judged again after the next poll of its pods' calls. Counts held back by
+  // the pacing are written when its window ends.
+  const lookAgain = [
+    scale.waiting || rollout.watching ? (ctx.tracker?.intervalMs ?? 5000) : 0,
+    spec.autoscaling.schedule?.length ? 60_000 : 0,
+    statusDeferredMs,
+  ].filter((ms) => ms > 0);
+  return lookAgain.length ? { requeueAfterMs: Math.min(...lookAgain) } : undefined;
 }
+
+/**
+ * Status fields that only count pods (their changes alone are paced, status-pacing.ts). Call counts
+ * are not: how often they follow the calls is --call-status-refresh's to say.
+ */
+const COUNT_FIELDS: ReadonlySet<string> = new Set(['replicas', 'readyReplicas']);
 
 function baseStatus(va: WithStatus): Record<string, unknown> {
   return { observedGeneration: va.metadata?.generation };

@@ -1,0 +1,134 @@
+// Count-only VoiceAgent status changes are paced; everything else is written at once.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
+import { condition } from '../../../operator/reconcile/conditions.ts';
+import { onlyCountsChanged, StatusPacer } from '../../../operator/reconcile/status-pacing.ts';
+import { reconcileVoiceAgent } from '../../../operator/reconcile/voiceagent.ts';
+import { example, type Harness, harness, log, readyCondition, secret } from './harness.ts';
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const counts = new Set(['readyReplicas']);
+
+describe('onlyCountsChanged', () => {
+  const status = (ready: number, readyStatus: boolean, reason = 'RollingOut', generation = 1) => ({
+    observedGeneration: generation,
+    readyReplicas: ready,
+    conditions: [condition('Ready', readyStatus, reason, `${ready}/3 gateway pods available`, generation)],
+  });
+
+  test('a count and a condition message alone are counts', () => {
+    assert.equal(onlyCountsChanged(status(1, false), status(2, false), counts, same), true);
+  });
+
+  test('a condition flipping, a new reason, a new generation or another field is not', () => {
+    assert.equal(onlyCountsChanged(status(2, false), status(3, true, 'Available'), counts, same), false);
+    assert.equal(
+      onlyCountsChanged(status(2, false), status(2, false, 'RolloutStalled'), counts, same),
+      false,
+    );
+    assert.equal(onlyCountsChanged(status(2, false), status(2, false, 'RollingOut', 2), counts, same), false);
+    assert.equal(
+      onlyCountsChanged(
+        { ...status(1, false), selector: 'a' },
+        { ...status(2, false), selector: 'b' },
+        counts,
+        same,
+      ),
+      false,
+    );
+    assert.equal(onlyCountsChanged({}, status(1, false), counts, same), false, 'a first status');
+  });
+});
+
+describe('StatusPacer', () => {
+  test('one write per window per object; the sweep forgets objects whose window has passed', () => {
+    let now = 0;
+    const pacer = new StatusPacer(5000, () => now);
+    assert.equal(pacer.waitFor('a'), 0);
+    pacer.wrote('a');
+    now = 1000;
+    assert.equal(pacer.waitFor('a'), 4000);
+    assert.equal(pacer.waitFor('b'), 0, 'per object');
+    now = 5000;
+    assert.equal(pacer.waitFor('a'), 0);
+    for (let i = 0; i < 3000; i++) {
+      now += 10;
+      pacer.wrote(`o${i}`);
+    }
+    assert.ok(pacer.size < 1600, `${pacer.size} entries held`);
+  });
+});
+
+describe('VoiceAgent status under pacing', () => {
+  let h: Harness;
+  let now = 0;
+  beforeEach(async () => {
+    h = await harness();
+    now = 0;
+    h.ctx.statusPacer = new StatusPacer(5000, () => now);
+  });
+  afterEach(async () => {
+    await h.stop();
+  });
+
+  const KEY = 'team/echo';
+  const statusPatches = () =>
+    h.kube.writes().filter((c) => c.path.endsWith('/voiceagents/echo/status')).length;
+  const va = () => h.kube.find('voiceagents', 'team', 'echo');
+  async function reconcile() {
+    await h.settle();
+    const outcome = await reconcileVoiceAgent(h.ctx, KEY, log);
+    await h.settle();
+    return outcome;
+  }
+  /** The Deployment controller's report: `available` of 3 pods up. */
+  function pods(available: number) {
+    const d = h.kube.find('deployments', 'team', 'echo') as V1Deployment;
+    h.kube.put({
+      ...d,
+      status: {
+        observedGeneration: d.metadata?.generation ?? 1,
+        replicas: 3,
+        updatedReplicas: 3,
+        readyReplicas: available,
+        availableReplicas: available,
+      },
+    } as KubernetesObject);
+  }
+
+  test('pods coming up one by one: one count write per window, the last count when it ends, Ready at once', async () => {
+    h.kube.put(secret('twilio', ['account-sid', 'auth-token']));
+    const doc = example('voiceagent-echo.yaml');
+    h.kube.put({ ...doc, metadata: { ...doc.metadata, uid: 'va-uid' }, spec: { ...doc.spec, replicas: 3 } });
+    await reconcile();
+    assert.equal(readyCondition(va())?.reason, 'Creating');
+    pods(0);
+    await reconcile(); // Creating → RollingOut: a new reason, written at once
+    const first = statusPatches();
+    assert.equal(readyCondition(va())?.reason, 'RollingOut');
+
+    now += 100;
+    pods(1);
+    const held = await reconcile();
+    assert.equal(statusPatches(), first, 'a count change right after a write waits');
+    const after = held && 'requeueAfterMs' in held ? (held.requeueAfterMs ?? 0) : 0;
+    assert.ok(after > 4000 && after <= 4900, `requeued after ${after} ms`);
+    now += 1000;
+    pods(2);
+    await reconcile();
+    assert.equal(statusPatches(), first, 'still within the window');
+
+    now += 4000; // the window has passed: the requeue writes the latest count
+    await reconcile();
+    assert.equal(statusPatches(), first + 1);
+    assert.equal((va()?.status as { readyReplicas?: number }).readyReplicas, 2);
+
+    now += 100;
+    pods(3);
+    await reconcile(); // Ready flips: written at once, inside the window
+    assert.equal(statusPatches(), first + 2);
+    assert.equal(readyCondition(va())?.status, 'True');
+    assert.equal((va()?.status as { readyReplicas?: number }).readyReplicas, 3);
+  });
+});
