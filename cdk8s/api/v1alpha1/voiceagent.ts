@@ -866,8 +866,12 @@ export const VoiceAgentStatusSchema = z
   .strictObject({
     observedGeneration: count('The .metadata.generation the status describes.'),
     conditions: conditionsList('Ready, Progressing and Degraded conditions.').optional(),
-    replicas: count('Gateway pods that exist (scale subresource status replicas).'),
-    readyReplicas: count('Gateway pods ready to take calls.'),
+    replicas: count(
+      'Gateway pods that exist (scale subresource status replicas). A change of the pod counts alone reaches the status at most every 5 s.',
+    ),
+    readyReplicas: count(
+      'Gateway pods ready to take calls. A change of the pod counts alone reaches the status at most every 5 s.',
+    ),
     drainingReplicas: count('Gateway pods terminating while they finish live calls.'),
     desiredReplicas: count('Gateway pods wanted now: spec.replicas raised by an active schedule window.'),
     busyReplicas: count('Gateway pods carrying live calls (never chosen for scale-down).'),
