@@ -39,9 +39,15 @@ interface Stream {
 }
 
 interface ListResponse<T> {
-  metadata: { resourceVersion?: string };
+  metadata: { resourceVersion?: string; continue?: string };
   items: T[];
 }
+
+/**
+ * Objects per list request. A relist of 10,000 pods holds one page's JSON at a time (about 2 MB),
+ * not the whole list's (the resync's peak at fleet scale); every page comes from the same snapshot.
+ */
+export const LIST_PAGE_SIZE = 500;
 
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly cache = new Map<string, T>();
@@ -208,14 +214,25 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   }
 
   async #relist(stream: Stream): Promise<void> {
-    const list = await this.#rest.get<ListResponse<T>>(this.#path(stream), {
-      labelSelector: this.#options.labelSelector,
-    });
+    const transform = this.#options.transform;
+    // Pages are read (and each object cut down by the transform) before any is applied, so handlers
+    // see the whole list at once, as from one request.
+    const items: T[] = [];
+    let resourceVersion: string | undefined;
+    let page: string | undefined;
+    do {
+      const list: ListResponse<T> = await this.#rest.get<ListResponse<T>>(this.#path(stream), {
+        labelSelector: this.#options.labelSelector,
+        limit: LIST_PAGE_SIZE,
+        continue: page,
+      });
+      for (const raw of list.items) items.push((transform ? transform(raw) : raw) as T);
+      resourceVersion = list.metadata.resourceVersion;
+      page = list.metadata.continue || undefined;
+    } while (page);
     const seen = new Set<string>();
     const isResync = this.cache.size > 0 || stream.resourceVersion === undefined;
-    const transform = this.#options.transform;
-    for (const raw of list.items) {
-      const item = (transform ? transform(raw) : raw) as T;
+    for (const item of items) {
       item.apiVersion ??= this.#options.resource.apiVersion;
       item.kind ??= this.#options.resource.kind;
       const key = objectKey(item);
@@ -234,7 +251,7 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         this.#emit('deleted', old);
       }
     }
-    stream.resourceVersion = list.metadata.resourceVersion;
+    stream.resourceVersion = resourceVersion;
   }
 
   async #watchOnce(stream: Stream): Promise<void> {

@@ -106,15 +106,20 @@ export class FakeKube {
 
   // ---- the KubeRest surface -------------------------------------------------------------------------
 
-  async get<T = KubernetesObject>(path: string, _query?: Record<string, unknown>): Promise<T> {
+  async get<T = KubernetesObject>(path: string, query?: Record<string, unknown>): Promise<T> {
     this.calls.push({ verb: 'get', path });
     if (path === '/apis') return { groups: [] } as T;
     const p = parsePath(path);
     if (!p.name) {
-      const items = [...this.objects.entries()]
-        .filter(([k]) => k.startsWith(`${p.plural}/${p.namespace ?? ''}`))
-        .map(([, o]) => structuredClone(o));
-      return { metadata: { resourceVersion: String(this.#rv) }, items } as T;
+      const all = [...this.objects.entries()].filter(([k]) =>
+        k.startsWith(`${p.plural}/${p.namespace ?? ''}`),
+      );
+      // Pages as the API server serves them: `limit` objects, then a continue token (here an offset).
+      const from = Number(query?.continue ?? 0);
+      const limit = Number(query?.limit ?? 0) || all.length;
+      const items = all.slice(from, from + limit).map(([, o]) => structuredClone(o));
+      const more = from + limit < all.length ? { continue: String(from + limit) } : {};
+      return { metadata: { resourceVersion: String(this.#rv), ...more }, items } as T;
     }
     const o = this.find(p.plural, p.namespace, p.name);
     if (!o) throw new KubeError(404, 'NotFound', `${p.plural} "${p.name}" not found`);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import pino from 'pino';
 import { resourceFor } from '../../../operator/kube/resources.ts';
-import { Informer, type InformerEvent } from '../../../operator/runtime/informer.ts';
+import { Informer, type InformerEvent, LIST_PAGE_SIZE } from '../../../operator/runtime/informer.ts';
 import { waitFor } from '../../support/processes.ts';
 import { FakeKube } from '../fake-kube.ts';
 
@@ -52,6 +52,29 @@ test('410 Gone: the informer relists and catches up with what changed while its 
     ['deleted', 'a'],
   ]);
   await waitFor('a new watch', async () => kube.watchers.size === 1, 2000, 5);
+  await informer.stop();
+});
+
+test('a relist reads pages of LIST_PAGE_SIZE and applies them as one list (deletions seen across pages)', async () => {
+  const kube = new FakeKube();
+  const n = 2 * LIST_PAGE_SIZE + 7;
+  for (let i = 0; i < n; i++) kube.put(cm(`cm-${String(i).padStart(5, '0')}`));
+  const { informer, events } = start(kube);
+  const lists = () => kube.calls.filter((c) => c.verb === 'get' && c.path.endsWith('/configmaps')).length;
+  await informer.start();
+  assert.equal(lists(), 3, 'three pages');
+  assert.equal(informer.cache.size, n);
+  assert.equal(events.length, n);
+  // One object gone from the last page and one from the first while the watch was stale: the relist sees both.
+  kube.objects.delete(`configmaps/ns/cm-${String(n - 1).padStart(5, '0')}`);
+  kube.objects.delete('configmaps/ns/cm-00000');
+  kube.expireWatches();
+  await waitFor('the relist', async () => informer.cache.size === n - 2, 2000, 5);
+  assert.equal(lists(), 6);
+  assert.deepEqual(
+    events.filter(([e]) => e === 'deleted').map(([, name]) => name),
+    ['cm-00000', `cm-${String(n - 1).padStart(5, '0')}`],
+  );
   await informer.stop();
 });
 
