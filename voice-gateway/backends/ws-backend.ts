@@ -1,9 +1,9 @@
 // Lifecycle shared by the WebSocket backends: one connection, `failed` reported once, backpressure.
 import type WebSocket from 'ws';
 import { asString } from '../lib/json-shape.ts';
+import { writeAsciiFrame } from '../lib/ws-frame.ts';
 import type { BackendSink } from './types.ts';
 import { isZeroMasked } from './ws-connect.ts';
-import { writeAsciiFrame } from '../lib/ws-frame.ts';
 
 export interface WsBackendOptions {
   connectTimeoutMs: number;

@@ -7,8 +7,12 @@
 // other frame (close, ping, binary, fragment, reserved bits, unmasked, a length above `maxPayload`
 // or beyond 16 bits) goes, with everything after it, to `ws`'s own Receiver, which then reads the
 // socket for good: errors, close codes and the closing handshake stay `ws`'s.
-// Bounded: at most one incomplete frame (≤ maxPayload + 8 bytes) is held between reads.
+// Reads land in the process's shared read buffer when Node allows it (lib/shared-reads.ts), else
+// arrive as 'data' events. Bounded: at most one incomplete frame (≤ maxPayload + 8 bytes, copied) is
+// held between reads.
+import type { Socket } from 'node:net';
 import type WebSocket from 'ws';
+import { readIntoSharedBuffer } from '../lib/shared-reads.ts';
 
 type DataListener = (chunk: Buffer) => void;
 
@@ -27,10 +31,12 @@ export class MediaFrameReader {
   readonly #wsOnData: DataListener;
   readonly #maxPayload: number;
   readonly #onText: (payload: Buffer) => void;
-  readonly #onData: DataListener = (chunk) => this.#read(chunk);
-  /** The start of a frame whose bytes have not all arrived yet. */
+  readonly #onData: DataListener = (chunk) => this.#read(chunk, chunk.length);
+  /** The start of a frame whose bytes have not all arrived yet (a copy). */
   #held: Buffer | undefined;
   #handedOver = false;
+  /** Reads arrive in the shared read buffer (valid only during the callback), not as 'data'. */
+  readonly sharedReads: boolean;
 
   private constructor(
     ws: WebSocket,
@@ -46,12 +52,20 @@ export class MediaFrameReader {
     this.#maxPayload = maxPayload;
     this.#onText = onText;
     this.#socket.removeListener('data', wsOnData);
-    this.#socket.on('data', this.#onData);
+    this.sharedReads = readIntoSharedBuffer(this.#socket as unknown as Socket, (n, buf) => {
+      if (!this.#handedOver) this.#read(buf, n);
+      // ws reads from here on, as 'data' events to its listener (while it listens: it stops after
+      // a protocol error; it pauses the socket when its receiver is full).
+      else this.#socket.emit('data', Buffer.from(buf.subarray(0, n)));
+      return undefined;
+    });
+    if (!this.sharedReads) this.#socket.on('data', this.#onData);
   }
 
   /**
    * Takes over the reads of a server-side `ws` WebSocket just opened (before any data was read).
    * Undefined when `ws`'s internals are not as expected (then `ws` reads the socket as before).
+   * `onText`'s payload is valid only until it returns (it may sit in the shared read buffer).
    */
   static attach(
     ws: WebSocket,
@@ -74,13 +88,15 @@ export class MediaFrameReader {
     return this.#handedOver;
   }
 
-  #read(chunk: Buffer): void {
+  /** Reads the frames in `chunk[0, n)`. */
+  #read(chunk: Buffer, n0: number): void {
     let buf = chunk;
+    let n = n0;
     if (this.#held) {
-      buf = Buffer.concat([this.#held, chunk]);
+      buf = Buffer.concat([this.#held, chunk.subarray(0, n0)]);
+      n = buf.length;
       this.#held = undefined;
     }
-    const n = buf.length;
     let at = 0;
     while (n - at >= 2) {
       const b0 = buf[at] as number;
@@ -90,7 +106,7 @@ export class MediaFrameReader {
       if ((b0 !== FIN_TEXT && b0 !== FIN_PONG) || (b1 & 0x80) === 0 || len === 127) break;
       if (len === 126) {
         if (n - at < 4) {
-          this.#held = buf.subarray(at);
+          this.#held = Buffer.from(buf.subarray(at, n));
           return;
         }
         len = ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
@@ -100,7 +116,7 @@ export class MediaFrameReader {
       const start = at + head + 4;
       const end = start + len;
       if (end > n) {
-        this.#held = buf.subarray(at);
+        this.#held = Buffer.from(buf.subarray(at, n));
         return;
       }
       unmask(buf, start, end, at + head);
@@ -112,16 +128,16 @@ export class MediaFrameReader {
     }
     if (at === n) return;
     if (n - at < 2) {
-      this.#held = buf.subarray(at);
+      this.#held = Buffer.from(buf.subarray(at, n));
       return;
     }
-    this.#handOver(buf.subarray(at));
+    this.#handOver(Buffer.from(buf.subarray(at, n)));
   }
 
   /** `ws` reads from here on, starting with `rest` (which begins at a frame boundary). */
   #handOver(rest: Buffer): void {
     this.#handedOver = true;
-    this.#socket.removeListener('data', this.#onData);
+    if (!this.sharedReads) this.#socket.removeListener('data', this.#onData);
     this.#socket.on('data', this.#wsOnData);
     if (!this.#receiver.write(rest)) this.#socket.pause();
   }

@@ -1,8 +1,11 @@
 // The Twilio socket's frame reader must answer exactly as `ws`'s own Receiver: the same messages,
 // pongs, pings, errors, close codes and bytes written back, for the same bytes cut into reads at
 // any points. Both sides run a real `ws` WebSocketServer (the gateway's options) over an in-memory
-// socket whose reads we choose.
+// socket whose reads we choose, or over loopback TCP (where reads go into the shared read buffer).
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { describe, it } from 'node:test';
 import { WebSocketServer } from 'ws';
@@ -86,6 +89,77 @@ function randomFrame(rand: () => number, oddShare: number): FrameSpec {
   return odd[Math.floor(rand() * odd.length)] as FrameSpec;
 }
 
+const serverOptions = {
+  noServer: true,
+  maxPayload: MAX_PAYLOAD,
+  perMessageDeflate: false,
+  skipUTF8Validation: true,
+} as const;
+
+/** The server side's observer: every event of the WebSocket, the reader attached when `fast`. */
+function watchSocket(ws: import('ws').WebSocket, fast: boolean, log: string[], closed: () => void) {
+  ws.on('message', (data, isBinary) => log.push(`message ${isBinary} ${(data as Buffer).toString('hex')}`));
+  ws.on('ping', (d) => log.push(`ping ${d.toString('hex')}`));
+  ws.on('pong', (d) => log.push(`pong ${d.toString('hex')}`));
+  ws.on('error', (e) => log.push(`error ${e.message}`));
+  ws.on('close', (code, reason) => {
+    log.push(`close ${code} ${reason.toString('hex')}`);
+    closed();
+  });
+  if (!fast) return undefined;
+  const reader = MediaFrameReader.attach(ws, MAX_PAYLOAD, (p) =>
+    log.push(`message false ${p.toString('hex')}`),
+  );
+  assert.ok(reader, 'the reader takes the socket');
+  return reader;
+}
+
+const UPGRADE =
+  'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+
+/** The same over loopback TCP: `chunks` written one by one; `written` is what the client received. */
+async function observeTcp(chunks: Buffer[], fast: boolean): Promise<{ log: string[]; sharedReads: boolean }> {
+  const log: string[] = [];
+  const wss = new WebSocketServer(serverOptions);
+  const server = createServer();
+  let sharedReads = false;
+  let resolveClosed = () => {};
+  const closed = new Promise<void>((r) => {
+    resolveClosed = r;
+  });
+  const opened = new Promise<void>((resolve) => {
+    server.on('upgrade', (req: IncomingMessage, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        sharedReads = watchSocket(ws, fast, log, resolveClosed)?.sharedReads ?? false;
+        resolve();
+      }),
+    );
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const client: Socket = connect((server.address() as { port: number }).port, '127.0.0.1');
+  client.setNoDelay(true);
+  const received: Buffer[] = [];
+  client.on('data', (d) => received.push(d));
+  client.on('error', () => {});
+  client.write(UPGRADE);
+  await opened;
+  for (const c of chunks) {
+    if (client.destroyed) break;
+    client.write(c);
+    await new Promise((r) => setImmediate(r));
+  }
+  client.end();
+  await Promise.race([closed, new Promise((r) => setTimeout(r, 200))]);
+  await new Promise((r) => setTimeout(r, 20));
+  client.destroy();
+  server.closeAllConnections();
+  server.close();
+  log.push(`written ${Buffer.concat(received).toString('hex')}`);
+  return { log, sharedReads };
+}
+
 /** Everything observable of one server-side WebSocket fed `chunks`. */
 async function observe(chunks: Buffer[], fast: boolean): Promise<string[]> {
   const log: string[] = [];
@@ -97,12 +171,7 @@ async function observe(chunks: Buffer[], fast: boolean): Promise<string[]> {
       cb();
     },
   });
-  const wss = new WebSocketServer({
-    noServer: true,
-    maxPayload: MAX_PAYLOAD,
-    perMessageDeflate: false,
-    skipUTF8Validation: true,
-  });
+  const wss = new WebSocketServer(serverOptions);
   const req = {
     method: 'GET',
     url: '/',
@@ -115,22 +184,7 @@ async function observe(chunks: Buffer[], fast: boolean): Promise<string[]> {
   };
   const closed = new Promise<void>((resolve) => {
     wss.handleUpgrade(req as never, socket, Buffer.alloc(0), (ws) => {
-      ws.on('message', (data, isBinary) =>
-        log.push(`message ${isBinary} ${(data as Buffer).toString('hex')}`),
-      );
-      ws.on('ping', (d) => log.push(`ping ${d.toString('hex')}`));
-      ws.on('pong', (d) => log.push(`pong ${d.toString('hex')}`));
-      ws.on('error', (e) => log.push(`error ${e.message}`));
-      ws.on('close', (code, reason) => {
-        log.push(`close ${code} ${reason.toString('hex')}`);
-        resolve();
-      });
-      if (fast) {
-        const reader = MediaFrameReader.attach(ws, MAX_PAYLOAD, (p) =>
-          log.push(`message false ${p.toString('hex')}`),
-        );
-        assert.ok(reader, 'the reader takes the socket');
-      }
+      watchSocket(ws, fast, log, resolve);
     });
   });
   for (const c of chunks) {
@@ -185,6 +239,22 @@ describe('Twilio socket frame reader (MediaFrameReader)', () => {
     // The odd frames did reach ws: protocol errors and close codes were compared too.
     assert.ok(errors > 20, `errors: ${errors}`);
     assert.ok(closes > 100, `closes: ${closes}`);
+  });
+
+  it('over TCP reads into the shared read buffer and answers exactly as ws, media and odd frames alike', async () => {
+    let errors = 0;
+    for (let seed = 300; seed < 330; seed++) {
+      const rand = rng(seed);
+      const frames = Array.from({ length: 30 }, () => frame(randomFrame(rand, seed % 2 ? 0.1 : 0), rand));
+      const chunks = cut(Buffer.concat(frames), rand, seed % 3 === 0 ? 9 : 600);
+      const copy = () => chunks.map((c) => Buffer.from(c));
+      const slow = await observeTcp(copy(), false);
+      const quick = await observeTcp(copy(), true);
+      assert.equal(quick.sharedReads, true, 'reads go into the shared buffer');
+      assert.deepEqual(quick.log, slow.log, `seed ${seed}`);
+      if (slow.log.some((l) => l.startsWith('error'))) errors++;
+    }
+    assert.ok(errors > 3, `errors: ${errors}`);
   });
 
   it('leaves the socket to ws when ws internals are not as expected', async () => {
