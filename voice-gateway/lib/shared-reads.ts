@@ -30,7 +30,7 @@ function symbolNamed(o: object, description: string): symbol | undefined {
 /**
  * From now on `socket`'s reads go into the shared buffer and to `onRead` only (no 'data' events; 'end',
  * 'close' and errors as before). False, and nothing changed, when this Node's socket is not as
- * expected (then reads stay as they were).
+ * expected or already holds unread bytes (then reads stay as they were).
  */
 export function readIntoSharedBuffer(socket: Socket, onRead: SharedReadCallback): boolean {
   const s = socket as Socket & NodeSocketInternals & Record<symbol, unknown>;
@@ -39,6 +39,7 @@ export function readIntoSharedBuffer(socket: Socket, onRead: SharedReadCallback)
   const handle = s._handle;
   if (
     s.encrypted ||
+    s.readableLength > 0 || // bytes already in the stream (an upgrade's head) would never reach onRead
     !kBuffer ||
     !kBufferCb ||
     s[kBuffer] !== null ||
