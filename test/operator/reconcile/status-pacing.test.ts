@@ -76,6 +76,7 @@ describe('VoiceAgent status under pacing', () => {
   const statusPatches = () =>
     h.kube.writes().filter((c) => c.path.endsWith('/voiceagents/echo/status')).length;
   const va = () => h.kube.find('voiceagents', 'team', 'echo');
+  const readyReplicas = () => (va()?.status as { readyReplicas?: number } | undefined)?.readyReplicas;
   async function reconcile() {
     await h.settle();
     const outcome = await reconcileVoiceAgent(h.ctx, KEY, log);
@@ -122,13 +123,13 @@ describe('VoiceAgent status under pacing', () => {
     now += 4000; // the window has passed: the requeue writes the latest count
     await reconcile();
     assert.equal(statusPatches(), first + 1);
-    assert.equal((va()?.status as { readyReplicas?: number }).readyReplicas, 2);
+    assert.equal(readyReplicas(), 2);
 
     now += 100;
     pods(3);
     await reconcile(); // Ready flips: written at once, inside the window
     assert.equal(statusPatches(), first + 2);
     assert.equal(readyCondition(va())?.status, 'True');
-    assert.equal((va()?.status as { readyReplicas?: number }).readyReplicas, 3);
+    assert.equal(readyReplicas(), 3);
   });
 });
