@@ -98,6 +98,7 @@ export class MediaFrameReader {
       this.#held = undefined;
     }
     let at = 0;
+    let incomplete = false;
     while (n - at >= 2) {
       const b0 = buf[at] as number;
       const b1 = buf[at + 1] as number;
@@ -106,8 +107,8 @@ export class MediaFrameReader {
       if ((b0 !== FIN_TEXT && b0 !== FIN_PONG) || (b1 & 0x80) === 0 || len === 127) break;
       if (len === 126) {
         if (n - at < 4) {
-          this.#held = Buffer.from(buf.subarray(at, n));
-          return;
+          incomplete = true;
+          break;
         }
         len = ((buf[at + 2] as number) << 8) | (buf[at + 3] as number);
         head = 4;
@@ -116,8 +117,8 @@ export class MediaFrameReader {
       const start = at + head + 4;
       const end = start + len;
       if (end > n) {
-        this.#held = Buffer.from(buf.subarray(at, n));
-        return;
+        incomplete = true;
+        break;
       }
       unmask(buf, start, end, at + head);
       at = end;
@@ -127,11 +128,10 @@ export class MediaFrameReader {
       else this.#ws.emit('pong', payload);
     }
     if (at === n) return;
-    if (n - at < 2) {
-      this.#held = Buffer.from(buf.subarray(at, n));
-      return;
-    }
-    this.#handOver(Buffer.from(buf.subarray(at, n)));
+    // The rest is copied: the read buffer is reused. An incomplete frame waits for the next read.
+    const rest = Buffer.from(buf.subarray(at, n));
+    if (incomplete || rest.length < 2) this.#held = rest;
+    else this.#handOver(rest);
   }
 
   /** `ws` reads from here on, starting with `rest` (which begins at a frame boundary). */
