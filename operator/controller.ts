@@ -247,6 +247,7 @@ export class Controller {
       },
       onPoll: (result) => metrics.callPolls.inc({ result }),
       onMark: () => metrics.podMarks.inc(),
+      onMarkDone: (seconds, trigger) => metrics.podMarkDuration.observe({ trigger }, seconds),
     });
     this.#tracker = tracker;
     ctx.tracker = tracker;

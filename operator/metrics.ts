@@ -77,6 +77,13 @@ export function createOperatorMetrics() {
       'callfleet_operator_pod_marks_total',
       'Pod mark writes (busy label, deletion cost, autoscaler annotations).',
     ),
+    podMarkDuration: histogram(
+      registry,
+      'callfleet_operator_pod_mark_duration_seconds',
+      'Time from deciding a pod mark write (a notice, a poll answer, a cordon) to the API server answering it, by trigger (notice, poll).',
+      [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      ['trigger'],
+    ),
     callPolls: counter(
       registry,
       'callfleet_operator_call_polls_total',

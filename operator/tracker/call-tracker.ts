@@ -78,10 +78,15 @@ export interface CallTrackerOptions {
    * is, so writes beyond the marks stay exact while marks are still in flight.
    */
   onMark?(pod: V1Pod): void;
+  /** A marks write was answered (or failed) `seconds` after it was decided, for a notice or a poll. */
+  onMarkDone?(seconds: number, trigger: MarkTrigger): void;
 }
 
+export type MarkTrigger = 'notice' | 'poll';
+
 export class CallTracker {
-  readonly #options: Required<Omit<CallTrackerOptions, 'nodes' | 'onPoll' | 'onMark'>> & CallTrackerOptions;
+  readonly #options: Required<Omit<CallTrackerOptions, 'nodes' | 'onPoll' | 'onMark' | 'onMarkDone'>> &
+    CallTrackerOptions;
   readonly #states = new Map<string, PodState>();
   readonly #summaries = new Map<string, string>();
   #timer: NodeJS.Timeout | undefined;
@@ -291,6 +296,7 @@ export class CallTracker {
     }
     await this.#mark(
       this.#options.pods.get(key) ?? pod,
+      'poll',
       status ? callsOn(status) : undefined,
       status?.draining,
     );
@@ -329,7 +335,7 @@ export class CallTracker {
       noticeEpoch: order?.epoch ?? previous?.noticeEpoch,
       noticeSeq: order?.seq ?? previous?.noticeSeq,
     });
-    await this.#mark(pod, callsOn(edge), edge.draining);
+    await this.#mark(pod, 'notice', callsOn(edge), edge.draining);
     this.#summaryChanged(fleetKey(pod));
     return true;
   }
@@ -367,7 +373,12 @@ export class CallTracker {
     await forEachLimited(pods, this.#options.concurrency, (pod) => this.#pollPod(pod));
   }
 
-  async #mark(pod: V1Pod, activeCalls: number | undefined, draining = false): Promise<void> {
+  async #mark(
+    pod: V1Pod,
+    trigger: MarkTrigger,
+    activeCalls: number | undefined,
+    draining = false,
+  ): Promise<void> {
     if (pod.metadata?.deletionTimestamp) return;
     const node = pod.spec?.nodeName ? this.#options.nodes?.get(pod.spec.nodeName) : undefined;
     const patch = marksPatch(pod, desiredMarks(activeCalls, node?.spec?.unschedulable === true, draining));
@@ -377,6 +388,7 @@ export class CallTracker {
       'marking pod',
     );
     this.#options.onMark?.(pod);
+    const startedAt = performance.now();
     try {
       const marked = await this.#options.rest.mergePatch<V1Pod>(
         objectPath({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }),
@@ -385,6 +397,8 @@ export class CallTracker {
       this.#options.pods.update(marked);
     } catch (error) {
       this.#options.log.warn({ pod: objectKey(pod), err: String(error) }, 'could not mark pod');
+    } finally {
+      this.#options.onMarkDone?.((performance.now() - startedAt) / 1000, trigger);
     }
   }
 

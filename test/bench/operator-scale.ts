@@ -9,6 +9,7 @@
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { parse } from 'yaml';
@@ -106,6 +107,21 @@ function procStatus(pid: number | undefined) {
   return { peakRssMb: round(kb('VmHWM') / 1024, 1), rssMb: round(kb('VmRSS') / 1024, 1) };
 }
 
+/** Per `binS` seconds of churn: how many busy marks, their p50 and max latency. */
+function timeline(samples: { atS: number; ms: number }[], binS: number) {
+  const bins = new Map<number, number[]>();
+  for (const { atS, ms } of samples) {
+    const bin = Math.floor(atS / binS) * binS;
+    bins.set(bin, [...(bins.get(bin) ?? []), ms]);
+  }
+  return [...bins.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([atS, ms]) => {
+      const sorted = ms.sort((a, b) => a - b);
+      return { atS, n: sorted.length, p50: percentile(sorted, 50), max: percentile(sorted, 100) };
+    });
+}
+
 function percentile(sorted: number[], p: number): number {
   if (!sorted.length) return -1;
   return round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number, 1);
@@ -120,6 +136,21 @@ async function metricsText(url: string): Promise<string> {
       await new Promise((r) => setTimeout(r, 300 * attempt));
     }
   }
+}
+
+/** The q-quantile (0..1) of a histogram's observations between two scrapes: the bucket bound it falls in. */
+function histogramQuantile(before: string, after: string, name: string, q: number, labels = {}): number {
+  const bounds = [...after.matchAll(new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"`, 'gm'))]
+    .map((m) => m[1] as string)
+    .filter((le, i, all) => all.indexOf(le) === i);
+  const count = (text: string, le: string) => sumMetric(text, `${name}_bucket`, { ...labels, le });
+  const total = count(after, '+Inf') - count(before, '+Inf');
+  if (total <= 0) return -1;
+  for (const le of bounds) {
+    if (count(after, le) - count(before, le) >= q * total)
+      return le === '+Inf' ? Infinity : Number(le) * 1000;
+  }
+  return -1;
 }
 
 /** The operator's V8 heap (used, committed) in MB, from its default Node metrics. */
@@ -275,6 +306,20 @@ try {
     // (c) churn: calls arrive (Poisson, CALL_RATE/s over the fleet) and last ~CALL_SECONDS (exponential).
     const before = await metricsText(operator.metricsUrl);
     const cpuBefore = cpuSeconds(pid);
+    // Where a slow mark waits: this process's own event loop (the simulator and the clock), the
+    // operator's (its lag, sampled every 10 s), or the API server (the operator's mark-write time).
+    const benchLoop = monitorEventLoopDelay({ resolution: 10 });
+    benchLoop.enable();
+    const operatorLagMs: number[] = [];
+    const lagSampler = setInterval(() => {
+      metricsText(operator.metricsUrl)
+        .then((t) =>
+          operatorLagMs.push(
+            round(sumMetric(t, 'callfleet_operator_nodejs_eventloop_lag_max_seconds') * 1000, 0),
+          ),
+        )
+        .catch(() => undefined);
+    }, 10_000);
     churnT0 = performance.now();
     measuring = true;
     let placed = 0;
@@ -302,6 +347,8 @@ try {
     const churnMs = performance.now() - churnT0;
     const cpuUnderChurn = (cpuSeconds(pid) - cpuBefore) / (churnMs / 1000);
     measuring = false;
+    clearInterval(lagSampler);
+    benchLoop.disable();
     const after = await metricsText(operator.metricsUrl);
     const delta = (name: string, labels: Record<string, string> = {}) =>
       sumMetric(after, name, labels) - sumMetric(before, name, labels);
@@ -369,7 +416,38 @@ try {
       ),
       statusPolls: delta('callfleet_operator_call_polls_total'),
       reconciles: delta('callfleet_operator_reconciles_total'),
-      slowestBusyMarks: busyAt.sort((a, b) => b.ms - a.ms).slice(0, 12),
+      slowestBusyMarks: [...busyAt].sort((a, b) => b.ms - a.ms).slice(0, 12),
+      // Busy-mark latency per 10 s of churn: a steady backlog, or spikes.
+      busyMarkTimeline: timeline(busyAt, 10),
+      markWriteMs: {
+        notice: {
+          p50: histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', 0.5, {
+            trigger: 'notice',
+          }),
+          p99: histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', 0.99, {
+            trigger: 'notice',
+          }),
+        },
+        poll: {
+          p50: histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', 0.5, {
+            trigger: 'poll',
+          }),
+          p99: histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', 0.99, {
+            trigger: 'poll',
+          }),
+        },
+      },
+      operatorEventLoopLagMaxMsPer10s: operatorLagMs,
+      benchEventLoopDelayMs: {
+        p99: round(benchLoop.percentile(99) / 1e6, 1),
+        max: round(benchLoop.max / 1e6, 1),
+      },
+      watchRestartsByReason: Object.fromEntries(
+        ['resync', 'watchdog', 'gone', 'error'].map((reason) => [
+          reason,
+          delta('callfleet_operator_watch_restarts_total', { reason }),
+        ]),
+      ),
       busyMarkLatencyMs: {
         samples: busy.length,
         p50: percentile(busy, 50),
