@@ -44,6 +44,8 @@ import {
 export const MANAGED_BY_SELECTOR = 'app.kubernetes.io/managed-by=callfleet-operator';
 const GATEWAY_SELECTOR = `${MANAGED_BY_SELECTOR},app.kubernetes.io/component=gateway`;
 const CALLFLEET = 'callfleet.io/v1alpha1';
+/** API connections for pod marks alone (beside the 32 every other request shares). */
+const MARK_CONNECTIONS = 16;
 
 const reconcilers: Record<ReconciledKind, Reconciler> = {
   VoiceAgent: reconcileVoiceAgent,
@@ -232,7 +234,8 @@ export class Controller {
   ): Promise<void> {
     const { log, metrics } = this.#options;
     const tracker = new CallTracker({
-      rest: this.#rest,
+      // Marks have connections of their own: a wave of reconciles never queues a busy mark.
+      rest: this.#rest.withOwnConnections(MARK_CONNECTIONS),
       pods,
       nodes,
       log,

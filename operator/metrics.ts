@@ -49,7 +49,7 @@ export function createOperatorMetrics() {
     watchRestarts: counter(
       registry,
       'callfleet_operator_watch_restarts_total',
-      'Watches restarted, by kind and reason (watchdog, gone, error, resync).',
+      'Watches restarted, by kind and reason (watchdog, gone, error).',
       ['kind', 'reason'],
     ),
     leader: gauge(registry, 'callfleet_operator_leader', '1 while this replica is the leader.'),

@@ -20,7 +20,8 @@ const usage = `usage: callfleet operator [options]
   --leader-elect BOOL      compete for the callfleet-operator Lease (default true)
   --lease-namespace NS     namespace of the Lease (default $POD_NAMESPACE or default)
   --concurrency N          reconciles running at once (default 8)
-  --resync SECONDS         full relist period (default 300)
+  --resync SECONDS         period over which every cached object is reconciled again, spread evenly and
+                           read from the cache (default 300)
   --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5, or 30
                            with --notice-url: the poll is then only the backstop for missed notices)
   --call-status-refresh SECONDS|off

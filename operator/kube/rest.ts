@@ -43,11 +43,19 @@ export class KubeRest {
   readonly #options: RestOptions;
 
   /** `kc`: a client-node KubeConfig (tests, the admin commands) or a KubeAccess (./access.ts). */
-  constructor(kc: KubeConfig | KubeAccess, options: RestOptions = {}) {
+  constructor(kc: KubeConfig | KubeAccess, options: RestOptions = {}, maxSockets = 32) {
     this.#access = 'server' in kc && 'authorize' in kc ? kc : fromKubeConfig(kc);
-    this.#agent = new Agent({ keepAlive: true, maxSockets: 32, ...this.#access.tls });
+    this.#agent = new Agent({ keepAlive: true, maxSockets, ...this.#access.tls });
     this.#watchAgent = new Agent({ keepAlive: false, ...this.#access.tls });
     this.#options = options;
+  }
+
+  /**
+   * The same client (credentials, write counting) on connections of its own: writes that must not wait
+   * for a free socket behind a burst of others (the pod marks behind a wave of reconciles).
+   */
+  withOwnConnections(maxSockets: number): KubeRest {
+    return new KubeRest(this.#access, this.#options, maxSockets);
   }
 
   /** The current context's namespace, when the kubeconfig names one. */

@@ -1,7 +1,9 @@
 // A list-watch cache for one kind (in all namespaces, or in a list of them: one watch each). Watches in @kubernetes/client-node stall silently and stop on
 // errors, so this one is self-healing: bookmarks keep the resourceVersion fresh, a watchdog restarts
-// a silent watch, 410 Gone triggers a relist, other errors back off and retry, and a periodic relist
-// (the resync) catches anything a watch may have missed.
+// a silent watch, 410 Gone triggers a relist, other errors back off and retry. The periodic resync
+// hands every cached object to the handlers again, from the cache and spread evenly over the period
+// (ADR 0021): as client-go's resync, it never lists from the API server, and at 1,000 VoiceAgents it
+// is a few reconciles a second rather than a thousand at once.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { collectionPath, objectKey, type ResourceType } from '../kube/resources.ts';
@@ -21,7 +23,7 @@ export interface InformerOptions {
   /** Watch only these namespaces (default: all). */
   namespaces?: string[];
   labelSelector?: string;
-  /** Full relist period; every object is handed to the handlers again as 'resync'. */
+  /** Resync period: every cached object is handed to the handlers again as 'resync', spread over it. */
   resyncMs?: number;
   /** A watch that delivers nothing (not even a bookmark) for this long is restarted. */
   watchdogMs?: number;
@@ -49,6 +51,9 @@ interface ListResponse<T> {
  */
 export const LIST_PAGE_SIZE = 500;
 
+/** How often a slice of the resync is handed out: each tick replays its share of the period's keys. */
+const RESYNC_TICK_MS = 1000;
+
 export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly cache = new Map<string, T>();
   readonly #rest: KubeRest;
@@ -62,6 +67,11 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
   readonly #log: Logger;
   #stopped = false;
   #resyncTimer: NodeJS.Timeout | undefined;
+  /** The keys this resync period still has to replay (taken from the cache when a period starts). */
+  #resyncKeys: string[] = [];
+  #resyncAt = 0;
+  /** Ticks into the current resync period. */
+  #resyncTick = 0;
 
   constructor(rest: KubeRest, options: InformerOptions, log: Logger) {
     this.#rest = rest;
@@ -168,7 +178,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       }
     }
     for (const stream of this.#streams) stream.loop = this.#run(stream);
-    this.#resyncTimer = setInterval(() => this.#forceRelist('resync'), this.#options.resyncMs);
+    this.#resyncTimer = setInterval(
+      () => this.#resyncSlice(),
+      Math.min(RESYNC_TICK_MS, this.#options.resyncMs),
+    );
     this.#resyncTimer.unref();
   }
 
@@ -180,11 +193,20 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
     await Promise.all(this.#streams.map((s) => s.loop));
   }
 
-  #forceRelist(reason: string): void {
-    for (const stream of this.#streams) {
-      stream.resourceVersion = undefined;
-      stream.abort?.abort(reason);
+  /** Replays this tick's share of the period's keys (objects deleted meanwhile are skipped). */
+  #resyncSlice(): void {
+    const ticks = Math.max(1, Math.round(this.#options.resyncMs / RESYNC_TICK_MS));
+    if (this.#resyncTick === 0) {
+      this.#resyncKeys = [...this.cache.keys()];
+      this.#resyncAt = 0;
     }
+    this.#resyncTick++;
+    const end = Math.ceil((this.#resyncKeys.length * this.#resyncTick) / ticks);
+    for (; this.#resyncAt < end; this.#resyncAt++) {
+      const object = this.cache.get(this.#resyncKeys[this.#resyncAt] as string);
+      if (object) this.#emit('resync', object);
+    }
+    if (this.#resyncTick >= ticks) this.#resyncTick = 0;
   }
 
   #path(stream: Stream): string {

@@ -5,15 +5,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
-import { desiredMarks } from '../../cdk8s/charts/pod-marks.ts';
 import { INTERNAL_PORT, INTERNAL_PORT_NAME } from '../../cdk8s/charts/voiceagent/model.ts';
 import { type GatewayStatus, parseGatewayStatus } from '../../voice-gateway/status.ts';
-import { objectKey, objectPath } from '../kube/resources.ts';
+import { objectKey } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { forEachLimited } from '../runtime/limit.ts';
 import { askPod } from './pod-http.ts';
-import { marksPatch } from './pod-marks.ts';
+import { type MarkTrigger, MarkWriter } from './mark-writer.ts';
 
 export type { GatewayStatus };
 
@@ -78,11 +77,9 @@ export interface CallTrackerOptions {
    * is, so writes beyond the marks stay exact while marks are still in flight.
    */
   onMark?(pod: V1Pod): void;
-  /** A marks write was answered (or failed) `seconds` after it was decided, for a notice or a poll. */
+  /** A marks write was answered (or failed) `seconds` after it was asked for, by a notice or a poll. */
   onMarkDone?(seconds: number, trigger: MarkTrigger): void;
 }
-
-export type MarkTrigger = 'notice' | 'poll';
 
 export class CallTracker {
   readonly #options: Required<Omit<CallTrackerOptions, 'nodes' | 'onPoll' | 'onMark' | 'onMarkDone'>> &
@@ -93,12 +90,14 @@ export class CallTracker {
   #running: Promise<void> | undefined;
   #stopped = false;
   readonly #stopping = new AbortController();
+  readonly #marks: MarkWriter;
 
   /** Pod keys per fleet (`namespace/voiceagent`): a summary reads its fleet, not every pod. */
   readonly #byFleet = new Map<string, Set<string>>();
 
   constructor(options: CallTrackerOptions) {
     this.#options = { intervalMs: 5000, concurrency: 16, timeoutMs: 2000, ...options };
+    this.#marks = new MarkWriter(options);
     const index = (event: string, pod: V1Pod) => {
       const fleet = fleetKey(pod);
       const key = objectKey(pod);
@@ -373,33 +372,8 @@ export class CallTracker {
     await forEachLimited(pods, this.#options.concurrency, (pod) => this.#pollPod(pod));
   }
 
-  async #mark(
-    pod: V1Pod,
-    trigger: MarkTrigger,
-    activeCalls: number | undefined,
-    draining = false,
-  ): Promise<void> {
-    if (pod.metadata?.deletionTimestamp) return;
-    const node = pod.spec?.nodeName ? this.#options.nodes?.get(pod.spec.nodeName) : undefined;
-    const patch = marksPatch(pod, desiredMarks(activeCalls, node?.spec?.unschedulable === true, draining));
-    if (!patch) return;
-    this.#options.log.debug(
-      { pod: objectKey(pod), activeCalls, labels: patch.metadata.labels },
-      'marking pod',
-    );
-    this.#options.onMark?.(pod);
-    const startedAt = performance.now();
-    try {
-      const marked = await this.#options.rest.mergePatch<V1Pod>(
-        objectPath({ apiVersion: 'v1', kind: 'Pod', metadata: pod.metadata }),
-        patch,
-      );
-      this.#options.pods.update(marked);
-    } catch (error) {
-      this.#options.log.warn({ pod: objectKey(pod), err: String(error) }, 'could not mark pod');
-    } finally {
-      this.#options.onMarkDone?.((performance.now() - startedAt) / 1000, trigger);
-    }
+  #mark(pod: V1Pod, trigger: MarkTrigger, activeCalls: number | undefined, draining = false): Promise<void> {
+    return this.#marks.mark(objectKey(pod), { activeCalls, draining, trigger });
   }
 
   async #fetchStatus(pod: V1Pod): Promise<GatewayStatus | undefined> {

@@ -162,3 +162,37 @@ test('a transform keeps only what the cache needs (a Secret: its keys, never the
   );
   await informer.stop();
 });
+
+test('the resync replays every cached object from the cache, spread over the period, never listing again', async () => {
+  const kube = new FakeKube();
+  for (let i = 0; i < 30; i++) kube.put(cm(`cm-${i}`));
+  const informer = new Informer<KubernetesObject>(
+    kube.rest,
+    { resource: resourceFor('v1', 'ConfigMap'), resyncMs: 3000 },
+    log,
+  );
+  const resyncs: { name: string; at: number }[] = [];
+  informer.on((event, object) => {
+    if (event === 'resync') resyncs.push({ name: object.metadata?.name ?? '', at: performance.now() });
+  });
+  await informer.start();
+  const t0 = performance.now();
+  const lists = () => kube.calls.filter((c) => c.verb === 'get').length;
+  const listsAtStart = lists();
+  await waitFor('one resync period', async () => resyncs.length >= 30, 5000, 50);
+  assert.equal(lists(), listsAtStart, 'no list from the API server');
+  assert.deepEqual(
+    resyncs.map((r) => r.name).sort(),
+    Array.from({ length: 30 }, (_, i) => `cm-${i}`).sort(),
+    'every object once',
+  );
+  // Three ticks a second apart: ten objects each, not thirty at once.
+  const ticks: number[] = [];
+  resyncs.forEach((r, i) => {
+    if (i === 0 || r.at - (resyncs[i - 1]?.at ?? 0) > 500) ticks.push(1);
+    else ticks[ticks.length - 1] = (ticks.at(-1) ?? 0) + 1;
+  });
+  assert.deepEqual(ticks, [10, 10, 10]);
+  assert.ok((resyncs[0]?.at ?? 0) - t0 > 900, 'the first share one tick after the start');
+  await informer.stop();
+});
