@@ -21,23 +21,41 @@ import {
 /** Queues a request; `urgent` puts it ahead of every request that is not. */
 export type Enqueue = (request: Request, urgent?: boolean) => void;
 
-/** A mapping from one informer's events to requests. */
-export type Mapping<T extends KubernetesObject = KubernetesObject> = (enqueue: Enqueue) => InformerHandler<T>;
+/** A mapping from one informer's events to requests; `onResync`: it is handed resync events too. */
+export type Mapping<T extends KubernetesObject = KubernetesObject> = ((
+  enqueue: Enqueue,
+) => InformerHandler<T>) & { onResync?: boolean };
 
-/** Feeds an informer's events to mappings (in order: each event queues what the first maps first). */
+/**
+ * Feeds an informer's events to mappings (in order: each event queues what the first maps first).
+ * A resync reaches `forKind` alone: a custom resource's own resync reconciles everything it owns or
+ * reads, so its children's and Secrets' resyncs would only queue it again (at 1,000 VoiceAgents with
+ * eleven children each, twelve reconciles per VoiceAgent per period instead of one).
+ */
 export function watch<T extends KubernetesObject>(
   informer: Informer<T>,
   enqueue: Enqueue,
   ...mappings: Mapping<T>[]
 ): void {
-  for (const mapping of mappings) informer.on(mapping(enqueue));
+  for (const mapping of mappings) {
+    const handler = mapping(enqueue);
+    informer.on(
+      mapping.onResync
+        ? handler
+        : (event, object, previous) => {
+            if (event !== 'resync') handler(event, object, previous);
+          },
+    );
+  }
 }
 
 /** For: every event of a reconciled kind queues the object itself. */
 export function forKind(kind: ReconciledKind): Mapping {
-  return (enqueue) => (event, object) => {
+  const mapping: Mapping = (enqueue) => (event, object) => {
     if (event !== 'written') enqueue(requestOf(kind, object));
   };
+  mapping.onResync = true;
+  return mapping;
 }
 
 /**

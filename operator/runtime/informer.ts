@@ -47,7 +47,7 @@ interface ListResponse<T> {
 
 /**
  * Objects per list request. A relist of 10,000 pods holds one page's JSON at a time (about 2 MB),
- * not the whole list's (the resync's peak at fleet scale); every page comes from the same snapshot.
+ * not the whole list's (the start's and a 410's peak at fleet scale); every page comes from one snapshot.
  */
 export const LIST_PAGE_SIZE = 500;
 

@@ -5,7 +5,8 @@ import type { KubernetesObject } from '@kubernetes/client-node';
 import { childResources } from '../../operator/kube/resources.ts';
 import { type Request, requestKey } from '../../operator/runtime/request.ts';
 import { WorkQueue } from '../../operator/runtime/work-queue.ts';
-import { forKind, ownedBy, secretReaders, storesOfAgent, storeUsers } from '../../operator/watches.ts';
+import type { Informer, InformerHandler } from '../../operator/runtime/informer.ts';
+import { forKind, ownedBy, secretReaders, storesOfAgent, storeUsers, watch } from '../../operator/watches.ts';
 import { example, type Harness, harness } from './reconcile/harness.ts';
 
 type Queued = [Request, boolean | undefined];
@@ -102,6 +103,33 @@ describe('watches', () => {
     ownedBy(enqueue)('written', pdb(3, {}), pdb(2, {}));
     storesOfAgent(enqueue)('written', agent('echo', 'callers'), agent('echo', 'callers'));
     assert.deepEqual(queued, []);
+  });
+
+  test("a resync queues the resource itself, never again through its children's or Secrets' resyncs", () => {
+    const { queued, enqueue } = collect();
+    const informer = () => {
+      const handlers: InformerHandler<KubernetesObject>[] = [];
+      const fake = { on: (h: InformerHandler<KubernetesObject>) => handlers.push(h) };
+      return {
+        informer: fake as unknown as Informer,
+        emit: (...a: Parameters<InformerHandler<KubernetesObject>>) => handlers.forEach((h) => h(...a)),
+      };
+    };
+    const agents = informer();
+    const children = informer();
+    const secrets = informer();
+    h.ctx.secretIndex?.set('team/echo', 'team', ['twilio']);
+    watch(agents.informer, enqueue, forKind('VoiceAgent'), storesOfAgent);
+    watch(children.informer, enqueue, ownedBy);
+    watch(secrets.informer, enqueue, secretReaders(h.ctx.secretIndex ?? assert.fail()));
+    agents.emit('resync', agent('echo', 'callers'));
+    children.emit('resync', pdb(2, {}));
+    secrets.emit('resync', { metadata: { namespace: 'team', name: 'twilio' } });
+    assert.deepEqual(queued, [[{ kind: 'VoiceAgent', namespace: 'team', name: 'echo' }, undefined]]);
+    // Any other event still flows through every mapping.
+    children.emit('added', pdb(1, {}));
+    secrets.emit('updated', { metadata: { namespace: 'team', name: 'twilio' } });
+    assert.equal(queued.length, 3);
   });
 
   test('a Secret wakes the VoiceAgents that read it', () => {
