@@ -11,8 +11,8 @@ import { objectKey } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { forEachLimited } from '../runtime/limit.ts';
-import { askPod } from './pod-http.ts';
 import { type MarkTrigger, MarkWriter } from './mark-writer.ts';
+import { askPod } from './pod-http.ts';
 
 export type { GatewayStatus };
 

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { childResources } from '../../operator/kube/resources.ts';
+import type { Informer, InformerHandler } from '../../operator/runtime/informer.ts';
 import { type Request, requestKey } from '../../operator/runtime/request.ts';
 import { WorkQueue } from '../../operator/runtime/work-queue.ts';
-import type { Informer, InformerHandler } from '../../operator/runtime/informer.ts';
 import { forKind, ownedBy, secretReaders, storesOfAgent, storeUsers, watch } from '../../operator/watches.ts';
 import { example, type Harness, harness } from './reconcile/harness.ts';
 
@@ -112,7 +112,9 @@ describe('watches', () => {
       const fake = { on: (h: InformerHandler<KubernetesObject>) => handlers.push(h) };
       return {
         informer: fake as unknown as Informer,
-        emit: (...a: Parameters<InformerHandler<KubernetesObject>>) => handlers.forEach((h) => h(...a)),
+        emit: (...a: Parameters<InformerHandler<KubernetesObject>>) => {
+          for (const h of handlers) h(...a);
+        },
       };
     };
     const agents = informer();
