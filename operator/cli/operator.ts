@@ -98,6 +98,10 @@ export async function run(args: string[]): Promise<number> {
       return 2;
     }
   }
+  if (!(Number(values.resync) >= 1)) {
+    process.stderr.write(`callfleet operator: --resync: "${values.resync}" is not a number of seconds ≥ 1\n`);
+    return 2;
+  }
   const leaseName = String(values['lease-name']);
   if (
     !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/.test(leaseName) ||
