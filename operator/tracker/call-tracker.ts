@@ -2,16 +2,13 @@
 // pod-deletion-cost, safe-to-evict and karpenter.sh/do-not-disrupt annotations on each pod, takes pods on cordoned nodes out of the
 // Services, and aggregates live calls per VoiceAgent for status and busy-aware scaling.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import type { Logger } from 'pino';
+import type { V1Pod } from '@kubernetes/client-node';
 import { VOICEAGENT_LABEL } from '../../cdk8s/charts/labels.ts';
 import { INTERNAL_PORT, INTERNAL_PORT_NAME } from '../../cdk8s/charts/voiceagent/model.ts';
 import { type GatewayStatus, parseGatewayStatus } from '../../voice-gateway/status.ts';
 import { objectKey } from '../kube/resources.ts';
-import type { KubeRest } from '../kube/rest.ts';
-import type { Informer } from '../runtime/informer.ts';
 import { forEachLimited } from '../runtime/limit.ts';
-import { type MarkTrigger, MarkWriter } from './mark-writer.ts';
+import { type MarkTrigger, MarkWriter, type MarkWriterOptions } from './mark-writer.ts';
 import { askPod } from './pod-http.ts';
 
 export type { GatewayStatus };
@@ -58,11 +55,8 @@ export interface FleetSummary {
   fresh: boolean;
 }
 
-export interface CallTrackerOptions {
-  rest: KubeRest;
-  pods: Informer<V1Pod>;
-  nodes?: Informer<V1Node>;
-  log: Logger;
+/** The mark writer's options (the API client, the caches, the mark hooks) and the poll's own. */
+export interface CallTrackerOptions extends MarkWriterOptions {
   intervalMs?: number;
   concurrency?: number;
   timeoutMs?: number;
@@ -72,13 +66,6 @@ export interface CallTrackerOptions {
    */
   onChange(voiceAgentKey: string, urgent: boolean): void;
   onPoll?(result: 'ok' | 'error'): void;
-  /**
-   * A marks write is sent (the pod-marks metric): counted with the request, as the API-write metric
-   * is, so writes beyond the marks stay exact while marks are still in flight.
-   */
-  onMark?(pod: V1Pod): void;
-  /** A marks write was answered (or failed) `seconds` after it was asked for, by a notice or a poll. */
-  onMarkDone?(seconds: number, trigger: MarkTrigger): void;
 }
 
 export class CallTracker {
@@ -293,12 +280,7 @@ export class CallTracker {
         noticeSeq: previous?.noticeSeq,
       });
     }
-    await this.#mark(
-      this.#options.pods.get(key) ?? pod,
-      'poll',
-      status ? callsOn(status) : undefined,
-      status?.draining,
-    );
+    await this.#mark(pod, 'poll', status ? callsOn(status) : undefined, status?.draining);
     // Reported now, not when the round ends: a round is spread over most of the interval, and the
     // status (activeCalls) should follow the marks as closely as a notice makes it.
     if (status) this.#summaryChanged(fleetKey(pod));

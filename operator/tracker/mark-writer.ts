@@ -27,7 +27,10 @@ export interface MarkWriterOptions {
   pods: Informer<V1Pod>;
   nodes?: Informer<V1Node>;
   log: Logger;
-  /** A marks write is sent (counted with the request, as API writes are). */
+  /**
+   * A marks write is sent (the pod-marks metric): counted with the request, as the API-write metric
+   * is, so writes beyond the marks stay exact while marks are still in flight.
+   */
   onMark?(pod: V1Pod): void;
   /** A marks write was answered (or failed) `seconds` after the first request it serves was made. */
   onMarkDone?(seconds: number, trigger: MarkTrigger): void;

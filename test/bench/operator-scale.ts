@@ -112,7 +112,9 @@ function timeline(samples: { atS: number; ms: number }[], binS: number) {
   const bins = new Map<number, number[]>();
   for (const { atS, ms } of samples) {
     const bin = Math.floor(atS / binS) * binS;
-    bins.set(bin, [...(bins.get(bin) ?? []), ms]);
+    const bucket = bins.get(bin);
+    if (bucket) bucket.push(ms);
+    else bins.set(bin, [ms]);
   }
   return [...bins.entries()]
     .sort(([a], [b]) => a - b)
@@ -419,24 +421,13 @@ try {
       slowestBusyMarks: [...busyAt].sort((a, b) => b.ms - a.ms).slice(0, 12),
       // Busy-mark latency per 10 s of churn: a steady backlog, or spikes.
       busyMarkTimeline: timeline(busyAt, 10),
-      markWriteMs: {
-        notice: {
-          p50: histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', 0.5, {
-            trigger: 'notice',
-          }),
-          p99: histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', 0.99, {
-            trigger: 'notice',
-          }),
-        },
-        poll: {
-          p50: histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', 0.5, {
-            trigger: 'poll',
-          }),
-          p99: histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', 0.99, {
-            trigger: 'poll',
-          }),
-        },
-      },
+      markWriteMs: Object.fromEntries(
+        ['notice', 'poll'].map((trigger) => {
+          const q = (p: number) =>
+            histogramQuantile(before, after, 'callfleet_operator_pod_mark_duration_seconds', p, { trigger });
+          return [trigger, { p50: q(0.5), p99: q(0.99) }];
+        }),
+      ),
       operatorEventLoopLagMaxMsPer10s: operatorLagMs,
       benchEventLoopDelayMs: {
         p99: round(benchLoop.percentile(99) / 1e6, 1),
