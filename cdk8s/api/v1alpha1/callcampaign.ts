@@ -61,6 +61,9 @@ export const CallingWindowSchema = z
     "When a recipient may be dialed, evaluated in the recipient's own local time (default 08:00–21:00 every day).",
   );
 
+/** The fastest pace a campaign may dial at; the webhook rate limit of the front door is sized from it. */
+export const MAX_CALLS_PER_SECOND = 100;
+
 export const PacingSchema = z
   .strictObject({
     maxConcurrentCalls: z
@@ -74,7 +77,7 @@ export const PacingSchema = z
     callsPerSecond: z
       .int()
       .min(1)
-      .max(100)
+      .max(MAX_CALLS_PER_SECOND)
       .default(1)
       .describe(
         'At most this many new calls are placed in any one second (slower campaigns: lower maxConcurrentCalls).',

@@ -5,6 +5,7 @@
 // (they contain no regex metacharacters, so they mean the same).
 import type { V1HTTPIngressPath } from '@kubernetes/client-node';
 import type { Chart } from 'cdk8s';
+import { MAX_CALLS_PER_SECOND } from '../../api/v1alpha1/callcampaign.ts';
 import { child } from '../children.ts';
 import { STICKINESS_ANNOTATION } from '../labels.ts';
 import type { VoiceAgentModel } from './model.ts';
@@ -18,7 +19,15 @@ import {
 } from './paths.ts';
 
 const A = 'nginx.ingress.kubernetes.io';
-export const WEBHOOK_RATE_LIMIT_RPS = 50;
+/** Webhooks one call brings: its voice webhook, four call-status events and two stream-status events. */
+export const WEBHOOKS_PER_CALL = 7;
+/**
+ * ingress-nginx counts limit-rps per client address, and Twilio's webhooks come from a handful of them
+ * (behind an NLB without proxy protocol, from the nodes' addresses): the limit is a flood guard sized to
+ * carry the fastest legitimate traffic, a campaign at its maximum pace and as many inbound calls beside it.
+ * Below that, nginx answered a busy campaign's own webhooks 503, and Twilio failed those calls (ADR 0028).
+ */
+export const WEBHOOK_RATE_LIMIT_RPS = 2 * MAX_CALLS_PER_SECOND * WEBHOOKS_PER_CALL;
 
 /** Read and send timeouts of the proxied connection, in seconds. */
 const proxyTimeouts = (seconds: number) => ({
