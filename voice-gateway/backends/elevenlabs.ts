@@ -53,7 +53,7 @@ export class ElevenLabsBackend extends WsBackend implements AgentBackend {
     const url = this.#o.apiKey
       ? await this.#signedUrl()
       : `${toWsBase(this.#o.baseUrl)}/v1/convai/conversation?agent_id=${encodeURIComponent(this.#o.agentId)}`;
-    const ws = await connectWebSocket(url, {}, this.#o.connectTimeoutMs, this.#o.maxPayload);
+    await connectWebSocket(url, {}, this.#o.connectTimeoutMs, this.#o.maxPayload, (ws) => this.attach(ws));
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () => this.#ready?.(new Error('no conversation_initiation_metadata')),
@@ -66,7 +66,6 @@ export class ElevenLabsBackend extends WsBackend implements AgentBackend {
         else resolve();
       };
     });
-    this.attach(ws);
     const init: Record<string, unknown> = { type: 'conversation_initiation_client_data' };
     const vars: Record<string, string | number | boolean> = { call_sid: s.callSid };
     if (s.context) Object.assign(vars, contextVariables(s.context));

@@ -38,8 +38,9 @@ export class OpenAiRealtimeBackend extends WsBackend implements AgentBackend {
     const url = `${toWsBase(this.#o.baseUrl)}/v1/realtime?model=${encodeURIComponent(this.#o.model)}`;
     const headers: Record<string, string> = {};
     if (this.#o.apiKey) headers.authorization = `Bearer ${this.#o.apiKey}`;
-    const ws = await connectWebSocket(url, headers, this.#o.connectTimeoutMs, this.#o.maxPayload);
-    this.attach(ws);
+    await connectWebSocket(url, headers, this.#o.connectTimeoutMs, this.#o.maxPayload, (ws) =>
+      this.attach(ws),
+    );
     let instructions = this.#o.instructions ?? '';
     if (s.context) instructions = `${instructions}\n\nAbout the caller:\n${contextText(s.context)}`.trim();
     if (s.resumed) instructions = `${instructions}\n\n${resumeNote(s.resumed.transcript)}`.trim();

@@ -25,8 +25,9 @@ export class WebSocketBackend extends WsBackend implements AgentBackend {
   async start(s: BackendStart): Promise<void> {
     const headers: Record<string, string> = {};
     if (this.#o.token) headers.authorization = `Bearer ${this.#o.token}`;
-    const ws = await connectWebSocket(this.#o.url, headers, this.#o.connectTimeoutMs, this.#o.maxPayload);
-    this.attach(ws);
+    await connectWebSocket(this.#o.url, headers, this.#o.connectTimeoutMs, this.#o.maxPayload, (ws) =>
+      this.attach(ws),
+    );
     this.sendJson({
       type: 'start',
       callSid: s.callSid,

@@ -25,12 +25,18 @@ export function isZeroMasked(ws: WebSocket): boolean {
   return zeroMasked.has(ws);
 }
 
-/** Opens a client WebSocket; rejects on error, unexpected HTTP response or timeout. */
+/**
+ * Opens a client WebSocket; rejects on error, unexpected HTTP response or timeout. `onOpen` runs as
+ * the socket opens, before any frame is delivered: the place to attach message listeners. A frame the
+ * server sent right after the upgrade (OpenAI's `session.created`; any frame that shared a read with
+ * the 101 answer) is emitted on the next tick, before a listener added after the promise settles.
+ */
 export function connectWebSocket(
   url: string,
   headers: Record<string, string>,
   timeoutMs: number,
   maxPayload: number,
+  onOpen?: (ws: WebSocket) => void,
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const moot = maskingMoot(url);
@@ -51,6 +57,7 @@ export function connectWebSocket(
     ws.once('open', () => {
       ws.removeListener('error', fail);
       ws.removeListener('unexpected-response', onUnexpected);
+      onOpen?.(ws);
       resolve(ws);
     });
     const onUnexpected = (_req: unknown, res: { statusCode?: number }) =>
