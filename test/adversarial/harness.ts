@@ -20,6 +20,7 @@ import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
 import { examples, find, ROOT, render } from '../cdk8s/charts/fixtures.ts';
 import { FakeTwilioRest } from '../fakes/twilio-rest.ts';
 import { newCallSid } from '../simulator/call.ts';
+import { freePort } from '../support/ports.ts';
 import { ACCOUNT_SID, AUTH_TOKEN, STREAM_KEY } from '../voice-gateway/helpers.ts';
 
 export const FULL = process.env.ADVERSARIAL_SCALE === 'full';
@@ -238,17 +239,6 @@ export async function startGatewayProcess(
       await rest.stop();
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => r(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
 }
 
 export function percentile(values: number[], p: number): number {

@@ -9,9 +9,9 @@
 // Method and figures: docs/benchmarks.md.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../support/ports.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const N = Number(process.env.BENCH_CALLS ?? 200);
@@ -37,16 +37,6 @@ const MAX_CALLS = Number(process.env.BENCH_MAX_CALLS ?? 2000);
 const CLK_TCK = 100;
 const LOOP_SAMPLE_MS = 10;
 const round = (x: number, d = 3) => Number(x.toFixed(d));
-
-function freePort(): Promise<number> {
-  return new Promise((r) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => r(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
 
 const schedPrefix = ((): string[] => {
   const p = SCHED === 'rr' ? ['chrt', '-r', '10'] : SCHED === 'nice' ? ['nice', '-n', '-10'] : [];

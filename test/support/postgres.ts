@@ -7,10 +7,10 @@
 // that later clusters copy (cp -a), which takes a few milliseconds.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import { freePort } from './ports.ts';
 
 export const PG_BIN = process.env.CALLFLEET_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const RUN_AS = process.env.CALLFLEET_PG_USER ?? 'nobody';
@@ -70,20 +70,6 @@ function asUser(command: string, args: string[]): [string, string[]] {
 
 function chownToRunner(path: string): void {
   if (process.getuid?.() === 0) execFileSync('chown', ['-R', `${RUN_AS}:${RUN_GROUP}`, path]);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
-      );
-    });
-  });
 }
 
 let templateDir: string | undefined;

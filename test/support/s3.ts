@@ -3,12 +3,12 @@
 // object metadata in a sidecar directory (no xattr needed), killed with the test process
 // (`setpriv --pdeathsig`, support/processes.ts). Clients talk to it with @aws-sdk/client-s3 like any S3.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { Bucket, type BucketConfig, bucketConfigSchema } from '../../voice-gateway/storage/bucket.ts';
 import { toolPath } from '../cluster/tools.ts';
+import { freePort } from './ports.ts';
 import { type Managed, startProcess, waitFor } from './processes.ts';
 
 export const S3_ACCESS_KEY = 'callfleettest';
@@ -26,20 +26,6 @@ export interface TestS3 {
   /** Files under the bucket's directory (what the server really stores). */
   log(): string;
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no free port')),
-      );
-    });
-  });
 }
 
 export function s3Env(): Record<string, string> {
