@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
 import { newCallSid, type SimulatedCall, startCall } from '../simulator/call.ts';
+import { postWebhook } from '../simulator/webhook-post.ts';
 
 export type CallOutcome = 'answered' | 'busy' | 'no-answer' | 'machine' | 'failed';
 
@@ -272,15 +273,15 @@ export class FakeTwilioCalls {
     if (status === 'completed') params.CallDuration = String(call.duration ?? 0);
     const u = new URL(call.statusCallback);
     try {
-      const res = await fetch(`${route.gatewayUrl.replace(/\/+$/, '')}${u.pathname}${u.search}`, {
-        method: 'POST',
-        headers: {
+      const res = await postWebhook(
+        `${route.gatewayUrl.replace(/\/+$/, '')}${u.pathname}${u.search}`,
+        {
           'content-type': 'application/x-www-form-urlencoded',
           'x-twilio-signature': computeSignature(this.#o.authToken, call.statusCallback, params),
         },
-        body: new URLSearchParams(params).toString(),
-        signal: AbortSignal.timeout(5000),
-      });
+        new URLSearchParams(params).toString(),
+        5000,
+      );
       await res.arrayBuffer();
       call.callbacks.push({ status, http: res.status });
     } catch {

@@ -11,6 +11,7 @@ import { mulawPeak } from '../../voice-gateway/audio/mulaw.ts';
 import { toneMulaw } from '../../voice-gateway/audio/tone.ts';
 import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
 import { classifyGreeting, type Greeting } from './greeting.ts';
+import { postWebhook } from './webhook-post.ts';
 
 export type SignatureMode = 'valid' | 'wrong' | 'missing' | 'wrong-url';
 
@@ -234,11 +235,11 @@ export class SimulatedCall {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
     const sig = sign(this.o.signature ?? 'valid', this.o.authToken, publicUrl, params);
     if (sig) headers['x-twilio-signature'] = sig;
-    const res = await fetch(`${this.o.gatewayUrl.replace(/\/+$/, '')}${path}`, {
-      method: 'POST',
+    const res = await postWebhook(
+      `${this.o.gatewayUrl.replace(/\/+$/, '')}${path}`,
       headers,
-      body: new URLSearchParams(params).toString(),
-    });
+      new URLSearchParams(params).toString(),
+    );
     this.result.webhookStatus = res.status;
     this.result.twiml = await res.text();
     if (res.status !== 200) return this.#finish('none', 'rejected');
