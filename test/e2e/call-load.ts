@@ -118,7 +118,9 @@ export class CallLoad {
           );
         },
         (error: unknown) => {
-          tracked.error = String(error);
+          // fetch's own message is "fetch failed": the reason is in its cause (ECONNRESET, other side closed...).
+          const cause = error instanceof Error && error.cause ? `: ${String(error.cause)}` : '';
+          tracked.error = `${String(error)}${cause}`;
         },
       );
       dials.push(dial);
