@@ -21,8 +21,7 @@ export async function postWebhook(
   try {
     return await post();
   } catch (error) {
-    if (error instanceof DOMException && (error.name === 'TimeoutError' || error.name === 'AbortError'))
-      throw error;
+    if (error instanceof DOMException && error.name === 'TimeoutError') throw error;
     return post();
   }
 }

@@ -31,18 +31,19 @@ async function paced(
 ): Promise<Map<number, number>> {
   const agent = new HttpAgent({ keepAlive: true, maxSockets: 64 });
   const statuses = new Map<number, number>();
+  const count = (status: number) => statuses.set(status, (statuses.get(status) ?? 0) + 1);
   const post = () =>
     new Promise<void>((resolve) => {
       const req = request(
         `${door.url}/twilio/call-status`,
         { method: 'POST', agent, headers: { host: 'nginx.example.com', 'content-length': '0' } },
         (res) => {
-          statuses.set(res.statusCode ?? 0, (statuses.get(res.statusCode ?? 0) ?? 0) + 1);
+          count(res.statusCode ?? 0);
           res.resume().on('end', resolve);
         },
       );
       req.on('error', () => {
-        statuses.set(0, (statuses.get(0) ?? 0) + 1);
+        count(0);
         resolve();
       });
       req.end();
