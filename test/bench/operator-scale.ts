@@ -358,8 +358,9 @@ try {
     const writes = delta('callfleet_operator_api_writes_total');
     const marks = delta('callfleet_operator_pod_marks_total');
     const atEnd = procStatus(pid);
-    // The cache sizes, measured now (the gauge refreshes at most once a minute).
-    await new Promise((r) => setTimeout(r, 1000));
+    // The cache sizes: a scrape starts a measurement when the last is a minute old, and the gauges take
+    // its result a moment later (it yields to the event loop as it goes).
+    await new Promise((r) => setTimeout(r, 3000));
     const text = await metricsText(operator.metricsUrl);
     const cacheKinds = [...text.matchAll(/^callfleet_operator_cache_objects\{kind="([^"]+)"\} (\S+)/gm)].map(
       (m) => m[1] as string,
