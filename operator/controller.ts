@@ -74,8 +74,8 @@ export interface ControllerOptions {
   /** The campaign dialers' clock (calling windows, start times, backoff); default Date.now. */
   campaignClock?: () => number;
   /**
-   * How often a VoiceAgent whose call counts changed is reconciled for them alone (0: never on their
-   * own, only with the next reconcile or resync; unset: at once, as every poll round did before notices).
+   * How often a change of a VoiceAgent's status call counts alone is written (0: never on its own, only
+   * with another status change; unset: at once, as every poll round did before notices).
    */
   callStatusRefreshMs?: number;
   /** How old a cache-size measure may be at a scrape (default 60 s). */
@@ -131,6 +131,7 @@ export class Controller {
       secretIndex,
       events: new EventRecorder(this.#rest, this.#options.identity, log),
       statusPacer: new StatusPacer(),
+      callStatusRefreshMs: this.#options.callStatusRefreshMs,
       metrics,
       log,
       ...(this.#options.operatorNamespace ? { operatorNamespace: this.#options.operatorNamespace } : {}),
@@ -240,8 +241,8 @@ export class Controller {
       nodes,
       log,
       intervalMs: this.#options.callPollIntervalMs ?? 5000,
-      // Call counts alone (status.activeCalls, the idle PDB) follow at most every callStatusRefreshMs
-      // (0: with the next reconcile or resync): call churn costs pod marks, not VoiceAgent writes.
+      // Call counts alone (status.activeCalls) are written at most every callStatusRefreshMs (0: only
+      // with another status change, status.ts): call churn costs pod marks, not VoiceAgent writes.
       onChange: (key, urgent) => {
         const refreshMs = this.#options.callStatusRefreshMs;
         const request = requestForKey('VoiceAgent', key);

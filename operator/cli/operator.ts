@@ -25,10 +25,11 @@ const usage = `usage: callfleet operator [options]
   --call-poll SECONDS      how often each gateway pod's live calls are polled; 0 = off (default 5, or 30
                            with --notice-url: the poll is then only the backstop for missed notices)
   --call-status-refresh SECONDS|off
-                           how often a VoiceAgent's status call counts and idle PodDisruptionBudget follow
-                           the calls on their own: 0 = at every change, N = at most every N seconds, off =
-                           only with the next reconcile or resync (default off with --notice-url: call
-                           churn then writes pod marks only; else 0)
+                           how often a change of a VoiceAgent's status call counts alone (activeCalls,
+                           busyReplicas, drainingReplicas) is written: 0 = at once, N = at most every N
+                           seconds, off = never on its own, only with the next status change of another
+                           kind (default off with --notice-url: call churn then writes pod marks only;
+                           else 0). Live counts: the pods' marks, callfleet status, the metrics
   --notice-addr HOST:PORT  listen for gateways' busy/idle/draining notices (ADR 0021; default off)
   --notice-url URL         the URL gateways send notices to (rendered into them as
                            CALLFLEET_OPERATOR_NOTICE_URL), e.g. http://callfleet-notices.callfleet-system.svc:8082/notices

@@ -31,6 +31,11 @@ export interface ReconcileContext {
   secretIndex?: SecretIndex;
   /** Paces count-only VoiceAgent status changes (absent: every change written at once). */
   statusPacer?: StatusPacer;
+  /**
+   * How often changes of the status call counts alone are written (--call-status-refresh): undefined
+   * at once, 0 never on their own (with the next other status change), N at most every N ms.
+   */
+  callStatusRefreshMs?: number;
   /** Live calls per gateway pod (absent when call tracking is off). */
   tracker?: CallTracker;
   /** Asks idle pods to agree before a scale-down removes them (the operator link, ADR 0021). */

@@ -5,7 +5,7 @@ import type { EventRecorder } from '../events.ts';
 import { objectPath } from '../kube/resources.ts';
 import type { KubeRest } from '../kube/rest.ts';
 import { type Condition, findCondition, setConditions } from './conditions.ts';
-import { onlyCountsChanged, type StatusPacer } from './status-pacing.ts';
+import { classifyStatusChange, type StatusPacer } from './status-pacing.ts';
 
 export type WithStatus = KubernetesObject & {
   status?: Record<string, unknown> & { conditions?: Condition[] };
@@ -25,13 +25,35 @@ const PROGRESS_REASONS = new Set(['Creating', 'RollingOut', 'Waiting', 'MemorySt
 export interface StatusPace {
   pacer: StatusPacer;
   counts: ReadonlySet<string>;
+  /**
+   * Call-count fields, and how often a change of them alone is written: undefined at once, 0 never on
+   * its own (it goes with the next change of another kind), N at most every N ms.
+   */
+  calls?: { fields: ReadonlySet<string>; refreshMs: number | undefined };
+}
+
+const NO_FIELDS: ReadonlySet<string> = new Set();
+
+/** Milliseconds a change must wait (0: write now), or 'skip': not written on its own. */
+function paceFor(
+  pace: StatusPace,
+  uid: string,
+  previous: Record<string, unknown>,
+  next: Record<string, unknown>,
+): number | 'skip' {
+  const change = classifyStatusChange(previous, next, pace.counts, pace.calls?.fields ?? NO_FIELDS, same);
+  if (change === 'other') return 0;
+  if (change === 'counts') return pace.pacer.waitFor(uid);
+  const refreshMs = pace.calls?.refreshMs;
+  if (refreshMs === undefined) return 0;
+  return refreshMs === 0 ? 'skip' : pace.pacer.waitFor(uid, refreshMs);
 }
 
 const same = (a: unknown, b: unknown) => canonical(a) === canonical(b);
 
 /**
  * Returns 0, or the milliseconds after which to reconcile again when a count-only change was held
- * back by `pace` (nothing written now).
+ * back by `pace` (nothing written now). A call-count change that is never written on its own returns 0.
  */
 export async function writeStatus(
   rest: KubeRest,
@@ -48,8 +70,9 @@ export async function writeStatus(
   const comparable = Object.fromEntries(Object.keys(next).map((k) => [k, previous[k]]));
   if (same(comparable, next)) return 0;
   const uid = object.metadata?.uid;
-  if (pace && uid && onlyCountsChanged(previous, next, pace.counts, same)) {
-    const wait = pace.pacer.waitFor(uid);
+  if (pace && uid) {
+    const wait = paceFor(pace, uid, previous, next);
+    if (wait === 'skip') return 0;
     if (wait > 0) return wait;
   }
   const written = await rest.mergePatch<WithStatus>(`${objectPath(object)}/status`, { status: next });

@@ -69,7 +69,7 @@ export async function reconcileVoiceAgent(
   const calls = ctx.tracker?.summary(namespace, name);
   const rendered = renderVoiceAgent(parsed.value, {
     memoryStore,
-    idleReadyPods: calls?.idleReadyPods,
+    trackedReplicas: ctx.tracker ? trackedReplicas(ctx, namespace, name, spec.replicas) : undefined,
     operatorNamespace: ctx.operatorNamespace,
     monitoringLabels: ctx.monitoringLabels,
     streamKey: existingStreamKey(ctx, namespace, name),
@@ -144,7 +144,13 @@ export async function reconcileVoiceAgent(
     },
     conditions,
     ctx.voiceAgents,
-    ctx.statusPacer ? { pacer: ctx.statusPacer, counts: COUNT_FIELDS } : undefined,
+    ctx.statusPacer
+      ? {
+          pacer: ctx.statusPacer,
+          counts: COUNT_FIELDS,
+          calls: { fields: CALL_FIELDS, refreshMs: ctx.callStatusRefreshMs },
+        }
+      : undefined,
   );
   // Scale-down waits for pods to go idle, and schedule windows open and close: look again.
   // A rollout under way is judged again after the next poll of its pods' calls. Counts held back by
@@ -157,11 +163,23 @@ export async function reconcileVoiceAgent(
   return lookAgain.length ? { requeueAfterMs: Math.min(...lookAgain) } : undefined;
 }
 
-/**
- * Status fields that only count pods (their changes alone are paced, status-pacing.ts). Call counts
- * are not: how often they follow the calls is --call-status-refresh's to say.
- */
+/** Status fields that only count pods (their changes alone are paced, status-pacing.ts). */
 const COUNT_FIELDS: ReadonlySet<string> = new Set(['replicas', 'readyReplicas']);
+/** Status fields that follow the calls: how often their changes alone are written is --call-status-refresh's to say. */
+const CALL_FIELDS: ReadonlySet<string> = new Set(['activeCalls', 'busyReplicas', 'drainingReplicas']);
+
+/** The gateway Deployment's scale as the autoscaler left it (the spec's before it exists). */
+function trackedReplicas(
+  ctx: ReconcileContext,
+  namespace: string,
+  name: string,
+  specReplicas: number,
+): number {
+  const cached = ctx.caches
+    .get('apps/v1/Deployment')
+    ?.get(`${namespace}/${voiceAgentNames(name).deployment}`);
+  return (cached as V1Deployment | undefined)?.spec?.replicas ?? specReplicas;
+}
 
 function baseStatus(va: WithStatus): Record<string, unknown> {
   return { observedGeneration: va.metadata?.generation };

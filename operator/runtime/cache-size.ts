@@ -22,7 +22,10 @@ const SLICE_MS = 4;
  * Measures every cached object, yielding to the event loop whenever a slice has taken `sliceMs`.
  * Objects added or removed meanwhile are counted or not as the cache's iterator meets them.
  */
-export async function measureCaches(caches: SizedCache[], sliceMs = SLICE_MS): Promise<Map<string, CacheSize>> {
+export async function measureCaches(
+  caches: SizedCache[],
+  sliceMs = SLICE_MS,
+): Promise<Map<string, CacheSize>> {
   const sizes = new Map<string, CacheSize>();
   let sliceStart = performance.now();
   for (const { kind, cache } of caches) {

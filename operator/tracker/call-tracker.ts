@@ -47,8 +47,6 @@ export interface FleetSummary {
   /** Pods not draining that carry at least one call (protected from scale-down). */
   busyReplicas: number;
   idlePods: number;
-  /** Ready pods without a call (what the idle PodDisruptionBudget may evict from). */
-  idleReadyPods: number;
   /** Pods not terminating: more than the Deployment's replicas means removals are still pending. */
   livePods: number;
   /** Every running pod of the fleet was polled within the last two intervals. */
@@ -144,7 +142,6 @@ export class CallTracker {
       drainingReplicas: 0,
       busyReplicas: 0,
       idlePods: 0,
-      idleReadyPods: 0,
       livePods: 0,
       fresh: true,
     };
@@ -159,11 +156,7 @@ export class CallTracker {
       else if (!pod.status?.podIP || pod.status.phase !== 'Running') summary.idlePods++;
       else if (!current) summary.fresh = false;
       else if (callsOn(current) > 0) summary.busyReplicas++;
-      else {
-        summary.idlePods++;
-        if (pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
-          summary.idleReadyPods++;
-      }
+      else summary.idlePods++;
     }
     return summary;
   }

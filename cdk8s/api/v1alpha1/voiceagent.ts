@@ -861,6 +861,9 @@ export const VoiceAgentSpecSchema = celChecks(
 );
 
 const count = (description: string) => z.int().min(0).optional().describe(description);
+/** How the call counts follow the calls (the operator's --call-status-refresh). */
+const CALL_COUNT_PACE =
+  " A change of the call counts alone is written as the operator's --call-status-refresh says: with its notices on, by default only together with another status change (the pods' busy marks and callfleet status are live).";
 
 export const VoiceAgentStatusSchema = z
   .strictObject({
@@ -872,10 +875,10 @@ export const VoiceAgentStatusSchema = z
     readyReplicas: count(
       'Gateway pods ready to take calls. A change of the pod counts alone reaches the status at most every 5 s.',
     ),
-    drainingReplicas: count('Gateway pods terminating while they finish live calls.'),
+    drainingReplicas: count(`Gateway pods terminating while they finish live calls.${CALL_COUNT_PACE}`),
     desiredReplicas: count('Gateway pods wanted now: spec.replicas raised by an active schedule window.'),
-    busyReplicas: count('Gateway pods carrying live calls (never chosen for scale-down).'),
-    activeCalls: count('Live calls across the fleet.'),
+    busyReplicas: count(`Gateway pods carrying live calls (never chosen for scale-down).${CALL_COUNT_PACE}`),
+    activeCalls: count(`Live calls across the fleet.${CALL_COUNT_PACE}`),
     selector: z
       .string()
       .max(4096)

@@ -66,8 +66,11 @@ export interface GatewayDefaults {
 export interface VoiceAgentRenderContext {
   memoryStore?: MemoryStoreContext;
   gateway?: GatewayDefaults;
-  /** Ready gateway pods without a call, as the operator's call tracker last saw them. */
-  idleReadyPods?: number;
+  /**
+   * Set when the operator marks busy pods (its call tracker runs): the gateway Deployment's current
+   * scale, which the idle PodDisruptionBudget's maxUnavailable is sized from (pdb.ts).
+   */
+  trackedReplicas?: number;
   /** Namespace of the operator (admitted to the internal port); default DEFAULT_OPERATOR_NAMESPACE. */
   operatorNamespace?: string;
   /** Labels for every VoiceAgent's ServiceMonitor and PrometheusRule (operator flag, chart-wide). */
@@ -105,8 +108,8 @@ export interface VoiceAgentModel extends OwnerModel {
     /** True when the store was found (its objectStorage is known; undefined also when it is not). */
     known: boolean;
   };
-  /** See VoiceAgentRenderContext.idleReadyPods. */
-  idleReadyPods?: number;
+  /** See VoiceAgentRenderContext.trackedReplicas. */
+  trackedReplicas?: number;
   operatorNamespace: string;
   /** See VoiceAgentRenderContext.monitoringLabels. */
   monitoringLabels: Record<string, string>;
@@ -160,7 +163,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
     serviceSelector: { ...selector, [SERVING_LABEL]: 'true' },
     podLabels,
     memory,
-    idleReadyPods: ctx.idleReadyPods,
+    trackedReplicas: ctx.trackedReplicas,
     operatorNamespace: ctx.operatorNamespace ?? DEFAULT_OPERATOR_NAMESPACE,
     monitoringLabels: ctx.monitoringLabels ?? {},
     ctx,

@@ -556,20 +556,26 @@ describe('VoiceAgent render errors', () => {
   });
 });
 
-it('the idle PodDisruptionBudget lets one idle pod go at a time once the operator knows the idle count', () => {
+it('the idle PodDisruptionBudget is sized from the scale alone: all idle pods but one may go', () => {
   const va = allExamples()
     .flatMap(parsedVoiceAgents)
     .find((v) => v.spec.agent.provider === 'echo') as VoiceAgent;
-  const idleBudget = (idleReadyPods?: number) => {
-    const result = renderVoiceAgent(va, { idleReadyPods });
+  const idleBudget = (trackedReplicas?: number) => {
+    const result = renderVoiceAgent(va, { trackedReplicas });
     assert.ok(result.ok);
     const pdbs = result.objects.filter((o) => o.kind === 'PodDisruptionBudget') as unknown as Obj[];
     return pdbs.find((p) => p.spec?.selector?.matchExpressions)?.spec as Record<string, unknown> | undefined;
   };
-  assert.equal(idleBudget()?.maxUnavailable, 1, 'without call data: a static budget');
-  assert.equal(idleBudget(4)?.minAvailable, 3);
-  assert.equal(idleBudget(4)?.maxUnavailable, undefined);
-  assert.equal(idleBudget(0)?.minAvailable, 0);
+  assert.deepEqual(
+    { ...idleBudget(), selector: undefined },
+    { maxUnavailable: 1, selector: undefined },
+    'without busy marks (callfleet render): one at a time',
+  );
+  assert.equal(idleBudget(10)?.maxUnavailable, 9, 'desired healthy = 10 - 9 = one idle pod');
+  assert.equal(idleBudget(2)?.maxUnavailable, 1);
+  assert.equal(idleBudget(1)?.maxUnavailable, 1, 'a lone pod never blocks a drain');
+  assert.equal(idleBudget(0)?.maxUnavailable, 1);
+  assert.equal(idleBudget(10)?.minAvailable, undefined);
 });
 
 it('a Twilio REST base URL in the VoiceAgent reaches the gateway config', () => {

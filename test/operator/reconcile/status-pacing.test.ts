@@ -3,41 +3,51 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { condition } from '../../../operator/reconcile/conditions.ts';
-import { onlyCountsChanged, StatusPacer } from '../../../operator/reconcile/status-pacing.ts';
+import { classifyStatusChange, StatusPacer } from '../../../operator/reconcile/status-pacing.ts';
 import { reconcileVoiceAgent } from '../../../operator/reconcile/voiceagent.ts';
 import { example, type Harness, harness, log, readyCondition, secret } from './harness.ts';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const counts = new Set(['readyReplicas']);
 
-describe('onlyCountsChanged', () => {
-  const status = (ready: number, readyStatus: boolean, reason = 'RollingOut', generation = 1) => ({
+describe('classifyStatusChange', () => {
+  const calls = new Set(['activeCalls']);
+  const status = (
+    ready: number,
+    readyStatus: boolean,
+    reason = 'RollingOut',
+    generation = 1,
+    active = 0,
+  ) => ({
     observedGeneration: generation,
     readyReplicas: ready,
+    activeCalls: active,
     conditions: [condition('Ready', readyStatus, reason, `${ready}/3 gateway pods available`, generation)],
   });
+  const kind = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+    classifyStatusChange(a, b, counts, calls, same);
 
-  test('a count and a condition message alone are counts', () => {
-    assert.equal(onlyCountsChanged(status(1, false), status(2, false), counts, same), true);
+  test('a count and a condition message alone are counts; call counts may go with them', () => {
+    assert.equal(kind(status(1, false), status(2, false)), 'counts');
+    assert.equal(kind(status(1, false), status(2, false, 'RollingOut', 1, 5)), 'counts');
   });
 
-  test('a condition flipping, a new reason, a new generation or another field is not', () => {
-    assert.equal(onlyCountsChanged(status(2, false), status(3, true, 'Available'), counts, same), false);
+  test('call counts alone are calls', () => {
+    assert.equal(kind(status(3, true, 'Available', 1, 4), status(3, true, 'Available', 1, 5)), 'calls');
+  });
+
+  test('a condition flipping, a new reason, a new generation or another field is other', () => {
+    assert.equal(kind(status(2, false), status(3, true, 'Available')), 'other');
+    assert.equal(kind(status(2, false), status(2, false, 'RolloutStalled')), 'other');
+    assert.equal(kind(status(2, false), status(2, false, 'RollingOut', 2)), 'other');
     assert.equal(
-      onlyCountsChanged(status(2, false), status(2, false, 'RolloutStalled'), counts, same),
-      false,
-    );
-    assert.equal(onlyCountsChanged(status(2, false), status(2, false, 'RollingOut', 2), counts, same), false);
-    assert.equal(
-      onlyCountsChanged(
+      kind(
         { ...status(1, false), selector: 'a' },
-        { ...status(2, false), selector: 'b' },
-        counts,
-        same,
+        { ...status(1, false, 'RollingOut', 1, 3), selector: 'b' },
       ),
-      false,
+      'other',
     );
-    assert.equal(onlyCountsChanged({}, status(1, false), counts, same), false, 'a first status');
+    assert.equal(kind({}, status(1, false)), 'other', 'a first status');
   });
 });
 
@@ -57,6 +67,18 @@ describe('StatusPacer', () => {
       pacer.wrote(`o${i}`);
     }
     assert.ok(pacer.size < 1600, `${pacer.size} entries held`);
+  });
+
+  test('a longer window asked for keeps its entries through the sweep', () => {
+    let now = 0;
+    const pacer = new StatusPacer(5000, () => now);
+    pacer.wrote('a');
+    assert.equal(pacer.waitFor('a', 60_000), 60_000);
+    for (let i = 0; i < 2048; i++) {
+      now += 10;
+      pacer.wrote(`o${i}`);
+    }
+    assert.equal(pacer.waitFor('a', 60_000), 60_000 - now, 'not forgotten after 5 s');
   });
 });
 

@@ -6,7 +6,11 @@ import { cacheSizeCollector, measureCaches, type SizedCache } from '../../../ope
 function cacheOf(count: number, kind: string): SizedCache {
   const cache = new Map<string, KubernetesObject>();
   for (let i = 0; i < count; i++) {
-    const object = { kind, metadata: { name: `${kind}-${i}`, labels: { n: String(i) } }, spec: { items: [i, i] } };
+    const object = {
+      kind,
+      metadata: { name: `${kind}-${i}`, labels: { n: String(i) } },
+      spec: { items: [i, i] },
+    };
     cache.set(`ns/${kind}-${i}`, object);
   }
   return { kind, cache };
@@ -24,7 +28,10 @@ test('measures object count and JSON bytes per kind, two caches of one kind summ
   const secretsB = cacheOf(5, 'Secret');
   const sizes = await measureCaches([pods, secretsA, secretsB]);
   assert.deepEqual(sizes.get('Pod'), { objects: 300, jsonBytes: jsonBytes(pods) });
-  assert.deepEqual(sizes.get('Secret'), { objects: 25, jsonBytes: jsonBytes(secretsA) + jsonBytes(secretsB) });
+  assert.deepEqual(sizes.get('Secret'), {
+    objects: 25,
+    jsonBytes: jsonBytes(secretsA) + jsonBytes(secretsB),
+  });
 });
 
 test('a measurement of a large cache yields to the event loop between slices', async () => {
