@@ -168,7 +168,7 @@ const COUNT_FIELDS: ReadonlySet<string> = new Set(['replicas', 'readyReplicas'])
 /** Status fields that follow the calls: how often their changes alone are written is --call-status-refresh's to say. */
 const CALL_FIELDS: ReadonlySet<string> = new Set(['activeCalls', 'busyReplicas', 'drainingReplicas']);
 
-/** The gateway Deployment's scale as the autoscaler left it (the spec's before it exists). */
+/** The gateway Deployment's current scale (the spec's replicas before the Deployment exists). */
 function trackedReplicas(
   ctx: ReconcileContext,
   namespace: string,
