@@ -4,14 +4,22 @@
 // N s they are written at most every N s; unset, at once.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type { KubernetesObject, V1Deployment, V1Pod } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { VOICEAGENT_LABEL } from '../../../cdk8s/charts/labels.ts';
 import { resourceFor } from '../../../operator/kube/resources.ts';
 import { StatusPacer } from '../../../operator/reconcile/status-pacing.ts';
-import { reconcileVoiceAgent } from '../../../operator/reconcile/voiceagent.ts';
 import { Informer } from '../../../operator/runtime/informer.ts';
 import { CallTracker } from '../../../operator/tracker/call-tracker.ts';
-import { example, type Harness, harness, log, readyCondition, secret } from './harness.ts';
+import {
+  example,
+  type Harness,
+  harness,
+  log,
+  readyCondition,
+  reconcileAgent,
+  reportDeployment,
+  secret,
+} from './harness.ts';
 
 const KEY = 'team/echo';
 const PODS = ['echo-a', 'echo-b', 'echo-c'];
@@ -45,25 +53,8 @@ describe('VoiceAgent writes under call churn', () => {
   const idleBudget = () =>
     (h.kube.find('poddisruptionbudgets', 'team', 'echo') as { spec?: Record<string, unknown> } | undefined)
       ?.spec;
-  async function reconcile() {
-    await h.settle();
-    const outcome = await reconcileVoiceAgent(h.ctx, KEY, log);
-    await h.settle();
-    return outcome;
-  }
-  function deploymentReports(available: number) {
-    const d = h.kube.find('deployments', 'team', 'echo') as V1Deployment;
-    h.kube.put({
-      ...d,
-      status: {
-        observedGeneration: d.metadata?.generation ?? 1,
-        replicas: 3,
-        updatedReplicas: 3,
-        readyReplicas: available,
-        availableReplicas: available,
-      },
-    } as KubernetesObject);
-  }
+  const reconcile = () => reconcileAgent(h, KEY);
+  const deploymentReports = (available: number) => reportDeployment(h, available);
   async function readyFleet() {
     h.kube.put(secret('twilio', ['account-sid', 'auth-token']));
     const doc = example('voiceagent-echo.yaml');

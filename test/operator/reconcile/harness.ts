@@ -2,7 +2,7 @@
 // fake in place of the API server. Reconcilers run exactly as in the operator, only faster.
 
 import { readFileSync } from 'node:fs';
-import type { KubernetesObject, V1ReplicaSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1ReplicaSet } from '@kubernetes/client-node';
 import pino from 'pino';
 import { parse } from 'yaml';
 import { EventRecorder } from '../../../operator/events.ts';
@@ -12,6 +12,7 @@ import type { ChildCaches } from '../../../operator/reconcile/children.ts';
 import type { ReconcileContext } from '../../../operator/reconcile/context.ts';
 import { SecretIndex, secretKeysOnly } from '../../../operator/reconcile/secret-refs.ts';
 import type { WithStatus } from '../../../operator/reconcile/status.ts';
+import { reconcileVoiceAgent } from '../../../operator/reconcile/voiceagent.ts';
 import { Informer } from '../../../operator/runtime/informer.ts';
 import { FakeKube } from '../fake-kube.ts';
 
@@ -82,4 +83,27 @@ export function secret(name: string, keys: string[], namespace = 'team'): Kubern
 
 export function readyCondition(o: KubernetesObject | undefined) {
   return (o as WithStatus | undefined)?.status?.conditions?.find((c) => c.type === 'Ready');
+}
+
+/** One VoiceAgent reconcile, with the informers settled before and after (they see the fake's writes). */
+export async function reconcileAgent(h: Harness, key: string) {
+  await h.settle();
+  const outcome = await reconcileVoiceAgent(h.ctx, key, log);
+  await h.settle();
+  return outcome;
+}
+
+/** The Deployment controller's report for `team/<name>`: `available` of 3 pods up, all updated. */
+export function reportDeployment(h: Harness, available: number, name = 'echo'): void {
+  const d = h.kube.find('deployments', 'team', name) as V1Deployment;
+  h.kube.put({
+    ...d,
+    status: {
+      observedGeneration: d.metadata?.generation ?? 1,
+      replicas: 3,
+      updatedReplicas: 3,
+      readyReplicas: available,
+      availableReplicas: available,
+    },
+  } as KubernetesObject);
 }

@@ -1,11 +1,17 @@
 // Count-only VoiceAgent status changes are paced; everything else is written at once.
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import type { KubernetesObject, V1Deployment } from '@kubernetes/client-node';
 import { condition } from '../../../operator/reconcile/conditions.ts';
 import { classifyStatusChange, StatusPacer } from '../../../operator/reconcile/status-pacing.ts';
-import { reconcileVoiceAgent } from '../../../operator/reconcile/voiceagent.ts';
-import { example, type Harness, harness, log, readyCondition, secret } from './harness.ts';
+import {
+  example,
+  type Harness,
+  harness,
+  readyCondition,
+  reconcileAgent,
+  reportDeployment,
+  secret,
+} from './harness.ts';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 const counts = new Set(['readyReplicas']);
@@ -99,26 +105,8 @@ describe('VoiceAgent status under pacing', () => {
     h.kube.writes().filter((c) => c.path.endsWith('/voiceagents/echo/status')).length;
   const va = () => h.kube.find('voiceagents', 'team', 'echo');
   const readyReplicas = () => (va()?.status as { readyReplicas?: number } | undefined)?.readyReplicas;
-  async function reconcile() {
-    await h.settle();
-    const outcome = await reconcileVoiceAgent(h.ctx, KEY, log);
-    await h.settle();
-    return outcome;
-  }
-  /** The Deployment controller's report: `available` of 3 pods up. */
-  function pods(available: number) {
-    const d = h.kube.find('deployments', 'team', 'echo') as V1Deployment;
-    h.kube.put({
-      ...d,
-      status: {
-        observedGeneration: d.metadata?.generation ?? 1,
-        replicas: 3,
-        updatedReplicas: 3,
-        readyReplicas: available,
-        availableReplicas: available,
-      },
-    } as KubernetesObject);
-  }
+  const reconcile = () => reconcileAgent(h, KEY);
+  const pods = (available: number) => reportDeployment(h, available);
 
   test('pods coming up one by one: one count write per window, the last count when it ends, Ready at once', async () => {
     h.kube.put(secret('twilio', ['account-sid', 'auth-token']));
