@@ -7,8 +7,9 @@
 // Prints JSON and writes bench-results/operator-scale-<pods>.json.
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { basename, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
@@ -163,6 +164,22 @@ function heapOf(text: string) {
   };
 }
 
+function clusterPids(): Record<string, number | undefined> {
+  return Object.fromEntries([...cluster.processes].map(([name, m]) => [name, m.child.pid]));
+}
+
+/** Starts counting the CPU of `pids`; the returned function gives each one's share of a core since. */
+function cpuShares(pids: Record<string, number | undefined>): (elapsedMs: number) => Record<string, number> {
+  const at = Object.fromEntries(Object.entries(pids).map(([name, p]) => [name, cpuSeconds(p)]));
+  return (elapsedMs) =>
+    Object.fromEntries(
+      Object.entries(pids).map(([name, p]) => [
+        name,
+        round((cpuSeconds(p) - (at[name] ?? 0)) / (elapsedMs / 1000), 3),
+      ]),
+    );
+}
+
 const deploymentAvailable = (d: Deploy) =>
   (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 1) &&
   (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? PODS);
@@ -172,7 +189,16 @@ const voiceAgentReady = (va: VAStatus) =>
 
 const nodes = Math.max(2, Math.ceil((2 * TOTAL_PODS) / 1000) + 1);
 log(`${COUNT} VoiceAgents × ${PODS} pods = ${TOTAL_PODS} pods on ${nodes} kwok nodes`);
-const cluster = await startCluster({ controllers: true, nodes, podsPerNode: 1000, controllerQps: 200 });
+// Pod IPs from a range made local (not 127/8): EndpointSlices accept them, as a real cluster's. With
+// loopback pod IPs the EndpointSlice controller fails every Service, retries it forever and writes an
+// Event each time: load no real cluster has (BENCH_LOOPBACK_POD_IPS=1 brings it back, for comparison).
+const cluster = await startCluster({
+  controllers: true,
+  nodes,
+  podsPerNode: 1000,
+  controllerQps: 200,
+  ...(process.env.BENCH_LOOPBACK_POD_IPS ? {} : { podCidr: '198.19.0.1/16' }),
+});
 const result: Record<string, unknown> = {
   benchmark: 'operator-scale',
   node: process.version,
@@ -308,6 +334,8 @@ try {
     // (c) churn: calls arrive (Poisson, CALL_RATE/s over the fleet) and last ~CALL_SECONDS (exponential).
     const before = await metricsText(operator.metricsUrl);
     const cpuBefore = cpuSeconds(pid);
+    // Who holds the cores during the churn: the control plane's processes, this process, the operator.
+    const shares = cpuShares({ ...clusterPids(), operator: pid, bench: process.pid });
     // Where a slow mark waits: this process's own event loop (the simulator and the clock), the
     // operator's (its lag, sampled every 10 s), or the API server (the operator's mark-write time).
     const benchLoop = monitorEventLoopDelay({ resolution: 10 });
@@ -323,6 +351,7 @@ try {
         .catch(() => undefined);
     }, 10_000);
     churnT0 = performance.now();
+    result.churnStartedAt = new Date().toISOString();
     measuring = true;
     let placed = 0;
     let refused = 0;
@@ -348,6 +377,7 @@ try {
     });
     const churnMs = performance.now() - churnT0;
     const cpuUnderChurn = (cpuSeconds(pid) - cpuBefore) / (churnMs / 1000);
+    const cpuShareByProcess = shares(churnMs);
     measuring = false;
     clearInterval(lagSampler);
     benchLoop.disable();
@@ -452,6 +482,7 @@ try {
         p99: percentile(idleEdges, 99),
       },
       operatorCpuShareOfOneCore: round(cpuUnderChurn, 3),
+      cpuShareByProcess,
     };
     result.memory = {
       cachedObjects,
@@ -483,5 +514,11 @@ try {
   mkdirSync(`${root}bench-results`, { recursive: true });
   writeFileSync(`${root}bench-results/operator-scale-${TOTAL_PODS}.json`, `${json}\n`);
 } finally {
+  // BENCH_KEEP_LOGS=<dir>: the control plane's logs (API server traces of slow requests, etcd warnings).
+  const keep = process.env.BENCH_KEEP_LOGS;
+  if (keep) {
+    mkdirSync(keep, { recursive: true });
+    for (const m of cluster.processes.values()) copyFileSync(m.logFile, join(keep, basename(m.logFile)));
+  }
   await cluster.stop();
 }

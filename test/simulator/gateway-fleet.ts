@@ -1,6 +1,6 @@
 // A light simulator of many gateway pods in one process (issue 24): for every kwok pod of every
 // VoiceAgent it serves that pod's internal door (GET /status, POST /retire) on the pod's own loopback IP
-// (kwok hands out 127.1xx.x.y; all of 127/8 is local, so no address setup) and sends the pod's busy /
+// (kwok hands out 127.1xx.x.y, or a range test/support/local-route.ts made local) and sends the pod's busy /
 // idle / draining notices to the operator, with the gateway's own link code (voice-gateway/gateway-link.ts).
 // Calls are counters, not media: `startCall` / `endCall` move a pod's presence exactly as a webhook
 // and a stream start / end do in a real gateway. It watches the pods too, so it can time each busy

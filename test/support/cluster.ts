@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { toolPath } from '../cluster/tools.ts';
 import { createPki, type Pki } from './certs.ts';
+import { routeLocally } from './local-route.ts';
 import { freePort } from './ports.ts';
 import { type Managed, startProcess, waitFor } from './processes.ts';
 
@@ -25,6 +26,11 @@ export interface ClusterOptions {
   podsPerNode?: number;
   /** Client QPS of kube-controller-manager and kube-scheduler (default theirs: 20 and 50); scale tests raise it. */
   controllerQps?: number;
+  /**
+   * kwok's pod IP range. Default: a random /16 of 127/8 (no setup; the EndpointSlice controller refuses
+   * such addresses). Any other range is made local for the cluster's life (test/support/local-route.ts).
+   */
+  podCidr?: string;
 }
 
 export interface KubectlResult {
@@ -82,8 +88,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     return managed;
   };
 
+  const podCidr = options.podCidr ?? `127.${100 + Math.floor(Math.random() * 100)}.0.1/16`;
+  const unroute = options.controllers && !podCidr.startsWith('127.') ? routeLocally(podCidr) : () => {};
   const stop = async () => {
     for (const managed of [...processes.values()].reverse()) await managed.stop('SIGTERM', 5000);
+    unroute();
     if (!options.detached) rmSync(dir, { recursive: true, force: true });
   };
 
@@ -102,7 +111,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ...schedulerArgs(kubeconfigPath, ports),
         ...qpsArgs(options.controllerQps),
       ]);
-      start('kwok', toolPath('kwok'), kwokArgs(kubeconfigPath, ports));
+      start('kwok', toolPath('kwok'), kwokArgs(kubeconfigPath, ports, podCidr));
       start('pv-provisioner', process.execPath, [
         new URL('./pv-provisioner.ts', import.meta.url).pathname,
         kubeconfigPath,
@@ -223,7 +232,7 @@ function schedulerArgs(kubeconfigPath: string, ports: Ports): string[] {
 
 export const kwokNodeAnnotation = 'kwok.x-k8s.io/node';
 
-function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
+function kwokArgs(kubeconfigPath: string, ports: Ports, podCidr: string): string[] {
   return [
     `--kubeconfig=${kubeconfigPath}`,
     '--manage-all-nodes=false',
@@ -232,7 +241,7 @@ function kwokArgs(kubeconfigPath: string, ports: Ports): string[] {
     // polls every gateway pod) is refused locally instead of sending packets off this machine.
     // A /16 of its own per cluster (127.100–199.x.y): concurrent clusters' pods never share an address,
     // so a simulator serving one cluster's pod IPs (test/simulator/gateway-fleet.ts) never collides.
-    `--cidr=127.${100 + Math.floor(Math.random() * 100)}.0.1/16`,
+    `--cidr=${podCidr}`,
     '--node-ip=127.99.0.1',
     `--server-address=127.0.0.1:${ports.kwok}`,
     // Heartbeats through node Leases keep the fake nodes Ready (status patches alone arrive too seldom).
