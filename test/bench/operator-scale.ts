@@ -7,6 +7,7 @@
 // Prints JSON and writes bench-results/operator-scale-<pods>.json.
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
+//     [--namespaces 1]
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -36,6 +37,9 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '8' },
     timeout: { type: 'string', default: '3600' },
     'skip-raw': { type: 'boolean', default: false },
+    // VoiceAgents spread over this many namespaces (round robin), as teams of a platform hold them. With
+    // one, every ReplicaSet, PDB and EndpointSlice sync of kube-controller-manager lists all the pods.
+    namespaces: { type: 'string', default: '1' },
     // Keep the raw namespace (and its pods) through the operator phase instead of deleting it first:
     // faster at 10,000 pods (the deletion takes minutes), and only harder for the operator.
     'keep-raw': { type: 'boolean', default: false },
@@ -49,6 +53,8 @@ const CALL_SECONDS = Number(values['call-seconds']);
 const CHURN_MS = Number(values['churn-seconds']) * 1000;
 const CONCURRENCY = Number(values.concurrency);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
+const NAMESPACES = Math.max(1, Number(values.namespaces));
+if (NAMESPACES > 1 && values['keep-raw']) throw new Error('--keep-raw needs --namespaces 1');
 const root = new URL('../../', import.meta.url).pathname;
 const log = (message: string) => process.stderr.write(`[bench:operator-scale] ${message}\n`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -77,6 +83,18 @@ function voiceAgent(name: string, namespace: string): VA {
   };
 }
 const names = Array.from({ length: COUNT }, (_, i) => `agent-${String(i).padStart(4, '0')}`);
+/** The namespaces of a phase (`base`, or `base-0`… with --namespaces), and the one each VoiceAgent is in. */
+function spread(base: string) {
+  const all = NAMESPACES === 1 ? [base] : Array.from({ length: NAMESPACES }, (_, i) => `${base}-${i}`);
+  return { all, of: (name: string) => all[names.indexOf(name) % all.length] as string };
+}
+
+/** Items of `kind` in the phase's namespaces (one namespace: that one's list; else the cluster's). */
+async function listIn<T extends KubernetesObject>(rest: KubeRest, group: string, kind: string, ns: string[]) {
+  const path = ns.length === 1 ? `${group}/namespaces/${ns[0]}/${kind}` : `${group}/${kind}`;
+  const list = await rest.get<Listed<T>>(path);
+  return list.items.filter((o) => ns.includes(o.metadata?.namespace ?? ''));
+}
 
 async function pool<T>(items: T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -208,6 +226,7 @@ const result: Record<string, unknown> = {
   pods: TOTAL_PODS,
   concurrency: CONCURRENCY,
   rawKeptDuringOperatorPhase: values['keep-raw'] === true,
+  namespaces: NAMESPACES,
 };
 try {
   await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
@@ -216,13 +235,13 @@ try {
 
   // (a) raw baseline: the CRs, then exactly the children the operator renders, applied by a plain client.
   if (!values['skip-raw']) {
-    const rawNs = 'bench-raw';
-    await kubectlOk(cluster, ['create', 'namespace', rawNs]);
+    const rawNs = spread('bench-raw');
+    for (const ns of rawNs.all) await kubectlOk(cluster, ['create', 'namespace', ns]);
     let rawWrites = 0;
     const t0 = performance.now();
     const crs = new Map<string, VA>();
     await pool(names, CONCURRENCY, async (name) => {
-      crs.set(name, await rest.apply(voiceAgent(name, rawNs), 'callfleet-bench'));
+      crs.set(name, await rest.apply(voiceAgent(name, rawNs.of(name)), 'callfleet-bench'));
       rawWrites++;
     });
     const children: KubernetesObject[] = [];
@@ -246,8 +265,8 @@ try {
     const applyMs = performance.now() - t0;
     log(`raw: ${rawWrites} objects applied in ${round(applyMs, 0)} ms`);
     const ready = await until('raw Deployments available', t0, COUNT, async () => {
-      const list = await rest.get<Listed<Deploy>>(`/apis/apps/v1/namespaces/${rawNs}/deployments`);
-      return list.items.filter(deploymentAvailable).length;
+      const list = await listIn<Deploy>(rest, '/apis/apps/v1', 'deployments', rawNs.all);
+      return list.filter(deploymentAvailable).length;
     });
     log(`raw: all Deployments available after ${ready.allMs} ms`);
     result.raw = {
@@ -259,19 +278,20 @@ try {
     };
     if (!values['keep-raw']) {
       const deleteT0 = performance.now();
-      await kubectlOk(cluster, ['delete', 'namespace', rawNs, '--wait=true', '--timeout=1800s']);
+      await kubectlOk(cluster, ['delete', 'namespace', ...rawNs.all, '--wait=true', '--timeout=1800s']);
       log(`raw namespace deleted in ${round(performance.now() - deleteT0, 0)} ms`);
     }
   }
 
   // (b) the operator, with the operator link; the simulator serves every pod's internal door.
-  const opNs = 'bench-operator';
-  await createNamespace(cluster, opNs);
+  const opNs = spread('bench-operator');
+  for (const ns of opNs.all) await createNamespace(cluster, ns);
   const noticePort = await freePort();
   const operator = await startOperator(
     cluster,
     [
-      `--namespace=${opNs}`,
+      // Several namespaces: watched cluster-wide (one stream per kind), as an operator of a platform is.
+      ...(NAMESPACES === 1 ? [`--namespace=${opNs.all[0]}`] : []),
       `--concurrency=${CONCURRENCY}`,
       `--notice-addr=127.0.0.1:${noticePort}`,
       `--notice-url=http://127.0.0.1:${noticePort}/notices`,
@@ -287,7 +307,7 @@ try {
   let churnT0 = 0;
   const fleet = new GatewayFleet({
     kc: cluster.kc,
-    namespaces: [opNs],
+    namespaces: opNs.all,
     noticeUrl: `http://127.0.0.1:${noticePort}/notices`,
     onLatency: (edge, ms) => {
       if (!measuring) return;
@@ -309,15 +329,14 @@ try {
 
     const t0 = performance.now();
     await pool(names, 32, async (name) => {
-      await rest.create(`/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`, voiceAgent(name, opNs));
+      const ns = opNs.of(name);
+      await rest.create(`/apis/callfleet.io/v1alpha1/namespaces/${ns}/voiceagents`, voiceAgent(name, ns));
     });
     const createMs = performance.now() - t0;
     log(`operator: ${COUNT} VoiceAgents created in ${round(createMs, 0)} ms`);
     const ready = await until('VoiceAgents Ready', t0, COUNT, async () => {
-      const list = await rest.get<Listed<VAStatus>>(
-        `/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`,
-      );
-      return list.items.filter(voiceAgentReady).length;
+      const list = await listIn<VAStatus>(rest, '/apis/callfleet.io/v1alpha1', 'voiceagents', opNs.all);
+      return list.filter(voiceAgentReady).length;
     });
     log(`operator: all VoiceAgents Ready after ${ready.allMs} ms`);
     const atReady = procStatus(pid);
