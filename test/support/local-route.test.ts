@@ -25,13 +25,19 @@ describe('routeLocally', () => {
       const server = createServer((socket) => socket.end('pod'));
       await new Promise<void>((resolve) => server.listen(0, '198.19.250.77', resolve));
       const port = (server.address() as { port: number }).port;
+      // Read to the end and let both sockets close while the range is still local (after it is gone,
+      // their last packets would have nowhere to go and the sockets would linger).
       const reply = await new Promise<string>((resolve, reject) => {
+        let text = '';
         const socket = connect(port, '198.19.250.77');
-        socket.on('data', (data) => resolve(String(data)));
+        socket.on('data', (data) => {
+          text += String(data);
+        });
+        socket.on('close', () => resolve(text));
         socket.on('error', reject);
       });
       assert.equal(reply, 'pod');
-      server.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
     } finally {
       release();
     }
