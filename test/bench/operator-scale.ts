@@ -8,8 +8,8 @@
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
 //     [--namespaces 1]
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, setPriority as osSetPriority } from 'node:os';
 import { basename, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -217,7 +217,22 @@ const cluster = await startCluster({
   controllerQps: 200,
   ...(process.env.BENCH_LOOPBACK_POD_IPS ? {} : { podCidr: '198.19.0.1/16' }),
 });
+// BENCH_RENICE=kwok=-5,kube-apiserver=-5: scheduling priority of control-plane processes (diagnosis:
+// does a process fall behind because the 2 cores are saturated?). Reported in the result.
+const renice = Object.fromEntries(
+  (process.env.BENCH_RENICE ?? '')
+    .split(',')
+    .filter(Boolean)
+    .map((entry) => entry.split('=') as [string, string]),
+);
+for (const [name, niceness] of Object.entries(renice)) {
+  const child = cluster.processes.get(name)?.child.pid;
+  if (!child) throw new Error(`BENCH_RENICE: no control-plane process named ${name}`);
+  // Per thread on Linux (setpriority takes a thread id); threads started later inherit it.
+  for (const task of readdirSync(`/proc/${child}/task`)) osSetPriority(Number(task), Number(niceness));
+}
 const result: Record<string, unknown> = {
+  renice,
   benchmark: 'operator-scale',
   node: process.version,
   cpus: cpus().length,
