@@ -237,10 +237,11 @@ function kwokArgs(kubeconfigPath: string, ports: Ports, podCidr: string): string
     `--kubeconfig=${kubeconfigPath}`,
     '--manage-all-nodes=false',
     `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
-    // Fake pods and nodes get loopback addresses: anything that dials them (the operator's call tracker
-    // polls every gateway pod) is refused locally instead of sending packets off this machine.
-    // A /16 of its own per cluster (127.100–199.x.y): concurrent clusters' pods never share an address,
-    // so a simulator serving one cluster's pod IPs (test/simulator/gateway-fleet.ts) never collides.
+    // Fake pods and nodes get local addresses (loopback, or `podCidr` routed to lo): anything that dials
+    // them (the operator's call tracker polls every gateway pod) is refused locally instead of sending
+    // packets off this machine. By default a /16 of its own per cluster (127.100–199.x.y): concurrent
+    // clusters' pods never share an address, so a simulator serving one cluster's pod IPs
+    // (test/simulator/gateway-fleet.ts) never collides.
     `--cidr=${podCidr}`,
     '--node-ip=127.99.0.1',
     `--server-address=127.0.0.1:${ports.kwok}`,
