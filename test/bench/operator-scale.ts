@@ -8,8 +8,8 @@
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
 //     [--namespaces 100]
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, setPriority as osSetPriority } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -23,6 +23,7 @@ import { GatewayFleet, type SimPod } from '../simulator/gateway-fleet.ts';
 import { startCluster } from '../support/cluster.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
 import { startOperator, sumMetric } from '../support/operator.ts';
+import { parseNiceness, reniceProcesses } from '../support/pin-cpus.ts';
 import { freePort } from '../support/ports.ts';
 import { cpuSeconds } from '../support/proc.ts';
 import { waitFor } from '../support/processes.ts';
@@ -54,8 +55,14 @@ const CALL_SECONDS = Number(values['call-seconds']);
 const CHURN_MS = Number(values['churn-seconds']) * 1000;
 const CONCURRENCY = Number(values.concurrency);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
-const NAMESPACES = Math.max(1, Number(values.namespaces));
+const namespacesAsked = Number(values.namespaces);
+if (!Number.isInteger(namespacesAsked) || namespacesAsked < 1)
+  throw new Error(`--namespaces ${values.namespaces}: expected a whole number of at least 1`);
+// No empty namespaces: fewer VoiceAgents than namespaces asked take one each.
+const NAMESPACES = Math.min(namespacesAsked, COUNT);
 if (NAMESPACES > 1 && values['keep-raw']) throw new Error('--keep-raw needs --namespaces 1');
+// Scheduling priority of control-plane processes (BENCH_RENICE=name=niceness,...; `none` for none).
+const NICENESS = parseNiceness(process.env.BENCH_RENICE ?? 'kwok=-10');
 const root = new URL('../../', import.meta.url).pathname;
 const log = (message: string) => process.stderr.write(`[bench:operator-scale] ${message}\n`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -84,10 +91,11 @@ function voiceAgent(name: string, namespace: string): VA {
   };
 }
 const names = Array.from({ length: COUNT }, (_, i) => `agent-${String(i).padStart(4, '0')}`);
+const indexOf = new Map(names.map((name, i) => [name, i]));
 /** The namespaces of a phase (`base`, or `base-0`… with --namespaces), and the one each VoiceAgent is in. */
 function spread(base: string) {
   const all = NAMESPACES === 1 ? [base] : Array.from({ length: NAMESPACES }, (_, i) => `${base}-${i}`);
-  return { all, of: (name: string) => all[names.indexOf(name) % all.length] as string };
+  return { all, of: (name: string) => all[(indexOf.get(name) ?? 0) % all.length] as string };
 }
 
 /** Items of `kind` in the phase's namespaces (one namespace: that one's list; else the cluster's). */
@@ -218,30 +226,13 @@ const cluster = await startCluster({
   controllerQps: 200,
   ...(process.env.BENCH_LOOPBACK_POD_IPS ? {} : { podCidr: '198.19.0.1/16' }),
 });
-// Scheduling priority of control-plane processes (BENCH_RENICE=name=niceness,...; `none` for none).
 // kwok stands in for 10,000 kubelets, each of which has a node of its own: by default it runs ahead of
 // the rest, else on these 2 saturated cores its pod watch falls behind, the API server closes it and
 // kwok relists all the pods (75 MB), which stalls every pod request (docs/benchmarks.md, tenth session).
-const renice = Object.fromEntries(
-  (process.env.BENCH_RENICE ?? 'kwok=-10')
-    .replace(/^none$/, '')
-    .split(',')
-    .filter(Boolean)
-    .map((entry) => entry.split('=') as [string, string]),
+const renice = reniceProcesses(cluster, NICENESS, (name, error) =>
+  log(`BENCH_RENICE: ${name} keeps its priority (${String(error)}; raising one needs root)`),
 );
-for (const [name, niceness] of Object.entries(renice)) {
-  const child = cluster.processes.get(name)?.child.pid;
-  if (!child) throw new Error(`BENCH_RENICE: no control-plane process named ${name}`);
-  // Per thread on Linux (setpriority takes a thread id); threads started later inherit it.
-  try {
-    for (const task of readdirSync(`/proc/${child}/task`)) osSetPriority(Number(task), Number(niceness));
-  } catch (error) {
-    log(`BENCH_RENICE: ${name} keeps its priority (${String(error)}; raising one needs root)`);
-    delete renice[name];
-  }
-}
 const result: Record<string, unknown> = {
-  renice,
   benchmark: 'operator-scale',
   node: process.version,
   cpus: cpus().length,
@@ -251,6 +242,7 @@ const result: Record<string, unknown> = {
   concurrency: CONCURRENCY,
   rawKeptDuringOperatorPhase: values['keep-raw'] === true,
   namespaces: NAMESPACES,
+  renice,
 };
 try {
   await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
