@@ -20,6 +20,7 @@ import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
 import { examples, find, ROOT, render } from '../cdk8s/charts/fixtures.ts';
 import { FakeTwilioRest } from '../fakes/twilio-rest.ts';
 import { newCallSid } from '../simulator/call.ts';
+import { bytesOfQuantity } from '../support/memory-cgroup.ts';
 import { freePort } from '../support/ports.ts';
 import { ACCOUNT_SID, AUTH_TOKEN, STREAM_KEY } from '../voice-gateway/helpers.ts';
 
@@ -41,14 +42,7 @@ export function production(example = 'voiceagent-echo'): Production {
   const [cm] = find(objects, 'ConfigMap').filter((o) => o.data?.['gateway.json']);
   const [deployment] = find(objects, 'Deployment');
   const memory = deployment?.spec.template.spec.containers[0].resources.limits.memory as string;
-  return { config: JSON.parse(cm?.data['gateway.json']), memoryLimitBytes: quantity(memory) };
-}
-
-function quantity(q: string): number {
-  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q);
-  if (!m) throw new Error(`unsupported quantity ${q}`);
-  const unit = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 }[m[2] ?? ''] ?? 1;
-  return Number(m[1]) * unit;
+  return { config: JSON.parse(cm?.data['gateway.json']), memoryLimitBytes: bytesOfQuantity(memory) };
 }
 
 /** The signature Twilio puts on the upgrade of `callSid`'s stream: what an attacker captures once. */

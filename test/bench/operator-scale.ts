@@ -7,7 +7,7 @@
 // Prints JSON and writes bench-results/operator-scale-<pods>.json.
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
-//     [--namespaces 100]
+//     [--namespaces 100] [--operator-memory 512Mi|none]
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -18,16 +18,20 @@ import { parse } from 'yaml';
 import { parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import { renderVoiceAgent } from '../../cdk8s/charts/index.ts';
 import { KubeRest } from '../../operator/kube/rest.ts';
+import { OPERATOR_NODE_OPTIONS } from '../../operator/node-options.ts';
 import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { GatewayFleet, type SimPod } from '../simulator/gateway-fleet.ts';
 import { startCluster } from '../support/cluster.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
+import { liveHeapBytes } from '../support/live-heap.ts';
+import { bytesOfQuantity, createMemoryCgroup } from '../support/memory-cgroup.ts';
 import { startOperator, sumMetric } from '../support/operator.ts';
 import { parseNiceness, reniceProcesses } from '../support/pin-cpus.ts';
 import { freePort } from '../support/ports.ts';
 import { cpuSeconds } from '../support/proc.ts';
 import { waitFor } from '../support/processes.ts';
 
+const root = new URL('../../', import.meta.url).pathname;
 const { values } = parseArgs({
   options: {
     voiceagents: { type: 'string', default: '1000' },
@@ -45,6 +49,9 @@ const { values } = parseArgs({
     // Keep the raw namespace (and its pods) through the operator phase instead of deleting it first:
     // faster at 10,000 pods (the deletion takes minutes), and only harder for the operator.
     'keep-raw': { type: 'boolean', default: false },
+    // The operator's memory limit, as its pod has (default: the chart's `operator.resources.limits.memory`);
+    // Node sizes its heap from it. `none`: unlimited (a heap of about a sixth of the machine's memory).
+    'operator-memory': { type: 'string', default: chartOperatorMemoryLimit() },
   },
 });
 const COUNT = Number(values.voiceagents);
@@ -63,10 +70,24 @@ const NAMESPACES = Math.min(namespacesAsked, COUNT);
 if (NAMESPACES > 1 && values['keep-raw']) throw new Error('--keep-raw needs --namespaces 1');
 // Scheduling priority of control-plane processes (BENCH_RENICE=name=niceness,...; `none` for none).
 const NICENESS = parseNiceness(process.env.BENCH_RENICE ?? 'kwok=-10');
-const root = new URL('../../', import.meta.url).pathname;
+const OPERATOR_MEMORY = values['operator-memory'] === 'none' ? undefined : values['operator-memory'];
+const operatorMemoryBytes = OPERATOR_MEMORY === undefined ? undefined : bytesOfQuantity(OPERATOR_MEMORY);
 const log = (message: string) => process.stderr.write(`[bench:operator-scale] ${message}\n`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const mb = (bytes: number) => round(bytes / 1024 / 1024, 1);
+
+/** BENCH_KEEP_LOGS=<dir>: a process's log is copied there after the run. */
+function keepLog(file: string): void {
+  const keep = process.env.BENCH_KEEP_LOGS;
+  if (!keep) return;
+  mkdirSync(keep, { recursive: true });
+  copyFileSync(file, join(keep, basename(file)));
+}
+
+function chartOperatorMemoryLimit(): string {
+  const chart = parse(readFileSync(`${root}charts/callfleet/values.yaml`, 'utf8'));
+  return chart.operator.resources.limits.memory;
+}
 
 type VA = KubernetesObject & { spec: Record<string, unknown> };
 interface Listed<T> {
@@ -303,6 +324,11 @@ try {
   const opNs = spread('bench-operator');
   for (const ns of opNs.all) await createNamespace(cluster, ns);
   const noticePort = await freePort();
+  const inspectPort = await freePort();
+  const memory =
+    operatorMemoryBytes === undefined
+      ? undefined
+      : createMemoryCgroup(`callfleet-bench-operator-${process.pid}`, operatorMemoryBytes);
   const operator = await startOperator(
     cluster,
     [
@@ -314,7 +340,13 @@ try {
       '--call-poll=60',
     ],
     'operator',
-    process.env.OPERATOR_NODE_OPTIONS ? { NODE_OPTIONS: process.env.OPERATOR_NODE_OPTIONS } : {},
+    {
+      memory,
+      // The inspector (loopback only) lets the benchmark measure the live heap (after a full collection).
+      env: {
+        NODE_OPTIONS: `${process.env.OPERATOR_NODE_OPTIONS ?? OPERATOR_NODE_OPTIONS} --inspect=127.0.0.1:${inspectPort}`,
+      },
+    },
   );
   const latencies = { busy: [] as number[], idle: [] as number[] };
   // When the slowest busy marks happened (seconds into the churn): clustered or spread.
@@ -341,6 +373,7 @@ try {
     const pid = operator.process.child.pid;
     const idle = procStatus(pid);
     const idleHeap = heapOf(await metricsText(operator.metricsUrl));
+    const idleLiveHeapMb = mb(await liveHeapBytes(inspectPort));
     await fleet.start();
 
     const t0 = performance.now();
@@ -441,6 +474,8 @@ try {
     );
     const cachedObjects = sumMetric(text, 'callfleet_operator_cache_objects');
     const cachedJsonBytes = sumMetric(text, 'callfleet_operator_cache_json_bytes');
+    // After the peak is read: the full collection it takes would lower it.
+    const liveHeapAtEndMb = mb(await liveHeapBytes(inspectPort));
     for (const t of timers) clearTimeout(t);
     const busy = latencies.busy.sort((a, b) => a - b);
     const idleEdges = latencies.idle.sort((a, b) => a - b);
@@ -532,6 +567,13 @@ try {
       ),
       rssPerCachedObjectKb: round((peakRssMb * 1024) / Math.max(cachedObjects, 1), 2),
       rssGrowthPerCachedObjectKb: round(((peakRssMb - idle.rssMb) * 1024) / Math.max(cachedObjects, 1), 2),
+      // What the heap holds after a full collection, before the VoiceAgents and after the churn.
+      liveHeapIdleMb: idleLiveHeapMb,
+      liveHeapAtEndMb,
+      liveHeapGrowthOverCachedJson: round(
+        ((liveHeapAtEndMb - idleLiveHeapMb) * 1024 * 1024) / Math.max(cachedJsonBytes, 1),
+        2,
+      ),
     };
     const raw = result.raw as { allAvailableMs: number; firstAvailableMs: number } | undefined;
     if (raw) {
@@ -543,17 +585,24 @@ try {
   } finally {
     await fleet.stop();
     await operator.stop();
+    if (memory) {
+      // A kill for memory ends the run early (the operator's metrics stop answering): it is named here.
+      result.operatorMemory = {
+        limit: OPERATOR_MEMORY,
+        oomKills: memory.oomKills(),
+        cgroupPeakMb: mb(memory.peakBytes() ?? 0),
+      };
+      if (memory.oomKills() > 0) log(`operator: killed for exceeding its ${OPERATOR_MEMORY} memory limit`);
+      memory.release();
+    }
+    keepLog(operator.logFile);
   }
   const json = JSON.stringify(result, null, 2);
   process.stdout.write(`${json}\n`);
   mkdirSync(`${root}bench-results`, { recursive: true });
   writeFileSync(`${root}bench-results/operator-scale-${TOTAL_PODS}.json`, `${json}\n`);
 } finally {
-  // BENCH_KEEP_LOGS=<dir>: the control plane's logs (API server traces of slow requests, etcd warnings).
-  const keep = process.env.BENCH_KEEP_LOGS;
-  if (keep) {
-    mkdirSync(keep, { recursive: true });
-    for (const m of cluster.processes.values()) copyFileSync(m.logFile, join(keep, basename(m.logFile)));
-  }
+  // The control plane's logs (API server traces of slow requests, etcd warnings).
+  for (const m of cluster.processes.values()) keepLog(m.logFile);
   await cluster.stop();
 }

@@ -144,7 +144,7 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
       cluster,
       [`--kubeconfig=${kubeconfig}`, `--lease-namespace=${NS}`],
       'chart-operator',
-      { POD_NAME: leaderPod, POD_NAMESPACE: NS },
+      { env: { POD_NAME: leaderPod, POD_NAMESPACE: NS } },
     );
     await createNamespace(cluster, 'voice');
     await applyObjects(cluster, 'voice', [example('examples/voiceagent-echo.yaml')]);
@@ -261,7 +261,7 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
         `--namespace=${watched},${watchedToo}`,
       ],
       'team-operator',
-      { POD_NAME: teamPod, POD_NAMESPACE: ns },
+      { env: { POD_NAME: teamPod, POD_NAMESPACE: ns } },
     );
     await applyObjects(cluster, watched, [example('examples/voiceagent-echo.yaml')]);
     await applyObjects(cluster, watchedToo, [example('examples/voiceagent-echo.yaml')]);

@@ -84,7 +84,7 @@ async function startOp(which: 'a' | 'b'): Promise<OperatorProcess> {
     fleet.cluster,
     ['--call-poll=1', `--campaign-clock-file=${clockFile}`],
     `operator-${which}`,
-    { POD_NAME: `operator-${which}` },
+    { env: { POD_NAME: `operator-${which}` } },
   );
   operators[which] = op;
   return op;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OPERATOR_NODE_OPTIONS } from '../../operator/node-options.ts';
 import type { Cluster } from './cluster.ts';
+import type { MemoryCgroup } from './memory-cgroup.ts';
 import { freePort } from './ports.ts';
 import { type Managed, startProcess, waitFor } from './processes.ts';
 
@@ -19,28 +20,36 @@ export interface OperatorProcess {
   kill(): Promise<void>;
 }
 
+export interface OperatorOptions {
+  env?: Record<string, string>;
+  /** Run inside this memory cgroup, as in a pod with a memory limit (Node sizes its heap from it). */
+  memory?: MemoryCgroup;
+}
+
 export async function startOperator(
   cluster: Cluster,
   extraArgs: string[] = [],
   name = 'operator',
-  env: Record<string, string> = {},
+  options: OperatorOptions = {},
 ): Promise<OperatorProcess> {
   const port = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), 'callfleet-operator-')), `${name}.log`);
+  const args = [
+    join(root, 'bin/callfleet.ts'),
+    'operator',
+    `--kubeconfig=${cluster.kubeconfigPath}`,
+    `--metrics-addr=127.0.0.1:${port}`,
+    '--lease-namespace=default',
+    ...extraArgs,
+  ];
+  const command = options.memory?.wrap(process.execPath, args) ?? { command: process.execPath, args };
   const managed = startProcess(
     name,
-    process.execPath,
-    [
-      join(root, 'bin/callfleet.ts'),
-      'operator',
-      `--kubeconfig=${cluster.kubeconfigPath}`,
-      `--metrics-addr=127.0.0.1:${port}`,
-      '--lease-namespace=default',
-      ...extraArgs,
-    ],
+    command.command,
+    command.args,
     logFile,
     // As the chart runs it (operator.nodeOptions), unless the caller sets its own.
-    { env: { NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...env } },
+    { env: { NODE_OPTIONS: OPERATOR_NODE_OPTIONS, ...options.env } },
   );
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   await waitFor(`${name} /healthz`, async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, 30_000);

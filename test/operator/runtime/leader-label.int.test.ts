@@ -39,8 +39,7 @@ describe('the leader pod label', { timeout: 240_000 }, () => {
     });
   const start = async (pod: string) => {
     const operator = await startOperator(cluster, ['--call-poll=0'], `operator-${pod}`, {
-      POD_NAME: pod,
-      POD_NAMESPACE: 'default',
+      env: { POD_NAME: pod, POD_NAMESPACE: 'default' },
     });
     operators.push(operator);
     return operator;

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { liveHeapBytes } from './live-heap.ts';
+import { freePort } from './ports.ts';
+
+const MB = 1024 * 1024;
+
+test('the live heap counts what a process holds, not the garbage it has not collected yet', async () => {
+  const port = await freePort();
+  // Holds 64 MB of doubles; 128 MB more are promoted to the old generation, then dropped.
+  const script = `
+    globalThis.held = new Array(8 * 1024 * 1024).fill(1.5);
+    let dropped = Array.from({ length: 16 }, () => new Array(1024 * 1024).fill(2.5));
+    dropped = null;
+    const v8 = require('node:v8');
+    console.log(v8.getHeapStatistics().used_heap_size);
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, [`--inspect=127.0.0.1:${port}`, '-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    const [line] = (await once(child.stdout, 'data')) as [Buffer];
+    const usedBefore = Number(String(line).trim());
+    assert.ok(usedBefore > 160 * MB, `the dropped arrays still counted before a collection: ${usedBefore}`);
+    const live = await liveHeapBytes(port);
+    assert.ok(live >= 64 * MB && live < 100 * MB, `live heap ${Math.round(live / MB)} MB`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('no inspector on the port is an error, not a hang', async () => {
+  const port = await freePort();
+  await assert.rejects(liveHeapBytes(port, 2000), /fetch failed|ECONNREFUSED/);
+});
