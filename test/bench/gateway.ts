@@ -12,6 +12,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../support/ports.ts';
+import { type Spread, spread } from '../support/spread.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const N = Number(process.env.BENCH_CALLS ?? 200);
@@ -383,24 +384,6 @@ async function runGateway(n: number, backend: string): Promise<Measured> {
     }
     gw.kill('SIGKILL');
   }
-}
-
-interface Spread {
-  median: number;
-  min: number;
-  max: number;
-  runs: number[];
-}
-function spread(xs: number[], d = 3): Spread {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  const median = s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-  return {
-    median: round(median, d),
-    min: round(s[0] ?? Number.NaN, d),
-    max: round(s.at(-1) ?? Number.NaN, d),
-    runs: xs.map((x) => round(x, d)),
-  };
 }
 
 const perCallSecondMs = (m: Measured, n: number) => (m.cpu / (n * m.wall)) * 1000;

@@ -4,7 +4,8 @@
 // writes bench-results/operator.json.
 // The control plane runs on its own CPUs and the clients (this process, the operator) on the others,
 // as with a managed control plane (test/support/pin-cpus.ts); --no-pin shares them.
-//   node test/bench/operator.ts [--count 200] [--concurrency 8] [--timeout 900] [--no-pin]
+// Raw and operator phases alternate (--rounds, default 3); medians, spread and every round are reported.
+//   node test/bench/operator.ts [--count 200] [--concurrency 8] [--timeout 900] [--rounds 3] [--no-pin]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -24,12 +25,15 @@ import { startOperator, sumMetric } from '../support/operator.ts';
 import { pinControlPlane } from '../support/pin-cpus.ts';
 import { cpuSeconds } from '../support/proc.ts';
 import { waitFor } from '../support/processes.ts';
+import { spread } from '../support/spread.ts';
 
 const { values } = parseArgs({
   options: {
     count: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '8' },
     timeout: { type: 'string', default: '900' },
+    // Raw and operator phases, alternating, each this many times.
+    rounds: { type: 'string', default: '3' },
     // Share every CPU between the control plane and the clients instead (test/support/pin-cpus.ts).
     'no-pin': { type: 'boolean', default: false },
   },
@@ -37,6 +41,9 @@ const { values } = parseArgs({
 const COUNT = Number(values.count);
 const CONCURRENCY = Number(values.concurrency);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
+const ROUNDS = Number(values.rounds);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
+  throw new Error(`--rounds ${values.rounds}: expected a whole number of at least 1`);
 const root = new URL('../../', import.meta.url).pathname;
 const log = (message: string) => process.stderr.write(`[bench:operator] ${message}\n`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -201,24 +208,21 @@ function requestsSince(before: Record<string, number>, now: Record<string, numbe
 
 const cluster = await startCluster({ controllers: true, nodes: 3 });
 const pinning = values['no-pin'] ? undefined : pinControlPlane(cluster);
-try {
-  await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
-  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
-  const rest = new KubeRest(cluster.kc);
+const rest = new KubeRest(cluster.kc);
 
-  // (a) raw baseline: the CRs, then exactly the children the operator renders, applied by a plain client.
-  const rawNs = 'bench-raw';
-  await kubectlOk(cluster, ['create', 'namespace', rawNs]);
+/** (a) raw baseline: the CRs, then exactly the children the operator renders, applied by a plain client. */
+async function rawPhase(ns: string) {
+  await kubectlOk(cluster, ['create', 'namespace', ns]);
   let rawWrites = 0;
   // Progress is counted from watches, not by listing every 250 ms: a list of 200 objects in the middle
   // of a phase is load on the API server the phase is measured by.
-  const rawDeployments = await watched(rest, 'apps/v1', 'Deployment', rawNs);
+  const rawDeployments = await watched(rest, 'apps/v1', 'Deployment', ns);
   const rawCpu0 = cpuByProcess();
   const rawRequests0 = await apiRequests();
   const rawT0 = performance.now();
   const crs = new Map<string, VA>();
   await pool(names, CONCURRENCY, async (name) => {
-    crs.set(name, await rest.apply(voiceAgent(name, rawNs), 'callfleet-bench'));
+    crs.set(name, await rest.apply(voiceAgent(name, ns), 'callfleet-bench'));
     rawWrites++;
   });
   const children: KubernetesObject[] = [];
@@ -240,30 +244,49 @@ try {
     rawWrites++;
   });
   const rawApplyMs = performance.now() - rawT0;
-  const rawApplyCpu = cpuSince(rawCpu0);
-  const rawApplyRequests = requestsSince(rawRequests0, await apiRequests());
-  log(`raw: ${rawWrites} objects applied in ${round(rawApplyMs, 0)} ms`);
+  const cpu = cpuSince(rawCpu0);
+  const requests = requestsSince(rawRequests0, await apiRequests());
+  log(`${ns}: ${rawWrites} objects applied in ${round(rawApplyMs, 0)} ms`);
   const rawReady = await until(
     'raw Deployments available',
     rawT0,
     async () => rawDeployments.list((d) => deploymentAvailable(d as Deploy)).length,
   );
   await rawDeployments.stop();
-  log(`raw: all Deployments available after ${rawReady.allMs} ms`);
+  log(`${ns}: all Deployments available after ${rawReady.allMs} ms`);
+  await deleteAndSettle(ns);
+  return {
+    appliedChildren,
+    cpu,
+    requests,
+    result: {
+      objects: rawWrites,
+      applyMs: round(rawApplyMs, 0),
+      objectsPerSecond: round(rawWrites / (rawApplyMs / 1000), 1),
+      allDeploymentsAvailableMs: rawReady.allMs,
+      firstAvailableMs: rawReady.firstMs,
+      halfAvailableMs: rawReady.halfMs,
+      writesPerVoiceAgent: round(rawWrites / COUNT, 1),
+    },
+  };
+}
 
-  // Free the kwok nodes' pod capacity (3 × 110) for the operator's pods, then start from a quiet cluster.
+/**
+ * Frees the kwok nodes' pod capacity (3 × 110) for the next phase, which starts from a quiet cluster:
+ * the namespace is gone before its objects are, and the garbage collector and the endpoint controllers
+ * go on deleting for tens of seconds.
+ */
+async function deleteAndSettle(ns: string): Promise<void> {
   const deleteT0 = performance.now();
-  await kubectlOk(cluster, ['delete', 'namespace', rawNs, '--wait=true', '--timeout=600s']);
-  log(`raw namespace deleted in ${round(performance.now() - deleteT0, 0)} ms`);
-  // The namespace is gone before its objects are: the garbage collector and the endpoint controllers
-  // go on deleting for tens of seconds. The operator's phase starts when they are done.
-  const quietMs = await untilQuiet();
-  log(`control plane quiet ${quietMs} ms later`);
+  await kubectlOk(cluster, ['delete', 'namespace', ns, '--wait=true', '--timeout=600s']);
+  log(`${ns} deleted in ${round(performance.now() - deleteT0, 0)} ms`);
+  log(`control plane quiet ${await untilQuiet()} ms later`);
+}
 
-  // (b) the operator: COUNT VoiceAgents created at once in a fresh namespace.
-  const opNs = 'bench-operator';
-  await createNamespace(cluster, opNs); // with the Secrets the VoiceAgents read
-  const operator = await startOperator(cluster, [`--namespace=${opNs}`, `--concurrency=${CONCURRENCY}`]);
+/** (b) the operator: COUNT VoiceAgents created at once in a fresh namespace. */
+async function operatorPhase(ns: string, appliedChildren: number) {
+  await createNamespace(cluster, ns); // with the Secrets the VoiceAgents read
+  const operator = await startOperator(cluster, [`--namespace=${ns}`, `--concurrency=${CONCURRENCY}`]);
   try {
     await waitFor('operator caches synced', async () => {
       const res = await fetch(operator.metricsUrl.replace('/metrics', '/readyz'));
@@ -274,28 +297,26 @@ try {
     const idleRss = peakRssMb(pid);
     const writesBefore = await operator.metric('callfleet_operator_api_writes_total');
 
-    const voiceAgents = await watched(rest, 'callfleet.io/v1alpha1', 'VoiceAgent', opNs);
+    const voiceAgents = await watched(rest, 'callfleet.io/v1alpha1', 'VoiceAgent', ns);
     const opCpu0 = cpuByProcess(pid);
     const opRequests0 = await apiRequests();
-    let opApplyCpu: Record<string, number> = {};
-    let opApplyRequests: Record<string, number> = {};
+    let cpu: Record<string, number> = {};
+    let requests: Record<string, number> = {};
     const opT0 = performance.now();
     await Promise.all(
       names.map((name) =>
-        rest.create(`/apis/callfleet.io/v1alpha1/namespaces/${opNs}/voiceagents`, voiceAgent(name, opNs)),
+        rest.create(`/apis/callfleet.io/v1alpha1/namespaces/${ns}/voiceagents`, voiceAgent(name, ns)),
       ),
     );
     const createdMs = performance.now() - opT0;
-    log(`operator: ${COUNT} VoiceAgents created in ${round(createdMs, 0)} ms`);
+    log(`${ns}: ${COUNT} VoiceAgents created in ${round(createdMs, 0)} ms`);
     // Where the time goes: the operator's counters every ~second, beside the Ready count.
     const timeline: Record<string, number>[] = [];
     let appliesDoneMs = -1;
     const opReady = await until(
       'VoiceAgents Ready',
       opT0,
-      async () => {
-        return voiceAgents.list((va) => voiceAgentReady(va as VAStatus)).length;
-      },
+      async () => voiceAgents.list((va) => voiceAgentReady(va as VAStatus)).length,
       async (ms, ready) => {
         if (timeline.length && ms - (timeline.at(-1)?.ms ?? 0) < 1000) return;
         // A failed scrape (keep-alive reset on a loaded machine) only loses one point.
@@ -312,13 +333,13 @@ try {
         };
         if (appliesDoneMs < 0 && point.applies >= appliedChildren) {
           appliesDoneMs = point.ms;
-          opApplyCpu = cpuSince(opCpu0, pid);
-          opApplyRequests = requestsSince(opRequests0, await apiRequests());
+          cpu = cpuSince(opCpu0, pid);
+          requests = requestsSince(opRequests0, await apiRequests());
         }
         timeline.push(point);
       },
     );
-    log(`operator: all VoiceAgents Ready after ${opReady.allMs} ms`);
+    log(`${ns}: all VoiceAgents Ready after ${opReady.allMs} ms`);
     await voiceAgents.stop();
     if (appliesDoneMs < 0) appliesDoneMs = opReady.allMs; // finished between two samples
 
@@ -344,28 +365,12 @@ try {
       kind: 'VoiceAgent',
       result: 'success',
     });
-
-    const rawObjects = rawWrites;
-    const result = {
-      benchmark: 'operator',
-      node: process.version,
-      cpus: cpus().length,
-      loadAverage1mAtEnd: round(loadavg()[0] ?? 0, 1),
-      voiceAgents: COUNT,
-      concurrency: CONCURRENCY,
-      pinning: pinning ?? 'none',
-      objectsPerVoiceAgent: round(rawObjects / COUNT, 1),
-      spec: { replicas: 1, autoscaling: { minReplicas: 1, maxReplicas: 2 } },
-      raw: {
-        objects: rawObjects,
-        applyMs: round(rawApplyMs, 0),
-        objectsPerSecond: round(rawObjects / (rawApplyMs / 1000), 1),
-        allDeploymentsAvailableMs: rawReady.allMs,
-        firstAvailableMs: rawReady.firstMs,
-        halfAvailableMs: rawReady.halfMs,
-        writesPerVoiceAgent: round(rawObjects / COUNT, 1),
-      },
-      operator: {
+    // Deleted while the operator runs: its children go with their owners (no finalizers to remove).
+    await deleteAndSettle(ns);
+    return {
+      cpu,
+      requests,
+      result: {
         createMs: round(createdMs, 0),
         allReadyMs: opReady.allMs,
         firstReadyMs: opReady.firstMs,
@@ -387,24 +392,110 @@ try {
         peakRssMb: rssAtReady.peakRssMb,
         timelineEvery5s: timeline.filter((p, i) => i === timeline.length - 1 || (p.ms ?? 0) % 5000 < 1000),
       },
-      ratio: {
-        readyTimeOperatorOverRaw: round(opReady.allMs / rawReady.allMs, 2),
-        readyTimeOperatorOverRawApplyOnly: round(opReady.allMs / rawApplyMs, 2),
-        applyPhaseOperatorOverRaw: round(appliesDoneMs / rawApplyMs, 2),
-        writesOperatorOverRaw: round(writesAtReady / rawObjects, 2),
-      },
-      // CPU seconds per process in each apply phase: where the machine's time went.
-      applyPhaseCpuSeconds: { raw: rawApplyCpu, operator: opApplyCpu },
-      // Requests the API server served in each apply phase, by verb and resource (from its own metrics).
-      applyPhaseApiRequests: { raw: rawApplyRequests, operator: opApplyRequests },
     };
-    const json = JSON.stringify(result, null, 2);
-    process.stdout.write(`${json}\n`);
-    mkdirSync(`${root}bench-results`, { recursive: true });
-    writeFileSync(`${root}bench-results/operator.json`, `${json}\n`);
   } finally {
     await operator.stop();
   }
+}
+
+interface Round {
+  raw: Awaited<ReturnType<typeof rawPhase>>['result'];
+  operator: Awaited<ReturnType<typeof operatorPhase>>['result'];
+  ratio: Record<
+    | 'applyPhaseOperatorOverRaw'
+    | 'firstReadyOperatorOverRawFirstAvailable'
+    | 'readyTimeOperatorOverRaw'
+    | 'writesOperatorOverRaw',
+    number
+  >;
+  applyPhaseCpuSeconds: Record<'raw' | 'operator', Record<string, number>>;
+  applyPhaseApiRequests: Record<'raw' | 'operator', Record<string, number>>;
+}
+
+try {
+  await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
+  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+  // Raw and operator phases alternate, each from a quiet cluster: the raw client's own phase moves by
+  // ±30 % between runs, so one pair is a coin toss; each round's ratio compares neighbours.
+  const rounds: Round[] = [];
+  for (let i = 1; i <= ROUNDS; i++) {
+    const raw = await rawPhase(`bench-raw-${i}`);
+    const op = await operatorPhase(`bench-operator-${i}`, raw.appliedChildren);
+    rounds.push({
+      raw: raw.result,
+      operator: op.result,
+      ratio: {
+        applyPhaseOperatorOverRaw: round(op.result.allChildrenAppliedMs / raw.result.applyMs, 2),
+        firstReadyOperatorOverRawFirstAvailable: round(
+          op.result.firstReadyMs / raw.result.firstAvailableMs,
+          2,
+        ),
+        readyTimeOperatorOverRaw: round(op.result.allReadyMs / raw.result.allDeploymentsAvailableMs, 2),
+        writesOperatorOverRaw: round(op.result.apiWrites / raw.result.objects, 2),
+      },
+      // CPU seconds per process in each apply phase: where the machine's time went.
+      applyPhaseCpuSeconds: { raw: raw.cpu, operator: op.cpu },
+      // Requests the API server served in each apply phase, by verb and resource (from its own metrics).
+      applyPhaseApiRequests: { raw: raw.requests, operator: op.requests },
+    });
+  }
+  const of = (pick: (r: Round) => number) => rounds.map(pick);
+  const result = {
+    benchmark: 'operator',
+    node: process.version,
+    cpus: cpus().length,
+    loadAverage1mAtEnd: round(loadavg()[0] ?? 0, 1),
+    voiceAgents: COUNT,
+    concurrency: CONCURRENCY,
+    pinning: pinning ?? 'none',
+    spec: { replicas: 1, autoscaling: { minReplicas: 1, maxReplicas: 2 } },
+    // Medians over the rounds (spread and every round beside them); each ratio is taken within its round.
+    median: {
+      rawApplyMs: spread(
+        of((r) => r.raw.applyMs),
+        0,
+      ),
+      operatorApplyPhaseMs: spread(
+        of((r) => r.operator.allChildrenAppliedMs),
+        0,
+      ),
+      rawFirstAvailableMs: spread(
+        of((r) => r.raw.firstAvailableMs),
+        0,
+      ),
+      operatorFirstReadyMs: spread(
+        of((r) => r.operator.firstReadyMs),
+        0,
+      ),
+      meanReconcileMs: spread(
+        of((r) => r.operator.meanReconcileMs),
+        1,
+      ),
+      peakRssMb: spread(
+        of((r) => r.operator.peakRssMb),
+        1,
+      ),
+    },
+    ratio: {
+      applyPhaseOperatorOverRaw: spread(
+        of((r) => r.ratio.applyPhaseOperatorOverRaw),
+        2,
+      ),
+      firstReadyOperatorOverRawFirstAvailable: spread(
+        of((r) => r.ratio.firstReadyOperatorOverRawFirstAvailable),
+        2,
+      ),
+      readyTimeOperatorOverRaw: spread(
+        of((r) => r.ratio.readyTimeOperatorOverRaw),
+        2,
+      ),
+    },
+    rounds,
+  };
+  const json = JSON.stringify(result, null, 2);
+  process.stdout.write(`${json}\n`);
+  mkdirSync(`${root}bench-results`, { recursive: true });
+  writeFileSync(`${root}bench-results/operator.json`, `${json}\n`);
 } finally {
   await cluster.stop();
 }
