@@ -150,6 +150,11 @@ function cpuByProcess(operatorPid?: number): Record<string, number> {
   return out;
 }
 
+/** CPU seconds of the control plane's processes alone (not this benchmark, not the operator). */
+function controlPlaneCpu(seconds: Record<string, number>): number {
+  return [...cluster.processes.keys()].reduce((sum, name) => sum + (seconds[name] ?? 0), 0);
+}
+
 function cpuSince(before: Record<string, number>, operatorPid?: number): Record<string, number> {
   const now = cpuByProcess(operatorPid);
   return Object.fromEntries(Object.entries(now).map(([k, v]) => [k, round(v - (before[k] ?? 0), 1)]));
@@ -253,11 +258,13 @@ async function rawPhase(ns: string) {
     async () => rawDeployments.list((d) => deploymentAvailable(d as Deploy)).length,
   );
   await rawDeployments.stop();
+  const cpuToReady = cpuSince(rawCpu0);
   log(`${ns}: all Deployments available after ${rawReady.allMs} ms`);
   await deleteAndSettle(ns);
   return {
     appliedChildren,
     cpu,
+    cpuToReady,
     requests,
     result: {
       objects: rawWrites,
@@ -339,6 +346,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
         timeline.push(point);
       },
     );
+    const cpuToReady = cpuSince(opCpu0, pid);
     log(`${ns}: all VoiceAgents Ready after ${opReady.allMs} ms`);
     await voiceAgents.stop();
     if (appliesDoneMs < 0) appliesDoneMs = opReady.allMs; // finished between two samples
@@ -369,6 +377,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
     await deleteAndSettle(ns);
     return {
       cpu,
+      cpuToReady,
       requests,
       result: {
         createMs: round(createdMs, 0),
@@ -409,6 +418,8 @@ interface Round {
     number
   >;
   applyPhaseCpuSeconds: Record<'raw' | 'operator', Record<string, number>>;
+  toReadyCpuSeconds: Record<'raw' | 'operator', Record<string, number>>;
+  controlPlaneCpuOperatorOverRaw: Record<'applyPhase' | 'toReady', number>;
   applyPhaseApiRequests: Record<'raw' | 'operator', Record<string, number>>;
 }
 
@@ -433,8 +444,14 @@ try {
         readyTimeOperatorOverRaw: round(op.result.allReadyMs / raw.result.allDeploymentsAvailableMs, 2),
         writesOperatorOverRaw: round(op.result.apiWrites / raw.result.objects, 2),
       },
-      // CPU seconds per process in each apply phase: where the machine's time went.
+      // CPU seconds per process in each apply phase, and from its start until all are Ready/available:
+      // where the machine's time went.
       applyPhaseCpuSeconds: { raw: raw.cpu, operator: op.cpu },
+      toReadyCpuSeconds: { raw: raw.cpuToReady, operator: op.cpuToReady },
+      controlPlaneCpuOperatorOverRaw: {
+        applyPhase: round(controlPlaneCpu(op.cpu) / controlPlaneCpu(raw.cpu), 2),
+        toReady: round(controlPlaneCpu(op.cpuToReady) / controlPlaneCpu(raw.cpuToReady), 2),
+      },
       // Requests the API server served in each apply phase, by verb and resource (from its own metrics).
       applyPhaseApiRequests: { raw: raw.requests, operator: op.requests },
     });
@@ -483,6 +500,14 @@ try {
       ),
       firstReadyOperatorOverRawFirstAvailable: spread(
         of((r) => r.ratio.firstReadyOperatorOverRawFirstAvailable),
+        2,
+      ),
+      controlPlaneCpuApplyPhase: spread(
+        of((r) => r.controlPlaneCpuOperatorOverRaw.applyPhase),
+        2,
+      ),
+      controlPlaneCpuToReady: spread(
+        of((r) => r.controlPlaneCpuOperatorOverRaw.toReady),
         2,
       ),
       readyTimeOperatorOverRaw: spread(
