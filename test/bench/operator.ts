@@ -456,7 +456,7 @@ try {
       applyPhaseApiRequests: { raw: raw.requests, operator: op.requests },
     });
   }
-  const of = (pick: (r: Round) => number) => rounds.map(pick);
+  const of = (pick: (r: Round) => number, digits: number) => spread(rounds.map(pick), digits);
   const result = {
     benchmark: 'operator',
     node: process.version,
@@ -468,52 +468,19 @@ try {
     spec: { replicas: 1, autoscaling: { minReplicas: 1, maxReplicas: 2 } },
     // Medians over the rounds (spread and every round beside them); each ratio is taken within its round.
     median: {
-      rawApplyMs: spread(
-        of((r) => r.raw.applyMs),
-        0,
-      ),
-      operatorApplyPhaseMs: spread(
-        of((r) => r.operator.allChildrenAppliedMs),
-        0,
-      ),
-      rawFirstAvailableMs: spread(
-        of((r) => r.raw.firstAvailableMs),
-        0,
-      ),
-      operatorFirstReadyMs: spread(
-        of((r) => r.operator.firstReadyMs),
-        0,
-      ),
-      meanReconcileMs: spread(
-        of((r) => r.operator.meanReconcileMs),
-        1,
-      ),
-      peakRssMb: spread(
-        of((r) => r.operator.peakRssMb),
-        1,
-      ),
+      rawApplyMs: of((r) => r.raw.applyMs, 0),
+      operatorApplyPhaseMs: of((r) => r.operator.allChildrenAppliedMs, 0),
+      rawFirstAvailableMs: of((r) => r.raw.firstAvailableMs, 0),
+      operatorFirstReadyMs: of((r) => r.operator.firstReadyMs, 0),
+      meanReconcileMs: of((r) => r.operator.meanReconcileMs, 1),
+      peakRssMb: of((r) => r.operator.peakRssMb, 1),
     },
     ratio: {
-      applyPhaseOperatorOverRaw: spread(
-        of((r) => r.ratio.applyPhaseOperatorOverRaw),
-        2,
-      ),
-      firstReadyOperatorOverRawFirstAvailable: spread(
-        of((r) => r.ratio.firstReadyOperatorOverRawFirstAvailable),
-        2,
-      ),
-      controlPlaneCpuApplyPhase: spread(
-        of((r) => r.controlPlaneCpuOperatorOverRaw.applyPhase),
-        2,
-      ),
-      controlPlaneCpuToReady: spread(
-        of((r) => r.controlPlaneCpuOperatorOverRaw.toReady),
-        2,
-      ),
-      readyTimeOperatorOverRaw: spread(
-        of((r) => r.ratio.readyTimeOperatorOverRaw),
-        2,
-      ),
+      applyPhaseOperatorOverRaw: of((r) => r.ratio.applyPhaseOperatorOverRaw, 2),
+      firstReadyOperatorOverRawFirstAvailable: of((r) => r.ratio.firstReadyOperatorOverRawFirstAvailable, 2),
+      controlPlaneCpuApplyPhase: of((r) => r.controlPlaneCpuOperatorOverRaw.applyPhase, 2),
+      controlPlaneCpuToReady: of((r) => r.controlPlaneCpuOperatorOverRaw.toReady, 2),
+      readyTimeOperatorOverRaw: of((r) => r.ratio.readyTimeOperatorOverRaw, 2),
     },
     rounds,
   };
