@@ -473,7 +473,7 @@ try {
     );
     const cachedObjects = sumMetric(text, 'callfleet_operator_cache_objects');
     const cachedJsonBytes = sumMetric(text, 'callfleet_operator_cache_json_bytes');
-    // After the peak is read: the full collection it takes would lower it.
+    // Last, once the churn is measured: the full collection it asks for pauses the operator.
     const liveHeapAtEndMb = mb(await liveHeapBytes(inspectPort));
     for (const t of timers) clearTimeout(t);
     const busy = latencies.busy.sort((a, b) => a - b);

@@ -46,6 +46,12 @@ export function createMemoryCgroup(name: string, limitBytes: number, root = ROOT
       .find((l) => l.startsWith(`${key} `));
     return Number(line?.split(' ')[1] ?? 0);
   };
+  // At exit the process may still be dying (a busy cgroup cannot be removed): best effort there.
+  const atExit = () => {
+    try {
+      cgroup.release();
+    } catch {}
+  };
   const cgroup: MemoryCgroup = {
     path,
     limitBytes,
@@ -60,14 +66,9 @@ export function createMemoryCgroup(name: string, limitBytes: number, root = ROOT
       return existsSync(leaf) ? Number(readFileSync(leaf, 'utf8').trim()) : undefined;
     },
     release: () => {
+      process.off('exit', atExit);
       if (existsSync(path)) rmdirSync(path);
     },
-  };
-  // At exit the process may still be dying (a busy cgroup cannot be removed): best effort there.
-  const atExit = () => {
-    try {
-      cgroup.release();
-    } catch {}
   };
   process.on('exit', atExit);
   return cgroup;
