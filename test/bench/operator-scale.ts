@@ -28,7 +28,7 @@ import { bytesOfQuantity, createMemoryCgroup } from '../support/memory-cgroup.ts
 import { startOperator, sumMetric } from '../support/operator.ts';
 import { parseNiceness, reniceProcesses } from '../support/pin-cpus.ts';
 import { freePort } from '../support/ports.ts';
-import { cpuSeconds } from '../support/proc.ts';
+import { cpuSeconds, residentMemoryMb } from '../support/proc.ts';
 import { waitFor } from '../support/processes.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
@@ -148,12 +148,6 @@ async function until(what: string, t0: number, target: number, count: () => Prom
     await new Promise((r) => setTimeout(r, 2000));
   }
   throw new Error(`${what}: only ${last}/${target} after ${TIMEOUT_MS / 1000}s`);
-}
-
-function procStatus(pid: number | undefined) {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { peakRssMb: round(kb('VmHWM') / 1024, 1), rssMb: round(kb('VmRSS') / 1024, 1) };
 }
 
 /** Per `binS` seconds of churn: how many busy marks, their p50 and max latency. */
@@ -371,7 +365,7 @@ try {
     });
     await new Promise((r) => setTimeout(r, 2000));
     const pid = operator.process.child.pid;
-    const idle = procStatus(pid);
+    const idle = residentMemoryMb(pid);
     const idleHeap = heapOf(await metricsText(operator.metricsUrl));
     await fleet.start();
 
@@ -387,7 +381,7 @@ try {
       return list.filter(voiceAgentReady).length;
     });
     log(`operator: all VoiceAgents Ready after ${ready.allMs} ms`);
-    const atReady = procStatus(pid);
+    const atReady = residentMemoryMb(pid);
     const readyHeap = heapOf(await metricsText(operator.metricsUrl));
     await waitFor(
       `simulator serving ${TOTAL_PODS} pods`,
@@ -454,7 +448,7 @@ try {
     const minutes = churnMs / 60_000;
     const writes = delta('callfleet_operator_api_writes_total');
     const marks = delta('callfleet_operator_pod_marks_total');
-    const atEnd = procStatus(pid);
+    const atEnd = residentMemoryMb(pid);
     // The cache sizes: a scrape starts a measurement when the last is a minute old, and the gauges take
     // its result a moment later (it yields to the event loop as it goes).
     await new Promise((r) => setTimeout(r, 3000));

@@ -23,7 +23,7 @@ import { startCluster } from '../support/cluster.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
 import { startOperator, sumMetric } from '../support/operator.ts';
 import { pinControlPlane } from '../support/pin-cpus.ts';
-import { cpuSeconds } from '../support/proc.ts';
+import { cpuSeconds, residentMemoryMb } from '../support/proc.ts';
 import { waitFor } from '../support/processes.ts';
 import { spread } from '../support/spread.ts';
 
@@ -126,12 +126,6 @@ async function metricsText(url: string): Promise<string> {
       await new Promise((r) => setTimeout(r, 200 * attempt));
     }
   }
-}
-
-function peakRssMb(pid: number | undefined): { peakRssMb: number; rssMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-  return { peakRssMb: round(kb('VmHWM') / 1024, 1), rssMb: round(kb('VmRSS') / 1024, 1) };
 }
 
 /** user+system CPU seconds of each control-plane process, this benchmark (the raw client) and the operator. */
@@ -301,7 +295,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
     });
     await new Promise((r) => setTimeout(r, 2000)); // leader → controller start → informers synced
     const pid = operator.process.child.pid;
-    const idleRss = peakRssMb(pid);
+    const idleRss = residentMemoryMb(pid);
     const writesBefore = await operator.metric('callfleet_operator_api_writes_total');
 
     const voiceAgents = await watched(rest, 'callfleet.io/v1alpha1', 'VoiceAgent', ns);
@@ -364,7 +358,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
     const reconcileErrors = m('callfleet_operator_reconciles_total', { kind: 'VoiceAgent', result: 'error' });
     const durationSum = m('callfleet_operator_reconcile_duration_seconds_sum', { kind: 'VoiceAgent' });
     const durationCount = m('callfleet_operator_reconcile_duration_seconds_count', { kind: 'VoiceAgent' });
-    const rssAtReady = peakRssMb(pid);
+    const rssAtReady = residentMemoryMb(pid);
 
     // Trailing work after the last Ready (Deployment status settling, events): still writes?
     await new Promise((r) => setTimeout(r, 10_000));
