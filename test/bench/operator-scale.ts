@@ -7,7 +7,7 @@
 // Prints JSON and writes bench-results/operator-scale-<pods>.json.
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
-//     [--namespaces 100] [--operator-memory 512Mi|none]
+//     [--namespaces 100] [--operator-memory 512Mi|none] [--operator-code js|ts] [--same-cluster]
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -22,6 +22,7 @@ import { OPERATOR_NODE_OPTIONS } from '../../operator/node-options.ts';
 import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { GatewayFleet, type SimPod } from '../simulator/gateway-fleet.ts';
 import { startCluster } from '../support/cluster.ts';
+import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
 import { liveHeapBytes } from '../support/live-heap.ts';
 import { bytesOfQuantity, createMemoryCgroup } from '../support/memory-cgroup.ts';
@@ -47,11 +48,19 @@ const { values } = parseArgs({
     // pods, and it takes over half of the 2 cores under call churn.
     namespaces: { type: 'string', default: '100' },
     // Keep the raw namespace (and its pods) through the operator phase instead of deleting it first:
-    // faster at 10,000 pods (the deletion takes minutes), and only harder for the operator.
+    // only harder for the operator (implies --same-cluster).
     'keep-raw': { type: 'boolean', default: false },
+    // Run the operator phase on the raw phase's control plane once its namespaces are deleted, instead of a
+    // fresh one. Deleting 10,000 pods takes the control plane ten minutes, and its aftermath (kwok's and the
+    // garbage collector's queues) slows the operator phase that follows: a fresh control plane gives both
+    // sides the same start (docs/benchmarks.md, twelfth session).
+    'same-cluster': { type: 'boolean', default: false },
     // The operator's memory limit, as its pod has (default: the chart's `operator.resources.limits.memory`);
     // Node sizes its heap from it. `none`: unlimited (a heap of about a sixth of the machine's memory).
     'operator-memory': { type: 'string', default: chartOperatorMemoryLimit() },
+    // `js`: the operator runs as the image runs it, compiled to JavaScript (no type stripper, ADR 0030);
+    // `ts`: from the TypeScript sources.
+    'operator-code': { type: 'string', default: 'js' },
   },
 });
 const COUNT = Number(values.voiceagents);
@@ -70,6 +79,9 @@ const NAMESPACES = Math.min(namespacesAsked, COUNT);
 if (NAMESPACES > 1 && values['keep-raw']) throw new Error('--keep-raw needs --namespaces 1');
 // Scheduling priority of control-plane processes (BENCH_RENICE=name=niceness,...; `none` for none).
 const NICENESS = parseNiceness(process.env.BENCH_RENICE ?? 'kwok=-10');
+if (!['js', 'ts'].includes(values['operator-code'] as string))
+  throw new Error(`--operator-code ${values['operator-code']}: expected js or ts`);
+const SAME_CLUSTER = values['same-cluster'] === true || values['keep-raw'] === true;
 const OPERATOR_MEMORY = values['operator-memory'] === 'none' ? undefined : values['operator-memory'];
 const operatorMemoryBytes = OPERATOR_MEMORY === undefined ? undefined : bytesOfQuantity(OPERATOR_MEMORY);
 const log = (message: string) => process.stderr.write(`[bench:operator-scale] ${message}\n`);
@@ -234,19 +246,27 @@ log(`${COUNT} VoiceAgents × ${PODS} pods = ${TOTAL_PODS} pods on ${nodes} kwok 
 // Pod IPs from a range made local (not 127/8): EndpointSlices accept them, as a real cluster's. With
 // loopback pod IPs the EndpointSlice controller fails every Service, retries it forever and writes an
 // Event each time: load no real cluster has (BENCH_LOOPBACK_POD_IPS=1 brings it back, for comparison).
-const cluster = await startCluster({
-  controllers: true,
-  nodes,
-  podsPerNode: 1000,
-  controllerQps: 200,
-  ...(process.env.BENCH_LOOPBACK_POD_IPS ? {} : { podCidr: '198.19.0.1/16' }),
-});
-// kwok stands in for 10,000 kubelets, each of which has a node of its own: by default it runs ahead of
-// the rest, else on these 2 saturated cores its pod watch falls behind, the API server closes it and
-// kwok relists all the pods (75 MB), which stalls every pod request (docs/benchmarks.md, tenth session).
-const renice = reniceProcesses(cluster, NICENESS, (name, error) =>
-  log(`BENCH_RENICE: ${name} keeps its priority (${String(error)}; raising one needs root)`),
-);
+async function startControlPlane() {
+  const started = await startCluster({
+    controllers: true,
+    nodes,
+    podsPerNode: 1000,
+    controllerQps: 200,
+    ...(process.env.BENCH_LOOPBACK_POD_IPS ? {} : { podCidr: '198.19.0.1/16' }),
+  });
+  // kwok stands in for 10,000 kubelets, each of which has a node of its own: by default it runs ahead of
+  // the rest, else on these 2 saturated cores its pod watch falls behind, the API server closes it and
+  // kwok relists all the pods (75 MB), which stalls every pod request (docs/benchmarks.md, tenth session).
+  const reniced = reniceProcesses(started, NICENESS, (name, error) =>
+    log(`BENCH_RENICE: ${name} keeps its priority (${String(error)}; raising one needs root)`),
+  );
+  await kubectlOk(started, ['apply', '-f', `${root}crds`]);
+  await kubectlOk(started, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  return { started, reniced, rest: new KubeRest(started.kc, { timeoutMs: 120_000 }) };
+}
+const first = await startControlPlane();
+let cluster = first.started;
+let rest = first.rest;
 const result: Record<string, unknown> = {
   benchmark: 'operator-scale',
   node: process.version,
@@ -256,14 +276,12 @@ const result: Record<string, unknown> = {
   pods: TOTAL_PODS,
   concurrency: CONCURRENCY,
   rawKeptDuringOperatorPhase: values['keep-raw'] === true,
+  operatorPhaseOnFreshControlPlane: !SAME_CLUSTER && !values['skip-raw'],
+  operatorCode: values['operator-code'],
   namespaces: NAMESPACES,
-  renice,
+  renice: first.reniced,
 };
 try {
-  await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
-  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
-  const rest = new KubeRest(cluster.kc, { timeoutMs: 120_000 });
-
   // (a) raw baseline: the CRs, then exactly the children the operator renders, applied by a plain client.
   if (!values['skip-raw']) {
     const rawNs = spread('bench-raw');
@@ -307,7 +325,12 @@ try {
       firstAvailableMs: ready.firstMs,
       halfAvailableMs: ready.halfMs,
     };
-    if (!values['keep-raw']) {
+    if (!SAME_CLUSTER) {
+      for (const m of cluster.processes.values()) keepLog(m.logFile);
+      await cluster.stop();
+      ({ started: cluster, rest } = await startControlPlane());
+      log('operator phase: on a fresh control plane');
+    } else if (!values['keep-raw']) {
       const deleteT0 = performance.now();
       await kubectlOk(cluster, ['delete', 'namespace', ...rawNs.all, '--wait=true', '--timeout=1800s']);
       log(`raw namespace deleted in ${round(performance.now() - deleteT0, 0)} ms`);
@@ -336,6 +359,7 @@ try {
     'operator',
     {
       memory,
+      ...(values['operator-code'] === 'js' ? { binary: join(imageJs(), 'bin/callfleet.js') } : {}),
       // The inspector (loopback only) lets the benchmark measure the live heap (after a full collection).
       env: {
         NODE_OPTIONS: `${process.env.OPERATOR_NODE_OPTIONS ?? OPERATOR_NODE_OPTIONS} --inspect=127.0.0.1:${inspectPort}`,

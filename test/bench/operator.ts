@@ -8,6 +8,7 @@
 //   node test/bench/operator.ts [--count 200] [--concurrency 8] [--timeout 900] [--rounds 3] [--no-pin]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { KubernetesObject } from '@kubernetes/client-node';
 import pino from 'pino';
@@ -20,6 +21,7 @@ import { CREATE_ONLY_ANNOTATION } from '../../operator/reconcile/children.ts';
 import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
 import { startCluster } from '../support/cluster.ts';
+import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
 import { startOperator, sumMetric } from '../support/operator.ts';
 import { pinControlPlane } from '../support/pin-cpus.ts';
@@ -287,7 +289,15 @@ async function deleteAndSettle(ns: string): Promise<void> {
 /** (b) the operator: COUNT VoiceAgents created at once in a fresh namespace. */
 async function operatorPhase(ns: string, appliedChildren: number) {
   await createNamespace(cluster, ns); // with the Secrets the VoiceAgents read
-  const operator = await startOperator(cluster, [`--namespace=${ns}`, `--concurrency=${CONCURRENCY}`]);
+  // As the image runs it: compiled to JavaScript (ADR 0030).
+  const operator = await startOperator(
+    cluster,
+    [`--namespace=${ns}`, `--concurrency=${CONCURRENCY}`],
+    'operator',
+    {
+      binary: join(imageJs(), 'bin/callfleet.js'),
+    },
+  );
   try {
     await waitFor('operator caches synced', async () => {
       const res = await fetch(operator.metricsUrl.replace('/metrics', '/readyz'));

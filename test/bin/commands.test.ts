@@ -13,16 +13,18 @@ import { commands } from '../../bin/commands.ts';
 const root = resolve(new URL('../../', import.meta.url).pathname);
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
-/** What the runtime stage copies from the build context (files and folders), minus .dockerignore's exclusions. */
+/**
+ * What the image's code is made of: the sources the `js` stage copies from the build context (files and
+ * folders, minus .dockerignore's exclusions) and compiles into the runtime stage. tsc compiles what they
+ * import too, but only what was copied is there to compile.
+ */
 function imageFiles(): (path: string) => boolean {
-  const runtime =
-    read('Dockerfile')
-      .split(/^FROM /m)
-      .find((stage) => stage.includes(' AS runtime')) ?? '';
-  const sources = [...runtime.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) =>
-    (m[1] ?? '').split(/\s+/),
-  );
-  assert.ok(sources.includes('bin'), `the runtime stage copies bin/ (found ${sources.join(', ')})`);
+  const stages = read('Dockerfile').split(/^FROM /m);
+  const js = stages.find((stage) => stage.includes(' AS js')) ?? '';
+  const runtime = stages.find((stage) => stage.includes(' AS runtime')) ?? '';
+  assert.match(runtime, /^COPY --from=js \S+ \.\/$/m, 'the runtime stage copies the compiled sources');
+  const sources = [...js.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => (m[1] ?? '').split(/\s+/));
+  assert.ok(sources.includes('bin'), `the js stage copies bin/ (found ${sources.join(', ')})`);
   const ignored = (path: string) => /\.test\.ts$|\.md$/.test(path);
   return (path) => !ignored(path) && sources.some((s) => path === s || path.startsWith(`${s}/`));
 }

@@ -21,6 +21,7 @@ import {
   waitForReady,
 } from '../support/kube-helpers.ts';
 import { freePort } from '../support/ports.ts';
+import { residentMemoryMb } from '../support/proc.ts';
 import { type Managed, startProcess, waitFor } from '../support/processes.ts';
 import { STREAM_KEY } from '../voice-gateway/helpers.ts';
 
@@ -68,11 +69,22 @@ function runContainer(
   return { name, process: process_ };
 }
 
+/** The host pids of the container's processes. */
+async function containerPids(name: string): Promise<number[]> {
+  const { stdout } = await podman(['top', name, 'hpid']);
+  return stdout.split('\n').slice(1).map(Number).filter(Boolean);
+}
+
 /** The uid of each process in the container, read from the host's /proc. */
 async function containerUids(name: string): Promise<number[]> {
-  const { stdout } = await podman(['top', name, 'hpid']);
-  const pids = stdout.split('\n').slice(1).map(Number).filter(Boolean);
-  return pids.map((pid) => Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]));
+  return (await containerPids(name)).map((pid) =>
+    Number(/^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]),
+  );
+}
+
+/** The largest resident set among the container's processes (node's; tini is tiny), in MB. */
+async function containerRssMb(name: string): Promise<number> {
+  return Math.max(...(await containerPids(name)).map((pid) => residentMemoryMb(pid).rssMb));
 }
 
 before(async () => {
@@ -99,7 +111,7 @@ describe('the image', { timeout: 900_000 }, () => {
   it('declares user 10001, tini as PID 1 and no dev dependency', async () => {
     const config = JSON.parse((await podman(['image', 'inspect', image])).stdout)[0].Config;
     assert.equal(config.User, '10001:10001');
-    assert.deepEqual(config.Entrypoint, ['/sbin/tini', '--', 'node', 'bin/callfleet.ts']);
+    assert.deepEqual(config.Entrypoint, ['/sbin/tini', '--', 'node', 'bin/callfleet.js']);
     // Resolving a dev dependency inside the image must fail; a production one must resolve.
     const resolve = (pkg: string) =>
       podman([
@@ -114,6 +126,27 @@ describe('the image', { timeout: 900_000 }, () => {
       ]);
     assert.match((await resolve('ws')).stdout, /node_modules\/ws\//);
     await assert.rejects(resolve('typescript'), /Cannot find module 'typescript'/);
+  });
+
+  it('carries JavaScript, not TypeScript: no process loads the type stripper (ADR 0030)', async () => {
+    const listing = await podman([
+      'run',
+      '--rm',
+      '--network=none',
+      '--read-only',
+      '--entrypoint=node',
+      image,
+      '-e',
+      "const fs=require('fs');console.log(fs.readdirSync('.',{recursive:true}).filter(f=>!f.startsWith('node_modules')).join('\\n'))",
+    ]);
+    const files = listing.stdout.split('\n');
+    assert.deepEqual(
+      files.filter((f) => /\.[cm]?ts$/.test(f)),
+      [],
+      'TypeScript sources in the image',
+    );
+    for (const f of ['bin/callfleet.js', 'operator/cli/operator.js', 'voice-gateway/cli/gateway.js'])
+      assert.ok(files.includes(f), `${f} in the image`);
   });
 
   it('`callfleet gateway` answers simulated calls as uid 10001 on a read-only root', async () => {
@@ -145,6 +178,9 @@ describe('the image', { timeout: 900_000 }, () => {
       const uids = await containerUids(gateway.name);
       assert.ok(uids.length >= 2, 'tini and node');
       assert.deepEqual(new Set(uids), new Set([10001]));
+      console.log(
+        `# gateway in the image, ready and idle: ${await containerRssMb(gateway.name)} MB resident`,
+      );
 
       // From the host, as Twilio would: signed webhook, then the media stream; the echo agent greets and answers.
       const call = await placeCall({

@@ -24,6 +24,8 @@ export interface OperatorOptions {
   env?: Record<string, string>;
   /** Run inside this memory cgroup, as in a pod with a memory limit (Node sizes its heap from it). */
   memory?: MemoryCgroup;
+  /** The `callfleet` binary to run: the sources (default) or the image's JavaScript (`imageJs()`). */
+  binary?: string;
 }
 
 export async function startOperator(
@@ -35,7 +37,7 @@ export async function startOperator(
   const port = await freePort();
   const logFile = join(mkdtempSync(join(tmpdir(), 'callfleet-operator-')), `${name}.log`);
   const args = [
-    join(root, 'bin/callfleet.ts'),
+    options.binary ?? join(root, 'bin/callfleet.ts'),
     'operator',
     `--kubeconfig=${cluster.kubeconfigPath}`,
     `--metrics-addr=127.0.0.1:${port}`,
