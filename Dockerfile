@@ -20,15 +20,20 @@ RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
      ! -iname 'licen[cs]e*' -delete
 
 # The sources as JavaScript: tsc erases the types and rewrites relative `.ts` imports to `.js`
-# (tsconfig.image.json). Only the `typescript` package is installed here, at package.json's exact version;
-# the type check is `make typecheck`'s job, not the image's.
+# (tsconfig.image.json). Only the `typescript` package is installed here, at the version and integrity our
+# lockfile gives (`npm ci` of a one-package lockfile cut from ours); the type check is `make typecheck`'s job.
 FROM ${NODE_IMAGE} AS js
 WORKDIR /src
-COPY package.json tsconfig.json tsconfig.image.json ./
-RUN version=$(node -p "require('./package.json').devDependencies.typescript") \
-  && mkdir /tools && cd /tools \
-  && npm install --no-save --no-package-lock --ignore-scripts --no-audit --no-fund --loglevel=error "typescript@$version" \
-  && npm cache clean --force
+COPY package-lock.json tsconfig.json tsconfig.image.json ./
+RUN mkdir /tools && node -e " \
+    const fs = require('fs'); \
+    const { dev, ...typescript } = require('./package-lock.json').packages['node_modules/typescript']; \
+    const root = { name: 'image-tools', private: true, dependencies: { typescript: typescript.version } }; \
+    fs.writeFileSync('/tools/package.json', JSON.stringify(root)); \
+    fs.writeFileSync('/tools/package-lock.json', JSON.stringify({ name: root.name, lockfileVersion: 3, requires: true, \
+      packages: { '': root, 'node_modules/typescript': typescript } }));" \
+  && cd /tools && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && npm cache clean --force
+COPY package.json ./
 COPY bin ./bin
 COPY operator ./operator
 COPY voice-gateway ./voice-gateway

@@ -99,7 +99,9 @@ export class Controller {
 
   constructor(options: ControllerOptions) {
     this.#options = options;
-    this.#rest = new KubeRest(options.kc, { onWrite: (verb) => options.metrics.apiWrites.inc({ verb }) });
+    this.#rest = new KubeRest(options.kc, {
+      onWrite: (verb, resource) => options.metrics.apiWrites.inc({ verb, resource }),
+    });
   }
 
   get synced(): boolean {

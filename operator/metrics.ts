@@ -38,8 +38,8 @@ export function createOperatorMetrics() {
     apiWrites: counter(
       registry,
       'callfleet_operator_api_writes_total',
-      'Write calls to the API server made while reconciling, by verb (lease renewals are not counted here).',
-      ['verb'],
+      'Write calls to the API server made while reconciling, by verb and resource (`pods`, `voiceagents/status`, …; lease renewals are not counted here).',
+      ['verb', 'resource'],
     ),
     leaseWrites: counter(
       registry,

@@ -18,9 +18,22 @@ export class KubeError extends Error {
 
 export type WriteVerb = 'apply' | 'patch' | 'create' | 'update' | 'delete';
 
+/**
+ * The resource an API path names, with its subresource: `/api/v1/namespaces/a/pods/p` → `pods`,
+ * `/apis/apps/v1/namespaces/a/deployments/d/scale` → `deployments/scale`, a collection → its resource.
+ */
+export function resourceOf(path: string): string {
+  const parts = path.split('?')[0]?.split('/').filter(Boolean) ?? [];
+  // After /api/v1 or /apis/<group>/<version>; then `namespaces/<ns>/` when namespaced.
+  let rest = parts.slice(parts[0] === 'api' ? 2 : 3);
+  if (rest[0] === 'namespaces' && rest.length > 2) rest = rest.slice(2);
+  const [resource = 'unknown', , subresource] = rest;
+  return subresource ? `${resource}/${subresource}` : resource;
+}
+
 export interface RestOptions {
-  /** Called for every write the operator makes (for the API-write metric). */
-  onWrite?: (verb: WriteVerb) => void;
+  /** Called for every write the operator makes (for the API-write metric), with its resource (`resourceOf`). */
+  onWrite?: (verb: WriteVerb, resource: string) => void;
   /** Per-request timeout (watches excepted). */
   timeoutMs?: number;
 }
@@ -74,10 +87,11 @@ export class KubeRest {
 
   /** Server-side apply with a field manager, forcing conflicts (we own what we render). */
   async apply<T extends KubernetesObject>(object: T, fieldManager: string, subresource = ''): Promise<T> {
-    this.#options.onWrite?.('apply');
+    const path = objectPath(object) + (subresource ? `/${subresource}` : '');
+    this.#options.onWrite?.('apply', resourceOf(path));
     return (await this.#call({
       method: 'PATCH',
-      path: objectPath(object) + (subresource ? `/${subresource}` : ''),
+      path,
       query: { fieldManager, force: true },
       body: object,
       contentType: 'application/apply-patch+yaml',
@@ -97,23 +111,23 @@ export class KubeRest {
   }
 
   async #patch<T>(path: string, body: unknown, contentType: string, fieldManager?: string): Promise<T> {
-    this.#options.onWrite?.('patch');
+    this.#options.onWrite?.('patch', resourceOf(path));
     return (await this.#call({ method: 'PATCH', path, query: { fieldManager }, body, contentType })) as T;
   }
 
   async create<T = KubernetesObject>(collection: string, body: unknown, fieldManager?: string): Promise<T> {
-    this.#options.onWrite?.('create');
+    this.#options.onWrite?.('create', resourceOf(collection));
     return (await this.#call({ method: 'POST', path: collection, query: { fieldManager }, body })) as T;
   }
 
   async update<T = KubernetesObject>(path: string, body: unknown, fieldManager?: string): Promise<T> {
-    this.#options.onWrite?.('update');
+    this.#options.onWrite?.('update', resourceOf(path));
     return (await this.#call({ method: 'PUT', path, query: { fieldManager }, body })) as T;
   }
 
   /** Deletes; a missing object is not an error. */
   async delete(path: string, propagationPolicy = 'Background'): Promise<void> {
-    this.#options.onWrite?.('delete');
+    this.#options.onWrite?.('delete', resourceOf(path));
     try {
       await this.#call({ method: 'DELETE', path, body: { propagationPolicy } });
     } catch (error) {

@@ -210,6 +210,25 @@ function histogramQuantile(before: string, after: string, name: string, q: numbe
   return -1;
 }
 
+/** The operator's API writes between two scrapes, as `verb resource` → count (largest first). */
+function writesByVerbAndResource(before: string, after: string): Record<string, number> {
+  const counts = (text: string) => {
+    const out = new Map<string, number>();
+    for (const m of text.matchAll(
+      /^callfleet_operator_api_writes_total\{(?=[^}]*verb="([^"]+)")(?=[^}]*resource="([^"]+)")[^}]*\}\s+(\S+)/gm,
+    ))
+      out.set(`${m[1]} ${m[2]}`, Number(m[3]));
+    return out;
+  };
+  const was = counts(before);
+  return Object.fromEntries(
+    [...counts(after)]
+      .map(([key, n]) => [key, n - (was.get(key) ?? 0)] as const)
+      .filter(([, n]) => n > 0)
+      .sort((a, b) => b[1] - a[1]),
+  );
+}
+
 /** The operator's V8 heap (used, committed) in MB, from its default Node metrics. */
 function heapOf(text: string) {
   return {
@@ -390,7 +409,8 @@ try {
     await new Promise((r) => setTimeout(r, 2000));
     const pid = operator.process.child.pid;
     const idle = residentMemoryMb(pid);
-    const idleHeap = heapOf(await metricsText(operator.metricsUrl));
+    const idleText = await metricsText(operator.metricsUrl);
+    const idleHeap = heapOf(idleText);
     await fleet.start();
 
     const t0 = performance.now();
@@ -406,7 +426,8 @@ try {
     });
     log(`operator: all VoiceAgents Ready after ${ready.allMs} ms`);
     const atReady = residentMemoryMb(pid);
-    const readyHeap = heapOf(await metricsText(operator.metricsUrl));
+    const readyText = await metricsText(operator.metricsUrl);
+    const readyHeap = heapOf(readyText);
     await waitFor(
       `simulator serving ${TOTAL_PODS} pods`,
       async () => fleet.serving().length >= TOTAL_PODS,
@@ -506,6 +527,8 @@ try {
       idleRssMb: idle.rssMb,
       idleHeapMb: idleHeap,
       rssAtReadyMb: atReady.rssMb,
+      // What the operator wrote from the first VoiceAgent to all Ready, by verb and resource.
+      apiWritesToAllReady: writesByVerbAndResource(idleText, readyText),
       peakRssMb,
       rssAtEndMb: atEnd.rssMb,
       heapAtReadyMb: readyHeap,
