@@ -69,6 +69,10 @@ function runContainer(
   return { name, process: process_ };
 }
 
+/** `node <args>` in a throwaway container of the image, offline, on a read-only root. */
+const nodeInImage = (args: string[]) =>
+  podman(['run', '--rm', '--network=none', '--read-only', '--entrypoint=node', image, ...args]);
+
 /** The host pids of the container's processes. */
 async function containerPids(name: string): Promise<number[]> {
   const { stdout } = await podman(['top', name, 'hpid']);
@@ -113,29 +117,13 @@ describe('the image', { timeout: 900_000 }, () => {
     assert.equal(config.User, '10001:10001');
     assert.deepEqual(config.Entrypoint, ['/sbin/tini', '--', 'node', 'bin/callfleet.js']);
     // Resolving a dev dependency inside the image must fail; a production one must resolve.
-    const resolve = (pkg: string) =>
-      podman([
-        'run',
-        '--rm',
-        '--network=none',
-        '--read-only',
-        '--entrypoint=node',
-        image,
-        '-p',
-        `require.resolve('${pkg}')`,
-      ]);
+    const resolve = (pkg: string) => nodeInImage(['-p', `require.resolve('${pkg}')`]);
     assert.match((await resolve('ws')).stdout, /node_modules\/ws\//);
     await assert.rejects(resolve('typescript'), /Cannot find module 'typescript'/);
   });
 
   it('carries JavaScript, not TypeScript: no process loads the type stripper (ADR 0030)', async () => {
-    const listing = await podman([
-      'run',
-      '--rm',
-      '--network=none',
-      '--read-only',
-      '--entrypoint=node',
-      image,
+    const listing = await nodeInImage([
       '-e',
       "const fs=require('fs');console.log(fs.readdirSync('.',{recursive:true}).filter(f=>!f.startsWith('node_modules')).join('\\n'))",
     ]);
