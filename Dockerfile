@@ -42,7 +42,7 @@ COPY cdk8s ./cdk8s
 COPY test/simulator ./test/simulator
 RUN /tools/node_modules/.bin/tsc -p tsconfig.image.json --outDir /js \
   && ! find /js -name '*.ts' | grep . \
-  && rm /js/package.json
+  && rm -f /js/package.json
 
 # The runtime's whole root filesystem: node (stripped of its symbol tables), the C libraries it links, tini, and
 # the callfleet user. No shell, no package manager, no npm: ~115 MB where the slim base alone is ~330 MB.

@@ -1,9 +1,10 @@
 // The sources compiled as the image compiles them (Dockerfile stage `js`, tsconfig.image.json; ADR 0030), for
 // benchmarks that measure a process's memory as it runs in a cluster: without Node's type stripper. Compiled
-// once per test process into a temporary folder beside which the repository's node_modules and package.json
-// are linked, so the compiled code resolves its packages and `package.json` import as in the image.
+// once per test process into a temporary folder (removed when the process exits) in which the repository's
+// node_modules and package.json are linked, so the compiled code resolves its packages and `package.json`
+// import as in the image.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,13 +15,14 @@ let compiled: string | undefined;
 export function imageJs(): string {
   if (compiled) return compiled;
   const out = mkdtempSync(join(tmpdir(), 'callfleet-image-js-'));
+  process.once('exit', () => rmSync(out, { recursive: true, force: true }));
   execFileSync(
     process.execPath,
     [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.image.json'), '--outDir', out],
     { stdio: ['ignore', 'inherit', 'inherit'], timeout: 120_000 },
   );
   // tsc emits the imported package.json too; the image has the repository's own.
-  execFileSync('rm', [join(out, 'package.json')]);
+  rmSync(join(out, 'package.json'), { force: true });
   for (const name of ['node_modules', 'package.json']) symlinkSync(join(root, name), join(out, name));
   compiled = out;
   return out;
