@@ -7,7 +7,7 @@
 // Prints JSON and writes bench-results/operator-scale-<pods>.json.
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
-//     [--namespaces 100] [--operator-memory 512Mi|none] [--operator-code js|ts] [--same-cluster]
+//     [--namespaces 100] [--operator-memory 512Mi|none] [--operator-code js|ts] [--same-cluster] [--one-kwok]
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -61,6 +61,8 @@ const { values } = parseArgs({
     // `js`: the operator runs as the image runs it, compiled to JavaScript (no type stripper, ADR 0030);
     // `ts`: from the TypeScript sources.
     'operator-code': { type: 'string', default: 'js' },
+    // One kwok for all the fake nodes instead of one per node (ClusterOptions.kwokPerNode).
+    'one-kwok': { type: 'boolean', default: false },
   },
 });
 const COUNT = Number(values.voiceagents);
@@ -237,18 +239,25 @@ function heapOf(text: string) {
   };
 }
 
-function clusterPids(): Record<string, number | undefined> {
-  return Object.fromEntries([...cluster.processes].map(([name, m]) => [name, m.child.pid]));
+function clusterPids(): Record<string, (number | undefined)[]> {
+  const pids: Record<string, (number | undefined)[]> = {};
+  // One kwok per node counts as `kwok`.
+  for (const [name, m] of cluster.processes)
+    (pids[name.replace(/^kwok-\d+$/, 'kwok')] ??= []).push(m.child.pid);
+  return pids;
 }
 
-/** Starts counting the CPU of `pids`; the returned function gives each one's share of a core since. */
-function cpuShares(pids: Record<string, number | undefined>): (elapsedMs: number) => Record<string, number> {
-  const at = Object.fromEntries(Object.entries(pids).map(([name, p]) => [name, cpuSeconds(p)]));
+/** Starts counting the CPU of each group of `pids`; the returned function gives each one's share of a core since. */
+function cpuShares(
+  pids: Record<string, (number | undefined)[]>,
+): (elapsedMs: number) => Record<string, number> {
+  const seconds = (group: (number | undefined)[]) => group.reduce((sum: number, p) => sum + cpuSeconds(p), 0);
+  const at = Object.fromEntries(Object.entries(pids).map(([name, group]) => [name, seconds(group)]));
   return (elapsedMs) =>
     Object.fromEntries(
-      Object.entries(pids).map(([name, p]) => [
+      Object.entries(pids).map(([name, group]) => [
         name,
-        round((cpuSeconds(p) - (at[name] ?? 0)) / (elapsedMs / 1000), 3),
+        round((seconds(group) - (at[name] ?? 0)) / (elapsedMs / 1000), 3),
       ]),
     );
 }
@@ -271,6 +280,7 @@ async function startControlPlane() {
     nodes,
     podsPerNode: 1000,
     controllerQps: 200,
+    kwokPerNode: !values['one-kwok'],
     ...(process.env.BENCH_LOOPBACK_POD_IPS ? {} : { podCidr: '198.19.0.1/16' }),
   });
   // kwok stands in for 10,000 kubelets, each of which has a node of its own: by default it runs ahead of
@@ -297,6 +307,7 @@ const result: Record<string, unknown> = {
   rawKeptDuringOperatorPhase: values['keep-raw'] === true,
   operatorPhaseOnFreshControlPlane: !SAME_CLUSTER && !values['skip-raw'],
   operatorCode: values['operator-code'],
+  kwokPerNode: !values['one-kwok'],
   namespaces: NAMESPACES,
   renice: first.reniced,
 };
@@ -441,7 +452,7 @@ try {
     const before = await metricsText(operator.metricsUrl);
     const cpuBefore = cpuSeconds(pid);
     // Who holds the cores during the churn: the control plane's processes, this process, the operator.
-    const shares = cpuShares({ ...clusterPids(), operator: pid, bench: process.pid });
+    const shares = cpuShares({ ...clusterPids(), operator: [pid], bench: [process.pid] });
     // Where a slow mark waits: this process's own event loop (the simulator and the clock), the
     // operator's (its lag, sampled every 10 s), or the API server (the operator's mark-write time).
     const benchLoop = monitorEventLoopDelay({ resolution: 10 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
-import { type Cluster, startCluster } from './cluster.ts';
+import { type Cluster, splitCidr, startCluster } from './cluster.ts';
 import { waitFor } from './processes.ts';
 
 const widgetCrd = {
@@ -146,5 +146,77 @@ describe('control plane: controllers, scheduler and kwok nodes', () => {
       60_000,
       250,
     );
+  });
+});
+
+const POD_CIDR = '127.231.0.1/16';
+const ipNumber = (ip: string) => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
+
+describe('control plane: one kwok per node (kwokPerNode)', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({
+      controllers: true,
+      nodes: 2,
+      podsPerNode: 8,
+      kwokPerNode: true,
+      podCidr: POD_CIDR,
+    });
+  });
+  after(() => cluster?.stop());
+
+  test("each node's kwok runs the pods scheduled there, with addresses from its own slice", async () => {
+    assert.deepEqual([...cluster.processes.keys()].filter((name) => name.startsWith('kwok')).sort(), [
+      'kwok-0',
+      'kwok-1',
+    ]);
+    const apps = cluster.kc.makeApiClient(AppsV1Api);
+    const core = cluster.kc.makeApiClient(CoreV1Api);
+    const labels = { app: 'spread' };
+    await apps.createNamespacedDeployment({
+      namespace: 'default',
+      body: {
+        metadata: { name: 'spread' },
+        spec: {
+          replicas: 6,
+          selector: { matchLabels: labels },
+          template: {
+            metadata: { labels },
+            spec: {
+              containers: [{ name: 'spread', image: 'example.invalid/spread:1' }],
+              topologySpreadConstraints: [
+                {
+                  maxSkew: 1,
+                  topologyKey: 'kubernetes.io/hostname',
+                  whenUnsatisfiable: 'DoNotSchedule',
+                  labelSelector: { matchLabels: labels },
+                },
+              ],
+            },
+          },
+        },
+      },
+    });
+    let ready: { node: string; ip: string }[] = [];
+    await waitFor(
+      'six Ready pods over both nodes',
+      async () => {
+        const pods = await core.listNamespacedPod({ namespace: 'default', labelSelector: 'app=spread' });
+        ready = pods.items
+          .filter((pod) => pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
+          .map((pod) => ({ node: pod.spec?.nodeName ?? '', ip: pod.status?.podIP ?? '' }));
+        return ready.length === 6;
+      },
+      60_000,
+      250,
+    );
+    // Node i's pods take addresses from its slice of POD_CIDR (/28s: 16 addresses each).
+    const slices = splitCidr(POD_CIDR, 2, 8).map((cidr) => ipNumber(cidr.split('/')[0] as string) & ~15);
+    for (const { node, ip } of ready) {
+      const slice = slices[Number(node.replace('kwok-node-', ''))];
+      assert.equal(ipNumber(ip) & ~15, slice, `${node}: ${ip}`);
+    }
+    assert.equal(new Set(ready.map((p) => p.ip)).size, 6, 'no address given twice');
+    assert.equal(new Set(ready.map((p) => p.node)).size, 2);
   });
 });

@@ -31,6 +31,12 @@ export interface ClusterOptions {
    * such addresses). Any other range is made local for the cluster's life (test/support/local-route.ts).
    */
   podCidr?: string;
+  /**
+   * One kwok per fake node (`kwok-0`, `kwok-1`, …), each watching only its node's pods, as kubelets do (an
+   * indexed watch), with a slice of `podCidr` of its own. Default: one kwok watching every pod, which at
+   * thousands of pods falls behind its watch on a busy machine (docs/benchmarks.md, twelfth session).
+   */
+  kwokPerNode?: boolean;
 }
 
 export interface KubectlResult {
@@ -111,7 +117,8 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
         ...schedulerArgs(kubeconfigPath, ports),
         ...qpsArgs(options.controllerQps),
       ]);
-      start('kwok', toolPath('kwok'), kwokArgs(kubeconfigPath, ports, podCidr));
+      if (!options.kwokPerNode)
+        start('kwok', toolPath('kwok'), kwokArgs(kubeconfigPath, ports.kwok, podCidr));
       start('pv-provisioner', process.execPath, [
         new URL('./pv-provisioner.ts', import.meta.url).pathname,
         kubeconfigPath,
@@ -130,7 +137,15 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const env = { KUBECONFIG: kubeconfigPath };
 
   if (options.controllers) {
-    await createFakeNodes(kc, options.nodes ?? 2, undefined, options.podsPerNode);
+    const nodes = await createFakeNodes(kc, options.nodes ?? 2, undefined, options.podsPerNode);
+    if (options.kwokPerNode) {
+      const cidrs = splitCidr(podCidr, nodes.length, options.podsPerNode ?? 110);
+      for (const [i, node] of nodes.entries()) {
+        start(`kwok-${i}`, toolPath('kwok'), [
+          ...kwokArgs(kubeconfigPath, await freePort(), cidrs[i] as string, node),
+        ]);
+      }
+    }
     await waitFor('the default ServiceAccount', async () => {
       const sa = await kc
         .makeApiClient(CoreV1Api)
@@ -232,11 +247,13 @@ function schedulerArgs(kubeconfigPath: string, ports: Ports): string[] {
 
 export const kwokNodeAnnotation = 'kwok.x-k8s.io/node';
 
-function kwokArgs(kubeconfigPath: string, ports: Ports, podCidr: string): string[] {
+function kwokArgs(kubeconfigPath: string, port: number, podCidr: string, singleNode?: string): string[] {
   return [
     `--kubeconfig=${kubeconfigPath}`,
     '--manage-all-nodes=false',
-    `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
+    singleNode
+      ? `--manage-single-node=${singleNode}`
+      : `--manage-nodes-with-annotation-selector=${kwokNodeAnnotation}=fake`,
     // Fake pods and nodes get local addresses (loopback, or `podCidr` routed to lo): anything that dials
     // them (the operator's call tracker polls every gateway pod) is refused locally instead of sending
     // packets off this machine. By default a /16 of its own per cluster (127.100–199.x.y): concurrent
@@ -244,10 +261,29 @@ function kwokArgs(kubeconfigPath: string, ports: Ports, podCidr: string): string
     // (test/simulator/gateway-fleet.ts) never collides.
     `--cidr=${podCidr}`,
     '--node-ip=127.99.0.1',
-    `--server-address=127.0.0.1:${ports.kwok}`,
+    `--server-address=127.0.0.1:${port}`,
     // Heartbeats through node Leases keep the fake nodes Ready (status patches alone arrive too seldom).
     '--node-lease-duration-seconds=40',
   ];
+}
+
+/**
+ * `count` disjoint slices of an IPv4 CIDR (`a.b.c.d/n`), each with room for `perSlice` addresses, written
+ * as kwok takes them (first usable address / prefix).
+ */
+export function splitCidr(cidr: string, count: number, perSlice: number): string[] {
+  const [ip = '', prefixText = ''] = cidr.split('/');
+  const prefix = Number(prefixText);
+  const base = ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0) >>> 0;
+  const sliceBits = Math.ceil(Math.log2(perSlice + 2));
+  if (32 - prefix < sliceBits + Math.ceil(Math.log2(count)))
+    throw new Error(`${cidr} cannot hold ${count} slices of ${perSlice} addresses`);
+  const network = prefix === 0 ? 0 : (base & (~0 << (32 - prefix))) >>> 0;
+  const text = (n: number) => [24, 16, 8, 0].map((shift) => (n >>> shift) & 255).join('.');
+  return Array.from(
+    { length: count },
+    (_, i) => `${text(network + i * 2 ** sliceBits + 1)}/${32 - sliceBits}`,
+  );
 }
 
 function nodeResources(pods: number): Record<string, string> {

@@ -60,10 +60,15 @@ export function reniceProcesses(
 ): Record<string, number> {
   const applied: Record<string, number> = {};
   for (const [name, n] of Object.entries(niceness)) {
-    const pid = cluster.processes.get(name)?.child.pid;
-    if (!pid) throw new Error(`niceness: no control-plane process named ${name}`);
+    // `kwok` is also every `kwok-<i>` (one per node, ClusterOptions.kwokPerNode).
+    const pids = [...cluster.processes]
+      .filter(([process]) => process === name || new RegExp(`^${name}-\\d+$`).test(process))
+      .map(([, managed]) => managed.child.pid);
+    if (!pids.length || pids.some((pid) => !pid))
+      throw new Error(`niceness: no control-plane process named ${name}`);
     try {
-      for (const task of readdirSync(`/proc/${pid}/task`)) setPriority(Number(task), n);
+      for (const pid of pids)
+        for (const task of readdirSync(`/proc/${pid}/task`)) setPriority(Number(task), n);
       applied[name] = n;
     } catch (error) {
       onRefused(name, error);
