@@ -242,8 +242,10 @@ function heapOf(text: string) {
 function clusterPids(): Record<string, (number | undefined)[]> {
   const pids: Record<string, (number | undefined)[]> = {};
   // One kwok per node counts as `kwok`.
-  for (const [name, m] of cluster.processes)
-    (pids[name.replace(/^kwok-\d+$/, 'kwok')] ??= []).push(m.child.pid);
+  for (const [name, m] of cluster.processes) {
+    const group = name.replace(/^kwok-\d+$/, 'kwok');
+    pids[group] = [...(pids[group] ?? []), m.child.pid];
+  }
   return pids;
 }
 
