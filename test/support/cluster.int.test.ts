@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
-import { type Cluster, splitCidr, startCluster } from './cluster.ts';
+import { type Cluster, ipv4Number, splitCidr, startCluster } from './cluster.ts';
 import { waitFor } from './processes.ts';
 
 const widgetCrd = {
@@ -150,7 +150,6 @@ describe('control plane: controllers, scheduler and kwok nodes', () => {
 });
 
 const POD_CIDR = '127.231.0.1/16';
-const ipNumber = (ip: string) => ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0);
 
 describe('control plane: one kwok per node (kwokPerNode)', () => {
   let cluster: Cluster;
@@ -211,10 +210,10 @@ describe('control plane: one kwok per node (kwokPerNode)', () => {
       250,
     );
     // Node i's pods take addresses from its slice of POD_CIDR (/28s: 16 addresses each).
-    const slices = splitCidr(POD_CIDR, 2, 8).map((cidr) => ipNumber(cidr.split('/')[0] as string) & ~15);
+    const slices = splitCidr(POD_CIDR, 2, 8).map((cidr) => ipv4Number(cidr.split('/')[0] as string) & ~15);
     for (const { node, ip } of ready) {
       const slice = slices[Number(node.replace('kwok-node-', ''))];
-      assert.equal(ipNumber(ip) & ~15, slice, `${node}: ${ip}`);
+      assert.equal(ipv4Number(ip) & ~15, slice, `${node}: ${ip}`);
     }
     assert.equal(new Set(ready.map((p) => p.ip)).size, 6, 'no address given twice');
     assert.equal(new Set(ready.map((p) => p.node)).size, 2);

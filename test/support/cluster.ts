@@ -141,9 +141,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     if (options.kwokPerNode) {
       const cidrs = splitCidr(podCidr, nodes.length, options.podsPerNode ?? 110);
       for (const [i, node] of nodes.entries()) {
-        start(`kwok-${i}`, toolPath('kwok'), [
-          ...kwokArgs(kubeconfigPath, await freePort(), cidrs[i] as string, node),
-        ]);
+        start(
+          `kwok-${i}`,
+          toolPath('kwok'),
+          kwokArgs(kubeconfigPath, await freePort(), cidrs[i] as string, node),
+        );
       }
     }
     await waitFor('the default ServiceAccount', async () => {
@@ -274,7 +276,7 @@ function kwokArgs(kubeconfigPath: string, port: number, podCidr: string, singleN
 export function splitCidr(cidr: string, count: number, perSlice: number): string[] {
   const [ip = '', prefixText = ''] = cidr.split('/');
   const prefix = Number(prefixText);
-  const base = ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0) >>> 0;
+  const base = ipv4Number(ip);
   const sliceBits = Math.ceil(Math.log2(perSlice + 2));
   if (32 - prefix < sliceBits + Math.ceil(Math.log2(count)))
     throw new Error(`${cidr} cannot hold ${count} slices of ${perSlice} addresses`);
@@ -284,6 +286,11 @@ export function splitCidr(cidr: string, count: number, perSlice: number): string
     { length: count },
     (_, i) => `${text(network + i * 2 ** sliceBits + 1)}/${32 - sliceBits}`,
   );
+}
+
+/** An IPv4 address as an unsigned 32-bit number. */
+export function ipv4Number(ip: string): number {
+  return ip.split('.').reduce((n, octet) => n * 256 + Number(octet), 0) >>> 0;
 }
 
 function nodeResources(pods: number): Record<string, string> {
