@@ -26,7 +26,7 @@ import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
 import { liveHeapBytes } from '../support/live-heap.ts';
 import { bytesOfQuantity, createMemoryCgroup } from '../support/memory-cgroup.ts';
-import { startOperator, sumMetric } from '../support/operator.ts';
+import { countsSince, startOperator, sumMetric } from '../support/operator.ts';
 import { parseNiceness, reniceProcesses } from '../support/pin-cpus.ts';
 import { freePort } from '../support/ports.ts';
 import { cpuSeconds, residentMemoryMb } from '../support/proc.ts';
@@ -215,20 +215,14 @@ function histogramQuantile(before: string, after: string, name: string, q: numbe
 /** The operator's API writes between two scrapes, as `verb resource` → count (largest first). */
 function writesByVerbAndResource(before: string, after: string): Record<string, number> {
   const counts = (text: string) => {
-    const out = new Map<string, number>();
+    const out: Record<string, number> = {};
     for (const m of text.matchAll(
       /^callfleet_operator_api_writes_total\{(?=[^}]*verb="([^"]+)")(?=[^}]*resource="([^"]+)")[^}]*\}\s+(\S+)/gm,
     ))
-      out.set(`${m[1]} ${m[2]}`, Number(m[3]));
+      out[`${m[1]} ${m[2]}`] = Number(m[3]);
     return out;
   };
-  const was = counts(before);
-  return Object.fromEntries(
-    [...counts(after)]
-      .map(([key, n]) => [key, n - (was.get(key) ?? 0)] as const)
-      .filter(([, n]) => n > 0)
-      .sort((a, b) => b[1] - a[1]),
-  );
+  return countsSince(counts(before), counts(after));
 }
 
 /** The operator's V8 heap (used, committed) in MB, from its default Node metrics. */

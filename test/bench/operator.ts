@@ -23,7 +23,7 @@ import { Informer } from '../../operator/runtime/informer.ts';
 import { startCluster } from '../support/cluster.ts';
 import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
-import { startOperator, sumMetric } from '../support/operator.ts';
+import { countsSince, startOperator, sumMetric } from '../support/operator.ts';
 import { pinControlPlane } from '../support/pin-cpus.ts';
 import { cpuSeconds, residentMemoryMb } from '../support/proc.ts';
 import { waitFor } from '../support/processes.ts';
@@ -198,15 +198,6 @@ async function untilQuiet(maxMs = 180_000): Promise<number> {
   return round(performance.now() - t0, 0);
 }
 
-function requestsSince(before: Record<string, number>, now: Record<string, number>): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(now)
-      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
-      .filter(([, v]) => v > 0)
-      .sort((a, b) => b[1] - a[1]),
-  );
-}
-
 const cluster = await startCluster({ controllers: true, nodes: 3 });
 const pinning = values['no-pin'] ? undefined : pinControlPlane(cluster);
 const rest = new KubeRest(cluster.kc);
@@ -246,7 +237,7 @@ async function rawPhase(ns: string) {
   });
   const rawApplyMs = performance.now() - rawT0;
   const cpu = cpuSince(rawCpu0);
-  const requests = requestsSince(rawRequests0, await apiRequests());
+  const requests = countsSince(rawRequests0, await apiRequests());
   log(`${ns}: ${rawWrites} objects applied in ${round(rawApplyMs, 0)} ms`);
   const rawReady = await until(
     'raw Deployments available',
@@ -345,7 +336,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
         if (appliesDoneMs < 0 && point.applies >= appliedChildren) {
           appliesDoneMs = point.ms;
           cpu = cpuSince(opCpu0, pid);
-          requests = requestsSince(opRequests0, await apiRequests());
+          requests = countsSince(opRequests0, await apiRequests());
         }
         timeline.push(point);
       },

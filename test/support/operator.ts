@@ -80,3 +80,16 @@ export function sumMetric(text: string, name: string, labels: Record<string, str
   }
   return total;
 }
+
+/** How much each counter grew between two snapshots (keys that did not grow left out), largest first. */
+export function countsSince(
+  before: Record<string, number>,
+  now: Record<string, number>,
+): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(now)
+      .map(([k, v]) => [k, v - (before[k] ?? 0)] as const)
+      .filter(([, v]) => v > 0)
+      .sort((a, b) => b[1] - a[1]),
+  );
+}
