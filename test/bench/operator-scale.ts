@@ -23,7 +23,7 @@ import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { GatewayFleet, type SimPod } from '../simulator/gateway-fleet.ts';
 import { startCluster } from '../support/cluster.ts';
 import { imageJs } from '../support/image-js.ts';
-import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
+import { createNamespace, kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
 import { liveHeapBytes } from '../support/live-heap.ts';
 import { bytesOfQuantity, createMemoryCgroup } from '../support/memory-cgroup.ts';
 import { countsSince, startOperator, sumMetric } from '../support/operator.ts';
@@ -286,7 +286,7 @@ async function startControlPlane() {
     log(`BENCH_RENICE: ${name} keeps its priority (${String(error)}; raising one needs root)`),
   );
   await kubectlOk(started, ['apply', '-f', `${root}crds`]);
-  await kubectlOk(started, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+  await waitForCrdsEstablished(started, 'all', 60_000);
   return { started, reniced, rest: new KubeRest(started.kc, { timeoutMs: 120_000 }) };
 }
 const first = await startControlPlane();

@@ -22,7 +22,7 @@ import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
 import { startCluster } from '../support/cluster.ts';
 import { imageJs } from '../support/image-js.ts';
-import { createNamespace, kubectlOk } from '../support/kube-helpers.ts';
+import { createNamespace, kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
 import { countsSince, startOperator, sumMetric } from '../support/operator.ts';
 import { pinControlPlane } from '../support/pin-cpus.ts';
 import { cpuSeconds, residentMemoryMb } from '../support/proc.ts';
@@ -420,7 +420,7 @@ interface Round {
 
 try {
   await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
-  await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+  await waitForCrdsEstablished(cluster, 'all', 30_000);
   // Raw and operator phases alternate, each from a quiet cluster: the raw client's own phase moves by
   // ±30 % between runs, so one pair is a coin toss; each round's ratio compares neighbours.
   const rounds: Round[] = [];

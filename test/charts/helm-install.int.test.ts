@@ -19,6 +19,7 @@ import {
   type KObject,
   kubectlOk,
   listObjects,
+  waitForCrdsEstablished,
   waitForReady,
 } from '../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
@@ -112,7 +113,7 @@ describe('helm install charts/callfleet on a real control plane', { timeout: 600
       const object = await getObject(cluster, 'default', `crd/${crd}`);
       assert.equal(object?.metadata.annotations?.['helm.sh/resource-policy'], 'keep');
     }
-    await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+    await waitForCrdsEstablished(cluster, 'all', 30_000);
     const deployment = await getObject(cluster, NS, `deployment/${RELEASE}`);
     assert.equal(deployment?.status?.availableReplicas, 2);
     for (const resource of [

@@ -12,6 +12,7 @@ import { parseAllDocuments } from 'yaml';
 import { parseMemoryStore, parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import { toolPath } from '../cluster/tools.ts';
 import { type Cluster, startCluster } from '../support/cluster.ts';
+import { waitForCrdsEstablished } from '../support/kube-helpers.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const guidesDir = join(root, 'docs/guides');
@@ -70,14 +71,7 @@ describe('[integration] the guides’ snippets on a real API server', { timeout:
       const r = await cluster.kubectl(['apply', '--server-side', '-f', file]);
       assert.equal(r.code, 0, r.stderr);
     }
-    const wait = await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=60s',
-      'crd',
-      '--all',
-    ]);
-    assert.equal(wait.code, 0, wait.stderr);
+    await waitForCrdsEstablished(cluster, 'all');
     const namespaces = new Set(['callfleet-system']);
     for (const b of blocks.filter((x) => x.kind === 'manifest'))
       for (const d of parseAllDocuments(b.text)) {

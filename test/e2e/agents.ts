@@ -6,7 +6,7 @@ import {
   GATEWAY_TEST_IMAGE,
   startFleetEnvironment,
 } from '../support/fleet.ts';
-import { kubectlOk, waitForReady } from '../support/kube-helpers.ts';
+import { kubectlOk, waitForCrdsEstablished, waitForReady } from '../support/kube-helpers.ts';
 import { twilioSecretRefs } from '../support/manifests.ts';
 import type { FrontDoor } from '../support/nginx.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
@@ -34,12 +34,7 @@ export async function startOperatedFleet(options: OperatedFleetOptions = {}): Pr
   const fleet = await startFleetEnvironment(fleetOptions);
   try {
     await kubectlOk(fleet.cluster, ['apply', '--server-side', '-f', `${root}crds`]);
-    await kubectlOk(fleet.cluster, [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      ...crds.map((crd) => `crd/${crd}`),
-    ]);
+    await waitForCrdsEstablished(fleet.cluster, crds, 30_000);
     const operator = await startOperator(fleet.cluster, operatorArgs);
     return {
       ...fleet,

@@ -15,7 +15,7 @@ import pg from 'pg';
 import { FakeTwilioCalls } from '../fakes/twilio-calls.ts';
 import { FakeTwilioRest } from '../fakes/twilio-rest.ts';
 import { type Fleet, startFleetEnvironment } from '../support/fleet.ts';
-import { kubectlOk } from '../support/kube-helpers.ts';
+import { kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
 import { startPostgres, type TestPostgres } from '../support/postgres.ts';
 import { waitFor } from '../support/processes.ts';
@@ -114,14 +114,11 @@ describe('outbound campaign [e2e, issue 20]', { timeout: 900_000 }, () => {
     const restUrl = await rest.start();
     fleet = await startFleetEnvironment({ processNodes: 2, restartBackoffMs: 1000 });
     await kubectlOk(fleet.cluster, ['apply', '--server-side', '-f', `${root}crds`]);
-    await kubectlOk(fleet.cluster, [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/voiceagents.callfleet.io',
-      'crd/memorystores.callfleet.io',
-      'crd/callcampaigns.callfleet.io',
-    ]);
+    await waitForCrdsEstablished(
+      fleet.cluster,
+      ['voiceagents.callfleet.io', 'memorystores.callfleet.io', 'callcampaigns.callfleet.io'],
+      30_000,
+    );
     await startOp('a');
     await waitFor('operator-a leads', async () => (await leader()) === 'a', 30_000, 250);
     await startOp('b');

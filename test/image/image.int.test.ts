@@ -18,6 +18,7 @@ import {
   type KObject,
   kubectlOk,
   listObjects,
+  waitForCrdsEstablished,
   waitForReady,
 } from '../support/kube-helpers.ts';
 import { freePort } from '../support/ports.ts';
@@ -222,7 +223,7 @@ describe('the image', { timeout: 900_000 }, () => {
     before(async () => {
       cluster = await startCluster({ controllers: true, nodes: 1 });
       await kubectlOk(cluster, ['apply', '--server-side', '-f', `${root}crds`]);
-      await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+      await waitForCrdsEstablished(cluster, 'all', 60_000);
     });
     after(async () => {
       await cluster?.stop();

@@ -15,7 +15,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { type Cluster, startCluster } from '../support/cluster.ts';
-import { applyObjects, createNamespace, example, kubectlOk } from '../support/kube-helpers.ts';
+import {
+  applyObjects,
+  createNamespace,
+  example,
+  kubectlOk,
+  waitForCrdsEstablished,
+} from '../support/kube-helpers.ts';
 import { sumMetric } from '../support/operator.ts';
 import { freePort } from '../support/ports.ts';
 import { type Managed, startProcess, waitFor } from '../support/processes.ts';
@@ -118,13 +124,7 @@ describe('alerts on a real Prometheus [e2e]', { timeout: 600_000 }, () => {
   before(async () => {
     cluster = await startCluster({ controllers: false });
     await kubectlOk(cluster, ['apply', '--server-side', '-f', `${root}crds`]);
-    await kubectlOk(cluster, [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/voiceagents.callfleet.io',
-      'crd/memorystores.callfleet.io',
-    ]);
+    await waitForCrdsEstablished(cluster, ['voiceagents.callfleet.io', 'memorystores.callfleet.io'], 30_000);
     operatorPort = await freePort();
     await startOperatorProcess();
     writeFileSync(join(dir, 'gateway.json'), JSON.stringify({ publicBaseUrl: 'https://calls.example.com' }));

@@ -11,6 +11,7 @@ import {
   getObject,
   type KObject,
   kubectlOk,
+  waitForCrdsEstablished,
 } from '../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
 import { waitFor } from '../support/processes.ts';
@@ -38,7 +39,7 @@ describe('[integration] the connection budget follows the VoiceAgents', () => {
   before(async () => {
     cluster = await startCluster({ controllers: false });
     await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
-    await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+    await waitForCrdsEstablished(cluster, 'all', 30_000);
     await createNamespace(cluster, NS);
     operator = await startOperator(cluster, [`--namespace=${NS}`]);
   });

@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { microTime } from '../../operator/runtime/leader-election.ts';
 import { type Cluster, startCluster } from '../support/cluster.ts';
-import { applyObjects, createNamespace, example, kubectlOk } from '../support/kube-helpers.ts';
+import {
+  applyObjects,
+  createNamespace,
+  example,
+  kubectlOk,
+  waitForCrdsEstablished,
+} from '../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
 import { waitFor } from '../support/processes.ts';
 
@@ -22,12 +28,7 @@ describe('leader-only metrics', { timeout: 180_000 }, () => {
   before(async () => {
     cluster = await startCluster({ controllers: false });
     await kubectlOk(cluster, ['apply', '--server-side', '-f', `${root}crds`]);
-    await kubectlOk(cluster, [
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/voiceagents.callfleet.io',
-    ]);
+    await waitForCrdsEstablished(cluster, ['voiceagents.callfleet.io'], 30_000);
   });
   after(async () => {
     await operator?.stop();

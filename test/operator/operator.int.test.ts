@@ -12,6 +12,7 @@ import {
   type KObject,
   kubectlOk,
   listObjects,
+  waitForCrdsEstablished,
   waitForReady,
 } from '../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
@@ -37,7 +38,7 @@ describe('operator on a real cluster', () => {
   before(async () => {
     cluster = await startCluster({ controllers: true, nodes: 3 });
     await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
-    await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+    await waitForCrdsEstablished(cluster, 'all', 30_000);
   });
   after(async () => {
     await operator?.stop();

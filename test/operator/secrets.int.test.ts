@@ -5,7 +5,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Cluster, startCluster } from '../support/cluster.ts';
-import { applyObjects, example, getObject, kubectlOk, listObjects } from '../support/kube-helpers.ts';
+import {
+  applyObjects,
+  example,
+  getObject,
+  kubectlOk,
+  listObjects,
+  waitForCrdsEstablished,
+} from '../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../support/operator.ts';
 import { waitFor } from '../support/processes.ts';
 
@@ -19,7 +26,7 @@ describe('missing Secrets on a real cluster', () => {
   before(async () => {
     cluster = await startCluster({ controllers: false });
     await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
-    await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+    await waitForCrdsEstablished(cluster, 'all', 30_000);
     // Resync far away: only the Secret watch can clear the condition within the test's time.
     operator = await startOperator(cluster, ['--call-poll=0', '--resync=600']);
   });

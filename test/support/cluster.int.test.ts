@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
 import { type Cluster, ipv4Number, splitCidr, startCluster } from './cluster.ts';
+import { waitForCrdsEstablished } from './kube-helpers.ts';
 import { waitFor } from './processes.ts';
 
 const widgetCrd = {
@@ -51,13 +52,7 @@ describe('control plane: API server with a CRD', () => {
   test('installs a CRD; creates, reads, server-side-applies and deletes a custom object; rejects an invalid one', async () => {
     const applied = await cluster.kubectl(['apply', '-f', '-'], { input: JSON.stringify(widgetCrd) });
     assert.equal(applied.code, 0, applied.stderr);
-    const established = await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      '--timeout=30s',
-      'crd/widgets.test.callfleet.io',
-    ]);
-    assert.equal(established.code, 0, established.stderr);
+    await waitForCrdsEstablished(cluster, ['widgets.test.callfleet.io'], 30_000);
 
     const objects = KubernetesObjectApi.makeApiClient(cluster.kc);
     const widget = {
@@ -89,6 +84,15 @@ describe('control plane: API server with a CRD', () => {
 
     await objects.delete(widget);
     await assert.rejects(objects.read(widget), (error: { code?: number }) => error.code === 404);
+  });
+
+  test('waiting for a CRD that never becomes Established fails in time, naming it', async () => {
+    const started = Date.now();
+    await assert.rejects(
+      waitForCrdsEstablished(cluster, ['widgets.test.callfleet.io', 'gadgets.test.callfleet.io'], 1_000),
+      /not Established: gadgets\.test\.callfleet\.io$/,
+    );
+    assert.ok(Date.now() - started < 5_000);
   });
 });
 

@@ -6,7 +6,7 @@ import type { V1Container } from '@kubernetes/client-node';
 import { parseMemoryStore, parseVoiceAgent, type VoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import { renderMemoryStore, renderVoiceAgent } from '../../cdk8s/charts/index.ts';
 import { type Cluster, type ClusterOptions, startCluster } from './cluster.ts';
-import { type KObject, kubectlOk } from './kube-helpers.ts';
+import { type KObject, kubectlOk, waitForCrdsEstablished } from './kube-helpers.ts';
 import { type FrontDoor, startNginx } from './nginx.ts';
 import { type ImageCommand, type ProcessKubelet, startProcessKubelet } from './process-kubelet.ts';
 
@@ -119,12 +119,7 @@ export async function startFleetEnvironment(options: FleetOptions = {}): Promise
   const installCrds = async () => {
     if (crdsInstalled) return;
     await kubectlOk(cluster, ['apply', '--server-side', '-f', join(root, 'crds')]);
-    await kubectlOk(cluster, [
-      'wait',
-      '--for=condition=Established',
-      'crd/voiceagents.callfleet.io',
-      'crd/memorystores.callfleet.io',
-    ]);
+    await waitForCrdsEstablished(cluster, ['voiceagents.callfleet.io', 'memorystores.callfleet.io']);
     crdsInstalled = true;
   };
   return {

@@ -39,6 +39,42 @@ export async function kubectlOk(cluster: Cluster, args: string[], input?: string
   return result.stdout;
 }
 
+/**
+ * Waits until CRDs are Established: the named ones, or every CRD in the cluster (`'all'`). `kubectl wait`
+ * fails at once on a CRD so new that its status has no conditions yet; this waits for them instead.
+ */
+export async function waitForCrdsEstablished(
+  cluster: Cluster,
+  names: string[] | 'all',
+  timeoutMs = 60_000,
+): Promise<void> {
+  let pending: string[] = names === 'all' ? ['(none listed yet)'] : names;
+  try {
+    await waitFor(
+      'CRDs Established',
+      async () => {
+        const items = (
+          JSON.parse(await kubectlOk(cluster, ['get', 'crd', '-o', 'json'])) as { items: KObject[] }
+        ).items;
+        const established = new Set(
+          items
+            .filter((crd) =>
+              crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'),
+            )
+            .map((crd) => crd.metadata.name),
+        );
+        const wanted = names === 'all' ? items.map((crd) => crd.metadata.name) : names;
+        pending = wanted.filter((name) => !established.has(name));
+        return pending.length === 0;
+      },
+      timeoutMs,
+      100,
+    );
+  } catch (error) {
+    throw new Error(`${String(error)}; not Established: ${pending.join(', ')}`);
+  }
+}
+
 export async function applyObjects(cluster: Cluster, namespace: string, objects: unknown[]): Promise<void> {
   const input = objects.map((o) => JSON.stringify(o)).join('\n');
   await kubectlOk(cluster, ['apply', '-n', namespace, '-f', '-'], input);

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { crdFor, type JsonSchema } from '../../../cdk8s/api/crd.ts';
 import { kinds } from '../../../cdk8s/api/v1alpha1/index.ts';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
+import { waitForCrdsEstablished } from '../../support/kube-helpers.ts';
 import { type Example, examples, invalidExamples, parseExample, repoPath } from './examples.ts';
 
 async function retry<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -62,15 +63,10 @@ describe('CRDs on the API server [integration]', () => {
     cluster = await startCluster({});
     const applied = await cluster.kubectl(['apply', '-f', repoPath('crds')]);
     assert.equal(applied.code, 0, applied.stderr);
-    for (const def of kinds) {
-      const wait = await cluster.kubectl([
-        'wait',
-        '--for=condition=Established',
-        `crd/${def.plural}.${def.group}`,
-        '--timeout=60s',
-      ]);
-      assert.equal(wait.code, 0, wait.stderr);
-    }
+    await waitForCrdsEstablished(
+      cluster,
+      kinds.map((def) => `${def.plural}.${def.group}`),
+    );
     for (const name of [ns, `${ns}-variants`]) {
       const created = await cluster.kubectl(['create', 'namespace', name]);
       assert.equal(created.code, 0, created.stderr);

@@ -12,6 +12,7 @@ import { parseMemoryStore } from '../../../cdk8s/api/v1alpha1/index.ts';
 import { renderMemoryStore } from '../../../cdk8s/charts/index.ts';
 import { toYaml } from '../../../operator/cli/render.ts';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
+import { waitForCrdsEstablished } from '../../support/kube-helpers.ts';
 import { fixedCtx, ROOT } from './fixtures.ts';
 
 const backup = {
@@ -103,14 +104,7 @@ describe('[integration] cloudnative-pg objects against CloudNativePG’s CRDs', 
       const r = await cluster.kubectl(['apply', '--server-side', '-f', join(crdDir, f)]);
       assert.equal(r.code, 0, `installing ${f}: ${r.stderr}`);
     }
-    const wait = await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd',
-      '--all',
-      '--timeout=60s',
-    ]);
-    assert.equal(wait.code, 0, wait.stderr);
+    await waitForCrdsEstablished(cluster, 'all');
     assert.equal((await cluster.kubectl(['create', 'namespace', 'voice'])).code, 0);
   });
   after(async () => {

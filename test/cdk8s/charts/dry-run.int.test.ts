@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { toYaml } from '../../../operator/cli/render.ts';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
+import { waitForCrdsEstablished } from '../../support/kube-helpers.ts';
 import { allExamples, ROOT, render } from './fixtures.ts';
 
 describe('[integration] rendered objects pass server-side dry run', () => {
@@ -33,14 +34,7 @@ describe('[integration] rendered objects pass server-side dry run', () => {
       const r = await cluster.kubectl(['apply', '--server-side', '-f', file]);
       assert.equal(r.code, 0, `installing ${file}: ${r.stderr}`);
     }
-    const wait = await cluster.kubectl([
-      'wait',
-      '--for=condition=Established',
-      'crd',
-      '--all',
-      '--timeout=60s',
-    ]);
-    assert.equal(wait.code, 0, wait.stderr);
+    await waitForCrdsEstablished(cluster, 'all');
     const ns = await cluster.kubectl(['create', 'namespace', 'voice']);
     assert.equal(ns.code, 0, ns.stderr);
   });

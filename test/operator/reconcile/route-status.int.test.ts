@@ -6,7 +6,14 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
-import { applyObjects, createNamespace, example, getObject, kubectlOk } from '../../support/kube-helpers.ts';
+import {
+  applyObjects,
+  createNamespace,
+  example,
+  getObject,
+  kubectlOk,
+  waitForCrdsEstablished,
+} from '../../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../../support/operator.ts';
 import { waitFor } from '../../support/processes.ts';
 
@@ -32,7 +39,7 @@ describe('[integration] RouteAccepted follows the HTTPRoute status', { timeout: 
       '-f',
       join(crdDir, 'gateway.networking.k8s.io_httproutes.yaml'),
     ]);
-    await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=60s', 'crd', '--all']);
+    await waitForCrdsEstablished(cluster, 'all', 60_000);
     operator = await startOperator(cluster, ['--call-poll=0']);
   });
   after(async () => {

@@ -8,7 +8,7 @@ import pino from 'pino';
 import { KubeError, KubeRest } from '../../../operator/kube/rest.ts';
 import { LEADER_LABEL, LeaderLabel, podLeaderLabel } from '../../../operator/runtime/leader-label.ts';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
-import { kubectlOk } from '../../support/kube-helpers.ts';
+import { kubectlOk, waitForCrdsEstablished } from '../../support/kube-helpers.ts';
 import { type OperatorProcess, startOperator } from '../../support/operator.ts';
 import { waitFor } from '../../support/processes.ts';
 
@@ -51,7 +51,7 @@ describe('the leader pod label', { timeout: 240_000 }, () => {
     cluster = await startCluster({ controllers: false });
     rest = new KubeRest(cluster.kc);
     await kubectlOk(cluster, ['apply', '--server-side', '-f', `${root}crds`]);
-    await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+    await waitForCrdsEstablished(cluster, 'all', 30_000);
     // Without kube-controller-manager nobody creates the default ServiceAccount Pods are admitted with.
     await rest
       .create('/api/v1/namespaces/default/serviceaccounts', { metadata: { name: 'default' } })

@@ -16,6 +16,7 @@ import {
   createNamespace,
   example,
   kubectlOk,
+  waitForCrdsEstablished,
   waitForReady,
 } from '../../support/kube-helpers.ts';
 import { waitFor } from '../../support/processes.ts';
@@ -33,7 +34,7 @@ describe('first call vs scale-down [integration]', { timeout: 300_000 }, () => {
   before(async () => {
     cluster = await startCluster({ controllers: true, nodes: 2 });
     await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
-    await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+    await waitForCrdsEstablished(cluster, 'all', 30_000);
     await createNamespace(cluster, NS);
     controller = new Controller({
       kc: cluster.kc,

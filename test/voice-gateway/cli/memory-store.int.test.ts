@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
-import { kubectlOk } from '../../support/kube-helpers.ts';
+import { kubectlOk, waitForCrdsEstablished } from '../../support/kube-helpers.ts';
 import { runMemoryCli } from '../memory/callfleet-cli.ts';
 import { callRecord, type Harness, KEY_SPEC, phoneForms, startHarness } from '../memory/harness.ts';
 
@@ -66,7 +66,7 @@ describe('callfleet memory --store (MemoryStore lookup through the Kubernetes AP
   before(async () => {
     [cluster, h] = await Promise.all([startCluster(), startHarness()]);
     await kubectlOk(cluster, ['apply', '-f', `${root}crds`]);
-    await kubectlOk(cluster, ['wait', '--for=condition=Established', '--timeout=30s', 'crd', '--all']);
+    await waitForCrdsEstablished(cluster, 'all', 30_000);
     await kubectlOk(cluster, ['create', 'namespace', NS]);
     const inCluster = new URL(h.pg.url);
     inCluster.host = `reachable-postgres.${NS}.svc:5432`;
