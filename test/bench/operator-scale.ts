@@ -21,6 +21,7 @@ import { KubeRest } from '../../operator/kube/rest.ts';
 import { OPERATOR_NODE_OPTIONS } from '../../operator/node-options.ts';
 import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { GatewayFleet, type SimPod } from '../simulator/gateway-fleet.ts';
+import { apiServerRequests } from '../support/api-server-requests.ts';
 import { startCluster } from '../support/cluster.ts';
 import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
@@ -446,6 +447,7 @@ try {
 
     // (c) churn: calls arrive (Poisson, CALL_RATE/s over the fleet) and last ~CALL_SECONDS (exponential).
     const before = await metricsText(operator.metricsUrl);
+    const apiServerBefore = await apiServerRequests(cluster);
     const cpuBefore = cpuSeconds(pid);
     // Who holds the cores during the churn: the control plane's processes, this process, the operator.
     const shares = cpuShares({ ...clusterPids(), operator: [pid], bench: [process.pid] });
@@ -495,6 +497,7 @@ try {
     clearInterval(lagSampler);
     benchLoop.disable();
     const after = await metricsText(operator.metricsUrl);
+    const apiServerUnderChurn = countsSince(apiServerBefore, await apiServerRequests(cluster));
     const delta = (name: string, labels: Record<string, string> = {}) =>
       sumMetric(after, name, labels) - sumMetric(before, name, labels);
     const minutes = churnMs / 60_000;
@@ -558,6 +561,14 @@ try {
       apiWritesPerMinute: round(writes / minutes, 1),
       podMarkWritesPerMinute: round(marks / minutes, 1),
       apiWritesPerMinuteBeyondMarks: round((writes - marks) / minutes, 1),
+      // Everything the API server served under churn, from every client: what the marks compete with.
+      apiServerRequestsPerMinute: Object.fromEntries(
+        Object.entries(apiServerUnderChurn)
+          .filter(([, n]) => n > 0)
+          .sort(([, a], [, b]) => b - a)
+          .slice(0, 15)
+          .map(([key, n]) => [key, round(n / minutes, 1)]),
+      ),
       apiWritesBeyondMarksByVerb: Object.fromEntries(
         ['apply', 'create', 'update', 'delete'].map((verb) => [
           verb,

@@ -20,6 +20,7 @@ import { KubeRest } from '../../operator/kube/rest.ts';
 import { CREATE_ONLY_ANNOTATION } from '../../operator/reconcile/children.ts';
 import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
+import { apiServerRequests } from '../support/api-server-requests.ts';
 import { startCluster } from '../support/cluster.ts';
 import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
@@ -166,21 +167,6 @@ async function watched(rest: KubeRest, apiVersion: string, kind: string, namespa
   return informer;
 }
 
-/** apiserver_request_total by "VERB resource" (watches excluded: they count once, when opened). */
-async function apiRequests(): Promise<Record<string, number>> {
-  const text = await kubectlOk(cluster, ['get', '--raw', '/metrics']);
-  const out: Record<string, number> = {};
-  for (const m of text.matchAll(/^apiserver_request_total\{([^}]*)\} (\S+)$/gm)) {
-    const labels = Object.fromEntries(
-      [...(m[1] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
-    );
-    if (labels.verb === 'WATCH') continue;
-    const key = `${labels.verb} ${labels.resource}${labels.subresource ? `/${labels.subresource}` : ''}`;
-    out[key] = (out[key] ?? 0) + Number(m[2]);
-  }
-  return out;
-}
-
 /** Waits until the API server serves fewer than 10 writes in 2 s (leases and heartbeats only); ms waited. */
 async function untilQuiet(maxMs = 180_000): Promise<number> {
   const writes = (counts: Record<string, number>) =>
@@ -188,10 +174,10 @@ async function untilQuiet(maxMs = 180_000): Promise<number> {
       .filter(([key]) => !/^(GET|LIST) /.test(key))
       .reduce((sum, [, n]) => sum + n, 0);
   const t0 = performance.now();
-  let last = writes(await apiRequests());
+  let last = writes(await apiServerRequests(cluster));
   while (performance.now() - t0 < maxMs) {
     await new Promise((r) => setTimeout(r, 2000));
-    const now = writes(await apiRequests());
+    const now = writes(await apiServerRequests(cluster));
     if (now - last < 10) break;
     last = now;
   }
@@ -210,7 +196,7 @@ async function rawPhase(ns: string) {
   // of a phase is load on the API server the phase is measured by.
   const rawDeployments = await watched(rest, 'apps/v1', 'Deployment', ns);
   const rawCpu0 = cpuByProcess();
-  const rawRequests0 = await apiRequests();
+  const rawRequests0 = await apiServerRequests(cluster);
   const rawT0 = performance.now();
   const crs = new Map<string, VA>();
   await pool(names, CONCURRENCY, async (name) => {
@@ -237,7 +223,7 @@ async function rawPhase(ns: string) {
   });
   const rawApplyMs = performance.now() - rawT0;
   const cpu = cpuSince(rawCpu0);
-  const requests = countsSince(rawRequests0, await apiRequests());
+  const requests = countsSince(rawRequests0, await apiServerRequests(cluster));
   log(`${ns}: ${rawWrites} objects applied in ${round(rawApplyMs, 0)} ms`);
   const rawReady = await until(
     'raw Deployments available',
@@ -301,7 +287,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
 
     const voiceAgents = await watched(rest, 'callfleet.io/v1alpha1', 'VoiceAgent', ns);
     const opCpu0 = cpuByProcess(pid);
-    const opRequests0 = await apiRequests();
+    const opRequests0 = await apiServerRequests(cluster);
     let cpu: Record<string, number> = {};
     let requests: Record<string, number> = {};
     const opT0 = performance.now();
@@ -336,7 +322,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
         if (appliesDoneMs < 0 && point.applies >= appliedChildren) {
           appliesDoneMs = point.ms;
           cpu = cpuSince(opCpu0, pid);
-          requests = countsSince(opRequests0, await apiRequests());
+          requests = countsSince(opRequests0, await apiServerRequests(cluster));
         }
         timeline.push(point);
       },
