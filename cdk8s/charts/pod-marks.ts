@@ -10,7 +10,8 @@ export const SAFE_TO_EVICT = 'cluster-autoscaler.kubernetes.io/safe-to-evict';
 export const DO_NOT_DISRUPT = 'karpenter.sh/do-not-disrupt';
 
 export interface PodMarks {
-  labels: Record<string, string>;
+  /** null: the label is removed (JSON merge patch). */
+  labels: Record<string, string | null>;
   /** null: the annotation is removed (JSON merge patch). */
   annotations: Record<string, string | null>;
 }
@@ -31,8 +32,11 @@ export function desiredMarks(
   const busy = activeCalls > 0;
   // Busy: every autoscaler is told to leave the node alone. Idle: no block at all; safe-to-evict stays
   // "true" because the pod's /tmp emptyDir would otherwise keep the cluster-autoscaler from removing the node.
+  // The busy label is there only while the pod is busy, never in the pod template: the ReplicaSet
+  // controller counts pods carrying all the template's labels (fullyLabeledReplicas), so a template
+  // label that changed with every call would cost a ReplicaSet status write per call edge (ADR 0031).
   return {
-    labels: { [BUSY_LABEL]: String(busy), ...serving },
+    labels: { [BUSY_LABEL]: busy ? 'true' : null, ...serving },
     annotations: {
       [DELETION_COST]: !busy && draining ? RETIRED_DELETION_COST : String(activeCalls),
       [SAFE_TO_EVICT]: String(!busy),
@@ -44,10 +48,9 @@ export function desiredMarks(
 /** The marks of an idle pod on a schedulable node: what the pod template starts every pod with. */
 export function idleMarks(): { labels: Record<string, string>; annotations: Record<string, string> } {
   const { labels, annotations } = desiredMarks(0, false);
-  return {
-    labels,
-    annotations: Object.fromEntries(
-      Object.entries(annotations).filter((e): e is [string, string] => e[1] !== null),
-    ),
-  };
+  return { labels: present(labels), annotations: present(annotations) };
+}
+
+function present(marks: Record<string, string | null>): Record<string, string> {
+  return Object.fromEntries(Object.entries(marks).filter((e): e is [string, string] => e[1] !== null));
 }

@@ -98,7 +98,8 @@ export function podState(pod: V1Pod): string {
   const labels = pod.metadata?.labels ?? {};
   if (labels[SERVING_LABEL] === 'false') return 'not serving';
   if (labels[BUSY_LABEL] === 'true') return 'busy';
-  if (labels[BUSY_LABEL] === 'false') return 'idle';
+  // Idle pods carry no busy label; pods from templates older than ADR 0031 carry busy=false.
+  if (labels[BUSY_LABEL] === 'false' || labels[SERVING_LABEL] === 'true') return 'idle';
   return 'unknown';
 }
 

@@ -155,7 +155,7 @@ export class GatewayFleet {
       if (busyLabel === 'true' && known.busySince !== undefined) {
         this.#o.onLatency?.('busy', performance.now() - known.busySince);
         known.busySince = undefined;
-      } else if (busyLabel === 'false' && known.idleSince !== undefined && known.live === 0) {
+      } else if (busyLabel !== 'true' && known.idleSince !== undefined && known.live === 0) {
         this.#o.onLatency?.('idle', performance.now() - known.idleSince);
         known.idleSince = undefined;
       }

@@ -144,7 +144,7 @@ export function voiceAgentModel(va: VoiceAgent, ctx: VoiceAgentRenderContext): V
       known: ms !== undefined,
     };
   }
-  // Every pod starts with the idle marks (busy=false, serving=true): one that takes no call needs no write.
+  // Every pod starts with the idle marks (serving=true, no busy label): one that takes no call needs no write.
   const podLabels: Labels = {
     ...(spec.podTemplate?.labels ?? {}),
     ...owned.labels('gateway'),

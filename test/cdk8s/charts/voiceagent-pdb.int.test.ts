@@ -1,13 +1,15 @@
 // The rendered PodDisruptionBudgets judged by the real disruption controller (kube-controller-manager)
 // and the real eviction API, over kwok pods (ADR 0029): every idle ready pod but the fleet's last may be
 // evicted, however many pods are busy; busy pods never; and the budget is sized from the scale alone,
-// so it needs no rewrite when calls start or end.
+// so it needs no rewrite when calls start or end. The pods carry the rendered template's labels and get
+// the operator's own mark patches, so a call edge is also shown to cost no ReplicaSet status write (ADR 0031).
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Pod } from '@kubernetes/client-node';
 import { parseVoiceAgent } from '../../../cdk8s/api/v1alpha1/index.ts';
 import { renderVoiceAgent } from '../../../cdk8s/charts/index.ts';
-import { BUSY_LABEL } from '../../../cdk8s/charts/labels.ts';
+import { desiredMarks } from '../../../cdk8s/charts/pod-marks.ts';
+import { marksPatch } from '../../../operator/tracker/pod-marks.ts';
 import { type Cluster, startCluster } from '../../support/cluster.ts';
 import {
   applyObjects,
@@ -52,8 +54,11 @@ describe('idle and busy PodDisruptionBudgets under the disruption controller [in
     assert.ok(idle && busy);
     names = { idle: idle.metadata?.name ?? '', busy: busy.metadata?.name ?? '' };
     selector = idle.spec.selector.matchLabels;
-    // A Deployment with the gateway's selector and idle-marked template (the gateway's own needs Secrets
-    // and a ServiceAccount, which the disruption controller does not look at).
+    const gateway = rendered.objects.find((o) => o.kind === 'Deployment') as KubernetesObject & {
+      spec: { template: { metadata: { labels: Record<string, string> } } };
+    };
+    // A Deployment with the gateway's selector and its template's labels (the gateway's own pod spec needs
+    // Secrets and a ServiceAccount, which neither the disruption nor the ReplicaSet controller looks at).
     const deployment = {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -62,7 +67,7 @@ describe('idle and busy PodDisruptionBudgets under the disruption controller [in
         replicas: REPLICAS,
         selector: { matchLabels: selector },
         template: {
-          metadata: { labels: { ...selector, [BUSY_LABEL]: 'false' } },
+          metadata: { labels: gateway.spec.template.metadata.labels },
           spec: { containers: [{ name: 'gateway', image: 'callfleet/voice-gateway:test' }] },
         },
       },
@@ -97,20 +102,26 @@ describe('idle and busy PodDisruptionBudgets under the disruption controller [in
   }
   let touches = 0;
   /**
-   * Marks the first `count` pods busy and the rest idle, then waits for the disruption controller to
-   * count them. It recomputes a budget when a pod it selects changes, not the budget a pod leaves, so
-   * every pod is touched once more (as the next notice or poll of any idle pod would).
+   * Marks the first `count` pods busy and the rest idle with the operator's own patches, then waits for
+   * the disruption controller to count them. It recomputes a budget when a pod it selects changes, not
+   * the budget a pod leaves, so every pod is touched once more (as the next notice or poll of any idle
+   * pod would).
    */
   async function markBusy(pods: string[], count: number): Promise<void> {
-    for (const [i, pod] of pods.entries())
-      await kubectlOk(cluster, [
-        'label',
-        '-n',
-        NS,
-        '--overwrite',
-        `pod/${pod}`,
-        `${BUSY_LABEL}=${i < count}`,
-      ]);
+    for (const [i, name] of pods.entries()) {
+      const pod = await getObject(cluster, NS, `pod/${name}`);
+      const patch = pod && marksPatch(pod as V1Pod, desiredMarks(i < count ? 1 : 0, false));
+      if (patch)
+        await kubectlOk(cluster, [
+          'patch',
+          '-n',
+          NS,
+          `pod/${name}`,
+          '--type=merge',
+          '-p',
+          JSON.stringify(patch),
+        ]);
+    }
     touches++;
     await kubectlOk(cluster, [
       'annotate',
@@ -130,6 +141,14 @@ describe('idle and busy PodDisruptionBudgets under the disruption controller [in
       60_000,
     );
   }
+  async function replicaSet(): Promise<{ resourceVersion: string; fullyLabeled: number }> {
+    const [rs] = await listObjects(cluster, NS, 'replicasets', selectorText());
+    assert.ok(rs, 'the ReplicaSet');
+    return {
+      resourceVersion: (rs.metadata as { resourceVersion?: string }).resourceVersion ?? '',
+      fullyLabeled: Number(rs.status?.fullyLabeledReplicas),
+    };
+  }
   async function evict(pod: string): Promise<{ ok: boolean; message: string }> {
     const body = JSON.stringify({
       apiVersion: 'policy/v1',
@@ -143,9 +162,14 @@ describe('idle and busy PodDisruptionBudgets under the disruption controller [in
     return { ok: result.code === 0, message: result.stderr };
   }
 
-  test('one busy of four: two idle evictions allowed, the busy pod refused', async () => {
+  test('one busy of four: two idle evictions allowed, the busy pod refused; the ReplicaSet is not rewritten', async () => {
     const pods = await readyPods();
+    const before = await replicaSet();
+    assert.equal(before.fullyLabeled, REPLICAS);
     await markBusy(pods, 1);
+    // The busy label is not a template label: the ReplicaSet controller has nothing to recount.
+    await new Promise((r) => setTimeout(r, 2000));
+    assert.deepEqual(await replicaSet(), before, 'no ReplicaSet status write for a call edge');
     const idle = await budget(names.idle);
     assert.equal(idle.expectedPods, REPLICAS, 'sized from the scale');
     assert.equal(idle.desiredHealthy, 1, 'one idle pod stays');

@@ -20,7 +20,8 @@ describe('callfleet status voiceagent', () => {
       'not serving',
     );
     assert.equal(podState(pod({ 'callfleet.io/busy': 'true', 'callfleet.io/serving': 'true' })), 'busy');
-    assert.equal(podState(pod({ 'callfleet.io/busy': 'false' })), 'idle');
+    assert.equal(podState(pod({ 'callfleet.io/serving': 'true' })), 'idle');
+    assert.equal(podState(pod({ 'callfleet.io/busy': 'false' })), 'idle', 'a pod from an older template');
     assert.equal(podState(pod({})), 'unknown');
   });
 

@@ -24,25 +24,49 @@ test('a busy pod is labelled busy, costs its call count and blocks both the clus
   });
 });
 
-test('going idle removes karpenter.sh/do-not-disrupt (merge-patch null); an idle pod without it is not written', () => {
+test('going idle removes the busy label and karpenter.sh/do-not-disrupt (merge-patch null); an idle pod without them is not written', () => {
   const busy = desiredMarks(2, false);
   const pod = {
-    metadata: { labels: { ...busy.labels }, annotations: { ...busy.annotations } as Record<string, string> },
+    metadata: {
+      labels: { ...busy.labels } as Record<string, string>,
+      annotations: { ...busy.annotations } as Record<string, string>,
+    },
   };
-  assert.deepEqual(marksPatch(pod, desiredMarks(0, false))?.metadata.annotations, {
-    'controller.kubernetes.io/pod-deletion-cost': '0',
-    'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
-    'karpenter.sh/do-not-disrupt': null,
+  assert.deepEqual(marksPatch(pod, desiredMarks(0, false))?.metadata, {
+    labels: { 'callfleet.io/busy': null },
+    annotations: {
+      'controller.kubernetes.io/pod-deletion-cost': '0',
+      'cluster-autoscaler.kubernetes.io/safe-to-evict': 'true',
+      'karpenter.sh/do-not-disrupt': null,
+    },
   });
   const idle = desiredMarks(0, false);
   const { 'karpenter.sh/do-not-disrupt': _gone, ...idleAnnotations } = idle.annotations;
   assert.equal(
     marksPatch(
-      { metadata: { labels: { ...idle.labels }, annotations: idleAnnotations as Record<string, string> } },
+      {
+        metadata: {
+          labels: { 'callfleet.io/serving': 'true' },
+          annotations: idleAnnotations as Record<string, string>,
+        },
+      },
       idle,
     ),
     undefined,
   );
+});
+
+test('an idle pod from a template older than ADR 0031 (busy=false) is idle already: no write', () => {
+  const idle = desiredMarks(0, false);
+  const { 'karpenter.sh/do-not-disrupt': _gone, ...idleAnnotations } = idle.annotations;
+  const old = {
+    metadata: {
+      labels: { 'callfleet.io/busy': 'false', 'callfleet.io/serving': 'true' },
+      annotations: idleAnnotations as Record<string, string>,
+    },
+  };
+  assert.equal(marksPatch(old, idle), undefined);
+  assert.deepEqual(marksPatch(old, desiredMarks(1, false))?.metadata.labels, { 'callfleet.io/busy': 'true' });
 });
 
 test('a pod on a cordoned node stops serving new calls', () => {
@@ -53,7 +77,7 @@ test('only changed marks are patched; unchanged pods are not written', () => {
   const marks = desiredMarks(1, false);
   const pod = {
     metadata: {
-      labels: { ...marks.labels, app: 'x' },
+      labels: { ...(marks.labels as Record<string, string>), app: 'x' },
       annotations: { ...marks.annotations } as Record<string, string>,
     },
   };
@@ -84,6 +108,7 @@ test('a pod started from the rendered template already carries the idle marks: n
   assert.ok(rendered.ok);
   const deployment = rendered.objects.find((o) => o.kind === 'Deployment') as V1Deployment;
   const pod = { metadata: deployment.spec?.template.metadata };
+  assert.equal(pod.metadata?.labels?.['callfleet.io/busy'], undefined, 'no busy label in the template');
   assert.equal(marksPatch(pod, desiredMarks(0, false)), undefined);
   assert.ok(marksPatch(pod, desiredMarks(1, false)), 'its first call is still marked');
 });
