@@ -259,6 +259,31 @@ function cpuShares(
     );
 }
 
+/**
+ * What a phase's rollout cost the control plane, from its start to all Ready (or available): each
+ * process's share of a core, and the API server's writes per VoiceAgent by verb and resource (the
+ * largest; reads and leases left out).
+ */
+function rolloutWork(
+  cpuShareByProcess: Record<string, number>,
+  requestsBefore: Record<string, number>,
+  requestsAfter: Record<string, number>,
+) {
+  const writes = Object.entries(countsSince(requestsBefore, requestsAfter)).filter(
+    ([key, n]) => n > 0 && !/^(GET|LIST) |leases$/.test(key),
+  );
+  return {
+    cpuShareByProcess,
+    apiServerWritesPerVoiceAgent: round(writes.reduce((sum, [, n]) => sum + n, 0) / COUNT, 1),
+    apiServerWritesPerVoiceAgentByResource: Object.fromEntries(
+      writes
+        .sort(([, a], [, b]) => b - a)
+        .slice(0, 15)
+        .map(([key, n]) => [key, round(n / COUNT, 2)]),
+    ),
+  };
+}
+
 const deploymentAvailable = (d: Deploy) =>
   (d.status?.observedGeneration ?? 0) >= (d.metadata.generation ?? 1) &&
   (d.status?.availableReplicas ?? 0) >= (d.spec?.replicas ?? PODS);
@@ -314,6 +339,8 @@ try {
     const rawNs = spread('bench-raw');
     for (const ns of rawNs.all) await kubectlOk(cluster, ['create', 'namespace', ns]);
     let rawWrites = 0;
+    const rawShares = cpuShares({ ...clusterPids(), bench: [process.pid] });
+    const rawRequests = await apiServerRequests(cluster);
     const t0 = performance.now();
     const crs = new Map<string, VA>();
     await pool(names, CONCURRENCY, async (name) => {
@@ -351,6 +378,7 @@ try {
       allAvailableMs: ready.allMs,
       firstAvailableMs: ready.firstMs,
       halfAvailableMs: ready.halfMs,
+      rollout: rolloutWork(rawShares(ready.allMs), rawRequests, await apiServerRequests(cluster)),
     };
     if (!SAME_CLUSTER) {
       for (const m of cluster.processes.values()) keepLog(m.logFile);
@@ -421,6 +449,8 @@ try {
     const idleHeap = heapOf(idleText);
     await fleet.start();
 
+    const opShares = cpuShares({ ...clusterPids(), operator: [pid], bench: [process.pid] });
+    const opRequests = await apiServerRequests(cluster);
     const t0 = performance.now();
     await pool(names, 32, async (name) => {
       const ns = opNs.of(name);
@@ -433,6 +463,7 @@ try {
       return list.filter(voiceAgentReady).length;
     });
     log(`operator: all VoiceAgents Ready after ${ready.allMs} ms`);
+    const rollout = rolloutWork(opShares(ready.allMs), opRequests, await apiServerRequests(cluster));
     const atReady = residentMemoryMb(pid);
     const readyText = await metricsText(operator.metricsUrl);
     const readyHeap = heapOf(readyText);
@@ -539,6 +570,7 @@ try {
       rssAtReadyMb: atReady.rssMb,
       // What the operator wrote from the first VoiceAgent to all Ready, by verb and resource.
       apiWritesToAllReady: writesByVerbAndResource(idleText, readyText),
+      rollout,
       peakRssMb,
       rssAtEndMb: atEnd.rssMb,
       heapAtReadyMb: readyHeap,
