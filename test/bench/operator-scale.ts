@@ -8,6 +8,7 @@
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
 //     [--namespaces 100] [--operator-memory 512Mi|none] [--operator-code js|ts] [--same-cluster] [--one-kwok]
+//     [--no-hpa-controller]
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -56,6 +57,9 @@ const { values } = parseArgs({
     // garbage collector's queues) slows the operator phase that follows: a fresh control plane gives both
     // sides the same start (docs/benchmarks.md, twelfth session).
     'same-cluster': { type: 'boolean', default: false },
+    // For comparison only: without a metrics API, the HPA controller reads every VoiceAgent's scale and
+    // writes a failure Event for it every 15 s (a real cluster has metrics-server; docs/benchmarks.md, thirteenth session).
+    'no-hpa-controller': { type: 'boolean', default: false },
     // The operator's memory limit, as its pod has (default: the chart's `operator.resources.limits.memory`);
     // Node sizes its heap from it. `none`: unlimited (a heap of about a sixth of the machine's memory).
     'operator-memory': { type: 'string', default: chartOperatorMemoryLimit() },
@@ -303,6 +307,7 @@ async function startControlPlane() {
     podsPerNode: 1000,
     controllerQps: 200,
     kwokPerNode: !values['one-kwok'],
+    ...(values['no-hpa-controller'] ? { disabledControllers: ['horizontal-pod-autoscaler-controller'] } : {}),
     ...(process.env.BENCH_LOOPBACK_POD_IPS ? {} : { podCidr: '198.19.0.1/16' }),
   });
   // kwok stands in for 10,000 kubelets, each of which has a node of its own: by default it runs ahead of
@@ -330,6 +335,7 @@ const result: Record<string, unknown> = {
   operatorPhaseOnFreshControlPlane: !SAME_CLUSTER && !values['skip-raw'],
   operatorCode: values['operator-code'],
   kwokPerNode: !values['one-kwok'],
+  hpaController: !values['no-hpa-controller'],
   namespaces: NAMESPACES,
   renice: first.reniced,
 };

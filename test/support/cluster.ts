@@ -37,6 +37,8 @@ export interface ClusterOptions {
    * thousands of pods falls behind its watch on a busy machine (docs/benchmarks.md, twelfth session).
    */
   kwokPerNode?: boolean;
+  /** kube-controller-manager controllers to leave off (its `--controllers=*,-<name>`). */
+  disabledControllers?: string[];
 }
 
 export interface KubectlResult {
@@ -112,6 +114,9 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
       start('kube-controller-manager', toolPath('kubernetes', 'kube-controller-manager'), [
         ...controllerManagerArgs(kubeconfigPath, ports, pki),
         ...qpsArgs(options.controllerQps),
+        ...(options.disabledControllers?.length
+          ? [`--controllers=*,${options.disabledControllers.map((c) => `-${c}`).join(',')}`]
+          : []),
       ]);
       start('kube-scheduler', toolPath('kubernetes', 'kube-scheduler'), [
         ...schedulerArgs(kubeconfigPath, ports),
