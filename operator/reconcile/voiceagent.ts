@@ -1,5 +1,5 @@
 // VoiceAgent: observe → parse → render → apply → prune → scale → status.
-import type { V1Deployment, V1Secret } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Deployment, V1Secret } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { parseMemoryStore, parseVoiceAgent } from '../../cdk8s/api/v1alpha1/index.ts';
 import {
@@ -67,9 +67,12 @@ export async function reconcileVoiceAgent(
   const namespace = va.metadata?.namespace ?? '';
   const name = va.metadata?.name ?? '';
   const calls = ctx.tracker?.summary(namespace, name);
+  // The autoscaler writes spec.replicas; an active schedule window raises the floor.
+  const desiredReplicas = Math.max(spec.replicas, scheduledMinimum(spec.autoscaling.schedule, new Date()));
+  const currentScale = deploymentScale(ctx, namespace, name) ?? desiredReplicas;
   const rendered = renderVoiceAgent(parsed.value, {
     memoryStore,
-    trackedReplicas: ctx.tracker ? trackedReplicas(ctx, namespace, name, spec.replicas) : undefined,
+    trackedReplicas: ctx.tracker ? currentScale : undefined,
     operatorNamespace: ctx.operatorNamespace,
     monitoringLabels: ctx.monitoringLabels,
     streamKey: existingStreamKey(ctx, namespace, name),
@@ -93,14 +96,12 @@ export async function reconcileVoiceAgent(
     }
   }
 
-  const desired = holdRolledBackTemplate(ctx, va, rendered.objects);
+  const desired = withScale(holdRolledBackTemplate(ctx, va, rendered.objects), currentScale);
   const applied = await applyChildren(ctx.rest, ctx.caches, desired);
   const pruned = await pruneChildren(ctx.rest, ctx.caches, va.metadata?.uid ?? '', desired);
   if (applied.writes || pruned) log.info({ applied: applied.written, pruned }, 'children updated');
 
   const deployment = [...applied.live.values()].find((o): o is V1Deployment => o.kind === 'Deployment');
-  // The autoscaler writes spec.replicas; an active schedule window raises the floor.
-  const desiredReplicas = Math.max(spec.replicas, scheduledMinimum(spec.autoscaling.schedule, new Date()));
   const scale = await scaleGateways(ctx, namespace, name, deployment, desiredReplicas, calls, log);
 
   const selector = Object.entries(deployment?.spec?.selector?.matchLabels ?? {})
@@ -168,17 +169,26 @@ const COUNT_FIELDS: ReadonlySet<string> = new Set(['replicas', 'readyReplicas'])
 /** Status fields that follow the calls: how often their changes alone are written is --call-status-refresh's to say. */
 const CALL_FIELDS: ReadonlySet<string> = new Set(['activeCalls', 'busyReplicas', 'drainingReplicas']);
 
-/** The gateway Deployment's current scale (the spec's replicas before the Deployment exists). */
-function trackedReplicas(
-  ctx: ReconcileContext,
-  namespace: string,
-  name: string,
-  specReplicas: number,
-): number {
+/** The gateway Deployment's current scale, as the operator last left it; undefined before it exists. */
+function deploymentScale(ctx: ReconcileContext, namespace: string, name: string): number | undefined {
   const cached = ctx.caches
     .get('apps/v1/Deployment')
     ?.get(`${namespace}/${voiceAgentNames(name).deployment}`);
-  return (cached as V1Deployment | undefined)?.spec?.replicas ?? specReplicas;
+  return (cached as V1Deployment | undefined)?.spec?.replicas;
+}
+
+/**
+ * The gateway Deployment states its current scale, so a new one is created at the desired count rather
+ * than at one pod and scaled right after (a ReplicaSet resize, Deployment status writes and Events per
+ * VoiceAgent). The count only ever changes through scaleGateways, which writes its answer through to the
+ * cache: an apply never moves it, and the operator's apply keeps owning the field (ADR 0032).
+ */
+function withScale(objects: KubernetesObject[], replicas: number): KubernetesObject[] {
+  return objects.map((o) =>
+    o.kind === 'Deployment'
+      ? ({ ...o, spec: { ...(o as V1Deployment).spec, replicas } } as KubernetesObject)
+      : o,
+  );
 }
 
 function baseStatus(va: WithStatus): Record<string, unknown> {

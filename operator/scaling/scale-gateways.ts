@@ -34,9 +34,17 @@ export async function scaleGateways(
   ctx.tracker?.setWaiting(namespace, name, scale.waiting);
   if (deployment && deployment.spec?.replicas !== scale.replicas) {
     log.info({ from: deployment.spec?.replicas, to: scale.replicas, target }, 'scaling the gateways');
-    await ctx.rest.mergePatch(`${objectPath(deployment as KubernetesObject)}/scale`, {
-      spec: { replicas: scale.replicas },
-    });
+    const answer = await ctx.rest.mergePatch<KubernetesObject>(
+      `${objectPath(deployment as KubernetesObject)}/scale`,
+      { spec: { replicas: scale.replicas } },
+    );
+    // The answer carries the Deployment's new resourceVersion. The cache takes the new count at once, so
+    // the next reconcile's apply, which states the count (reconcile/voiceagent.ts), cannot undo it.
+    ctx.caches.get('apps/v1/Deployment')?.update({
+      ...deployment,
+      metadata: { ...deployment.metadata, resourceVersion: answer.metadata?.resourceVersion },
+      spec: { ...deployment.spec, replicas: scale.replicas },
+    } as KubernetesObject);
   }
   return scale;
 }

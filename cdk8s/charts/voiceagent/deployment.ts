@@ -91,7 +91,8 @@ export function addDeployment(
     },
   });
   deployment.select(kplus.LabelSelector.of({ labels: m.selector }));
-  // The operator owns the replica count (HPA/KEDA write VoiceAgent.spec.replicas): no spec.replicas.
+  // The operator owns the replica count (HPA/KEDA write VoiceAgent.spec.replicas): it adds spec.replicas
+  // to what it applies (ADR 0032); rendered alone, the Deployment has none.
   deployment.markHasAutoscaler();
 
   const probe = { port: GATEWAY_PORT, timeoutSeconds: Duration.seconds(2) };

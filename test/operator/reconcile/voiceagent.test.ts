@@ -55,6 +55,26 @@ describe('reconcileVoiceAgent', () => {
     assert.equal(deployment()?.spec?.replicas, 5);
   });
 
+  test('a new Deployment is created at its count, not at one pod and scaled; later applies keep the count', async () => {
+    const scaleWrites = () => h.kube.calls.filter((c) => c.path.endsWith('/scale')).length;
+    h.kube.put(twilio());
+    h.kube.put(echo({ replicas: 3 }));
+    await reconcile();
+    assert.equal(deployment()?.spec?.replicas, 3);
+    assert.equal(scaleWrites(), 0, 'the apply that created it stated the count');
+
+    h.kube.put(echo({ replicas: 5 }));
+    await reconcile();
+    assert.equal(deployment()?.spec?.replicas, 5);
+    assert.equal(scaleWrites(), 1, 'a change of scale is one scale write');
+    // A template change later: the apply states the count it has, and moves nothing.
+    h.kube.put(echo({ replicas: 5, image: 'callfleet/voice-gateway:next' }));
+    await reconcile();
+    assert.equal(deployment()?.spec?.template.spec?.containers[0]?.image, 'callfleet/voice-gateway:next');
+    assert.equal(deployment()?.spec?.replicas, 5);
+    assert.equal(scaleWrites(), 1);
+  });
+
   test('an active schedule window raises the replicas above spec.replicas', async () => {
     h.kube.put(twilio());
     const now = Date.now();
