@@ -155,8 +155,11 @@ export async function reconcileVoiceAgent(
   );
   // Scale-down waits for pods to go idle, and schedule windows open and close: look again.
   // A rollout under way is judged again after the next poll of its pods' calls. Counts held back by
-  // the pacing are written when its window ends.
+  // the pacing are written when its window ends. A new scale is in the cache already (its watch echo
+  // wakes nobody), and the idle budget is sized from it: render again at once.
+  const rescaled = deployment !== undefined && deployment.spec?.replicas !== scale.replicas;
   const lookAgain = [
+    rescaled ? RESCALED_LOOK_AGAIN_MS : 0,
     scale.waiting || rollout.watching ? (ctx.tracker?.intervalMs ?? 5000) : 0,
     spec.autoscaling.schedule?.length ? 60_000 : 0,
     statusDeferredMs,
@@ -164,6 +167,7 @@ export async function reconcileVoiceAgent(
   return lookAgain.length ? { requeueAfterMs: Math.min(...lookAgain) } : undefined;
 }
 
+const RESCALED_LOOK_AGAIN_MS = 1;
 /** Status fields that only count pods (their changes alone are paced, status-pacing.ts). */
 const COUNT_FIELDS: ReadonlySet<string> = new Set(['replicas', 'readyReplicas']);
 /** Status fields that follow the calls: how often their changes alone are written is --call-status-refresh's to say. */

@@ -64,9 +64,10 @@ describe('reconcileVoiceAgent', () => {
     assert.equal(scaleWrites(), 0, 'the apply that created it stated the count');
 
     h.kube.put(echo({ replicas: 5 }));
-    await reconcile();
+    const rescaled = await reconcile();
     assert.equal(deployment()?.spec?.replicas, 5);
     assert.equal(scaleWrites(), 1, 'a change of scale is one scale write');
+    assert.equal(rescaled?.requeueAfterMs, 1, 'looked at again at once: the idle budget follows the scale');
     // A template change later: the apply states the count it has, and moves nothing.
     h.kube.put(echo({ replicas: 5, image: 'callfleet/voice-gateway:next' }));
     await reconcile();
