@@ -157,9 +157,8 @@ export async function reconcileVoiceAgent(
   // A rollout under way is judged again after the next poll of its pods' calls. Counts held back by
   // the pacing are written when its window ends. A new scale is in the cache already (its watch echo
   // wakes nobody), and the idle budget is sized from it: render again at once.
-  const rescaled = deployment !== undefined && deployment.spec?.replicas !== scale.replicas;
   const lookAgain = [
-    rescaled ? RESCALED_LOOK_AGAIN_MS : 0,
+    scale.rescaled ? RESCALED_LOOK_AGAIN_MS : 0,
     scale.waiting || rollout.watching ? (ctx.tracker?.intervalMs ?? 5000) : 0,
     spec.autoscaling.schedule?.length ? 60_000 : 0,
     statusDeferredMs,

@@ -15,7 +15,7 @@ export async function scaleGateways(
   target: number,
   calls: FleetSummary | undefined,
   log: Logger,
-): Promise<ScaleDecision> {
+): Promise<ScaleDecision & { rescaled: boolean }> {
   const current = deployment?.spec?.replicas;
   const scale = ctx.tracker ? decideReplicas(target, current, calls) : { replicas: target, waiting: false };
   if (ctx.tracker && ctx.retirer && current !== undefined && scale.replicas < current) {
@@ -32,7 +32,8 @@ export async function scaleGateways(
     scale.waiting = replicas > target;
   }
   ctx.tracker?.setWaiting(namespace, name, scale.waiting);
-  if (deployment && deployment.spec?.replicas !== scale.replicas) {
+  const rescaled = deployment !== undefined && deployment.spec?.replicas !== scale.replicas;
+  if (deployment && rescaled) {
     log.info({ from: deployment.spec?.replicas, to: scale.replicas, target }, 'scaling the gateways');
     const answer = await ctx.rest.mergePatch<KubernetesObject>(
       `${objectPath(deployment as KubernetesObject)}/scale`,
@@ -46,5 +47,5 @@ export async function scaleGateways(
       spec: { ...deployment.spec, replicas: scale.replicas },
     } as KubernetesObject);
   }
-  return scale;
+  return { ...scale, rescaled };
 }

@@ -279,13 +279,19 @@ function rolloutWork(
   return {
     cpuShareByProcess,
     apiServerWritesPerVoiceAgent: round(writes.reduce((sum, [, n]) => sum + n, 0) / COUNT, 1),
-    apiServerWritesPerVoiceAgentByResource: Object.fromEntries(
-      writes
-        .sort(([, a], [, b]) => b - a)
-        .slice(0, 15)
-        .map(([key, n]) => [key, round(n / COUNT, 2)]),
-    ),
+    apiServerWritesPerVoiceAgentByResource: largestRates(Object.fromEntries(writes), COUNT, 2),
   };
+}
+
+/** The 15 largest of `counts` (zeros left out), each divided by `per` and rounded to `digits`. */
+function largestRates(counts: Record<string, number>, per: number, digits: number): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(counts)
+      .filter(([, n]) => n > 0)
+      .sort(([, a], [, b]) => b - a)
+      .slice(0, 15)
+      .map(([key, n]) => [key, round(n / per, digits)]),
+  );
 }
 
 const deploymentAvailable = (d: Deploy) =>
@@ -600,13 +606,7 @@ try {
       podMarkWritesPerMinute: round(marks / minutes, 1),
       apiWritesPerMinuteBeyondMarks: round((writes - marks) / minutes, 1),
       // Everything the API server served under churn, from every client: what the marks compete with.
-      apiServerRequestsPerMinute: Object.fromEntries(
-        Object.entries(apiServerUnderChurn)
-          .filter(([, n]) => n > 0)
-          .sort(([, a], [, b]) => b - a)
-          .slice(0, 15)
-          .map(([key, n]) => [key, round(n / minutes, 1)]),
-      ),
+      apiServerRequestsPerMinute: largestRates(apiServerUnderChurn, minutes, 1),
       apiWritesBeyondMarksByVerb: Object.fromEntries(
         ['apply', 'create', 'update', 'delete'].map((verb) => [
           verb,

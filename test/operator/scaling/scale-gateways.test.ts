@@ -36,6 +36,7 @@ test('a scale write updates the cached Deployment at once, with the resourceVers
     pino({ level: 'silent' }),
   );
   assert.equal(decision.replicas, 5);
+  assert.equal(decision.rescaled, true);
   assert.deepEqual(patches, [
     { path: '/apis/apps/v1/namespaces/team/deployments/echo/scale', body: { spec: { replicas: 5 } } },
   ]);
@@ -44,7 +45,7 @@ test('a scale write updates the cached Deployment at once, with the resourceVers
   assert.equal(cached[0]?.metadata?.resourceVersion, '42');
 
   // The same count again: no write, nothing cached.
-  await scaleGateways(
+  const again = await scaleGateways(
     ctx,
     'team',
     'echo',
@@ -53,6 +54,7 @@ test('a scale write updates the cached Deployment at once, with the resourceVers
     undefined,
     pino({ level: 'silent' }),
   );
+  assert.equal(again.rescaled, false);
   assert.equal(patches.length, 1);
   assert.equal(cached.length, 1);
 });
