@@ -10,7 +10,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freePort } from '../support/ports.ts';
 import { type Spread, spread } from '../support/spread.ts';
 
@@ -602,6 +602,6 @@ const report = {
 };
 const json = `${JSON.stringify(report, null, 2)}\n`;
 mkdirSync(join(root, 'bench-results'), { recursive: true });
-writeFileSync(join(root, process.env.BENCH_OUT ?? 'bench-results/gateway.json'), json);
+writeFileSync(resolve(root, process.env.BENCH_OUT ?? 'bench-results/gateway.json'), json);
 process.stdout.write(json);
 process.exit(0);
