@@ -5,6 +5,7 @@ import type { KubeConfig, KubernetesObject, V1Node, V1Pod, V1ReplicaSet } from '
 import type { Logger } from 'pino';
 import type { GatewayDefaults } from '../cdk8s/charts/voiceagent/model.ts';
 import { CampaignManager } from './campaign/manager.ts';
+import { ConditionMetrics } from './condition-metrics.ts';
 import { EventRecorder } from './events.ts';
 import type { KubeAccess } from './kube/access.ts';
 import { childResources, type ResourceType, resourceFor } from './kube/resources.ts';
@@ -94,11 +95,12 @@ export class Controller {
   #link: OperatorLink | undefined;
   #countTimer: NodeJS.Timeout | undefined;
   #synced = false;
-  #voiceAgents: Informer<WithStatus> | undefined;
-  #memoryStores: Informer<WithStatus> | undefined;
+  /** The ready gauges, brought up to date at most every 200 ms (#scheduleCount). */
+  readonly #conditionMetrics: ConditionMetrics;
 
   constructor(options: ControllerOptions) {
     this.#options = options;
+    this.#conditionMetrics = new ConditionMetrics(options.metrics);
     this.#rest = new KubeRest(options.kc, {
       onWrite: (verb, resource) => options.metrics.apiWrites.inc({ verb, resource }),
     });
@@ -113,8 +115,6 @@ export class Controller {
     const served = await this.#servedKinds();
     const voiceAgents = this.#informer<WithStatus>(resourceFor(CALLFLEET, 'VoiceAgent'));
     const memoryStores = this.#informer<WithStatus>(resourceFor(CALLFLEET, 'MemoryStore'));
-    this.#voiceAgents = voiceAgents;
-    this.#memoryStores = memoryStores;
     // Every Secret in the watched namespaces, in one cache shared by both readers: the operator's own
     // (as children, with their data) and the ones VoiceAgents reference (names and keys only). A
     // VoiceAgent whose Secret is missing says so, and is reconciled again when the Secret appears.
@@ -334,53 +334,16 @@ export class Controller {
     }
   }
 
-  /** The ready gauges walk every cached CR: rebuilt at most every 200 ms, not after each reconcile. */
+  /** The ready gauges walk every cached CR: brought up to date at most every 200 ms, not after each reconcile. */
   #scheduleCount(ctx: ReconcileContext): void {
     if (this.#countTimer) return;
     this.#countTimer = setTimeout(() => {
       this.#countTimer = undefined;
-      this.#countReady('VoiceAgent', ctx.voiceAgents);
-      this.#countReady('MemoryStore', ctx.memoryStores);
+      this.#conditionMetrics.update([
+        ['VoiceAgent', ctx.voiceAgents.cache],
+        ['MemoryStore', ctx.memoryStores.cache],
+      ]);
     }, 200);
-  }
-
-  /**
-   * callfleet_operator_managed_resources{kind, ready} (how many are not Ready) and
-   * callfleet_operator_condition{kind, resource_namespace, resource_name, type, reason} (which, and why):
-   * rebuilt from the cache, so deleted objects and old reasons leave no stale series.
-   */
-  #countReady(kind: string, informer: Informer<WithStatus>): void {
-    let ready = 0;
-    let notReady = 0;
-    const { conditions } = this.#options.metrics;
-    conditions.reset();
-    for (const [k, cache] of [
-      ['VoiceAgent', this.#voiceAgents],
-      ['MemoryStore', this.#memoryStores],
-    ] as const) {
-      for (const object of cache?.cache.values() ?? []) {
-        for (const c of object.status?.conditions ?? []) {
-          if (!REPORTED_CONDITIONS.has(c.type)) continue;
-          conditions.set(
-            {
-              kind: k,
-              resource_namespace: object.metadata?.namespace ?? '',
-              resource_name: object.metadata?.name ?? '',
-              type: c.type,
-              reason: c.reason ?? '',
-            },
-            c.status === 'True' ? 1 : 0,
-          );
-        }
-      }
-    }
-    for (const object of informer.cache.values()) {
-      const condition = object.status?.conditions?.find((c) => c.type === 'Ready');
-      if (condition?.status === 'True') ready++;
-      else notReady++;
-    }
-    this.#options.metrics.managedResources.set({ kind, ready: 'true' }, ready);
-    this.#options.metrics.managedResources.set({ kind, ready: 'false' }, notReady);
   }
 
   /** Whether the CallCampaign CRD is installed (an older install runs without campaigns). */
@@ -401,4 +364,3 @@ export class Controller {
 }
 
 /** Conditions exported as callfleet_operator_condition (what alerts watch). */
-const REPORTED_CONDITIONS = new Set(['Ready', 'Degraded']);

@@ -8,7 +8,7 @@
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
 //     [--namespaces 100] [--operator-memory 512Mi|none] [--operator-code js|ts] [--same-cluster] [--one-kwok]
-//     [--no-hpa-controller]
+//     [--no-hpa-controller] [--cpu-profile FILE]
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -24,9 +24,10 @@ import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { GatewayFleet, type SimPod } from '../simulator/gateway-fleet.ts';
 import { apiServerRequests } from '../support/api-server-requests.ts';
 import { startCluster } from '../support/cluster.ts';
+import { type CpuProfile, topSelfTime } from '../support/cpu-profile.ts';
 import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
-import { liveHeapBytes } from '../support/live-heap.ts';
+import { liveHeapBytes, startCpuProfile } from '../support/live-heap.ts';
 import { bytesOfQuantity, createMemoryCgroup } from '../support/memory-cgroup.ts';
 import { countsSince, startOperator, sumMetric } from '../support/operator.ts';
 import { parseNiceness, reniceProcesses } from '../support/pin-cpus.ts';
@@ -60,6 +61,9 @@ const { values } = parseArgs({
     // For comparison only: without a metrics API, the HPA controller reads every VoiceAgent's scale and
     // writes a failure Event for it every 15 s (a real cluster has metrics-server; docs/benchmarks.md, thirteenth session).
     'no-hpa-controller': { type: 'boolean', default: false },
+    // The operator's V8 CPU profile during the churn, written to this file (`.cpuprofile`); the JSON gets
+    // the functions with the most self time.
+    'cpu-profile': { type: 'string' },
     // The operator's memory limit, as its pod has (default: the chart's `operator.resources.limits.memory`);
     // Node sizes its heap from it. `none`: unlimited (a heap of about a sixth of the machine's memory).
     'operator-memory': { type: 'string', default: chartOperatorMemoryLimit() },
@@ -508,6 +512,7 @@ try {
         )
         .catch(() => undefined);
     }, 10_000);
+    const stopProfile = values['cpu-profile'] ? await startCpuProfile(inspectPort) : undefined;
     churnT0 = performance.now();
     result.churnStartedAt = new Date().toISOString();
     measuring = true;
@@ -538,6 +543,8 @@ try {
     const cpuShareByProcess = shares(churnMs);
     measuring = false;
     clearInterval(lagSampler);
+    const profile = (await stopProfile?.()) as CpuProfile | undefined;
+    if (profile && values['cpu-profile']) writeFileSync(values['cpu-profile'], JSON.stringify(profile));
     benchLoop.disable();
     const after = await metricsText(operator.metricsUrl);
     const apiServerUnderChurn = countsSince(apiServerBefore, await apiServerRequests(cluster));
@@ -626,6 +633,7 @@ try {
         }),
       ),
       operatorEventLoopLagMaxMsPer10s: operatorLagMs,
+      ...(profile ? { operatorCpuProfileTop: topSelfTime(profile, 25) } : {}),
       benchEventLoopDelayMs: {
         p99: round(benchLoop.percentile(99) / 1e6, 1),
         max: round(benchLoop.max / 1e6, 1),

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { liveHeapBytes } from './live-heap.ts';
+import { type CpuProfile, topSelfTime } from './cpu-profile.ts';
+import { liveHeapBytes, startCpuProfile } from './live-heap.ts';
 import { freePort } from './ports.ts';
 
 const MB = 1024 * 1024;
@@ -34,4 +35,27 @@ test('the live heap counts what a process holds, not the garbage it has not coll
 test('no inspector on the port is an error, not a hang', async () => {
   const port = await freePort();
   await assert.rejects(liveHeapBytes(port, 2000), /fetch failed|ECONNREFUSED/);
+});
+
+test('a CPU profile taken through the inspector shows where the process spent its time', async () => {
+  const port = await freePort();
+  // Spins in a function of its own name, a few milliseconds at a time.
+  const script = `
+    function spinForTheProfile() { const end = Date.now() + 5; while (Date.now() < end); }
+    setInterval(spinForTheProfile, 6);
+    console.log('ready');`;
+  const child = spawn(process.execPath, [`--inspect=127.0.0.1:${port}`, '-e', script], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  try {
+    await once(child.stdout, 'data');
+    const stop = await startCpuProfile(port);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const profile = (await stop()) as CpuProfile;
+    const [top] = topSelfTime(profile, 1);
+    assert.match(top?.fn ?? '', /^spinForTheProfile /);
+    assert.ok((top?.share ?? 0) > 0.5, `share ${top?.share}`);
+  } finally {
+    child.kill('SIGKILL');
+  }
 });
