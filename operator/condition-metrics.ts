@@ -7,8 +7,8 @@
 import type { Gauge } from 'prom-client';
 import type { WithStatus } from './reconcile/status.ts';
 
-/** The conditions exported, per object. */
-export const REPORTED_CONDITIONS = new Set(['Ready', 'Degraded']);
+/** The conditions exported, per object (what the alerts watch). */
+const REPORTED_CONDITIONS = new Set(['Ready', 'Degraded']);
 
 type ConditionLabels = Record<'kind' | 'resource_namespace' | 'resource_name' | 'type' | 'reason', string>;
 

@@ -334,7 +334,7 @@ export class Controller {
     }
   }
 
-  /** The ready gauges walk every cached CR: brought up to date at most every 200 ms, not after each reconcile. */
+  /** The ready gauges follow the cached CRs at most every 200 ms, not after each reconcile. */
   #scheduleCount(ctx: ReconcileContext): void {
     if (this.#countTimer) return;
     this.#countTimer = setTimeout(() => {
@@ -363,4 +363,3 @@ export class Controller {
   }
 }
 
-/** Conditions exported as callfleet_operator_condition (what alerts watch). */
