@@ -362,4 +362,3 @@ export class Controller {
     return served;
   }
 }
-
