@@ -166,6 +166,7 @@ export async function reconcileVoiceAgent(
   return lookAgain.length ? { requeueAfterMs: Math.min(...lookAgain) } : undefined;
 }
 
+/** After a rescale: at once (the write-through hides the watch echo that would otherwise wake it). */
 const RESCALED_LOOK_AGAIN_MS = 1;
 /** Status fields that only count pods (their changes alone are paced, status-pacing.ts). */
 const COUNT_FIELDS: ReadonlySet<string> = new Set(['replicas', 'readyReplicas']);

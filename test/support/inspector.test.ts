@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { type CpuProfile, topSelfTime } from './cpu-profile.ts';
-import { liveHeapBytes, startCpuProfile } from './live-heap.ts';
+import { liveHeapBytes, startCpuProfile } from './inspector.ts';
 import { freePort } from './ports.ts';
 
 const MB = 1024 * 1024;
