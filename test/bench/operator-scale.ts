@@ -8,7 +8,7 @@
 //   node test/bench/operator-scale.ts [--voiceagents 1000] [--pods 10] [--call-rate 20]
 //     [--call-seconds 90] [--churn-seconds 120] [--concurrency 8] [--timeout 3600] [--skip-raw]
 //     [--namespaces 100] [--operator-memory 512Mi|none] [--operator-code js|ts] [--same-cluster] [--one-kwok]
-//     [--no-hpa-controller] [--cpu-profile FILE]
+//     [--no-hpa-controller] [--cpu-profile FILE] [--apiserver-gogc 200]
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { basename, join } from 'node:path';
@@ -61,6 +61,10 @@ const { values } = parseArgs({
     // For comparison only: without a metrics API, the HPA controller reads every VoiceAgent's scale and
     // writes a failure Event for it every 15 s (a real cluster has metrics-server; docs/benchmarks.md, thirteenth session).
     'no-hpa-controller': { type: 'boolean', default: false },
+    // GOGC of kube-apiserver: Go's default is 100. At 10,000 pods its heap holds about 1 GB, and at 100
+    // each collection took a quarter of a core and brought a burst of slow requests on these 2 cores;
+    // large clusters tune it so (docs/benchmarks.md, fifteenth session).
+    'apiserver-gogc': { type: 'string', default: '200' },
     // The operator's V8 CPU profile during the churn, written to this file (`.cpuprofile`); the JSON gets
     // the functions with the most self time.
     'cpu-profile': { type: 'string' },
@@ -92,6 +96,9 @@ if (NAMESPACES > 1 && values['keep-raw']) throw new Error('--keep-raw needs --na
 const NICENESS = parseNiceness(process.env.BENCH_RENICE ?? 'kwok=-10');
 if (!['js', 'ts'].includes(values['operator-code'] as string))
   throw new Error(`--operator-code ${values['operator-code']}: expected js or ts`);
+const APISERVER_GOGC = Number(values['apiserver-gogc']);
+if (!Number.isInteger(APISERVER_GOGC) || APISERVER_GOGC < 1)
+  throw new Error(`--apiserver-gogc ${values['apiserver-gogc']}: expected a whole number of at least 1`);
 const SAME_CLUSTER = values['same-cluster'] === true || values['keep-raw'] === true;
 const OPERATOR_MEMORY = values['operator-memory'] === 'none' ? undefined : values['operator-memory'];
 const operatorMemoryBytes = OPERATOR_MEMORY === undefined ? undefined : bytesOfQuantity(OPERATOR_MEMORY);
@@ -317,6 +324,7 @@ async function startControlPlane() {
     podsPerNode: 1000,
     controllerQps: 200,
     kwokPerNode: !values['one-kwok'],
+    apiserverGogc: APISERVER_GOGC,
     ...(values['no-hpa-controller'] ? { disabledControllers: ['horizontal-pod-autoscaler-controller'] } : {}),
     ...(process.env.BENCH_LOOPBACK_POD_IPS ? {} : { podCidr: '198.19.0.1/16' }),
   });
@@ -346,6 +354,7 @@ const result: Record<string, unknown> = {
   operatorCode: values['operator-code'],
   kwokPerNode: !values['one-kwok'],
   hpaController: !values['no-hpa-controller'],
+  apiserverGogc: APISERVER_GOGC,
   namespaces: NAMESPACES,
   renice: first.reniced,
 };

@@ -39,6 +39,8 @@ export interface ClusterOptions {
   kwokPerNode?: boolean;
   /** kube-controller-manager controllers to leave off (its `--controllers=*,-<name>`). */
   disabledControllers?: string[];
+  /** GOGC of kube-apiserver (Go's default: 100), as large clusters tune it (docs/benchmarks.md). */
+  apiserverGogc?: number;
 }
 
 export interface KubectlResult {
@@ -88,14 +90,17 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   const kubeconfigPath = join(dir, 'kubeconfig');
   writeFileSync(kubeconfigPath, kubeconfigYaml(server, pki));
   const processes = new Map<string, Managed>();
-  const start = (name: string, command: string, args: string[]) => {
+  const start = (name: string, command: string, args: string[], env?: Record<string, string>) => {
     const managed = startProcess(name, command, args, join(dir, `${name}.log`), {
       detached: options.detached,
+      env,
     });
     processes.set(name, managed);
     return managed;
   };
 
+  const apiserverArgs = kubeApiserverArgs(dir, ports, pki);
+  const apiserverEnv = options.apiserverGogc ? { GOGC: String(options.apiserverGogc) } : undefined;
   const podCidr = options.podCidr ?? `127.${100 + Math.floor(Math.random() * 100)}.0.1/16`;
   const unroute = options.controllers && !podCidr.startsWith('127.') ? routeLocally(podCidr) : () => {};
   const stop = async () => {
@@ -107,8 +112,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
   try {
     start('etcd', toolPath('etcd'), etcdArgs(dir, ports));
     await waitFor('etcd', () => httpOk(`http://127.0.0.1:${ports.etcdClient}/health`), 30_000);
-    const apiserverArgs = kubeApiserverArgs(dir, ports, pki);
-    start('kube-apiserver', toolPath('kubernetes', 'kube-apiserver'), apiserverArgs);
+    start('kube-apiserver', toolPath('kubernetes', 'kube-apiserver'), apiserverArgs, apiserverEnv);
     await waitForReadyz(server, pki);
     if (options.controllers) {
       start('kube-controller-manager', toolPath('kubernetes', 'kube-controller-manager'), [
@@ -172,7 +176,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     kubectl: (args, opts) => kubectl(kubeconfigPath, args, opts?.input),
     async restartApiServer() {
       await processes.get('kube-apiserver')?.stop('SIGTERM', 10_000);
-      start('kube-apiserver', toolPath('kubernetes', 'kube-apiserver'), kubeApiserverArgs(dir, ports, pki));
+      start('kube-apiserver', toolPath('kubernetes', 'kube-apiserver'), apiserverArgs, apiserverEnv);
       await waitForReadyz(server, pki);
     },
   };
