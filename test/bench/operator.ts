@@ -21,6 +21,7 @@ import { CREATE_ONLY_ANNOTATION } from '../../operator/reconcile/children.ts';
 import { normalizeForApply } from '../../operator/reconcile/compare.ts';
 import { Informer } from '../../operator/runtime/informer.ts';
 import { apiServerRequests } from '../support/api-server-requests.ts';
+import { profileApiServer } from '../support/apiserver-profile.ts';
 import { startCluster } from '../support/cluster.ts';
 import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
@@ -184,7 +185,20 @@ async function untilQuiet(maxMs = 180_000): Promise<number> {
   return round(performance.now() - t0, 0);
 }
 
-const cluster = await startCluster({ controllers: true, nodes: 3 });
+// BENCH_APISERVER_PROFILE=<dir>: kube-apiserver's CPU profile over the first 30 s of each phase, a file
+// per phase (`go tool pprof -top <dir>/bench-raw-1.pprof`).
+const PROFILE_DIR = process.env.BENCH_APISERVER_PROFILE;
+const PROFILE_SECONDS = 30;
+if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+const cluster = await startCluster({ controllers: true, nodes: 3, apiserverProfiling: Boolean(PROFILE_DIR) });
+
+/** Starts the API server's profile of the phase `ns` (BENCH_APISERVER_PROFILE); await it when the phase ends. */
+function profilePhase(ns: string): Promise<void> {
+  if (!PROFILE_DIR) return Promise.resolve();
+  return profileApiServer(cluster, PROFILE_SECONDS, join(PROFILE_DIR, `${ns}.pprof`)).catch((error) => {
+    log(`${ns}: ${String(error)}`);
+  });
+}
 const pinning = values['no-pin'] ? undefined : pinControlPlane(cluster);
 const rest = new KubeRest(cluster.kc);
 
@@ -198,6 +212,7 @@ async function rawPhase(ns: string) {
   const rawCpu0 = cpuByProcess();
   const rawRequests0 = await apiServerRequests(cluster);
   const rawT0 = performance.now();
+  const profiled = profilePhase(ns);
   const crs = new Map<string, VA>();
   await pool(names, CONCURRENCY, async (name) => {
     crs.set(name, await rest.apply(voiceAgent(name, ns), 'callfleet-bench'));
@@ -231,6 +246,7 @@ async function rawPhase(ns: string) {
     async () => rawDeployments.list((d) => deploymentAvailable(d as Deploy)).length,
   );
   await rawDeployments.stop();
+  await profiled;
   const cpuToReady = cpuSince(rawCpu0);
   log(`${ns}: all Deployments available after ${rawReady.allMs} ms`);
   await deleteAndSettle(ns);
@@ -291,6 +307,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
     let cpu: Record<string, number> = {};
     let requests: Record<string, number> = {};
     const opT0 = performance.now();
+    const profiled = profilePhase(ns);
     await Promise.all(
       names.map((name) =>
         rest.create(`/apis/callfleet.io/v1alpha1/namespaces/${ns}/voiceagents`, voiceAgent(name, ns)),
@@ -330,6 +347,7 @@ async function operatorPhase(ns: string, appliedChildren: number) {
     const cpuToReady = cpuSince(opCpu0, pid);
     log(`${ns}: all VoiceAgents Ready after ${opReady.allMs} ms`);
     await voiceAgents.stop();
+    await profiled;
     if (appliesDoneMs < 0) appliesDoneMs = opReady.allMs; // finished between two samples
 
     const text = await metricsText(operator.metricsUrl);

@@ -41,6 +41,8 @@ export interface ClusterOptions {
   disabledControllers?: string[];
   /** GOGC of kube-apiserver (Go's default: 100), as large clusters tune it (docs/benchmarks.md). */
   apiserverGogc?: number;
+  /** kube-apiserver serves /debug/pprof (benchmarks take its CPU profile: apiserver-profile.ts). */
+  apiserverProfiling?: boolean;
 }
 
 export interface KubectlResult {
@@ -99,7 +101,7 @@ export async function startCluster(options: ClusterOptions = {}): Promise<Cluste
     return managed;
   };
 
-  const apiserverArgs = kubeApiserverArgs(dir, ports, pki);
+  const apiserverArgs = kubeApiserverArgs(dir, ports, pki, options.apiserverProfiling === true);
   const apiserverEnv = options.apiserverGogc ? { GOGC: String(options.apiserverGogc) } : undefined;
   const podCidr = options.podCidr ?? `127.${100 + Math.floor(Math.random() * 100)}.0.1/16`;
   const unroute = options.controllers && !podCidr.startsWith('127.') ? routeLocally(podCidr) : () => {};
@@ -197,7 +199,7 @@ function etcdArgs(dir: string, ports: Ports): string[] {
   ];
 }
 
-function kubeApiserverArgs(dir: string, ports: Ports, pki: Pki): string[] {
+function kubeApiserverArgs(dir: string, ports: Ports, pki: Pki, profiling: boolean): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${ports.etcdClient}`,
     '--bind-address=127.0.0.1',
@@ -214,7 +216,7 @@ function kubeApiserverArgs(dir: string, ports: Ports, pki: Pki): string[] {
     '--authorization-mode=RBAC',
     '--allow-privileged=true',
     '--endpoint-reconciler-type=none',
-    '--profiling=false',
+    `--profiling=${profiling}`,
     '--v=1',
   ];
 }
