@@ -1,7 +1,11 @@
 // The local control plane is real: CRDs, schema validation, server-side apply, controllers, GC.
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AppsV1Api, CoreV1Api, KubernetesObjectApi, PatchStrategy } from '@kubernetes/client-node';
+import { profileApiServer } from './apiserver-profile.ts';
 import { type Cluster, ipv4Number, splitCidr, startCluster } from './cluster.ts';
 import { waitForCrdsEstablished } from './kube-helpers.ts';
 import { waitFor } from './processes.ts';
@@ -84,6 +88,12 @@ describe('control plane: API server with a CRD', () => {
 
     await objects.delete(widget);
     await assert.rejects(objects.read(widget), (error: { code?: number }) => error.code === 404);
+  });
+
+  test("serves no profile and keeps Go's collector default unless asked", async () => {
+    const pprof = await cluster.kubectl(['get', '--raw', '/debug/pprof/']);
+    assert.notEqual(pprof.code, 0);
+    assert.doesNotMatch(apiserverEnviron(cluster), /(^|\0)GOGC=/);
   });
 
   test('waiting for a CRD that never becomes Established fails in time, naming it', async () => {
@@ -223,3 +233,33 @@ describe('control plane: one kwok per node (kwokPerNode)', () => {
     assert.equal(new Set(ready.map((p) => p.node)).size, 2);
   });
 });
+
+describe('control plane: kube-apiserver tuned for benchmarks (apiserverGogc, apiserverProfiling)', () => {
+  let cluster: Cluster;
+  before(async () => {
+    cluster = await startCluster({ apiserverGogc: 200, apiserverProfiling: true });
+  });
+  after(() => cluster?.stop());
+
+  test('runs with the GOGC asked for and hands out a CPU profile', async () => {
+    assert.match(apiserverEnviron(cluster), /(^|\0)GOGC=200\0/);
+    const dir = mkdtempSync(join(tmpdir(), 'callfleet-pprof-'));
+    try {
+      const file = join(dir, 'apiserver.pprof');
+      await profileApiServer(cluster, 1, file);
+      const profile = readFileSync(file);
+      // pprof's format: a gzip-compressed protocol buffer.
+      assert.deepEqual([...profile.subarray(0, 2)], [0x1f, 0x8b]);
+      assert.ok(profile.length > 200, `${profile.length} bytes`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+/** The environment kube-apiserver was started with (NUL-separated). */
+function apiserverEnviron(cluster: Cluster): string {
+  const pid = cluster.processes.get('kube-apiserver')?.child.pid;
+  assert.ok(pid);
+  return readFileSync(`/proc/${pid}/environ`, 'latin1');
+}
