@@ -246,8 +246,8 @@ async function rawPhase(ns: string) {
     async () => rawDeployments.list((d) => deploymentAvailable(d as Deploy)).length,
   );
   await rawDeployments.stop();
-  await profiled;
   const cpuToReady = cpuSince(rawCpu0);
+  await profiled;
   log(`${ns}: all Deployments available after ${rawReady.allMs} ms`);
   await deleteAndSettle(ns);
   return {
