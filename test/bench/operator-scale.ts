@@ -25,6 +25,7 @@ import { GatewayFleet, type SimPod } from '../simulator/gateway-fleet.ts';
 import { apiServerRequests } from '../support/api-server-requests.ts';
 import { startCluster } from '../support/cluster.ts';
 import { type CpuProfile, topSelfTime } from '../support/cpu-profile.ts';
+import { countFlag } from '../support/flags.ts';
 import { imageJs } from '../support/image-js.ts';
 import { liveHeapBytes, startCpuProfile } from '../support/inspector.ts';
 import { createNamespace, kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
@@ -86,9 +87,7 @@ const CALL_SECONDS = Number(values['call-seconds']);
 const CHURN_MS = Number(values['churn-seconds']) * 1000;
 const CONCURRENCY = Number(values.concurrency);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
-const namespacesAsked = Number(values.namespaces);
-if (!Number.isInteger(namespacesAsked) || namespacesAsked < 1)
-  throw new Error(`--namespaces ${values.namespaces}: expected a whole number of at least 1`);
+const namespacesAsked = countFlag('namespaces', values.namespaces);
 // No empty namespaces: fewer VoiceAgents than namespaces asked take one each.
 const NAMESPACES = Math.min(namespacesAsked, COUNT);
 if (NAMESPACES > 1 && values['keep-raw']) throw new Error('--keep-raw needs --namespaces 1');
@@ -96,9 +95,7 @@ if (NAMESPACES > 1 && values['keep-raw']) throw new Error('--keep-raw needs --na
 const NICENESS = parseNiceness(process.env.BENCH_RENICE ?? 'kwok=-10');
 if (!['js', 'ts'].includes(values['operator-code'] as string))
   throw new Error(`--operator-code ${values['operator-code']}: expected js or ts`);
-const APISERVER_GOGC = Number(values['apiserver-gogc']);
-if (!Number.isInteger(APISERVER_GOGC) || APISERVER_GOGC < 1)
-  throw new Error(`--apiserver-gogc ${values['apiserver-gogc']}: expected a whole number of at least 1`);
+const APISERVER_GOGC = countFlag('apiserver-gogc', values['apiserver-gogc']);
 const SAME_CLUSTER = values['same-cluster'] === true || values['keep-raw'] === true;
 const OPERATOR_MEMORY = values['operator-memory'] === 'none' ? undefined : values['operator-memory'];
 const operatorMemoryBytes = OPERATOR_MEMORY === undefined ? undefined : bytesOfQuantity(OPERATOR_MEMORY);

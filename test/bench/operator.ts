@@ -23,6 +23,7 @@ import { Informer } from '../../operator/runtime/informer.ts';
 import { apiServerRequests } from '../support/api-server-requests.ts';
 import { profileApiServer } from '../support/apiserver-profile.ts';
 import { startCluster } from '../support/cluster.ts';
+import { countFlag } from '../support/flags.ts';
 import { imageJs } from '../support/image-js.ts';
 import { createNamespace, kubectlOk, waitForCrdsEstablished } from '../support/kube-helpers.ts';
 import { countsSince, startOperator, sumMetric } from '../support/operator.ts';
@@ -45,9 +46,7 @@ const { values } = parseArgs({
 const COUNT = Number(values.count);
 const CONCURRENCY = Number(values.concurrency);
 const TIMEOUT_MS = Number(values.timeout) * 1000;
-const ROUNDS = Number(values.rounds);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
-  throw new Error(`--rounds ${values.rounds}: expected a whole number of at least 1`);
+const ROUNDS = countFlag('rounds', values.rounds);
 const root = new URL('../../', import.meta.url).pathname;
 const log = (message: string) => process.stderr.write(`[bench:operator] ${message}\n`);
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;

@@ -1,6 +1,6 @@
 // The local control plane is real: CRDs, schema validation, server-side apply, controllers, GC.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -91,8 +91,12 @@ describe('control plane: API server with a CRD', () => {
   });
 
   test("serves no profile and keeps Go's collector default unless asked", async () => {
-    const pprof = await cluster.kubectl(['get', '--raw', '/debug/pprof/']);
-    assert.notEqual(pprof.code, 0);
+    const file = join(tmpdir(), `callfleet-never-written-${process.pid}.pprof`);
+    await assert.rejects(
+      profileApiServer(cluster, 1, file),
+      /^Error: API server profile: kubectl exited with 1: .*NotFound/,
+    );
+    assert.equal(existsSync(file), false);
     assert.doesNotMatch(apiserverEnviron(cluster), /(^|\0)GOGC=/);
   });
 

@@ -407,12 +407,30 @@ function tail(file: string, lines = 25): string {
   }
 }
 
-export function kubectl(kubeconfigPath: string, args: string[], input?: string): Promise<KubectlResult> {
+export async function kubectl(
+  kubeconfigPath: string,
+  args: string[],
+  input?: string,
+): Promise<KubectlResult> {
+  const { code, stdout, stderr } = await kubectlBytes(kubeconfigPath, args, input);
+  return { code, stdout: stdout.toString(), stderr: stderr.toString() };
+}
+
+/** `kubectl` with its output as bytes (a profile, an archive). */
+export function kubectlBytes(
+  kubeconfigPath: string,
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: Buffer; stderr: Buffer }> {
   return new Promise((resolve) => {
     const child = execFile(
       'kubectl',
       args,
-      { env: { ...process.env, KUBECONFIG: kubeconfigPath }, maxBuffer: 64 * 1024 * 1024 },
+      {
+        env: { ...process.env, KUBECONFIG: kubeconfigPath },
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'buffer',
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
