@@ -29,6 +29,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const LOADS = (process.env.BENCH_LOADS ?? '0.5,0.8').split(',').filter(Boolean).map(Number);
 /** Backends of phase 1 (websocket is also phase 2's). */
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'websocket,elevenlabs').split(',').filter(Boolean);
+/** Floors of phase 1 (gateway-relay-floor.ts: `sink`, `relay`; '' skips them). */
+const FLOORS = (process.env.BENCH_FLOORS ?? 'sink,relay').split(',').filter(Boolean);
 /** calls.uplinkChunkMs of the gateway (default: the gateway's own default). */
 const CHUNK_MS = process.env.BENCH_CHUNK_MS ? Number(process.env.BENCH_CHUNK_MS) : undefined;
 /** Another checkout whose gateway to measure (e.g. the code before a change), with this load generator. */
@@ -185,23 +187,29 @@ function histPercentile(before: [number, number][], after: [number, number][], p
   return { ms: prevLe, bucketUpperMs: prevLe, count: total };
 }
 
+/** The server measured: the echo, the gateway, or one of the floors (gateway-relay-floor.ts). */
+type ServerKind = 'raw' | 'gateway' | 'floor';
+
 async function measure(
   server: ChildProcess,
-  mode: 'raw' | 'gateway',
+  mode: ServerKind,
   target: string,
   n: number,
   backendPort = 0,
   /** The gateway's internal port (metrics). */
   metricsPort = 0,
   backendKind = 'websocket',
+  label = mode === 'raw' ? 'echo' : `gateway-${backendKind}`,
 ) {
   const pid = server.pid as number;
   const idleRss = rssBytes(pid);
-  const memPort = mode === 'raw' ? Number(new URL(target).port) : metricsPort;
-  const mem0 = await memoryOf(mode, memPort);
+  // The floors answer GET /memory as the echo does, and play the gateway's part for the callers.
+  const memMode = mode === 'gateway' ? 'gateway' : 'raw';
+  const memPort = memMode === 'raw' ? Number(new URL(target).port) : metricsPort;
+  const mem0 = await memoryOf(memMode, memPort);
   const load = pinned(1, [
     join(root, 'test/bench/gateway-load.ts'),
-    mode,
+    mode === 'raw' ? 'raw' : 'gateway',
     target,
     String(n),
     String(SECONDS),
@@ -215,7 +223,7 @@ async function measure(
   const loadCpu0 = cpuSeconds(load.pid as number);
   const busy0 = busyPerCpu();
   const t0 = performance.now();
-  const perf = perfRecord(pid, mode === 'raw' ? 'echo' : `gateway-${backendKind}`);
+  const perf = perfRecord(pid, label);
   await waitLine(load, /^MEASURE_END$/);
   await perf?.stop();
   const split1 = cpuSplit(pid);
@@ -225,7 +233,7 @@ async function measure(
   const wall = (performance.now() - t0) / 1000;
   const scrape1 = mode === 'gateway' ? await scrape(metricsPort) : undefined;
   const rss = rssBytes(pid);
-  const mem1 = await memoryOf(mode, memPort);
+  const mem1 = await memoryOf(memMode, memPort);
   const perCallKiB = (k: keyof Memory) => (mem0 && mem1 ? round((mem1[k] - mem0[k]) / n / 1024, 1) : null);
   const memory = {
     heapUsedPerCallKiB: perCallKiB('heapUsed'),
@@ -280,25 +288,47 @@ function perfRecord(pid: number, label: string) {
 
 type Measured = Awaited<ReturnType<typeof measure>>;
 
-async function runRaw(n: number): Promise<Measured> {
-  const rawPort = await freePort();
-  const raw = pinned(0, [
+/** A bench server of ours (the echo, a floor): pinned to core 0, with the gateway's Node options. */
+async function runBenchServer(
+  n: number,
+  mode: 'raw' | 'floor',
+  script: string,
+  args: string[],
+  backendPort = 0,
+  label?: string,
+): Promise<Measured> {
+  const port = await freePort();
+  const server = pinned(0, [
     // The same Node/V8 options as the gateway it is compared with (a fair comparison).
     ...(await gatewayNodeOptions()),
     ...(process.env.BENCH_ECHO_NODE_ARGS ?? '').split(' ').filter(Boolean),
-    join(root, 'test/bench/gateway-raw-echo.ts'),
-    String(rawPort),
+    join(root, 'test/bench', script),
+    String(port),
+    ...args,
   ]);
   try {
-    await waitLine(raw, /LISTENING/);
-    return await measure(raw, 'raw', `http://127.0.0.1:${rawPort}`, n);
+    await waitLine(server, /LISTENING/);
+    return await measure(server, mode, `http://127.0.0.1:${port}`, n, backendPort, 0, 'websocket', label);
   } finally {
     if (process.env.BENCH_ECHO_NODE_ARGS) {
-      raw.kill('SIGTERM');
-      await Promise.race([new Promise((r) => raw.once('exit', r)), new Promise((r) => setTimeout(r, 5000))]);
+      server.kill('SIGTERM');
+      await Promise.race([
+        new Promise((r) => server.once('exit', r)),
+        new Promise((r) => setTimeout(r, 5000)),
+      ]);
     }
-    raw.kill('SIGKILL');
+    server.kill('SIGKILL');
   }
+}
+
+const runRaw = (n: number) => runBenchServer(n, 'raw', 'gateway-raw-echo.ts', []);
+
+/** A floor (gateway-relay-floor.ts) with the websocket backend, chunks of the gateway's size. */
+async function runFloor(n: number, floor: string): Promise<Measured> {
+  const backendPort = await freePort();
+  const chunkFrames = String(Math.max(1, Math.round(chunkMs / 20)));
+  const args = [`ws://127.0.0.1:${backendPort}/agent`, floor, chunkFrames];
+  return runBenchServer(n, 'floor', 'gateway-relay-floor.ts', args, backendPort, `floor-${floor}`);
 }
 
 async function gatewayNodeOptions(): Promise<string[]> {
@@ -401,9 +431,24 @@ const loopP99 = (m: Measured) =>
   (m.relay as { eventLoopDelayMs: Percentiles } | undefined)?.eventLoopDelayMs.p99 ?? Number.NaN;
 const log = (line: string) => process.stderr.write(`[bench:gateway] ${line}\n`);
 
+/** The gateway's uplink chunk (the floors send theirs in chunks of the same size). */
+async function gatewayChunkMs(): Promise<number> {
+  if (CHUNK_MS !== undefined) return CHUNK_MS;
+  try {
+    const mod = (await import(join(GATEWAY_ROOT, 'voice-gateway/call/uplink.ts'))) as {
+      UPLINK_CHUNK_MS?: { default: number };
+    };
+    return mod.UPLINK_CHUNK_MS?.default ?? 20;
+  } catch {
+    return 20; // a gateway without uplink chunking sends every frame as it comes
+  }
+}
+const chunkMs = await gatewayChunkMs();
+
 // ---- phase 1: CPU, memory and loss at BENCH_CALLS calls --------------------------------------
 const raws: Measured[] = [];
 const gws: Record<string, Measured[]> = Object.fromEntries(BACKENDS.map((b) => [b, []]));
+const floors: Record<string, Measured[]> = Object.fromEntries(FLOORS.map((f) => [f, []]));
 for (let run = 0; run < RUNS; run++) {
   const r = await runRaw(N);
   raws.push(r);
@@ -414,6 +459,13 @@ for (let run = 0; run < RUNS; run++) {
     log(
       `run ${run + 1} gateway/${b}: ${perCallSecondMs(g, N).toFixed(3)} ms CPU per call-second, ` +
         `${framesLostOf(g)} lost`,
+    );
+  }
+  for (const f of FLOORS) {
+    const m = await runFloor(N, f);
+    floors[f]?.push(m);
+    log(
+      `run ${run + 1} floor/${f}: ${perCallSecondMs(m, N).toFixed(3)} ms CPU per call-second, ${framesLostOf(m)} lost`,
     );
   }
 }
@@ -491,6 +543,16 @@ const rawSide = {
   ),
 };
 const gatewaySides = Object.fromEntries(BACKENDS.map((b) => [b, side(gws[b] ?? [], N, raws)]));
+const floorSides = Object.fromEntries(FLOORS.map((f) => [f, side(floors[f] ?? [], N, raws)]));
+/** The gateway (websocket backend) over the relay floor, run by run: what the gateway's own work costs. */
+const overRelayFloor =
+  gws.websocket && floors.relay
+    ? spread(
+        gws.websocket.map(
+          (g, i) => perCallSecondMs(g, N) / perCallSecondMs(floors.relay?.[i] as Measured, N),
+        ),
+      )
+    : undefined;
 
 // ---- phase 2: added latency at shares of a core (websocket backend) -------------------------------
 const headline = gatewaySides.websocket ?? Object.values(gatewaySides)[0];
@@ -532,17 +594,6 @@ for (const share of LOADS) {
 }
 
 // ---- the report --------------------------------------------------------------------------------
-let chunkMs = CHUNK_MS;
-if (chunkMs === undefined) {
-  try {
-    const mod = (await import(join(GATEWAY_ROOT, 'voice-gateway/call/uplink.ts'))) as {
-      UPLINK_CHUNK_MS?: { default: number };
-    };
-    chunkMs = mod.UPLINK_CHUNK_MS?.default ?? 20;
-  } catch {
-    chunkMs = 20; // a gateway without uplink chunking sends every frame as it comes
-  }
-}
 const at50 = latency['50%'] as { addedLatencyMs: { p99: Spread } } | undefined;
 const ws = gatewaySides.websocket;
 const lost = Object.values(gatewaySides).flatMap((g) => g.framesLost);
@@ -581,9 +632,14 @@ const report = {
       .p99.median,
     relayP99Ms: ws?.relayP99Ms.median,
     framesLost: lost.reduce((a, b) => a + b, 0),
+    sinkFloorCpuPerCallSecondRatio: floorSides.sink?.cpuPerCallSecondRatio.median,
+    relayFloorCpuPerCallSecondRatio: floorSides.relay?.cpuPerCallSecondRatio.median,
+    gatewayOverRelayFloor: overRelayFloor?.median,
   },
   rawEcho: rawSide,
   gateway: gatewaySides,
+  floors: floorSides,
+  gatewayOverRelayFloor: overRelayFloor,
   latencyAtCoreShare: latency,
   targets: {
     cpuPerCallSecondRatioMax: 1.0,
