@@ -1,9 +1,10 @@
 // bench:gateway — N simulated calls through the gateway to a fake backend, beside a raw ws echo
 // server carrying the same calls. Server and load generator are pinned to different cores; every
 // run starts fresh processes, and the sides alternate (echo, gateway/websocket, gateway/elevenlabs,
-// echo, ...) BENCH_RUNS times so the ratios compare runs made under the same machine conditions.
-// Phase 1 (BENCH_CALLS calls): CPU per call-second of each side (the ratio is the headline), CPU
-// per message, calls per core, RSS per call, frames lost, the gateway's internal relay time.
+// floor/sink, floor/relay, echo, ...) BENCH_RUNS times so the ratios compare runs made under the same
+// machine conditions. Phase 1 (BENCH_CALLS calls): CPU per call-second of each side (the ratio is the
+// headline), CPU per message, calls per core, RSS per call, frames lost, the gateway's internal relay
+// time; the floors (gateway-relay-floor.ts) are the gateway's transport without its work.
 // Phase 2: the same at 50 % and 80 % of a core (call counts from phase 1's CPU per call-second):
 // added latency = caller->backend transit through the gateway minus the echo's round trip.
 // Method and figures: docs/benchmarks.md.
