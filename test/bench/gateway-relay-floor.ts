@@ -19,6 +19,7 @@ import { MediaFrameReader } from '../../voice-gateway/twilio/media-frames.ts';
 
 const [portArg, backendUrl = '', mode = 'relay', chunkFramesArg = '2'] = process.argv.slice(2);
 const CHUNK_FRAMES = Number(chunkFramesArg);
+if (mode !== 'sink' && mode !== 'relay') throw new Error(`no floor "${mode}" (sink, relay)`);
 const MAX_PAYLOAD = 64 * 1024;
 const PAYLOAD = Buffer.from('"payload":"');
 const AGENT_AUDIO = Buffer.from('"audio":"');

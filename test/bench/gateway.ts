@@ -32,6 +32,8 @@ const LOADS = (process.env.BENCH_LOADS ?? '0.5,0.8').split(',').filter(Boolean).
 const BACKENDS = (process.env.BENCH_BACKENDS ?? 'websocket,elevenlabs').split(',').filter(Boolean);
 /** Floors of phase 1 (gateway-relay-floor.ts: `sink`, `relay`; '' skips them). */
 const FLOORS = (process.env.BENCH_FLOORS ?? 'sink,relay').split(',').filter(Boolean);
+for (const f of FLOORS)
+  if (f !== 'sink' && f !== 'relay') throw new Error(`BENCH_FLOORS: no floor "${f}" (sink, relay)`);
 /** calls.uplinkChunkMs of the gateway (default: the gateway's own default). */
 const CHUNK_MS = process.env.BENCH_CHUNK_MS ? Number(process.env.BENCH_CHUNK_MS) : undefined;
 /** Another checkout whose gateway to measure (e.g. the code before a change), with this load generator. */
