@@ -105,9 +105,7 @@ export function startFrame(
   });
 }
 
-export function mediaFrame(streamSid: string, payload: string, seq = 2): string {
-  return `{"event":"media","sequenceNumber":"${seq}","media":{"track":"inbound","chunk":"${seq}","timestamp":"${seq * 20}","payload":"${payload}"},"streamSid":"${streamSid}"}`;
-}
+export { mediaFrame } from '../simulator/media-frame.ts';
 
 /** The `callfleet_stream` credential of a voice webhook's TwiML answer ('' when there is none). */
 export function credentialOf(twiml: string): string {

@@ -7,7 +7,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
+import { mediaFrame } from '../simulator/media-frame.ts';
 import { freePort } from '../support/ports.ts';
+import { waitFor } from '../support/processes.ts';
 
 const FLOOR = new URL('./gateway-relay-floor.ts', import.meta.url).pathname;
 const STREAM_SID = `MZ${'0'.repeat(32)}`;
@@ -46,7 +48,7 @@ async function rig(mode: 'sink' | 'relay', chunkFrames: number): Promise<Rig> {
   caller.on('message', (data) => atCaller.push(JSON.parse(String(data))));
   caller.send(JSON.stringify({ event: 'connected', protocol: 'Call', version: '1.0.0' }));
   caller.send(JSON.stringify({ event: 'start', start: { streamSid: STREAM_SID, callSid: 'CA0' } }));
-  await until(() => atBackend.some((m) => m.type === 'start'));
+  await until('the backend to get start', () => atBackend.some((m) => m.type === 'start'));
   return {
     caller,
     atBackend,
@@ -61,39 +63,20 @@ async function rig(mode: 'sink' | 'relay', chunkFrames: number): Promise<Rig> {
   };
 }
 
-async function until(done: () => boolean, ms = 5000): Promise<void> {
-  const t0 = Date.now();
-  while (!done()) {
-    if (Date.now() - t0 > ms) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function media(audio: Buffer, seq: number): string {
-  return JSON.stringify({
-    event: 'media',
-    sequenceNumber: String(seq),
-    media: {
-      track: 'inbound',
-      chunk: String(seq),
-      timestamp: String(seq * 20),
-      payload: audio.toString('base64'),
-    },
-    streamSid: STREAM_SID,
-  });
-}
-
 const frames = [0x10, 0x20, 0x30, 0x40].map((b) => Buffer.alloc(160, b));
 
 function sendFrames(caller: WebSocket): void {
-  for (const [i, f] of frames.entries()) caller.send(media(f, i + 2));
+  for (const [i, f] of frames.entries()) caller.send(mediaFrame(STREAM_SID, f.toString('base64'), i + 2));
 }
+
+/** Polls a condition of the messages collected so far. */
+const until = (what: string, done: () => boolean) => waitFor(what, async () => done(), 5000, 5);
 
 test('the relay floor sends every caller frame on, in chunks, and the agent audio back with a mark', async () => {
   const r = await rig('relay', 2);
   try {
     sendFrames(r.caller);
-    await until(() => r.atBackend.filter((m) => m.type === 'audio').length === 2);
+    await until('two chunks', () => r.atBackend.filter((m) => m.type === 'audio').length === 2);
     const chunks = r.atBackend
       .filter((m) => m.type === 'audio')
       .map((m) => Buffer.from(m.audio ?? '', 'base64'));
@@ -101,7 +84,7 @@ test('the relay floor sends every caller frame on, in chunks, and the agent audi
 
     const agentAudio = Buffer.alloc(1600, 0x7f).toString('base64');
     r.agent().send(JSON.stringify({ type: 'audio', audio: agentAudio }));
-    await until(() => r.atCaller.length === 2);
+    await until('the agent audio and its mark', () => r.atCaller.length === 2);
     assert.equal(r.atCaller[0]?.event, 'media');
     assert.equal(r.atCaller[0]?.media?.payload, agentAudio);
     assert.equal(r.atCaller[1]?.event, 'mark');
@@ -116,7 +99,7 @@ test('the sink floor sends no caller audio up, and still carries the agent audio
     sendFrames(r.caller);
     const agentAudio = Buffer.alloc(1600, 0x7f).toString('base64');
     r.agent().send(JSON.stringify({ type: 'audio', audio: agentAudio }));
-    await until(() => r.atCaller.length === 2);
+    await until('the agent audio and its mark', () => r.atCaller.length === 2);
     assert.equal(r.atCaller[0]?.media?.payload, agentAudio);
     // The frames were sent before the agent's audio came back; give stragglers a moment anyway.
     await new Promise((res) => setTimeout(res, 200));

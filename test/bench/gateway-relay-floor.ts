@@ -8,14 +8,17 @@
 //   chunk, one encode and one write per chunk (the backend reads the bench's stamps in every frame).
 // What they leave out is what the gateway adds: the stream sid, base64 and frame-size checks, the
 // speech detector, turn tracking, barge-in, marks bookkeeping, metrics, the chunk's time bound.
-// Not a gateway: it trusts every byte. GET /memory as the echo (gateway-raw-echo.ts).
+// Not a gateway: it trusts every byte. HTTP as the echo's (bench-http.ts).
 // Usage: node gateway-relay-floor.ts <port> <backend ws url> <sink|relay> <chunkFrames>
 import { createServer } from 'node:http';
 import type WebSocket from 'ws';
 import { WebSocketServer } from 'ws';
+import { audioMessage } from '../../voice-gateway/backends/websocket.ts';
 import { connectWebSocket } from '../../voice-gateway/backends/ws-connect.ts';
-import { writeAsciiFrame } from '../../voice-gateway/lib/ws-frame.ts';
+import { sendAsciiFrames } from '../../voice-gateway/lib/ws-frame.ts';
 import { MediaFrameReader } from '../../voice-gateway/twilio/media-frames.ts';
+import { markMessage, mediaMessage } from '../../voice-gateway/twilio/media-protocol.ts';
+import { benchHttp, listenForBench } from './bench-http.ts';
 
 const [portArg, backendUrl = '', mode = 'relay', chunkFramesArg = '2'] = process.argv.slice(2);
 const CHUNK_FRAMES = Number(chunkFramesArg);
@@ -25,19 +28,8 @@ const PAYLOAD = Buffer.from('"payload":"');
 const AGENT_AUDIO = Buffer.from('"audio":"');
 const QUOTE = 34;
 
-const server = createServer((req, res) => {
-  if (req.url === '/health') return void res.writeHead(200).end();
-  if (req.url !== '/memory') return void res.writeHead(426).end();
-  res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(process.memoryUsage()));
-});
+const server = createServer(benchHttp);
 const wss = new WebSocketServer({ server, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
-
-/** Sends `text` (and `then`) as text frames in one write, or through `ws` when it is not idle. */
-function send(ws: WebSocket, text: string, then?: string): void {
-  if (writeAsciiFrame(ws, text, then)) return;
-  ws.send(text);
-  if (then !== undefined) ws.send(then);
-}
 
 wss.on('connection', (caller) => {
   let streamSid = '';
@@ -51,11 +43,7 @@ wss.on('connection', (caller) => {
     const at = data.indexOf(AGENT_AUDIO) + AGENT_AUDIO.length;
     if (at < AGENT_AUDIO.length) return;
     const audio = data.toString('latin1', at, data.indexOf(QUOTE, at));
-    send(
-      caller,
-      `{"event":"media","streamSid":"${streamSid}","media":{"payload":"${audio}"}}`,
-      `{"event":"mark","streamSid":"${streamSid}","mark":{"name":"m${++marks}"}}`,
-    );
+    sendAsciiFrames(caller, mediaMessage(streamSid, audio), markMessage(streamSid, `m${++marks}`));
   };
 
   const start = async (msg: { start: { streamSid: string; callSid: string } }) => {
@@ -79,7 +67,7 @@ wss.on('connection', (caller) => {
     if (at < PAYLOAD.length) return; // a mark echoed by the caller
     chunkBytes += chunk.write(frame.toString('latin1', at, frame.indexOf(QUOTE, at)), chunkBytes, 'base64');
     if (++chunkFrames < CHUNK_FRAMES) return;
-    send(backend, `{"type":"audio","audio":"${chunk.toString('base64', 0, chunkBytes)}"}`);
+    sendAsciiFrames(backend, audioMessage(chunk.toString('base64', 0, chunkBytes)));
     chunkBytes = 0;
     chunkFrames = 0;
   };
@@ -91,5 +79,4 @@ wss.on('connection', (caller) => {
   caller.on('error', () => {});
 });
 
-server.listen(Number(portArg), '127.0.0.1', () => process.stdout.write('LISTENING\n'));
-process.on('SIGTERM', () => process.exit(0)); // lets --cpu-prof write its profile
+listenForBench(server, Number(portArg));

@@ -11,6 +11,7 @@ import { mulawPeak } from '../../voice-gateway/audio/mulaw.ts';
 import { toneMulaw } from '../../voice-gateway/audio/tone.ts';
 import { computeSignature } from '../../voice-gateway/twilio/signature.ts';
 import { classifyGreeting, type Greeting } from './greeting.ts';
+import { mediaFrame } from './media-frame.ts';
 import { postWebhook } from './webhook-post.ts';
 
 export type SignatureMode = 'valid' | 'wrong' | 'missing' | 'wrong-url';
@@ -413,7 +414,7 @@ export class SimulatedCall {
     }
     ++this.#chunk;
     this.send(
-      `{"event":"media","sequenceNumber":"${++this.#seq}","media":{"track":"inbound","chunk":"${this.#chunk}","timestamp":"${(i - this.#streamFirstFrame) * FRAME_MS}","payload":"${payload}"},"streamSid":"${this.streamSid}"}`,
+      mediaFrame(this.streamSid, payload, ++this.#seq, this.#chunk, (i - this.#streamFirstFrame) * FRAME_MS),
     );
   }
 

@@ -11,6 +11,11 @@ export interface WebSocketBackendOptions extends WsBackendOptions {
   token: string | undefined;
 }
 
+/** Caller audio as the protocol's `audio` message (base64 needs no JSON escapes). */
+export function audioMessage(payloadB64: string): string {
+  return `{"type":"audio","audio":"${payloadB64}"}`;
+}
+
 export class WebSocketBackend extends WsBackend implements AgentBackend {
   readonly provider = 'websocket' as const;
   /** Both audio paths (scanAudio, and onMessage's isBase64) check the payload. */
@@ -83,7 +88,7 @@ export class WebSocketBackend extends WsBackend implements AgentBackend {
   }
 
   sendAudio(payloadB64: string): boolean {
-    return this.sendRaw(`{"type":"audio","audio":"${payloadB64}"}`);
+    return this.sendRaw(audioMessage(payloadB64));
   }
 
   truncate(itemId: string, playedMs: number): void {

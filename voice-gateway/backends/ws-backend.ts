@@ -1,7 +1,7 @@
 // Lifecycle shared by the WebSocket backends: one connection, `failed` reported once, backpressure.
 import type WebSocket from 'ws';
 import { asString } from '../lib/json-shape.ts';
-import { writeAsciiFrame } from '../lib/ws-frame.ts';
+import { sendAsciiFrames } from '../lib/ws-frame.ts';
 import type { BackendSink } from './types.ts';
 import { isZeroMasked } from './ws-connect.ts';
 
@@ -97,7 +97,8 @@ export abstract class WsBackend {
     const ws = this.ws;
     if (this.#closed || !ws || ws.readyState !== 1) return false;
     if (ws.bufferedAmount > this.opts.maxBufferedBytes) return false;
-    if (!this.#direct || !writeAsciiFrame(ws, text)) ws.send(text);
+    if (this.#direct) sendAsciiFrames(ws, text);
+    else ws.send(text);
     return true;
   }
 

@@ -4,7 +4,6 @@
 // Until its `start` carries a valid stream credential (twilio/stream-credential.ts) a stream is not
 // a call: it acts on nothing, and what it acts on afterwards (call sid, caller, REST, hand-off
 // records) comes only from the credential's claims.
-import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { mulawPeak } from '../audio/mulaw.ts';
 import type { BackendRegistry } from '../backends/registry.ts';
@@ -12,7 +11,7 @@ import { type AgentBackend, type BackendSink, type BackendStart, TRANSFER_TOOL }
 import type { CampaignCall, CampaignHooks } from '../campaign/gateway-hooks.ts';
 import type { GatewayConfig } from '../config/schema.ts';
 import { within } from '../lib/deadline.ts';
-import { writeAsciiFrame } from '../lib/ws-frame.ts';
+import { sendAsciiFrames } from '../lib/ws-frame.ts';
 import { type Logger, maskPhone } from '../log.ts';
 import type { CallerContext, CallerMemory, TranscriptTurn } from '../memory/types.ts';
 import type { GatewayMetrics, MalformedReason } from '../metrics.ts';
@@ -593,16 +592,7 @@ export class CallSession {
     // The chunk and its mark stay two WebSocket messages but leave in one write (one syscall).
     const media = mediaMessage(this.#streamSid, payload);
     const mark = markMessage(this.#streamSid, this.#marks.sent(itemId, ms));
-    if (!writeAsciiFrame(this.#ws, media, mark)) {
-      const socket = (this.#ws as unknown as { _socket?: Socket })._socket;
-      socket?.cork();
-      try {
-        this.#ws.send(media);
-        this.#ws.send(mark);
-      } finally {
-        socket?.uncork();
-      }
-    }
+    sendAsciiFrames(this.#ws, media, mark);
     this.#recording?.agent(payload);
     m.frames.out += 2;
     m.relayLatency.observe('to_caller', receivedAt);

@@ -46,7 +46,7 @@ export function asciiTextFrame(text: string, masked: boolean, then?: string): Bu
 
 interface WsInternals {
   _isServer?: boolean;
-  _socket?: { write(b: Buffer): boolean } | null;
+  _socket?: { write(b: Buffer): boolean; cork(): void; uncork(): void } | null;
   _sender?: { _state?: number; _firstFragment?: boolean; _queue?: unknown[]; _extensions?: object };
 }
 
@@ -71,4 +71,20 @@ export function writeAsciiFrame(ws: WebSocket, text: string, then?: string): boo
     return false;
   socket.write(asciiTextFrame(text, w._isServer !== true, then));
   return true;
+}
+
+/**
+ * Sends ASCII `text` (then `then`) as text frames in one socket write: `writeAsciiFrame` when it can,
+ * else `ws.send` of each under one cork. A client `ws` must be zero-masked (ws-connect.ts).
+ */
+export function sendAsciiFrames(ws: WebSocket, text: string, then?: string): void {
+  if (writeAsciiFrame(ws, text, then)) return;
+  const socket = (ws as unknown as WsInternals)._socket;
+  socket?.cork();
+  try {
+    ws.send(text);
+    if (then !== undefined) ws.send(then);
+  } finally {
+    socket?.uncork();
+  }
 }

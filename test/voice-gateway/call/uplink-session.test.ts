@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { toneMulaw } from '../../../voice-gateway/audio/tone.ts';
 import type { SimulatedCall } from '../../simulator/call.ts';
+import { mediaFrame } from '../../simulator/media-frame.ts';
 import { sleep, startGateway, type TestGateway, until } from '../helpers.ts';
 
 interface Received {
@@ -65,9 +66,7 @@ function quiet(i: number): Buffer {
 }
 
 function sendFrame(call: SimulatedCall, f: Buffer, seq: number): void {
-  call.send(
-    `{"event":"media","sequenceNumber":"${seq}","media":{"track":"inbound","chunk":"${seq}","timestamp":"${seq * 20}","payload":"${f.toString('base64')}"},"streamSid":"${call.streamSid}"}`,
-  );
+  call.send(mediaFrame(call.streamSid, f.toString('base64'), seq));
 }
 
 async function started(g: TestGateway, agent: FakeAgent): Promise<SimulatedCall> {

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import * as wsModule from 'ws';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { connectWebSocket, isZeroMasked, maskingMoot } from '../../../voice-gateway/backends/ws-connect.ts';
-import { asciiTextFrame, writeAsciiFrame } from '../../../voice-gateway/lib/ws-frame.ts';
+import { asciiTextFrame, sendAsciiFrames, writeAsciiFrame } from '../../../voice-gateway/lib/ws-frame.ts';
 
 /** ws's own framing (exported at run time, not in @types/ws). */
 const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, o: object): Buffer[] } }).Sender;
@@ -73,6 +73,34 @@ describe('ready-made audio frames (ws-frame)', () => {
       assert.deepEqual(got, sent);
       server.close();
       assert.equal(writeAsciiFrame(server, 'after close'), false, 'a closing socket takes ws.send');
+    } finally {
+      client.terminate();
+      wss.close();
+    }
+  });
+
+  it('take ws.send, in order, when the ws sender has work of its own (compression)', async () => {
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', perMessageDeflate: true });
+    await once(wss, 'listening');
+    const port = (wss.address() as { port: number }).port;
+    const accepted = once(wss, 'connection');
+    const client = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: true });
+    await once(client, 'open');
+    const [server] = (await accepted) as [WebSocket];
+    const got: string[] = [];
+    client.on('message', (d) => got.push(d.toString()));
+    try {
+      assert.equal(writeAsciiFrame(server, 'x'), false, 'no ready-made frame while compressing');
+      const sent: string[] = [];
+      for (const [i, text] of texts.entries()) {
+        sendAsciiFrames(server, text, `mark ${i}`);
+        sent.push(text, `mark ${i}`);
+      }
+      sendAsciiFrames(server, 'alone');
+      sent.push('alone');
+      const deadline = Date.now() + 5000;
+      while (got.length < sent.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      assert.deepEqual(got, sent);
     } finally {
       client.terminate();
       wss.close();
