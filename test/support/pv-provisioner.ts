@@ -33,7 +33,12 @@ async function provisionPending(): Promise<void> {
           },
         },
       })
-      .catch((error) => console.error(`could not provision for ${claim.metadata?.name}: ${error}`));
+      .catch((error: { code?: number }) => {
+        // A volume that already exists is done; any other failure is tried again at the next poll
+        // (forgetting it left the claim Pending and its pod unschedulable for good).
+        if (error.code !== 409) done.delete(uid);
+        console.error(`could not provision for ${claim.metadata?.name}: ${error}`);
+      });
   }
 }
 
